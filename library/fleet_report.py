@@ -1,0 +1,122 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: fleet_report
+short_description: Write headroom's fleet report (JSON) from every host's diagnosis
+description:
+  - Builds one record per host from the C(ansible_facts.headroom) that M(memory_facts) returned, a fleet
+    summary (counts per verdict, hosts worst first, recommended steps), and writes it as JSON to O(path)
+    atomically. A host without a diagnosis (unreachable, or its collection failed) is recorded as
+    C(failed).
+  - Reports of several runs (AWX job slices) are merged with O(merge) into the report of the whole fleet.
+  - Meant to run once, on the controller (C(delegate_to: localhost), C(run_once: true)).
+version_added: "0.1.0"
+author: headroom contributors
+options:
+  path:
+    description: Where to write the JSON report. Its directory is created when missing.
+    type: path
+    required: true
+  hosts:
+    description: The hosts of the play, in play order (C(ansible_play_hosts_all)).
+    type: list
+    elements: str
+    default: []
+  facts:
+    description:
+      - For each host of O(hosts), at the same position, its C(ansible_facts.headroom), or V(null) when
+        it has none.
+    type: list
+    elements: raw
+    default: []
+  merge:
+    description:
+      - Paths of earlier reports (other job slices) to merge with this run's hosts; a host in several keeps
+        its newest record. A missing file fails the task.
+    type: list
+    elements: path
+    default: []
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+'''
+
+EXAMPLES = r'''
+- name: Write the fleet report on the controller
+  fleet_report:
+    path: reports/headroom.json
+    hosts: "{{ ansible_play_hosts_all }}"
+    facts: "{{ ansible_play_hosts_all | map('extract', hostvars, 'ansible_facts')
+               | map(attribute='headroom', default=none) | list }}"
+  delegate_to: localhost
+  run_once: true
+'''
+
+RETURN = r'''
+path:
+  description: The report written.
+  returned: always
+  type: str
+fleet:
+  description:
+    - C(hosts), C(counts) per verdict (C(ok warning critical failed)), C(worst), C(order) (hosts worst
+      first), C(available) and C(total) bytes over the fleet, and C(lines) for a person.
+  returned: always
+  type: dict
+'''
+
+import json
+import os
+import tempfile
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.headroom.report import build_report, merge_reports
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='path', required=True),
+            hosts=dict(type='list', elements='str', default=[]),
+            facts=dict(type='list', elements='raw', default=[]),
+            merge=dict(type='list', elements='path', default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    path = module.params['path']
+    now = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+    try:
+        report = build_report(module.params['hosts'], module.params['facts'], now)
+    except ValueError as err:
+        module.fail_json(msg=str(err))
+    earlier = []
+    for other in module.params['merge']:
+        try:
+            with open(other) as handle:
+                earlier.append(json.load(handle))
+        except (IOError, OSError, ValueError) as err:
+            module.fail_json(msg='cannot read report %s to merge: %s' % (other, err))
+    if earlier:
+        report = merge_reports(earlier + [report])
+    if not module.check_mode:
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            os.makedirs(directory)
+        handle, tmp = tempfile.mkstemp(dir=directory, prefix='.headroom-report-')
+        with os.fdopen(handle, 'w') as out:
+            json.dump(report, out, indent=2, sort_keys=True)
+        module.atomic_move(tmp, path)
+    module.exit_json(changed=True, path=path, fleet=report['fleet'])
+
+
+if __name__ == '__main__':
+    main()

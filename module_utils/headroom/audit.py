@@ -1,0 +1,342 @@
+"""The diagnosis: from a host's memory facts to a verdict and ranked recommendations.
+
+Pure functions, no I/O. ``audit(facts, policy)`` takes the facts memory_facts
+collects (see ``audit`` for their shape) and a policy (thresholds and process
+lists, ``DEFAULT_POLICY`` merged with the user's) and returns
+
+    {'verdict': 'ok' | 'warning' | 'critical',
+     'reasons': [{'level', 'signal', 'message'}],
+     'recommendations': [{'rank', 'step', 'title', 'detail', 'role', 'bytes'}],
+     'effective_total', 'available', 'available_pct', 'limited_by_cgroup',
+     'summary', 'lines'}
+
+Recommendations follow the order an operator would try them, cheapest first:
+processes, caches, code, swap, refactor, scale.
+"""
+
+import fnmatch
+
+STEPS = ('processes', 'caches', 'code', 'swap', 'refactor', 'scale')
+
+DEFAULT_POLICY = {
+    # MemAvailable as a share of the memory the host (or its cgroup) may use
+    'available_warning_pct': 20.0,
+    'available_critical_pct': 10.0,
+    # share of swap in use (systemd-oomd acts at 90)
+    'swap_used_warning_pct': 50.0,
+    'swap_used_critical_pct': 90.0,
+    # swap traffic, bytes/s in + out: the thrash signal
+    'swap_rate_warning_bytes': 1048576,
+    'swap_rate_critical_bytes': 16777216,
+    # direct reclaim, pages scanned per second by allocating tasks
+    'direct_scan_warning_pages': 1000,
+    # PSI averages over 10 s, percent of time stalled
+    'psi_some_warning': 10.0,
+    'psi_full_critical': 20.0,
+    # OOM kills seen (since boot, or in the log window) before it is a warning
+    'oom_kills_warning': 1,
+    # one command holding this share of memory is a runaway candidate
+    'runaway_pct': 40.0,
+    # unreclaimable kernel slab above this share points at the kernel, not a process
+    'slab_unreclaimable_warning_pct': 10.0,
+    # a command not on the allow list is reported as unknown from this size on
+    'unknown_min_bytes': 52428800,
+    # fnmatch patterns on the command name
+    'allow': [],
+    'deny': [],
+}
+
+_CACHE_SERVERS = ('redis-server', 'redis', 'valkey-server', 'keydb-server', 'memcached')
+_APP_SERVERS = ('gunicorn', 'uwsgi', 'celery', 'python', 'python3', 'python2', 'php-fpm*',
+                'puma', 'unicorn', 'node', 'java', 'ruby', 'daphne', 'uvicorn', 'dotnet')
+_LEVELS = ('ok', 'warning', 'critical')
+_MIB = 1048576
+_GIB = 1073741824
+
+
+def merge_policy(user=None):
+    """DEFAULT_POLICY updated with ``user``; an unknown key or a wrong type raises ValueError."""
+    policy = dict(DEFAULT_POLICY)
+    for key, value in (user or {}).items():
+        if key not in DEFAULT_POLICY:
+            raise ValueError('unknown threshold %r; known: %s' % (key, ', '.join(sorted(DEFAULT_POLICY))))
+        default = DEFAULT_POLICY[key]
+        if isinstance(default, list):
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise ValueError('%s must be a list of patterns, got %r' % (key, value))
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError('%s must be a number, got %r' % (key, value))
+        elif value < 0:
+            raise ValueError('%s must not be negative, got %r' % (key, value))
+        policy[key] = value
+    return policy
+
+
+def group_processes(processes, pss=None):
+    """Aggregate processes per command name, biggest first.
+
+    ``processes`` are top's rows (``pid``, ``user``, ``res``, ``command``);
+    ``pss`` maps pid -> proportional set size where smaps_rollup could be read.
+    RSS counts pages shared by forked workers once per worker, so a group's
+    ``memory`` is its PSS sum where every member's PSS is known, else its RSS sum.
+    """
+    pss = pss or {}
+    groups = {}
+    for proc in processes:
+        name = _name(proc.get('command'))
+        group = groups.setdefault(name, {'command': name, 'count': 0, 'rss': 0, 'pss': 0,
+                                         'pss_known': True, 'pids': [], 'users': []})
+        group['count'] += 1
+        group['rss'] += proc.get('res') or 0
+        if proc.get('pid') in pss and pss[proc['pid']] is not None:
+            group['pss'] += pss[proc['pid']]
+        else:
+            group['pss_known'] = False
+        if len(group['pids']) < 10:
+            group['pids'].append(proc.get('pid'))
+        if proc.get('user') and proc['user'] not in group['users']:
+            group['users'].append(proc['user'])
+    result = []
+    for group in groups.values():
+        group['memory'] = group['pss'] if group['pss_known'] else group['rss']
+        group['measure'] = 'pss' if group['pss_known'] else 'rss'
+        if not group['pss_known']:
+            group['pss'] = None
+        del group['pss_known']
+        result.append(group)
+    result.sort(key=lambda g: (-g['memory'], g['command']))
+    return result
+
+
+def _name(command):
+    if not command:
+        return '?'
+    first = command.split()[0] if command.split() else command
+    return first.rsplit('/', 1)[-1] if first.startswith('/') else first
+
+
+def _matches(name, patterns):
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def classify(groups, policy):
+    """Mark each group 'denied', 'allowed', 'unknown' (big and not allowed) or None."""
+    for group in groups:
+        if _matches(group['command'], policy['deny']):
+            group['status'] = 'denied'
+        elif _matches(group['command'], policy['allow']):
+            group['status'] = 'allowed'
+        elif policy['allow'] and group['memory'] >= policy['unknown_min_bytes']:
+            group['status'] = 'unknown'
+        else:
+            group['status'] = None
+    return groups
+
+
+def effective_memory(memory, cgroup):
+    """(total, available) the workload really has: the cgroup's limit when it is tighter."""
+    total, available = memory['total'], memory['available']
+    if cgroup and cgroup.get('limit') and cgroup['limit'] < total:
+        cg_available = cgroup['limit'] - (cgroup.get('current') or 0) + (cgroup.get('reclaimable') or 0)
+        return cgroup['limit'], max(0, min(available, cg_available))
+    return total, available
+
+
+def audit(facts, policy=None):
+    """Judge one host.
+
+    ``facts``: {'memory': {total, available, swap_total, swap_used, shared} bytes,
+    'meminfo': parsed /proc/meminfo or None, 'cgroup': {limit, current, ...} or None,
+    'rates': {'swap_bytes', 'pgscan_direct'} per second or None,
+    'pressure': {'some': {'avg10'}, 'full': {...}} or None, 'oom_kills': int,
+    'oom_events': [...], 'overcommit_memory': int or None, 'groups': group_processes()}
+    """
+    policy = policy if policy is not None else dict(DEFAULT_POLICY)
+    memory = facts['memory']
+    total, available = effective_memory(memory, facts.get('cgroup'))
+    available_pct = 100.0 * available / total if total else 0.0
+    reasons = []
+
+    def reason(level, signal, message):
+        reasons.append({'level': level, 'signal': signal, 'message': message})
+
+    limited = total != memory['total']
+    scope = 'of the cgroup limit' if limited else 'of RAM'
+    if available_pct <= policy['available_critical_pct']:
+        reason('critical', 'available', '%.1f%% available (%s %s %s)'
+               % (available_pct, human(available), scope, human(total)))
+    elif available_pct <= policy['available_warning_pct']:
+        reason('warning', 'available', '%.1f%% available (%s %s %s)'
+               % (available_pct, human(available), scope, human(total)))
+
+    swap_total, swap_used = memory.get('swap_total') or 0, memory.get('swap_used') or 0
+    swap_pct = 100.0 * swap_used / swap_total if swap_total else 0.0
+    if swap_total and swap_pct >= policy['swap_used_critical_pct']:
+        reason('critical', 'swap_used', 'swap %.0f%% used (%s of %s)' % (swap_pct, human(swap_used), human(swap_total)))
+    elif swap_total and swap_pct >= policy['swap_used_warning_pct']:
+        reason('warning', 'swap_used', 'swap %.0f%% used (%s of %s)' % (swap_pct, human(swap_used), human(swap_total)))
+
+    rates = facts.get('rates') or {}
+    swap_rate = rates.get('swap_bytes')
+    if swap_rate is not None and swap_rate >= policy['swap_rate_critical_bytes']:
+        reason('critical', 'swap_rate', 'swapping %s/s: the host is thrashing' % human(swap_rate))
+    elif swap_rate is not None and swap_rate >= policy['swap_rate_warning_bytes']:
+        reason('warning', 'swap_rate', 'swapping %s/s' % human(swap_rate))
+    scan = rates.get('pgscan_direct')
+    if scan is not None and scan >= policy['direct_scan_warning_pages']:
+        reason('warning', 'direct_reclaim', 'processes stall reclaiming memory themselves (%d pages/s scanned): '
+               'the CPU spike of a host running out of memory' % scan)
+
+    pressure = facts.get('pressure') or {}
+    some = (pressure.get('some') or {}).get('avg10')
+    full = (pressure.get('full') or {}).get('avg10')
+    if full is not None and full >= policy['psi_full_critical']:
+        reason('critical', 'pressure', 'all tasks stalled on memory %.1f%% of the last 10 s (PSI full)' % full)
+    elif some is not None and some >= policy['psi_some_warning']:
+        reason('warning', 'pressure', 'tasks stalled on memory %.1f%% of the last 10 s (PSI some)' % some)
+
+    oom_kills = facts.get('oom_kills') or 0
+    if oom_kills >= policy['oom_kills_warning']:
+        victims = sorted(set(e.get('comm') for e in facts.get('oom_events') or [] if e.get('comm')))
+        reason('warning', 'oom_kills', 'the OOM killer has killed %d process(es)%s'
+               % (oom_kills, ' (%s)' % ', '.join(victims) if victims else ''))
+
+    meminfo = facts.get('meminfo') or {}
+    sunreclaim = meminfo.get('SUnreclaim')
+    if sunreclaim and total and 100.0 * sunreclaim / memory['total'] >= policy['slab_unreclaimable_warning_pct']:
+        reason('warning', 'slab', 'the kernel holds %s of unreclaimable slab: look at drivers and kernel '
+               'objects, not processes' % human(sunreclaim))
+    committed, limit = meminfo.get('Committed_AS'), meminfo.get('CommitLimit')
+    if committed and limit and facts.get('overcommit_memory') == 2 and committed >= limit:
+        reason('critical', 'commit', 'commit limit reached (%s of %s, vm.overcommit_memory=2): allocations fail'
+               % (human(committed), human(limit)))
+
+    groups = facts.get('groups') or []
+    for group in groups:
+        if group.get('status') == 'denied':
+            reason('warning', 'denied_process', '%s is running (%d process(es), %s) but is on the deny list'
+                   % (group['command'], group['count'], human(group['memory'])))
+    runaway = [g for g in groups if total and 100.0 * g['memory'] / total >= policy['runaway_pct']]
+    for group in runaway:
+        reason('warning', 'runaway', '%s holds %.0f%% of memory (%s)'
+               % (group['command'], 100.0 * group['memory'] / total, human(group['memory'])))
+
+    verdict = max((r['level'] for r in reasons), key=_LEVELS.index, default='ok')
+    recommendations = _recommend(verdict, total, available, memory, meminfo, groups, runaway, rates,
+                                 oom_kills, policy)
+    result = {
+        'verdict': verdict,
+        'reasons': reasons,
+        'recommendations': recommendations,
+        'effective_total': total,
+        'available': available,
+        'available_pct': round(available_pct, 1),
+        'limited_by_cgroup': limited,
+        'summary': summary(verdict, available, total, swap_used, swap_total, oom_kills),
+    }
+    result['lines'] = lines(result)
+    return result
+
+
+def lines(result):
+    """The verdict as a few lines for a person: summary, reasons, ranked recommendations."""
+    out = [result['summary']]
+    out.extend('  %s: %s' % (r['level'], r['message']) for r in result['reasons'])
+    out.extend('  %d. [%s] %s: %s%s' % (rec['rank'], rec['step'], rec['title'], rec['detail'],
+                                        ' (role %s)' % rec['role'] if rec['role'] else '')
+               for rec in result['recommendations'])
+    return out
+
+
+def _recommend(verdict, total, available, memory, meminfo, groups, runaway, rates, oom_kills, policy):
+    recs = []
+
+    def add(step, title, detail, role=None, size=None):
+        recs.append({'step': step, 'title': title, 'detail': detail, 'role': role, 'bytes': size})
+
+    short = verdict != 'ok'
+    reclaimable = 0
+    # 1. processes
+    for group in groups:
+        if group.get('status') == 'denied':
+            reclaimable += group['memory']
+            add('processes', 'Stop %s' % group['command'],
+                '%d process(es) on the deny list hold %s (%s); pids %s'
+                % (group['count'], human(group['memory']), group['measure'].upper(), _pids(group)),
+                size=group['memory'])
+        elif group.get('status') == 'unknown':
+            add('processes', 'Identify %s' % group['command'],
+                'not on the allow list, %d process(es) hold %s; users %s, pids %s'
+                % (group['count'], human(group['memory']), ', '.join(group['users']) or '?', _pids(group)),
+                size=group['memory'])
+    for group in runaway:
+        add('processes', 'Check %s for a runaway' % group['command'],
+            'it holds %.0f%% of memory (%s in %d process(es))'
+            % (100.0 * group['memory'] / total, human(group['memory']), group['count']), size=group['memory'])
+    # 2. caches
+    for group in groups:
+        if _matches(group['command'], _CACHE_SERVERS) and (short or group['memory'] >= 0.1 * total):
+            add('caches', 'Trim %s' % group['command'],
+                '%s holds %s: cap it (maxmemory and an evicting policy) and delete disposable keys'
+                % (group['command'], human(group['memory'])), role='cache_flush', size=group['memory'])
+    shmem = meminfo.get('Shmem') or memory.get('shared') or 0
+    if short and shmem >= 0.1 * total:
+        add('caches', 'Clean shared memory and tmpfs',
+            '%s sits in tmpfs or shared memory (/dev/shm, /run, /tmp on tmpfs), which the kernel cannot '
+            'reclaim: delete what nobody needs' % human(shmem), size=shmem)
+    # 3. code
+    apps = [g for g in groups if _matches(g['command'], _APP_SERVERS) and g['memory'] >= 0.05 * total]
+    for group in apps if short else []:
+        per = group['memory'] // max(1, group['count'])
+        add('code', 'Slim %s' % group['command'],
+            '%d process(es), %s each (%s): unload what the app does not use (one team freed ~200 MB by '
+            'dropping an unused Django admin), fewer workers, or recycle them (max-requests)'
+            % (group['count'], human(per), group['measure'].upper()), size=group['memory'])
+    # 4. swap
+    swap_total = memory.get('swap_total') or 0
+    if short and swap_total == 0:
+        add('swap', 'Add swap as an emergency buffer',
+            'the host has no swap: a swap file absorbs a spike that would otherwise wake the OOM killer '
+            '(frequent swapping is itself a symptom)', role='swap_setup')
+    # 5. refactor
+    swap_rate = rates.get('swap_bytes') or 0
+    if swap_rate >= policy['swap_rate_warning_bytes'] or oom_kills >= policy['oom_kills_warning']:
+        add('refactor', 'Find the code paths that spike memory',
+            'swap traffic (%s/s) or OOM kills mean requests sometimes need far more memory than usual: '
+            'profile them (large querysets, file reads into memory, unbounded caches)' % human(swap_rate))
+    # 6. scale
+    target = policy['available_warning_pct'] / 100.0 * total
+    missing = target - available - reclaimable
+    if short and missing > 0:
+        need = int(-(-missing // _GIB)) * _GIB
+        add('scale', 'Add about %s of memory' % human(need),
+            'after the fixes above the host still lacks %s to keep %.0f%% available: scale up (more RAM) '
+            'or out (more hosts)' % (human(missing), policy['available_warning_pct']), size=need)
+    for rank, rec in enumerate(recs, 1):
+        rec['rank'] = rank
+    return recs
+
+
+def _pids(group):
+    pids = ', '.join(str(pid) for pid in group['pids'])
+    return pids + (' ...' if group['count'] > len(group['pids']) else '')
+
+
+def summary(verdict, available, total, swap_used, swap_total, oom_kills):
+    text = '%s: %s of %s available' % (verdict, human(available), human(total))
+    if swap_total:
+        text += ', swap %s of %s used' % (human(swap_used), human(swap_total))
+    else:
+        text += ', no swap'
+    if oom_kills:
+        text += ', %d OOM kill(s)' % oom_kills
+    return text
+
+
+def human(size):
+    """1536 -> '1.5 KiB': for messages only, never for facts."""
+    size = float(size or 0)
+    for unit in ('B', 'KiB', 'MiB', 'GiB', 'TiB'):
+        if abs(size) < 1024 or unit == 'TiB':
+            return ('%d %s' % (size, unit)) if unit == 'B' else ('%.1f %s' % (size, unit))
+        size /= 1024.0
