@@ -1,0 +1,167 @@
+"""The verdict and the ranked recommendations, from facts shaped like memory_facts collects them."""
+import pytest
+
+from headroom.audit import (DEFAULT_POLICY, STEPS, audit, classify, effective_memory, group_processes,
+                            human, merge_policy)
+
+GIB = 1 << 30
+MIB = 1 << 20
+
+
+def host(available, total=8 * GIB, swap_total=0, swap_used=0, **extra):
+    facts = {'memory': {'total': total, 'available': available, 'swap_total': swap_total,
+                        'swap_used': swap_used, 'shared': 0}}
+    facts.update(extra)
+    return facts
+
+
+def proc(pid, command, res, user='app'):
+    return {'pid': pid, 'command': command, 'res': res, 'user': user}
+
+
+def signals(result):
+    return [(r['level'], r['signal']) for r in result['reasons']]
+
+
+def test_healthy_host_is_ok_with_nothing_to_do():
+    result = audit(host(available=6 * GIB))
+    assert result['verdict'] == 'ok'
+    assert result['reasons'] == []
+    assert result['recommendations'] == []
+    assert result['available_pct'] == 75.0
+    assert result['summary'] == 'ok: 6.0 GiB of 8.0 GiB available, no swap'
+
+
+@pytest.mark.parametrize('available_pct, verdict', [(25, 'ok'), (20, 'warning'), (15, 'warning'),
+                                                    (10, 'critical'), (3, 'critical')])
+def test_available_thresholds_are_inclusive(available_pct, verdict):
+    result = audit(host(available=int(8 * GIB * available_pct / 100)))
+    assert result['verdict'] == verdict
+
+
+def test_user_thresholds_move_the_verdict():
+    facts = host(available=2 * GIB)  # 25%
+    assert audit(facts)['verdict'] == 'ok'
+    assert audit(facts, merge_policy({'available_warning_pct': 30}))['verdict'] == 'warning'
+
+
+def test_merge_policy_rejects_unknown_keys_and_bad_types():
+    with pytest.raises(ValueError, match="unknown threshold 'avail_pct'"):
+        merge_policy({'avail_pct': 10})
+    with pytest.raises(ValueError, match='must be a number'):
+        merge_policy({'available_warning_pct': 'high'})
+    with pytest.raises(ValueError, match='must be a number'):
+        merge_policy({'available_warning_pct': True})
+    with pytest.raises(ValueError, match='list of patterns'):
+        merge_policy({'deny': 'xmrig'})
+    with pytest.raises(ValueError, match='must not be negative'):
+        merge_policy({'runaway_pct': -1})
+    assert merge_policy(None) == DEFAULT_POLICY
+
+
+def test_cgroup_limit_tighter_than_ram_decides():
+    memory = {'total': 64 * GIB, 'available': 60 * GIB}
+    cgroup = {'limit': 1 * GIB, 'current': 950 * MIB}
+    assert effective_memory(memory, cgroup) == (1 * GIB, 74 * MIB)
+    result = audit(host(available=60 * GIB, total=64 * GIB, cgroup=cgroup))
+    assert result['verdict'] == 'critical'
+    assert result['limited_by_cgroup'] is True
+    assert 'of the cgroup limit' in result['reasons'][0]['message']
+    # an unlimited cgroup changes nothing
+    assert effective_memory(memory, {'limit': None, 'current': 5 * GIB}) == (64 * GIB, 60 * GIB)
+
+
+def test_swap_use_rate_pressure_and_oom_kills_each_raise_the_verdict():
+    result = audit(host(available=6 * GIB, swap_total=2 * GIB, swap_used=int(1.9 * GIB)))
+    assert ('critical', 'swap_used') in signals(result)
+    result = audit(host(available=6 * GIB, rates={'swap_bytes': 4 * MIB, 'pgscan_direct': 5000}))
+    assert ('warning', 'swap_rate') in signals(result)
+    assert ('warning', 'direct_reclaim') in signals(result)
+    result = audit(host(available=6 * GIB, pressure={'some': {'avg10': 30.0}, 'full': {'avg10': 25.0}}))
+    assert signals(result) == [('critical', 'pressure')]
+    result = audit(host(available=6 * GIB, oom_kills=2, oom_events=[{'comm': 'python3'}, {'comm': 'gunicorn'}]))
+    assert result['verdict'] == 'warning'
+    assert 'killed 2 process(es) (gunicorn, python3)' in result['reasons'][0]['message']
+
+
+def test_commit_limit_only_matters_under_strict_overcommit():
+    meminfo = {'Committed_AS': 9 * GIB, 'CommitLimit': 8 * GIB}
+    assert audit(host(6 * GIB, meminfo=meminfo, overcommit_memory=0))['verdict'] == 'ok'
+    assert audit(host(6 * GIB, meminfo=meminfo, overcommit_memory=2))['verdict'] == 'critical'
+
+
+def test_workers_are_one_group_measured_by_pss_when_every_member_is_known():
+    processes = [proc(10 + i, 'gunicorn', 300 * MIB) for i in range(20)] + [proc(5, 'redis-server', 1 * GIB)]
+    pss = dict((10 + i, 120 * MIB) for i in range(20))
+    groups = group_processes(processes, pss)
+    assert [g['command'] for g in groups] == ['gunicorn', 'redis-server']
+    gunicorn = groups[0]
+    assert gunicorn['count'] == 20 and gunicorn['rss'] == 6000 * MIB
+    assert gunicorn['memory'] == gunicorn['pss'] == 2400 * MIB and gunicorn['measure'] == 'pss'
+    assert len(gunicorn['pids']) == 10
+    # one member without PSS: the group falls back to RSS rather than mixing the two
+    del pss[10]
+    assert group_processes(processes, pss)[0]['measure'] == 'rss'
+
+
+def test_full_command_lines_group_by_program_name():
+    groups = group_processes([proc(1, '/usr/bin/python3 manage.py runserver', 10),
+                              proc(2, 'python3 worker.py', 10), proc(3, '', 5)])
+    assert sorted(g['command'] for g in groups) == ['?', 'python3']
+
+
+def test_allow_and_deny_lists():
+    policy = merge_policy({'allow': ['gunicorn', 'redis-*'], 'deny': ['xmrig']})
+    groups = classify(group_processes([proc(1, 'gunicorn', GIB), proc(2, 'xmrig', 2 * GIB),
+                                       proc(3, 'mystery', 200 * MIB), proc(4, 'tiny', MIB),
+                                       proc(5, 'redis-server', GIB)]), policy)
+    status = dict((g['command'], g['status']) for g in groups)
+    assert status == {'gunicorn': 'allowed', 'xmrig': 'denied', 'mystery': 'unknown', 'tiny': None,
+                      'redis-server': 'allowed'}
+    # without an allow list nothing is "unknown"
+    groups = classify(group_processes([proc(3, 'mystery', 200 * MIB)]), merge_policy())
+    assert groups[0]['status'] is None
+
+
+def test_short_host_gets_recommendations_in_the_operators_order():
+    processes = ([proc(1, 'xmrig', 2 * GIB)] + [proc(10 + i, 'gunicorn', 150 * MIB) for i in range(8)]
+                 + [proc(30, 'redis-server', 1200 * MIB)])
+    policy = merge_policy({'deny': ['xmrig']})
+    facts = host(available=400 * MIB, groups=classify(group_processes(processes), policy),
+                 rates={'swap_bytes': 0}, oom_kills=3, oom_events=[{'comm': 'gunicorn'}])
+    result = audit(facts, policy)
+    assert result['verdict'] == 'critical'
+    steps = [rec['step'] for rec in result['recommendations']]
+    assert steps == sorted(steps, key=STEPS.index), 'recommendations must follow the cheapest-first order'
+    assert steps == ['processes', 'caches', 'code', 'swap', 'refactor']
+    first = result['recommendations'][0]
+    assert first['rank'] == 1 and first['title'] == 'Stop xmrig' and first['bytes'] == 2 * GIB
+    assert [r['role'] for r in result['recommendations'] if r['role']] == ['cache_flush', 'swap_setup']
+    # 400 MiB available + 2 GiB freed by stopping xmrig covers the 20% target: no scale step
+    assert 'scale' not in steps
+    assert result['lines'][0] == result['summary']
+    assert any(line.startswith('  1. [processes] Stop xmrig') for line in result['lines'])
+
+
+def test_scale_says_how_much_memory_is_missing_rounded_up_to_a_gib():
+    result = audit(host(available=100 * MIB, swap_total=GIB))
+    scale = [r for r in result['recommendations'] if r['step'] == 'scale']
+    # 20% of 8 GiB is 1638.4 MiB; 100 MiB available: 1538.4 MiB missing -> 2 GiB
+    assert scale and scale[0]['bytes'] == 2 * GIB
+    assert 'Add about 2.0 GiB of memory' == scale[0]['title']
+    # swap exists, so no swap step
+    assert 'swap' not in [r['step'] for r in result['recommendations']]
+
+
+def test_runaway_process_is_flagged():
+    groups = classify(group_processes([proc(1, 'java', 5 * GIB)]), merge_policy())
+    result = audit(host(available=2 * GIB, groups=groups))
+    assert ('warning', 'runaway') in signals(result)
+    assert result['recommendations'][0]['title'] == 'Check java for a runaway'
+
+
+def test_human_sizes_for_messages():
+    assert human(0) == '0 B'
+    assert human(1536) == '1.5 KiB'
+    assert human(5 * GIB) == '5.0 GiB'
+    assert human(None) == '0 B'

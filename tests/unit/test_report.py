@@ -1,0 +1,55 @@
+"""Fleet records, summary and the merge of AWX job slices."""
+import pytest
+
+from headroom.audit import audit
+from headroom.report import build_report, fleet_summary, host_record, merge_reports
+
+GIB = 1 << 30
+
+
+def facts(available, total=8 * GIB):
+    memory = {'total': total, 'available': available, 'swap_total': 0, 'swap_used': 0, 'shared': 0}
+    return {'memory': memory, 'audit': audit({'memory': memory}), 'gaps': []}
+
+
+def test_unreached_host_is_recorded_as_failed():
+    record = host_record('web3', None)
+    assert record['verdict'] == 'failed'
+    assert host_record('web4', {})['verdict'] == 'failed'
+
+
+def test_summary_counts_and_orders_worst_first():
+    report = build_report(['a', 'b', 'c', 'd'], [facts(6 * GIB), facts(GIB // 2), None, facts(int(1.5 * GIB))],
+                          '2026-11-25T10:00:00Z')
+    fleet = report['fleet']
+    assert fleet['counts'] == {'ok': 1, 'warning': 1, 'critical': 1, 'failed': 1}
+    assert fleet['order'] == ['c', 'b', 'd', 'a']
+    assert fleet['worst'] == 'failed'
+    assert fleet['lines'][0] == 'fleet: 4 host(s): 1 ok, 1 warning, 1 critical, 1 failed'
+    assert fleet['available'] == 6 * GIB + GIB // 2 + int(1.5 * GIB)
+    assert [r['host'] for r in report['hosts']] == ['a', 'b', 'c', 'd']
+
+
+def test_empty_fleet_is_ok_and_mismatched_lists_fail():
+    assert fleet_summary([])['worst'] == 'ok'
+    with pytest.raises(ValueError, match='2 hosts but 1 sets'):
+        build_report(['a', 'b'], [None], 'now')
+
+
+def test_slices_merge_into_the_whole_fleet():
+    hosts = ['h%02d' % i for i in range(7)]
+    every = dict((h, facts((i + 1) * GIB)) for i, h in enumerate(hosts))
+    whole = build_report(hosts, [every[h] for h in hosts], '2026-11-25T10:00:00Z')
+    # AWX job slicing: slice k of N gets sorted(hosts)[k-1::N]
+    slices = [build_report(hosts[k::3], [every[h] for h in hosts[k::3]], '2026-11-25T10:00:0%dZ' % k)
+              for k in range(3)]
+    merged = merge_reports(slices)
+    for key in ('counts', 'worst', 'order', 'available', 'total'):
+        assert merged['fleet'][key] == whole['fleet'][key]
+    assert merged['generated_at'] == '2026-11-25T10:00:02Z'
+
+
+def test_merge_keeps_the_newest_record_of_a_host():
+    old = build_report(['a'], [facts(GIB // 4)], '2026-11-25T09:00:00Z')
+    new = build_report(['a'], [facts(6 * GIB)], '2026-11-25T10:00:00Z')
+    assert merge_reports([new, old])['hosts'][0]['verdict'] == 'ok'
