@@ -349,7 +349,8 @@ def read_cgroup_memory(root='/', proc_self_cgroup=None):
     a hybrid host (v1 memory plus an empty cgroup2 at /sys/fs/cgroup/unified) it is v1.
 
     Returns ``{'version': 1|2, 'path', 'dir', 'limit' (effective bytes, None = not limited),
-    'limit_dir', 'high', 'current', 'peak', 'swap_limit', 'swap_current', 'events', 'pressure'}``.
+    'limit_cgroup' (where the binding limit is set, inside the mount; None when v1 only reports it
+    as hierarchical), 'high' (v2 memory.high), 'current', 'peak', 'swap_limit', 'swap_current', 'events', 'pressure'}``.
     """
     if proc_self_cgroup is None:
         proc_self_cgroup = _read(_path(root, 'proc/self/cgroup'))
@@ -376,6 +377,13 @@ def read_cgroup_memory(root='/', proc_self_cgroup=None):
         if info is None:
             continue
         info['path'] = cgpath
-        info['dir'] = directory
+        info['dir'] = os.path.normpath(directory)
+        where = info.pop('limit_dir')
+        # where the binding limit is set, as a path inside the mounted hierarchy ('/' = its root)
+        if where is None:
+            info['limit_cgroup'] = None
+        else:
+            rel = os.path.relpath(where, top)
+            info['limit_cgroup'] = '/' if rel == '.' else '/' + rel
         return info
     return None

@@ -1,0 +1,305 @@
+"""The OOM killer's history: kernel and systemd log lines grouped into one event per kill.
+
+Matches every line form by pattern, not by kernel version (2.6.32 to 6.x, see field-notes.md), under
+any of the usual prefixes (dmesg, dmesg -T, journalctl short/short-iso/short-precise, syslog files).
+A log is mostly noise: lines that are not OOM lines are skipped, never an error. Input may be a string
+or any iterable of lines (an open file), so a big log is never held in memory.
+"""
+
+import io
+import os
+import re
+
+_KIB = 1024
+
+# Where a line's message starts. Each prefix is optional and they nest: syslog/journal stamp, host,
+# ident, then the kernel's own [uptime] stamp when printk time was on.
+_PREFIX = re.compile(
+    r'^(?:(?P<stamp>'
+    r'\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\]'  # dmesg -T
+    r'|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?'  # short-iso, rfc3339
+    r'|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?'  # short, short-precise, syslog
+    r')\s+)?'
+    r'(?:(?P<host>[^\s\[\]:]+) (?P<ident>[^\s\[\]:]+)(?:\[\d+\])?: |kernel: )?'
+    r'(?:kern\s*:\s*\w+\s*: )?'  # dmesg -x
+    r'(?:\[\s*(?P<uptime>\d+\.\d+)\] ?)?')
+
+
+
+def _num(name):
+    # a comma can sneak in when logs are pasted through tools that group digits
+    return r'(?P<%s>\d[\d,]*)' % name
+
+
+_INVOKED = re.compile(r'^(?P<comm>.+?) invoked oom-killer: gfp_mask=(?P<gfp>[^,]+(?:\([^)]*\))?),'
+                      r'(?: nodemask=\S+,)? order=(?P<order>-?\d+),.*?oom_score_adj=(?P<adj>-?\d+)')
+_SELECT = re.compile(r'^(?P<where>Memory cgroup out of memory|Out of memory(?: \([^)]*\))?): '
+                     r'Kill process (?P<pid>\d+) \((?P<comm>.*)\) score (?P<score>\d+)'
+                     r' or sacrifice child')
+_KILLED = re.compile(
+    r'^(?:(?P<where>Memory cgroup out of memory|Out of memory(?: \((?P<why>[^)]*)\))?): )?'
+    r'Killed process (?P<pid>\d+)(?:, UID (?P<uid_old>\d+),)? \((?P<comm>.*)\)'
+    r'(?:, UID (?P<uid_mid>\d+))?,? (?:total-vm|vsz):' + _num('vm') + 'kB, anon-rss:' + _num('anon') +
+    r'kB, file-rss:' + _num('file') + r'kB(?:, shmem-rss:' + _num('shmem') + r'kB)?'
+    r'(?:, UID:(?P<uid>\d+))?(?: pgtables:\s*' + _num('pgt') + r'kB)?(?: oom_score_adj:(?P<adj>-?\d+))?')
+_REAPED = re.compile(r'^oom_reaper: reaped process (?P<pid>\d+) \((?P<comm>.*)\), now anon-rss:')
+_SUMMARY = re.compile(r'^oom-kill:constraint=(?P<constraint>CONSTRAINT_\w+),(?P<rest>.*)$')
+_SUMMARY_TASK = re.compile(r',task=(?P<comm>.*),pid=(?P<pid>\d+),uid=(?P<uid>\d+)\s*$')
+_TASK_IN = re.compile(r'^Task in (?P<task>\S+) killed as a result of limit of (?P<memcg>\S+)')
+_UNIT_KILLED = re.compile(r'^(?P<unit>\S+): A process of this unit has been killed by the OOM killer')
+_UNIT_FAILED = re.compile(r"^(?P<unit>\S+): Failed with result 'oom-kill'")
+# systemd 250+ words it differently for the kernel's kills in a unit
+_UNIT_KERNEL = re.compile(r'^(?P<unit>\S+): The kernel OOM killer killed some processes in this unit')
+
+_CONSTRAINTS = {'CONSTRAINT_NONE': 'global', 'CONSTRAINT_MEMCG': 'cgroup',
+                'CONSTRAINT_CPUSET': 'cpuset', 'CONSTRAINT_MEMORY_POLICY': 'mempolicy'}
+
+# cheap test before any regex: a line without these cannot be an OOM line
+_HINTS = ('oom', 'Out of memory', 'Killed process', 'Kill process', 'Task in ', 'OOM killer')
+
+
+def _kib(text):
+    return None if text is None else int(text.replace(',', '')) * _KIB
+
+
+def _new_event(time, uptime):
+    return {'time': time, 'uptime': uptime, 'pid': None, 'comm': None, 'uid': None,
+            'total_vm': None, 'anon_rss': None, 'file_rss': None, 'shmem_rss': None,
+            'pgtables': None, 'oom_score_adj': None, 'score': None, 'constraint': None,
+            'memcg': None, 'task_memcg': None, 'invoked_by': None, 'gfp_mask': None,
+            'order': None, 'unit': None, 'unit_result': None, 'slices': [], 'reaped': False,
+            'source_lines': 0}
+
+
+def _iter_lines(source):
+    if isinstance(source, str):
+        return io.StringIO(source)
+    return source
+
+
+def _unit_matches(event, unit):
+    memcg = event['task_memcg'] or event['memcg']
+    if memcg is None:
+        return True
+    return memcg.endswith('/' + unit) or ('/' + unit + '/') in memcg
+
+
+def parse_oom_log(source):
+    """One dict per OOM kill found in ``source`` (text or an iterable of lines), oldest first.
+
+    Keys: time (the line's raw timestamp: syslog/journal/dmesg -T stamp, else the [uptime] one),
+    uptime (seconds since boot when the kernel stamped it), pid, comm, uid, total_vm, anon_rss,
+    file_rss, shmem_rss, pgtables (bytes), oom_score_adj (of the victim), score (old kernels),
+    constraint ('global', 'cgroup', 'cpuset', 'mempolicy'), memcg (the cgroup whose limit was hit),
+    task_memcg (the victim's cgroup), invoked_by (comm of the allocating task), gfp_mask, order,
+    unit, unit_result and slices (from systemd), reaped, source_lines (lines that made up the event).
+    Events that only systemd reported (no kernel lines in the input) have pid None.
+    """
+    events = []
+    pending = None  # the kill being described, until its "Killed process" line
+
+    def flush():
+        if pending is not None and (pending['pid'] is not None or pending['unit'] is not None):
+            events.append(pending)
+
+    seen = 0  # OOM lines so far: how close a systemd line is to the kill it reports
+    last_touched = -100
+    for raw in _iter_lines(source):
+        if not any(hint in raw for hint in _HINTS):
+            continue
+        seen += 1
+        line = raw.rstrip('\r\n')
+        prefix = _PREFIX.match(line)
+        message = line[prefix.end():]
+        stamp = prefix.group('stamp')
+        uptime = prefix.group('uptime')
+        time = (stamp.strip('[]') if stamp else None) or uptime
+        uptime = float(uptime) if uptime else None
+
+        match = _INVOKED.match(message)
+        if match:
+            flush()
+            pending = _new_event(time, uptime)
+            pending.update(invoked_by=match.group('comm'), gfp_mask=match.group('gfp'),
+                           order=int(match.group('order')), source_lines=1)
+            continue
+
+        match = _SELECT.match(message)
+        if match:
+            if pending is None or pending['score'] is not None or pending['pid'] is not None:
+                flush()
+                pending = _new_event(time, uptime)
+            pending['score'] = int(match.group('score'))
+            pending['selected'] = int(match.group('pid'))
+            pending['constraint'] = pending['constraint'] or (
+                'cgroup' if match.group('where').startswith('Memory cgroup') else None)
+            pending['source_lines'] += 1
+            continue
+
+        match = _TASK_IN.match(message)
+        if match:
+            if pending is None or pending['pid'] is not None:
+                flush()
+                pending = _new_event(time, uptime)
+            pending.update(task_memcg=match.group('task'), memcg=match.group('memcg'),
+                           constraint='cgroup')
+            pending['source_lines'] += 1
+            continue
+
+        match = _SUMMARY.match(message)
+        if match:
+            rest = match.group('rest')
+            task = _SUMMARY_TASK.search(rest)
+            pid = int(task.group('pid')) if task else None
+            if pending is None or (pending['pid'] is not None and pending['pid'] != pid):
+                flush()
+                pending = _new_event(time, uptime)
+            constraint = match.group('constraint')
+            pending['constraint'] = _CONSTRAINTS.get(constraint, constraint.lower())
+            memcg = re.search(r'(?:^|,)oom_memcg=([^,]*)', rest)
+            task_memcg = re.search(r'(?:^|,)task_memcg=([^,]*)', rest)
+            if memcg:
+                pending['memcg'] = memcg.group(1)
+            if task_memcg:
+                pending['task_memcg'] = task_memcg.group(1)
+            if task:
+                pending.update(pid=pid, comm=task.group('comm'), uid=int(task.group('uid')))
+            pending['source_lines'] += 1
+            continue
+
+        match = _KILLED.match(message)
+        if match:
+            pid = int(match.group('pid'))
+            # On old kernels the selected task may sacrifice a child: a different pid, same kill.
+            if pending is None or (pending['pid'] is not None and pending['pid'] != pid):
+                flush()
+                pending = _new_event(time, uptime)
+            groups = match.groupdict()
+            uid = groups['uid'] or groups['uid_old'] or groups['uid_mid']
+            where = groups['where'] or ''
+            if pending['constraint'] is None:
+                if where.startswith('Memory cgroup'):
+                    pending['constraint'] = 'cgroup'
+                elif where == 'Out of memory' or pending['score'] is not None:
+                    pending['constraint'] = 'global'
+            pending.update(
+                pid=pid, comm=groups['comm'],
+                uid=int(uid) if uid is not None else pending['uid'],
+                total_vm=_kib(groups['vm']), anon_rss=_kib(groups['anon']),
+                file_rss=_kib(groups['file']), shmem_rss=_kib(groups['shmem']),
+                pgtables=_kib(groups['pgt']),
+                oom_score_adj=int(groups['adj']) if groups['adj'] is not None else None)
+            if groups['why']:
+                pending['killed_allocating_task'] = True
+            pending['source_lines'] += 1
+            pending.pop('selected', None)
+            events.append(pending)
+            pending = None
+            last_touched = seen
+            continue
+
+        match = _REAPED.match(message)
+        if match:
+            pid = int(match.group('pid'))
+            for event in reversed(events[-8:]):
+                if event['pid'] == pid:
+                    event['reaped'] = True
+                    event['source_lines'] += 1
+                    break
+            continue
+
+        match = (_UNIT_KILLED.match(message) or _UNIT_KERNEL.match(message)
+                 or _UNIT_FAILED.match(message))
+        if match:
+            unit = match.group('unit')
+            recent = events[-1] if events and seen - last_touched <= 16 else None
+            if unit.endswith('.slice'):
+                # systemd repeats the kill for every slice above the unit: context, not a new kill
+                if recent is not None:
+                    recent['slices'].append(unit)
+                    recent['source_lines'] += 1
+                    continue
+                target = _new_event(time, uptime)
+                target['slices'].append(unit)
+                events.append(target)
+            else:
+                target = None
+                for event in reversed(events[-8:]):
+                    if event['unit'] == unit or (event['unit'] is None
+                                                 and _unit_matches(event, unit)):
+                        target = event
+                        break
+                if target is None:
+                    target = _new_event(time, uptime)
+                    events.append(target)
+                target['unit'] = unit
+                if match.re is _UNIT_FAILED:
+                    target['unit_result'] = 'oom-kill'
+            target['source_lines'] += 1
+            last_touched = seen
+            continue
+
+    flush()
+    for event in events:
+        event.pop('selected', None)
+    return events
+
+
+# Lines the commands must keep: the kernel's kill lines and systemd's unit lines.
+OOM_PATTERN = ("invoked oom-killer|Out of memory|Killed process|oom-kill|oom_reaper|"
+               "killed as a result of limit|killed by the OOM killer|kernel OOM killer")
+JOURNAL_LINES = 5000
+
+
+def oom_log_commands(since=None):
+    """The commands to try for the OOM history, best first: ``[{'argv': [...], 'reason': str}]``.
+
+    The caller runs them in order (with LC_ALL=C) and keeps the first that succeeds; when all fail
+    it falls back to :func:`oom_log_files` read with :func:`read_log_tail`. ``since`` is a
+    journalctl time spec (``'-30d'``, ``'2026-11-01'``) bounding how far back to look.
+    """
+    window = ['--since', since] if since else []
+    return [
+        {'argv': ['journalctl', '--no-pager', '-q', '-o', 'short-iso', '-n', str(JOURNAL_LINES)]
+         + window + ['--grep', OOM_PATTERN, '_TRANSPORT=kernel', '+', '_PID=1'],
+         'reason': 'persistent journal, all boots, kernel lines plus systemd unit results; '
+                   '--grep needs systemd 237+ built with pcre2'},
+        {'argv': ['journalctl', '--no-pager', '-q', '-o', 'short-iso', '-k', '-n', '20000'] + window,
+         'reason': 'journalctl without --grep (systemd < 237, e.g. RHEL/CentOS 7): this boot\'s '
+                   'kernel lines, filtered here; bounded to the last 20000 lines'},
+        {'argv': ['dmesg', '-T'],
+         'reason': 'no journal: the kernel ring buffer with wall-clock times (lost on reboot; '
+                   'needs root when kernel.dmesg_restrict=1)'},
+        {'argv': ['dmesg'],
+         'reason': 'dmesg without -T (busybox, old util-linux): seconds since boot'},
+    ]
+
+
+LOG_FILES = ('/var/log/kern.log', '/var/log/messages', '/var/log/syslog')
+# How much of a log file's end is read. A kill is ~10 lines that matter (about 2 KiB in a 100-line
+# dump), so 16 MiB of kern.log spans months on a quiet host; /var/log/messages (everything on RHEL)
+# covers less. The tail is streamed line by line, so this bounds I/O time, not memory.
+TAIL_BYTES = 16 * 1024 * 1024
+
+
+def oom_log_files(root='/'):
+    """The syslog files present on this host that can hold kernel lines."""
+    return [path for path in LOG_FILES
+            if os.path.isfile(os.path.join(root, path.lstrip('/')))]
+
+
+def read_log_tail(path, max_bytes=TAIL_BYTES):
+    """Lines of the last ``max_bytes`` of a log file, as a generator (pass it to parse_oom_log).
+
+    The first, partial line of the window is dropped. Undecodable bytes are replaced: a log may
+    carry anything.
+    """
+    with open(path, 'rb') as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        start = max(size - max_bytes, 0)
+        handle.seek(start)
+        if start:
+            handle.readline()
+        for line in handle:
+            yield line.decode('utf-8', 'replace')

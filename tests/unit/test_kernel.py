@@ -1,0 +1,272 @@
+"""Kernel memory signals, tested on files captured from this machine (see tests/fixtures/kernel/README.md)."""
+import errno
+import os
+import re
+import shutil
+
+import pytest
+
+from headroom import kernel
+from headroom.errors import ParseError
+
+FIX = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'kernel')
+
+
+def fixture(*parts):
+    with open(os.path.join(FIX, *parts)) as handle:
+        return handle.read()
+
+
+# ------------------------------------------------------------ /proc/meminfo
+
+def test_meminfo_real_every_line_becomes_a_key():
+    text = fixture('host', 'meminfo')
+    info = kernel.parse_meminfo(text)
+    assert len(info) == len(text.strip().splitlines())
+    raw = dict(re.findall(r'^(\S+):\s+(\d+)', text, re.M))
+    for key, value in raw.items():
+        with_unit = re.search(r'^%s:\s+\d+ kB$' % re.escape(key), text, re.M)
+        assert info[key] == int(value) * (1024 if with_unit else 1)
+
+
+def test_meminfo_real_units_and_consistency():
+    info = kernel.parse_meminfo(fixture('host', 'meminfo'))
+    assert isinstance(info['HugePages_Total'], int)  # a count, not KiB
+    assert info['Hugepagesize'] == 2048 * 1024
+    assert 0 < info['MemAvailable'] <= info['MemTotal']
+    assert 'Active(anon)' in info and 'CommitLimit' in info and 'SUnreclaim' in info
+
+
+@pytest.mark.parametrize('bad', ['MemTotal 1234 kB', 'MemTotal:  12x34 kB', 'MemTotal:  1234 MB'])
+def test_meminfo_bad_line_is_quoted(bad):
+    text = 'MemFree:  10 kB\n' + bad + '\n'
+    with pytest.raises(ParseError) as err:
+        kernel.parse_meminfo(text)
+    assert bad in str(err.value) and 'line 2' in str(err.value)
+
+
+def test_meminfo_empty():
+    with pytest.raises(ParseError, match='empty'):
+        kernel.parse_meminfo('\n \n')
+
+
+# ------------------------------------------------------------ /proc/vmstat
+
+def test_vmstat_real():
+    text = fixture('host', 'vmstat')
+    stats = kernel.parse_vmstat(text)
+    assert len(stats) == len(text.strip().splitlines())
+    for key in ('pswpin', 'pswpout', 'oom_kill', 'pgmajfault', 'allocstall_normal'):
+        assert stats[key] == int(re.search(r'^%s (\d+)$' % key, text, re.M).group(1))
+    # the capture killed a process in a cgroup right after: before it, one OOM kill at most here
+    assert stats['oom_kill'] >= 0
+
+
+def test_vmstat_bad_line():
+    with pytest.raises(ParseError, match="'pswpin'"):
+        kernel.parse_vmstat('pgfault 12\npswpin\n')
+
+
+# ------------------------------------------------------------ PSI
+
+def test_pressure_real():
+    text = fixture('host', 'pressure_memory')
+    psi = kernel.parse_pressure(text)
+    some_total = int(re.search(r'^some .*total=(\d+)$', text, re.M).group(1))
+    assert psi['some']['total'] == some_total
+    assert isinstance(psi['some']['avg10'], float)
+    assert psi['full']['total'] <= psi['some']['total']  # full stalls are a subset of some
+
+
+def test_pressure_without_full_line():
+    psi = kernel.parse_pressure('some avg10=2.04 avg60=0.75 avg300=0.40 total=157622356\n')
+    assert psi['full'] is None
+    assert psi['some'] == {'avg10': 2.04, 'avg60': 0.75, 'avg300': 0.40, 'total': 157622356}
+
+
+@pytest.mark.parametrize('text', ['', 'full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n',
+                                  'some avg10=0.00 avg60=0.00 total=0\n'])
+def test_pressure_bad(text):
+    with pytest.raises(ParseError):
+        kernel.parse_pressure(text)
+
+
+def test_read_pressure_from_tree(tmp_path):
+    (tmp_path / 'proc' / 'pressure').mkdir(parents=True)
+    shutil.copy(os.path.join(FIX, 'host', 'pressure_memory'), tmp_path / 'proc' / 'pressure' / 'memory')
+    assert kernel.read_pressure(str(tmp_path)) == kernel.parse_pressure(fixture('host', 'pressure_memory'))
+
+
+def test_read_pressure_missing_file_means_no_psi(tmp_path):
+    result = kernel.read_pressure(str(tmp_path))
+    assert set(result) == {'unavailable'} and 'without PSI' in result['unavailable']
+
+
+def test_read_pressure_disabled_says_psi_1(tmp_path, monkeypatch):
+    # Mock: a kernel with CONFIG_PSI but booted without psi=1 (RHEL 8) answers EOPNOTSUPP on read;
+    # this machine's kernel has PSI on and its boot options are not ours to change.
+    def refuse(path, *args, **kwargs):
+        raise OSError(errno.EOPNOTSUPP, 'Operation not supported', path)
+    monkeypatch.setattr('builtins.open', refuse)
+    assert kernel.read_pressure(str(tmp_path)) == {
+        'unavailable': 'PSI is compiled in but disabled: boot with psi=1'}
+
+
+# ------------------------------------------------------------ smaps_rollup
+
+def _proc_tree(tmp_path, pid, content):
+    directory = tmp_path / 'proc' / str(pid)
+    directory.mkdir(parents=True)
+    (directory / 'smaps_rollup').write_text(content)
+    return str(tmp_path)
+
+
+def test_smaps_rollup_real(tmp_path):
+    text = fixture('host', 'smaps_rollup')
+    result = kernel.read_smaps_rollup(4242, _proc_tree(tmp_path, 4242, text))
+    for key, name in (('Rss', 'rss'), ('Pss', 'pss'), ('Pss_Anon', 'pss_anon'), ('Swap', 'swap'),
+                      ('SwapPss', 'swap_pss'), ('Pss_File', 'pss_file'), ('Pss_Shmem', 'pss_shmem')):
+        assert result[name] == int(re.search(r'^%s:\s+(\d+) kB' % key, text, re.M).group(1)) * 1024
+    # the process held 20 MiB of its own anonymous memory
+    assert result['pss_anon'] >= 20 * 1024 * 1024
+    assert result['pss'] == result['pss_anon'] + result['pss_file'] + result['pss_shmem']
+
+
+def test_smaps_rollup_live_self():
+    result = kernel.read_smaps_rollup(os.getpid())
+    assert 0 < result['pss'] <= result['rss']
+
+
+def test_smaps_rollup_vanished_process(tmp_path):
+    assert kernel.read_smaps_rollup(999999, str(tmp_path)) is None
+
+
+def test_smaps_rollup_kernel_thread_is_empty(tmp_path):
+    assert kernel.read_smaps_rollup(2, _proc_tree(tmp_path, 2, '')) is None
+
+
+def test_smaps_rollup_old_kernel_without_pss_split(tmp_path):
+    # 4.14-4.19 print no Pss_Anon/Pss_File/Pss_Shmem lines
+    text = ('55d0c0000000-7ffd00000000 ---p 00000000 00:00 0  [rollup]\n'
+            'Rss:  1704 kB\nPss:  230 kB\nSwap:  0 kB\nSwapPss:  0 kB\n')
+    result = kernel.read_smaps_rollup(7, _proc_tree(tmp_path, 7, text))
+    assert result['pss'] == 230 * 1024 and result['pss_anon'] is None
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root reads every file: permission cannot be denied')
+def test_smaps_rollup_permission_denied(tmp_path):
+    root = _proc_tree(tmp_path, 9, fixture('host', 'smaps_rollup'))
+    os.chmod(os.path.join(root, 'proc', '9', 'smaps_rollup'), 0)
+    assert kernel.read_smaps_rollup(9, root) is None
+
+
+def test_smaps_rollup_garbage_is_an_error(tmp_path):
+    with pytest.raises(ParseError, match='Pss'):
+        kernel.read_smaps_rollup(5, _proc_tree(tmp_path, 5, 'Rss:  10 kB\nPss:  lots\n'))
+
+
+# ------------------------------------------------------------ cgroups
+
+def _victim_cgroup():
+    return re.search(r'^\d+:memory:(\S+)$', fixture('tree_v1_limited', 'proc', 'self', 'cgroup'),
+                     re.M).group(1)
+
+
+def test_cgroup_v1_real_limited():
+    info = kernel.read_cgroup_memory(os.path.join(FIX, 'tree_v1_limited'))
+    assert info['version'] == 1
+    assert info['path'] == _victim_cgroup()
+    assert info['limit'] == 50 * 1024 * 1024
+    assert info['limit_cgroup'] == _victim_cgroup()
+    assert info['swap_limit'] == 0  # memsw limit = memory limit: no swap allowed
+    # the process held 20 MiB of anonymous memory; the python interpreter adds a few more
+    assert 20 * 1024 * 1024 <= info['current'] <= info['limit']
+    assert info['peak'] >= info['current']
+    assert info['events'] == {'oom': None, 'oom_kill': 0}
+    assert info['pressure'] is None
+
+
+def test_cgroup_v1_real_unlimited_host_process():
+    info = kernel.read_cgroup_memory(os.path.join(FIX, 'tree_host_unlimited'))
+    cgpath = re.search(r'^\d+:memory:(\S+)$',
+                       fixture('tree_host_unlimited', 'proc', 'self', 'cgroup'), re.M).group(1)
+    assert info['version'] == 1 and info['path'] == cgpath
+    assert info['dir'].endswith(os.path.join('sys/fs/cgroup/memory', cgpath.lstrip('/')))
+    raw = int(fixture('tree_host_unlimited', 'sys/fs/cgroup/memory', cgpath.lstrip('/'),
+                      'memory.limit_in_bytes'))
+    assert raw > 2 ** 60  # the kernel's "no limit" number
+    assert info['limit'] is None and info['swap_limit'] is None
+    assert info['current'] > 0
+
+
+def test_cgroup_hybrid_host_ignores_empty_unified_hierarchy():
+    # this host: 0::/ on a cgroup2 without the memory controller, memory on v1
+    tree = os.path.join(FIX, 'tree_host_unlimited')
+    assert '0::/' in fixture('tree_host_unlimited', 'proc', 'self', 'cgroup')
+    assert kernel.read_cgroup_memory(tree)['version'] == 1
+
+
+def test_cgroup_proc_self_cgroup_given_as_text():
+    tree = os.path.join(FIX, 'tree_v1_limited')
+    text = fixture('tree_v1_limited', 'proc', 'self', 'cgroup')
+    assert kernel.read_cgroup_memory(tree, proc_self_cgroup=text)['limit'] == 50 * 1024 * 1024
+    # only a v2 line: this tree has no v2 memory controller
+    assert kernel.read_cgroup_memory(tree, proc_self_cgroup='0::/\n') is None
+
+
+def test_cgroup_derived_v2_container():
+    info = kernel.read_cgroup_memory(os.path.join(FIX, 'derived', 'v2_container'))
+    assert info['version'] == 2 and info['path'] == '/'
+    assert info['limit'] == 200 * 1024 * 1024 and info['limit_cgroup'] == '/'
+    assert info['high'] is None
+    assert info['swap_limit'] == 700 * 1024 * 1024 and info['swap_current'] == 50 * 1024 * 1024
+    assert info['events'] == {'oom': 3, 'oom_kill': 2}
+    assert info['pressure']['full']['avg10'] == 0.90
+
+
+def test_cgroup_derived_v2_parent_limit_binds():
+    info = kernel.read_cgroup_memory(os.path.join(FIX, 'derived', 'v2_host_service'))
+    assert info['path'] == '/system.slice/gunicorn.service'
+    assert info['limit'] == 4 * 1024 ** 3 and info['limit_cgroup'] == '/system.slice'
+    assert info['high'] == 6 * 1024 ** 3
+    assert info['peak'] is None and info['swap_limit'] is None
+
+
+def test_cgroup_derived_v1_container_mount_root():
+    info = kernel.read_cgroup_memory(os.path.join(FIX, 'derived', 'v1_container'))
+    assert info['version'] == 1 and info['path'] == '/docker/4f1c0de5a3b2'
+    assert info['dir'].endswith('sys/fs/cgroup/memory')
+    assert info['limit'] == 50 * 1024 * 1024
+
+
+def test_cgroup_without_mountinfo_uses_usual_layout(tmp_path):
+    tree = tmp_path / 'tree'
+    shutil.copytree(os.path.join(FIX, 'derived', 'v2_container'), tree)
+    os.remove(tree / 'proc' / 'self' / 'mountinfo')
+    assert kernel.read_cgroup_memory(str(tree))['limit'] == 200 * 1024 * 1024
+
+
+def test_cgroup_none_when_no_cgroup_files(tmp_path):
+    assert kernel.read_cgroup_memory(str(tmp_path)) is None
+
+
+def test_cgroup_bad_proc_self_cgroup():
+    with pytest.raises(ParseError, match='memory/docker'):
+        kernel.read_cgroup_memory(os.path.join(FIX, 'tree_v1_limited'),
+                                  proc_self_cgroup='memory/docker\n')
+
+
+def test_cgroup_bad_memory_max(tmp_path):
+    tree = tmp_path / 'tree'
+    shutil.copytree(os.path.join(FIX, 'derived', 'v2_container'), tree)
+    (tree / 'sys' / 'fs' / 'cgroup' / 'memory.max').write_text('unlimited\n')
+    with pytest.raises(ParseError, match="memory.max.*'unlimited'"):
+        kernel.read_cgroup_memory(str(tree))
+
+
+def test_cgroup_live_this_process():
+    info = kernel.read_cgroup_memory()
+    if info is None:
+        pytest.skip('no memory cgroup visible to this process')
+    assert info['version'] in (1, 2) and info['current'] > 0
+    assert os.path.isdir(info['dir'])

@@ -1,0 +1,247 @@
+"""OOM killer history: a real kill captured here, and real logs published by others."""
+import os
+import re
+
+from hypothesis import given, settings, strategies as st
+
+from headroom import oom
+
+FIX = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'kernel')
+PUB = os.path.join(FIX, 'published')
+
+
+def fixture(*parts):
+    with open(os.path.join(FIX, *parts)) as handle:
+        return handle.read()
+
+
+def published(name):
+    with open(os.path.join(PUB, name)) as handle:  # a file object: the streaming path
+        return oom.parse_oom_log(handle)
+
+
+def _victim_pid():
+    return int(re.search(r'victim pid (\d+)', fixture('oom_victim.txt')).group(1))
+
+
+def _victim_cgroup():
+    return re.search(r'^\d+:memory:(\S+)$', fixture('tree_v1_limited', 'proc', 'self', 'cgroup'),
+                     re.M).group(1)
+
+
+# ------------------------------------------------------------ the real kill made on this machine
+
+def _check_real_kill(event):
+    assert 'exit status 137' in fixture('oom_victim.txt')  # it really died of SIGKILL
+    assert event['pid'] == _victim_pid()
+    assert event['comm'] == 'python3' and event['invoked_by'] == 'python3'
+    assert event['uid'] == 0 and event['oom_score_adj'] == 0
+    assert event['constraint'] == 'cgroup'
+    assert event['memcg'] == event['task_memcg'] == _victim_cgroup()
+    # the cgroup allowed 50 MiB and no swap: the victim's anonymous memory filled most of it
+    assert 40 * 1024 * 1024 <= event['anon_rss'] <= 50 * 1024 * 1024
+    assert event['total_vm'] > 200 * 1024 * 1024  # it was allocating 200 MB
+    assert event['gfp_mask'].startswith('0x') and event['order'] == 0
+    assert event['source_lines'] == 3  # invoked, oom-kill summary, Killed process
+
+
+def test_real_cgroup_kill_dmesg():
+    events = oom.parse_oom_log(fixture('dmesg_cgroup_oom.txt'))
+    assert len(events) == 1
+    _check_real_kill(events[0])
+    assert re.match(r'^\d+\.\d{6}$', events[0]['time'])
+    assert events[0]['uptime'] == float(events[0]['time'])
+
+
+def test_real_cgroup_kill_dmesg_T():
+    events = oom.parse_oom_log(fixture('dmesg_T_cgroup_oom.txt'))
+    assert len(events) == 1
+    _check_real_kill(events[0])
+    assert re.match(r'^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$', events[0]['time'])
+
+
+def test_real_kill_after_journal_prefixes():
+    # the same real lines, reprefixed as journalctl short-iso and a syslog file would show them
+    body = [line.split('] ', 1)[1] for line in fixture('dmesg_cgroup_oom.txt').splitlines()]
+    iso = '\n'.join('2026-11-25T13:16:09+0000 host kernel: ' + line for line in body)
+    syslog = '\n'.join('Nov 25 13:16:09 host kernel: [  659.520096] ' + line for line in body)
+    for text, time in ((iso, '2026-11-25T13:16:09+0000'), (syslog, 'Nov 25 13:16:09')):
+        events = oom.parse_oom_log(text)
+        assert len(events) == 1 and events[0]['time'] == time
+        _check_real_kill(events[0])
+
+
+# ------------------------------------------------------------ published logs
+
+def test_syslog_5x_kills_with_reaper():
+    events = published('docker_for_linux_1001_syslog.txt')
+    assert [e['pid'] for e in events] == [15617, 15674, 15784, 15925]
+    assert [e['constraint'] for e in events] == ['cgroup', 'cgroup', 'global', 'global']
+    assert all(e['reaped'] and e['source_lines'] == 2 for e in events)
+    assert events[3]['comm'] == '(resolved)'
+    assert events[0]['anon_rss'] == 4292 * 1024 and events[0]['file_rss'] == 3428 * 1024
+    assert events[0]['time'] == 'May 15 23:09:27' and events[0]['uptime'] == 514.682838
+
+
+def test_rhel7_cgroup_kill_process_score():
+    events = published('ltp_1080_rhel7_syslog.txt')
+    assert [(e['pid'], e['score'], e['uid']) for e in events] == [(42453, 0, 0), (42474, 0, 0)]
+    assert all(e['constraint'] == 'cgroup' and e['comm'] == 'memcg_test_1' for e in events)
+    assert events[0]['file_rss'] == 164 * 1024 and events[0]['shmem_rss'] == 0
+
+
+def test_rhel6_sacrificed_child_and_dangling_invoker():
+    events = published('emqx_356_rhel6.txt')
+    assert len(events) == 1  # the trailing "invoked oom-killer" has no kill in the excerpt
+    event = events[0]
+    assert (event['pid'], event['comm'], event['uid'], event['score']) == (28364, 'sh', 0, 580)
+    assert event['constraint'] == 'global' and event['shmem_rss'] is None
+    assert event['time'] is None  # no prefix at all
+
+
+def test_syslog_padded_day_sacrificed_child_and_noise():
+    events = published('doris_3525_syslog.txt')
+    assert len(events) == 1
+    assert events[0]['pid'] == 18177 and events[0]['score'] == 968
+    assert events[0]['time'] == 'May  8 14:05:27'
+    assert events[0]['anon_rss'] == 45563572 * 1024
+
+
+def test_journal_short_global_kill():
+    (event,) = published('pandora_49_journal.txt')
+    assert (event['pid'], event['comm'], event['constraint']) == (27438, 'R', 'global')
+    assert event['anon_rss'] == 1041924 * 1024
+
+
+def test_dmesg_without_shmem():
+    (event,) = published('alicloud_duplicity_3_dmesg.txt')
+    assert event['pid'] == 21518 and event['shmem_rss'] is None
+    assert event['anon_rss'] == 12721928 * 1024 and event['uptime'] == 35881895.791331
+
+
+def test_dmesg_T_global_summary():
+    (event,) = published('py_autovod_7_dmesg_T.txt')
+    assert event['constraint'] == 'global' and event['task_memcg'] == '/init.scope'
+    assert event['memcg'] is None
+    assert (event['pid'], event['comm'], event['uid']) == (7899, 'python', 0)
+    assert event['total_vm'] == 26184840 * 1024 and event['pgtables'] == 38964 * 1024
+    assert event['time'] == 'Sun Mar 30 08:24:00 2025' and event['source_lines'] == 2
+
+
+def test_short_precise_memcg_summary_alone():
+    (event,) = published('gpud_70_short_precise.txt')
+    assert event['pid'] == 461754 and event['comm'] == 'pt_main_thread'
+    assert event['constraint'] == 'cgroup'
+    assert event['memcg'].endswith('kubepods-burstable-podeded8c65_6e8e_4c6e_a889_3e427565c740.slice')
+    assert event['task_memcg'].startswith(event['memcg'].split('....')[0])
+    assert event['time'] == 'Aug 30 06:58:55.050705' and event['anon_rss'] is None
+
+
+def test_systemd_unit_lines():
+    (event,) = published('askoverflow_systemd_unit.txt')
+    assert event['unit'] == 'my-server.service' and event['unit_result'] == 'oom-kill'
+    assert event['pid'] is None and event['source_lines'] == 2
+
+
+def test_systemd_slices_fold_into_one_event():
+    (event,) = published('openprescribing_5431_systemd_iso.txt')
+    assert event['unit'] == 'user@1021.service'
+    assert event['slices'] == ['user-1021.slice', 'system-postgresql.slice', 'user.slice',
+                               'system.slice']
+    assert event['time'] == '2026-02-08T00:40:07.136582+00:00'
+
+
+def test_systemd_unit_joins_the_kernel_kill_of_its_cgroup():
+    text = (fixture('dmesg_cgroup_oom.txt').replace(_victim_cgroup(), '/system.slice/app.service')
+            + '\nNov 25 13:16:09 host systemd[1]: app.service: A process of this unit has been killed'
+              ' by the OOM killer.\n'
+              "Nov 25 13:16:09 host systemd[1]: app.service: Failed with result 'oom-kill'.\n"
+              'Nov 25 13:16:09 host systemd[1]: other.service: A process of this unit has been killed'
+              ' by the OOM killer.\n')
+    events = oom.parse_oom_log(text)
+    assert [e['unit'] for e in events] == ['app.service', 'other.service']
+    assert events[0]['pid'] == _victim_pid() and events[0]['unit_result'] == 'oom-kill'
+    assert events[1]['pid'] is None
+
+
+def test_invoker_without_kill_is_not_an_event():
+    assert published('systemd_40208_kernel_prefix.txt') == []
+    assert published('marathon_1295_dmesg_3_14.txt') == []
+    assert published('wca_1690_task_in.txt') == []
+
+
+def test_task_in_line_gives_memcg_to_the_kill():
+    text = (fixture('published', 'wca_1690_task_in.txt')
+            + '[ 8490.770900] Memory cgroup out of memory: Kill process 62685 (bash) score 0 or'
+              ' sacrifice child\n'
+            + '[ 8490.770950] Killed process 62769 (cp) total-vm:17528kB, anon-rss:360kB,'
+              ' file-rss:1284kB, shmem-rss:0kB\n')
+    (event,) = oom.parse_oom_log(text)
+    assert event['memcg'].startswith('/docker/74bea4773fde') and event['pid'] == 62769
+    assert event['constraint'] == 'cgroup' and event['source_lines'] == 3
+
+
+def test_all_published_kernel_logs_together_in_one_log():
+    # systemd's unit lines are left out: they join the kill logged just before them, by design
+    names = sorted(n for n in os.listdir(PUB) if 'systemd_unit' not in n and 'iso' not in n)
+    text = ''.join(fixture('published', name) for name in names)
+    total = sum(len(published(name)) for name in names)
+    assert len(oom.parse_oom_log(text)) == total
+
+
+# ------------------------------------------------------------ noise never raises
+
+def test_noise_is_ignored():
+    assert oom.parse_oom_log('') == []
+    assert oom.parse_oom_log('Killed\nout of memory? no\n\x00\xff garbage oom\n') == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(
+    st.text(max_size=120),
+    st.sampled_from(fixture('dmesg_cgroup_oom.txt').splitlines()
+                    + fixture('published', 'emqx_356_rhel6.txt').splitlines()
+                    + fixture('published', 'askoverflow_systemd_unit.txt').splitlines())
+    .flatmap(lambda line: st.integers(0, len(line)).map(lambda cut: line[:cut]))), max_size=30))
+def test_random_and_truncated_lines_never_raise(lines):
+    events = oom.parse_oom_log('\n'.join(lines))
+    assert isinstance(events, list)
+    for event in events:
+        assert event['pid'] is not None or event['unit'] is not None or event['slices']
+
+
+# ------------------------------------------------------------ where the history comes from
+
+def test_commands_in_order():
+    commands = oom.oom_log_commands(since='-30d')
+    assert [c['argv'][0] for c in commands] == ['journalctl', 'journalctl', 'dmesg', 'dmesg']
+    assert all(c['reason'] for c in commands)
+    assert '--grep' in commands[0]['argv'] and '--grep' not in commands[1]['argv']
+    assert commands[0]['argv'][commands[0]['argv'].index('--since') + 1] == '-30d'
+    assert '--since' not in oom.oom_log_commands()[0]['argv']
+
+
+def test_oom_log_files(tmp_path):
+    (tmp_path / 'var' / 'log').mkdir(parents=True)
+    (tmp_path / 'var' / 'log' / 'kern.log').write_text('')
+    assert oom.oom_log_files(str(tmp_path)) == ['/var/log/kern.log']
+
+
+def test_read_log_tail_reads_only_the_end(tmp_path):
+    path = tmp_path / 'kern.log'
+    old = fixture('published', 'pandora_49_journal.txt')
+    new = fixture('published', 'alicloud_duplicity_3_dmesg.txt')
+    filler = 'May 07 21:44:00 doom kernel: some other message\n' * 50000  # ~2.3 MiB
+    path.write_text(old + filler + new)
+    events = oom.parse_oom_log(oom.read_log_tail(str(path), max_bytes=1024 * 1024))
+    assert [e['pid'] for e in events] == [21518]
+    events = oom.parse_oom_log(oom.read_log_tail(str(path), max_bytes=16 * 1024 * 1024))
+    assert [e['pid'] for e in events] == [27438, 21518]
+
+
+def test_read_log_tail_drops_the_cut_line(tmp_path):
+    path = tmp_path / 'messages'
+    path.write_bytes(b'x' * 100 + b'\nKilled process 1 (a) total-vm:1kB, anon-rss:1kB, file-rss:1kB\n'
+                     + b'\xff\xfe bad bytes\n')
+    lines = list(oom.read_log_tail(str(path), max_bytes=20))
+    assert lines == ['\ufffd\ufffd bad bytes\n']
