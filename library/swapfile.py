@@ -1,0 +1,607 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+"""Create, resize, activate and remove a swap file as one idempotent operation."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: swapfile
+short_description: Manage a swap file, its fstab line and its sysctls as one operation
+description:
+  - Creates, resizes, activates and removes one swap file, with its C(/etc/fstab) line, so that
+    the host ends either fully in the wanted state or exactly as it started.
+  - The file is created with mode 0600 and owner root from the first byte (O_EXCL, umask 077),
+    under a temporary name in the same directory, allocated with C(fallocate) where the filesystem
+    supports swap on fallocated files and with C(dd) elsewhere (btrfs files are made NOCOW with
+    C(chattr +C) first), prepared with C(mkswap), renamed into place, activated with C(swapon), and
+    only then declared in fstab with C(nofail). Any failure undoes every step taken.
+  - Swap the module did not make (partitions, zram, other files) is never switched off; with
+    O(size=auto) it counts toward the target so nothing is doubled.
+  - A resize builds the new file next to the old one and swaps them; a resize or removal of an
+    active file runs C(swapoff) only when MemAvailable can absorb what is swapped out.
+  - Optionally writes a sysctl drop-in (for example C(vm.swappiness)), applies it live and reports
+    later sysctl files that would override it at boot.
+version_added: "0.1.0"
+author: headroom
+options:
+  path:
+    description: Absolute path of the swap file. Must not be a symlink.
+    type: path
+    default: /swapfile
+  state:
+    description: V(present) creates or resizes and activates the file; V(absent) deactivates and deletes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  size:
+    description:
+      - Wanted size. Bytes as an integer, a size like V(2G), V(512M), V(1.5GiB) (powers of 1024) or
+        V(4GB) (powers of 1000), rounded up to a whole MiB; or V(auto).
+      - V(auto) follows Red Hat's table for hosts without hibernation (twice RAM up to 2 GiB,
+        equal to RAM up to 8 GiB, 4 GiB above), minus the swap the host already has, rounded up
+        to 128 MiB. When existing swap covers it, the file is not needed and is removed.
+        An existing file within 10% of an automatic target is kept.
+    type: str
+    default: auto
+  priority:
+    description: Swap priority (0 to 32767) for C(swapon -p) and C(pri=) in fstab. Omitted, the kernel assigns one.
+    type: int
+  min_free_disk:
+    description:
+      - Free space that must remain on the file's filesystem after allocation, as a size (V(2G))
+        or a percentage of the filesystem (V(10%)). The module refuses to allocate otherwise.
+    type: str
+    default: 10%
+  method:
+    description: Allocation method. V(auto) picks C(fallocate) on ext4, btrfs and xfs (kernel 4.18+), C(dd) elsewhere.
+    type: str
+    choices: [auto, fallocate, dd]
+    default: auto
+  fstab:
+    description: The fstab file to maintain.
+    type: path
+    default: /etc/fstab
+  check_filesystem:
+    description:
+      - Refuse filesystems that cannot hold swap (overlayfs, tmpfs, NFS, ...) before touching anything.
+      - V(false) lets C(swapon) decide instead; the module still rolls back when it refuses.
+        Meant for tests and for filesystems headroom does not know yet.
+    type: bool
+    default: true
+  sysctl:
+    description:
+      - Kernel settings to persist in O(sysctl_file) and apply live, for example
+        C({vm.swappiness: 10}). Empty leaves sysctls alone. With O(state=absent) the drop-in is
+        deleted (live values are left as they are).
+    type: dict
+    default: {}
+  sysctl_file:
+    description: The drop-in that holds O(sysctl).
+    type: path
+    default: /etc/sysctl.d/60-headroom-swap.conf
+notes:
+  - Supports check mode (reports exactly what would change, runs the same refusals) and diff
+    mode (fstab, sysctl drop-in and a one-line summary of the swap file).
+  - Needs root, C(mkswap), C(swapon), C(swapoff) and C(fallocate) or C(dd) on the managed host.
+'''
+
+EXAMPLES = r'''
+- name: Give the host the swap Red Hat's table recommends, counting the swap it already has
+  swapfile:
+    path: /swapfile
+    size: auto
+
+- name: Keep a 2 GiB swap file at priority 10 and a low swappiness
+  swapfile:
+    path: /var/swap/headroom.swap
+    size: 2G
+    priority: 10
+    min_free_disk: 2G
+    sysctl:
+      vm.swappiness: 10
+
+- name: Remove headroom's swap file (refused while memory cannot absorb what it holds)
+  swapfile:
+    path: /swapfile
+    state: absent
+'''
+
+RETURN = r'''
+file:
+  description: The swap file managed (not C(path), which Ansible would decorate with file attributes).
+  returned: always
+  type: str
+size:
+  description: Wanted size in bytes (0 when O(size=auto) found the existing swap sufficient or O(state=absent)).
+  returned: always
+  type: int
+actions:
+  description: Steps taken (or, in check mode, that would be taken), in order, among
+    cleanup, create, replace, fix_mode, swapoff, swapon, remove, fstab, sysctl_file, sysctl_live.
+  returned: always
+  type: list
+  elements: str
+before:
+  description: The file before the run. Keys C(exists), C(size), C(mode) (octal string),
+    C(uid), C(active), C(priority), C(used) (bytes swapped out to it), C(fstab_line).
+  returned: always
+  type: dict
+after:
+  description: The file after the run, same keys as RV(before); predicted in check mode.
+  returned: always
+  type: dict
+sizing:
+  description: How O(size=auto) was computed. Keys C(mem_total), C(recommended), C(rule),
+    C(guidance), C(other_swap), C(target), all sizes in bytes.
+  returned: when O(size=auto) and O(state=present)
+  type: dict
+filesystem:
+  description: C(fstype), C(mount_point) and the allocation C(method) of the file's filesystem.
+  returned: when the file is created or resized
+  type: dict
+sysctl:
+  description: C(file), the wanted C(values), the C(live) values before the run, and
+    C(overrides), a list of C({file, key, value}) set by sysctl files read after the drop-in at boot.
+  returned: when O(sysctl) is set or O(state=absent)
+  type: dict
+'''
+
+import errno
+import glob
+import os
+import stat
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.headroom.errors import ParseError
+from ansible.module_utils.headroom import swap
+
+SYSCTL_DIRS = ('/etc/sysctl.d', '/run/sysctl.d', '/usr/local/lib/sysctl.d', '/usr/lib/sysctl.d', '/lib/sysctl.d')
+
+
+class StepFailed(Exception):
+    """A step that failed after earlier steps changed the host: rolled back by the caller."""
+
+
+def read_text(path, default=None):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except IOError as err:
+        if err.errno == errno.ENOENT and default is not None:
+            return default
+        raise
+
+
+class SwapFile(object):
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.path = module.params['path']
+        self.undo = []
+        self.actions = []
+        directory, name = os.path.split(self.path)
+        self.directory = directory or '/'
+        # /proc/swaps shows the path with symlinks in its directories resolved.
+        self.kernel_path = os.path.join(os.path.realpath(self.directory), name)
+        self.tmp = os.path.join(self.directory, '.%s.headroom-new' % name)
+        self.old = os.path.join(self.directory, '.%s.headroom-old' % name)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def areas(self):
+        return swap.parse_proc_swaps(read_text('/proc/swaps'))
+
+    def active_area(self, areas, path):
+        for area in areas:
+            if area['path'] == path and not area['deleted']:
+                return area
+        return None
+
+    def describe(self, fstab_text):
+        """What is at self.path now: the ``current`` dict swap.plan() takes."""
+        info = {'exists': False, 'regular': False, 'size': 0, 'signature': False, 'mode': 0, 'uid': 0}
+        try:
+            st = os.lstat(self.path)
+        except OSError as err:
+            if err.errno != errno.ENOENT:
+                raise
+        else:
+            info.update(exists=True, regular=stat.S_ISREG(st.st_mode), size=st.st_size,
+                        mode=st.st_mode, uid=st.st_uid)
+            if info['regular']:
+                fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+                try:
+                    info['signature'] = swap.has_swap_signature(os.read(fd, 65536))
+                finally:
+                    os.close(fd)
+        info['active'] = self.active_area(self.areas(), self.kernel_path)
+        lines = fstab_text.splitlines()
+        entries = swap.fstab_entries(fstab_text, self.path)
+        info['fstab_line'] = lines[entries[0]] if entries else None
+        return info
+
+    @staticmethod
+    def public(info):
+        active = info.get('active')
+        return {
+            'exists': info['exists'],
+            'size': info['size'],
+            'mode': '%04o' % (info['mode'] & 0o7777) if info['exists'] else None,
+            'uid': info['uid'] if info['exists'] else None,
+            'active': bool(active),
+            'priority': active['priority'] if active else None,
+            'used': active['used'] if active else 0,
+            'fstab_line': info.get('fstab_line'),
+        }
+
+    def filesystem(self):
+        mounts = swap.parse_mountinfo(read_text('/proc/self/mountinfo'))
+        mount = swap.mount_of(mounts, os.path.realpath(self.directory))
+        return mount
+
+    # --- acting ----------------------------------------------------------------------------
+
+    def run(self, argv, what):
+        rc, out, err = self.module.run_command(argv, environ_update={'LC_ALL': 'C'})
+        if rc != 0:
+            raise StepFailed('%s failed (rc=%d): %s' % (what, rc, (err or out).strip()))
+        return out
+
+    def create_file(self, target, size, alloc):
+        """A new swap area at ``target``: 0600 root from creation, allocated, mkswap'd."""
+        old_umask = os.umask(0o077)
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        finally:
+            os.umask(old_umask)
+        self.undo.append(('unlink %s' % target, lambda: self.unlink_if_present(target)))
+        try:
+            os.fchown(fd, 0, 0)
+        finally:
+            os.close(fd)
+        if alloc['nocow']:
+            # Only an empty file can become NOCOW; btrfs refuses swapon on anything else.
+            self.run(['chattr', '+C', target], 'chattr +C %s' % target)
+        method = alloc['method']
+        if method == 'fallocate':
+            rc, out, err = self.module.run_command(['fallocate', '-l', str(size), target],
+                                                   environ_update={'LC_ALL': 'C'})
+            if rc != 0:
+                if 'No space left' in err or 'Disk quota' in err:
+                    raise StepFailed('fallocate %s: %s' % (target, err.strip()))
+                # Filesystems without fallocate support: write every block instead.
+                method = 'dd'
+        if method == 'dd':
+            self.run(['dd', 'if=/dev/zero', 'of=%s' % target, 'bs=1M', 'count=%d' % (size // swap.MIB),
+                      'conv=notrunc,fsync', 'status=none'], 'dd to %s' % target)
+        actual = os.stat(target).st_size
+        if actual != size:
+            raise StepFailed('%s is %d bytes after allocation, %d wanted' % (target, actual, size))
+        self.run(['mkswap', target], 'mkswap %s' % target)
+        return method
+
+    def unlink_if_present(self, target):
+        try:
+            os.unlink(target)
+        except OSError as err:
+            if err.errno != errno.ENOENT:
+                raise
+
+    def swapon(self, priority):
+        argv = ['swapon']
+        if priority is not None and priority >= 0:
+            argv += ['-p', str(priority)]
+        self.run(argv + [self.path], 'swapon %s' % self.path)
+
+    def swapoff(self):
+        self.run(['swapoff', self.path], 'swapoff %s' % self.path)
+
+    def write_file(self, target, text, mode=0o644):
+        """Atomically replace ``target`` with ``text`` (temp file in the same directory + rename)."""
+        directory = os.path.dirname(target) or '/'
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(target))
+        try:
+            with os.fdopen(fd, 'w') as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if not os.path.exists(target):
+                os.chmod(tmp, mode)
+            self.module.atomic_move(tmp, target, unsafe_writes=False)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def rollback(self):
+        errors = []
+        while self.undo:
+            what, action = self.undo.pop()
+            try:
+                action()
+            except Exception as err:  # noqa: BLE001 -- report every undo that failed, keep undoing
+                errors.append('%s: %s' % (what, err))
+        return errors
+
+
+def wanted_size(module, sf, state, areas, meminfo):
+    """(bytes, auto, sizing) for the size option."""
+    if state == 'absent':
+        return 0, False, None
+    spec = module.params['size']
+    if str(spec).strip().lower() == 'auto':
+        sizing = swap.auto_size(meminfo['MemTotal'], areas, sf.kernel_path)
+        return sizing['target'], True, sizing
+    size = swap.round_up(swap.parse_size_arg(spec), swap.MIB)
+    if size < swap.MIN_SWAP_SIZE:
+        raise ParseError('size %r is below the minimum swap file size of 1 MiB' % (spec,))
+    return size, False, None
+
+
+def sysctl_files():
+    """(path, text) of the sysctl files in the order the boot applies them."""
+    by_name = {}
+    for directory in SYSCTL_DIRS:
+        for path in glob.glob(os.path.join(directory, '*.conf')):
+            # A file in /etc hides one of the same name in /run or /usr/lib.
+            by_name.setdefault(os.path.basename(path), path)
+    files = []
+    for name in sorted(by_name):
+        try:
+            files.append((by_name[name], read_text(by_name[name])))
+        except IOError:
+            continue
+    return files
+
+
+def sysctl_text(values):
+    lines = ['# Managed by headroom (swapfile module): later files in the sysctl.d',
+             '# directories, in name order, override these values.']
+    lines += ['%s = %s' % (key, values[key]) for key in sorted(values)]
+    return '\n'.join(lines) + '\n'
+
+
+def manage_sysctl(module, sf, state, diffs):
+    """Persist and apply the sysctl option; return the ``sysctl`` result and whether it changed."""
+    values = dict((k, str(v)) for k, v in module.params['sysctl'].items())
+    target = module.params['sysctl_file']
+    before = read_text(target, default='')
+    result = {'file': target, 'values': values, 'live': {}, 'overrides': []}
+    changed = False
+    if state == 'absent' or not values:
+        if state == 'absent' and os.path.exists(target):
+            diffs.append({'before_header': target, 'after_header': target, 'before': before, 'after': ''})
+            sf.actions.append('sysctl_file')
+            changed = True
+            if not module.check_mode:
+                os.unlink(target)
+        return result, changed
+    for key in values:
+        proc = '/proc/sys/' + key.replace('.', '/')
+        if not os.path.exists(proc):
+            module.fail_json(msg='sysctl %s does not exist on this kernel (%s is missing)' % (key, proc))
+    after = sysctl_text(values)
+    if after != before:
+        diffs.append({'before_header': target, 'after_header': target, 'before': before, 'after': after})
+        sf.actions.append('sysctl_file')
+        changed = True
+        if not module.check_mode:
+            sf.write_file(target, after)
+    live_changed = False
+    for key, value in sorted(values.items()):
+        proc = '/proc/sys/' + key.replace('.', '/')
+        live = read_text(proc).strip()
+        result['live'][key] = live
+        if live.split() != value.split():
+            live_changed = True
+            if not module.check_mode:
+                try:
+                    with open(proc, 'w') as handle:
+                        handle.write(value)
+                except IOError as err:
+                    module.fail_json(msg='cannot set %s live: %s (is /proc/sys read-only, as in a container'
+                                         ' without remount?)' % (key, err))
+    if live_changed:
+        sf.actions.append('sysctl_live')
+        changed = True
+    files = sysctl_files()
+    if target not in [path for path, _ in files]:
+        files.append((target, after))
+        files.sort(key=lambda item: os.path.basename(item[0]))
+    result['overrides'] = swap.sysctl_overrides(target, files, set(values))
+    for found in result['overrides']:
+        real = os.path.realpath(found['file'])
+        where = found['file'] if real == found['file'] else '%s (-> %s)' % (found['file'], real)
+        module.warn('%s sets %s = %s and is read after %s: it overrides headroom at boot'
+                    % (where, found['key'], found['value'], target))
+    return result, changed
+
+
+def summary(info):
+    if not info['exists']:
+        return 'absent\n'
+    text = '%d bytes, mode %s, uid %s' % (info['size'], info['mode'], info['uid'])
+    if info['active'] and info['priority'] is not None:
+        text += ', active (priority %s)' % info['priority']
+    elif info['active']:
+        text += ', active (priority chosen by the kernel)'
+    else:
+        text += ', inactive'
+    return text + '\n'
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='path', default='/swapfile'),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            size=dict(type='str', default='auto'),
+            priority=dict(type='int'),
+            min_free_disk=dict(type='str', default='10%'),
+            method=dict(type='str', choices=['auto', 'fallocate', 'dd'], default='auto'),
+            fstab=dict(type='path', default='/etc/fstab'),
+            check_filesystem=dict(type='bool', default=True),
+            sysctl=dict(type='dict', default={}),
+            sysctl_file=dict(type='path', default='/etc/sysctl.d/60-headroom-swap.conf'),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    path = params['path']
+    state = params['state']
+    priority = params['priority']
+    if not os.path.isabs(path):
+        module.fail_json(msg='path must be absolute, got %r' % path)
+    if priority is not None and not 0 <= priority <= 32767:
+        module.fail_json(msg='priority must be between 0 and 32767, got %d' % priority)
+    if os.geteuid() != 0:
+        module.fail_json(msg='swapfile needs root (swapon, mkswap, /etc/fstab)')
+
+    sf = SwapFile(module)
+    result = {'changed': False, 'file': path, 'state': state}
+    try:
+        fstab_text = read_text(params['fstab'], default='')
+        meminfo = swap.parse_meminfo(read_text('/proc/meminfo'))
+        areas = sf.areas()
+        for leftover in (sf.tmp, sf.old):
+            if os.path.lexists(leftover):
+                if sf.active_area(areas, os.path.join(os.path.dirname(sf.kernel_path), os.path.basename(leftover))):
+                    module.fail_json(msg='%s is an active swap area left by an interrupted run: swapoff it'
+                                         ' and delete it, then run again' % leftover)
+                sf.actions.append('cleanup')
+                if not module.check_mode:
+                    os.unlink(leftover)
+        current = sf.describe(fstab_text)
+        size, auto, sizing = wanted_size(module, sf, state, areas, meminfo)
+        if sizing:
+            result['sizing'] = sizing
+        decision = swap.plan(state, size, auto, priority, current, fstab_text, path)
+    except ParseError as err:
+        module.fail_json(msg=str(err), **result)
+    except (IOError, OSError) as err:
+        module.fail_json(msg='cannot inspect %s: %s' % (path, err), **result)
+
+    steps = decision['steps']
+    result['size'] = size
+    active = current['active']
+
+    # Refusals, before anything changes (and in check mode too).
+    if 'create' in steps or 'replace' in steps:
+        mount = sf.filesystem()
+        if params['check_filesystem']:
+            capable, why = swap.swap_capable(mount['fstype'])
+            if not capable:
+                module.fail_json(msg='refusing to put swap on %s (mounted on %s): %s'
+                                 % (sf.directory, mount['mount_point'], why), **result)
+        try:
+            alloc = swap.allocation(mount['fstype'], os.uname()[2], params['method'])
+            vfs = os.statvfs(sf.directory)
+            refusal = swap.disk_guard(vfs.f_bavail * vfs.f_frsize, vfs.f_blocks * vfs.f_frsize, size,
+                                      params['min_free_disk'], '%s (%s)' % (mount['mount_point'], mount['fstype']))
+        except ParseError as err:
+            module.fail_json(msg=str(err), **result)
+        if refusal:
+            module.fail_json(msg=refusal, **result)
+        result['filesystem'] = {'fstype': mount['fstype'], 'mount_point': mount['mount_point'],
+                                'method': alloc['method']}
+    if active and ('swapoff' in steps or 'replace' in steps):
+        refusal = swap.swapoff_guard(active['used'], meminfo['MemAvailable'], meminfo['MemTotal'], path)
+        if refusal:
+            module.fail_json(msg=refusal, **result)
+
+    before = sf.public(current)
+    if not module.check_mode:
+        try:
+            execute(sf, steps, current, size, priority, fstab_text, decision['fstab'],
+                    result.get('filesystem'), alloc if ('create' in steps or 'replace' in steps) else None)
+        except (StepFailed, IOError, OSError) as err:
+            problems = sf.rollback()
+            msg = '%s; rolled back: the host is as it was before this run' % err
+            if problems:
+                msg = '%s; ROLLBACK INCOMPLETE: %s' % (err, '; '.join(problems))
+            module.fail_json(msg=msg, before=before, actions=sf.actions, **result)
+        after = sf.public(sf.describe(read_text(params['fstab'], default='')))
+    else:
+        after = predict(before, steps, size, priority, decision['fstab'], path, state)
+    sf.actions.extend(steps)
+
+    diffs = []
+    if decision['fstab'] != fstab_text:
+        diffs.append({'before_header': params['fstab'], 'after_header': params['fstab'],
+                      'before': fstab_text, 'after': decision['fstab']})
+    if steps:
+        diffs.append({'before_header': '%s (swap file)' % path, 'after_header': '%s (swap file)' % path,
+                      'before': summary(before), 'after': summary(after)})
+    if params['sysctl'] or state == 'absent':
+        result['sysctl'], _ = manage_sysctl(module, sf, state, diffs)
+
+    result.update(changed=bool(sf.actions), actions=sf.actions, before=before, after=after)
+    if module._diff:
+        result['diff'] = diffs
+    module.exit_json(**result)
+
+
+def predict(before, steps, size, priority, fstab_after, path, state):
+    after = dict(before)
+    if state == 'absent' or 'remove' in steps:
+        return {'exists': False, 'size': 0, 'mode': None, 'uid': None, 'active': False,
+                'priority': None, 'used': 0, 'fstab_line': None}
+    if 'create' in steps or 'replace' in steps:
+        after.update(exists=True, size=size, mode='0600', uid=0, used=0)
+    if 'fix_mode' in steps:
+        after.update(mode='0600', uid=0)
+    if 'swapon' in steps:
+        after.update(active=True, priority=priority if priority is not None and priority >= 0 else None)
+    lines = fstab_after.splitlines()
+    entries = swap.fstab_entries(fstab_after, path)
+    after['fstab_line'] = lines[entries[0]] if entries else None
+    return after
+
+
+def execute(sf, steps, current, size, priority, fstab_before, fstab_after, fs, alloc):
+    """Carry out the plan; every step that changes the host registers its undo first."""
+    active = current['active']
+    old_priority = active['priority'] if active else None
+    for step in steps:
+        if step == 'create':
+            fs['method'] = sf.create_file(sf.tmp, size, alloc)
+            os.rename(sf.tmp, sf.path)
+            sf.undo.append(('unlink %s' % sf.path, lambda: sf.unlink_if_present(sf.path)))
+        elif step == 'replace':
+            fs['method'] = sf.create_file(sf.tmp, size, alloc)
+            if active:
+                sf.swapoff()
+                sf.undo.append(('swapon the previous %s' % sf.path, lambda: sf.swapon(old_priority)))
+            # Keep the old file reachable until the new one is active: its name is the undo.
+            os.link(sf.path, sf.old)
+            sf.undo.append(('unlink %s' % sf.old, lambda: sf.unlink_if_present(sf.old)))
+            os.rename(sf.tmp, sf.path)
+            sf.undo.append(('put the previous %s back' % sf.path, lambda: os.rename(sf.old, sf.path)))
+        elif step == 'fix_mode':
+            os.chown(sf.path, 0, 0)
+            os.chmod(sf.path, 0o600)
+        elif step == 'swapoff':
+            sf.swapoff()
+            sf.undo.append(('swapon %s again' % sf.path, lambda: sf.swapon(old_priority)))
+        elif step == 'swapon':
+            sf.swapon(priority)
+            sf.undo.append(('swapoff %s' % sf.path, sf.swapoff))
+        elif step == 'remove':
+            # Deleting is the one step that cannot be undone: it runs after the fstab edit.
+            continue
+        elif step == 'fstab':
+            sf.write_file(sf.params['fstab'], fstab_after)
+            sf.undo.append(('restore %s' % sf.params['fstab'],
+                            lambda: sf.write_file(sf.params['fstab'], fstab_before)))
+    if 'remove' in steps:
+        sf.unlink_if_present(sf.path)
+    if 'replace' in steps:
+        sf.unlink_if_present(sf.old)
+    sf.undo = []
+
+
+if __name__ == '__main__':
+    main()
