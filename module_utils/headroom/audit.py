@@ -50,6 +50,8 @@ _CACHE_SERVERS = ('redis-server', 'redis', 'valkey-server', 'keydb-server', 'mem
 _APP_SERVERS = ('gunicorn', 'uwsgi', 'celery', 'python', 'python3', 'python2', 'php-fpm*',
                 'puma', 'unicorn', 'node', 'java', 'ruby', 'daphne', 'uvicorn', 'dotnet')
 _LEVELS = ('ok', 'warning', 'critical')
+# Signals that say memory is short now (an OOM kill in the history says it was, once).
+_SHORT_SIGNALS = ('available', 'swap_used', 'swap_rate', 'direct_reclaim', 'pressure', 'commit')
 _MIB = 1048576
 _GIB = 1073741824
 
@@ -222,7 +224,8 @@ def audit(facts, policy=None):
                % (group['command'], 100.0 * group['memory'] / total, human(group['memory'])))
 
     verdict = max((r['level'] for r in reasons), key=_LEVELS.index, default='ok')
-    recommendations = _recommend(verdict, total, available, memory, meminfo, groups, runaway, rates,
+    short = any(r['signal'] in _SHORT_SIGNALS for r in reasons)
+    recommendations = _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
                                  oom_kills, policy)
     result = {
         'verdict': verdict,
@@ -248,13 +251,12 @@ def lines(result):
     return out
 
 
-def _recommend(verdict, total, available, memory, meminfo, groups, runaway, rates, oom_kills, policy):
+def _recommend(short, total, available, memory, meminfo, groups, runaway, rates, oom_kills, policy):
     recs = []
 
     def add(step, title, detail, role=None, size=None):
         recs.append({'step': step, 'title': title, 'detail': detail, 'role': role, 'bytes': size})
 
-    short = verdict != 'ok'
     reclaimable = 0
     # 1. processes
     for group in groups:
@@ -275,7 +277,8 @@ def _recommend(verdict, total, available, memory, meminfo, groups, runaway, rate
             % (100.0 * group['memory'] / total, human(group['memory']), group['count']), size=group['memory'])
     # 2. caches
     for group in groups:
-        if _matches(group['command'], _CACHE_SERVERS) and (short or group['memory'] >= 0.1 * total):
+        big = group['memory'] >= (0.01 if short else 0.1) * total
+        if _matches(group['command'], _CACHE_SERVERS) and big:
             add('caches', 'Trim %s' % group['command'],
                 '%s holds %s: cap it (maxmemory and an evicting policy) and delete disposable keys'
                 % (group['command'], human(group['memory'])), role='cache_flush', size=group['memory'])
@@ -294,16 +297,21 @@ def _recommend(verdict, total, available, memory, meminfo, groups, runaway, rate
             % (group['count'], human(per), group['measure'].upper()), size=group['memory'])
     # 4. swap
     swap_total = memory.get('swap_total') or 0
-    if short and swap_total == 0:
+    if swap_total == 0 and (short or oom_kills >= policy['oom_kills_warning']):
         add('swap', 'Add swap as an emergency buffer',
             'the host has no swap: a swap file absorbs a spike that would otherwise wake the OOM killer '
             '(frequent swapping is itself a symptom)', role='swap_setup')
     # 5. refactor
     swap_rate = rates.get('swap_bytes') or 0
-    if swap_rate >= policy['swap_rate_warning_bytes'] or oom_kills >= policy['oom_kills_warning']:
+    seen = []
+    if swap_rate >= policy['swap_rate_warning_bytes']:
+        seen.append('swap traffic of %s/s' % human(swap_rate))
+    if oom_kills >= policy['oom_kills_warning']:
+        seen.append('%d OOM kill(s)' % oom_kills)
+    if seen:
         add('refactor', 'Find the code paths that spike memory',
-            'swap traffic (%s/s) or OOM kills mean requests sometimes need far more memory than usual: '
-            'profile them (large querysets, file reads into memory, unbounded caches)' % human(swap_rate))
+            '%s: some requests need far more memory than usual; profile them (whole querysets or files '
+            'read into memory, unbounded in-process caches)' % ' and '.join(seen))
     # 6. scale
     target = policy['available_warning_pct'] / 100.0 * total
     missing = target - available - reclaimable

@@ -1,0 +1,376 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: memory_facts
+short_description: One pass over a host's memory, and a verdict on it
+description:
+  - Collects in a single module call everything headroom's diagnosis needs from a host, so a fleet
+    costs one round trip per host. C(free -b) and C(top -b -n1 -o %MEM) (both with C(LC_ALL=C)),
+    C(/proc/meminfo), swap and reclaim rates from two samples of C(/proc/vmstat), memory pressure
+    from C(/proc/pressure/memory) where the kernel has it, the cgroup memory limit when the host is
+    itself a container, proportional set sizes from C(/proc/PID/smaps_rollup) for the largest
+    processes, and the OOM killer's history from the kernel log.
+  - Then judges the host with the thresholds in O(thresholds) and returns a verdict (C(ok),
+    C(warning), C(critical)), the reasons for it and recommendations ranked in the order an operator
+    would try them, cheapest first (processes, caches, code, swap, refactor, scale).
+  - Read-only. A source the host lacks (no PSI, no permission to read the kernel log, no C(top)) is
+    reported in C(gaps) and the rest still runs; output that cannot be parsed fails the module with a
+    message that quotes the line.
+version_added: "0.1.0"
+author: headroom contributors
+options:
+  thresholds:
+    description:
+      - Overrides of the diagnosis thresholds; unknown keys fail. Keys and defaults
+        C(available_warning_pct=20), C(available_critical_pct=10) (MemAvailable as a share of RAM or
+        of the cgroup limit), C(swap_used_warning_pct=50), C(swap_used_critical_pct=90),
+        C(swap_rate_warning_bytes=1048576), C(swap_rate_critical_bytes=16777216) (swap-in plus
+        swap-out per second), C(direct_scan_warning_pages=1000) (direct reclaim, pages per second),
+        C(psi_some_warning=10), C(psi_full_critical=20) (PSI avg10, percent),
+        C(oom_kills_warning=1), C(runaway_pct=40), C(slab_unreclaimable_warning_pct=10),
+        C(unknown_min_bytes=52428800).
+    type: dict
+    default: {}
+  allow:
+    description:
+      - Shell-style patterns (C(fnmatch)) of command names expected on the host. When set, a command
+        that matches none of them and holds at least C(unknown_min_bytes) is reported as unknown.
+    type: list
+    elements: str
+    default: []
+  deny:
+    description:
+      - Shell-style patterns of command names that should not run on the host (a miner, a forgotten
+        load test). Matching processes are reported and recommended for stopping; nothing is killed.
+    type: list
+    elements: str
+    default: []
+  top_limit:
+    description:
+      - How many processes (in C(top)'s order, biggest memory first) and command groups to return.
+        The full list of a busy host is large to ship back; the groups are built from all processes.
+    type: int
+    default: 20
+  pss_limit:
+    description:
+      - How many of the biggest processes get their PSS read from C(smaps_rollup). Reading it walks
+        the process's page tables, so it is limited on hosts that are already short of memory.
+    type: int
+    default: 200
+  sample_seconds:
+    description:
+      - Time between the two C(/proc/vmstat) samples that give swap and reclaim rates. The collection
+        itself runs inside this window.
+    type: float
+    default: 1.0
+  oom_history:
+    description:
+      - Read the OOM killer's history from C(journalctl -k), C(dmesg) or the kernel log file.
+    type: bool
+    default: true
+  oom_events_limit:
+    description: How many of the most recent OOM kills to return.
+    type: int
+    default: 20
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+notes:
+  - C(free) and C(top) inside a container show the host's memory; the verdict uses the cgroup limit
+    when it is tighter than RAM.
+  - Reading other users' C(smaps_rollup) and the kernel log needs root (C(become)); without it PSS
+    falls back to RSS and the OOM history to the C(oom_kill) counter, both noted in C(gaps).
+seealso:
+  - module: free_facts
+  - module: top_facts
+'''
+
+EXAMPLES = r'''
+- name: Diagnose this host
+  memory_facts:
+
+- name: Diagnose with a fleet's own policy
+  memory_facts:
+    thresholds:
+      available_warning_pct: 25
+    allow: [gunicorn, redis-server, nginx, sshd, systemd*]
+    deny: [xmrig, stress*]
+  become: true
+
+- name: Say what is wrong
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.headroom.audit.summary }}"
+'''
+
+RETURN = r'''
+ansible_facts:
+  description: Facts to add to ansible_facts.
+  returned: always
+  type: dict
+  contains:
+    headroom:
+      description: The host's memory facts and the diagnosis. Sizes are in bytes.
+      returned: always
+      type: dict
+      contains:
+        memory:
+          description:
+            - C(total available used free shared buff_cache swap_total swap_used swap_free) from
+              C(free -b) (from C(/proc/meminfo) when C(free) is missing), and C(available_meminfo),
+              the kernel's own MemAvailable read in the same pass, as a cross-check.
+          type: dict
+        free:
+          description: C(free -b) as parsed by the free_facts module.
+          type: dict
+        top:
+          description: C(summary) and the first O(top_limit) C(processes) of C(top), as top_facts returns them.
+          type: dict
+        meminfo:
+          description: C(/proc/meminfo), every key, sizes in bytes (C(HugePages_*) are counts).
+          type: dict
+        vmstat:
+          description: C(oom_kill pswpin pswpout pgmajfault pgscan_direct) counters since boot.
+          type: dict
+        rates:
+          description: Per second over the sample window, C(swap_bytes) (in plus out), C(pswpin),
+            C(pswpout), C(pgscan_direct), C(pgmajfault), and C(seconds), the window.
+          type: dict
+        pressure:
+          description: PSI from C(/proc/pressure/memory) (C(some), C(full) with C(avg10 avg60 avg300 total)),
+            or C(null) when the kernel has none (see C(gaps)).
+          type: dict
+        cgroup:
+          description: The memory cgroup this host's processes run in (C(version limit current peak
+            swap_limit swap_current events pressure)); C(limit) is C(null) when not limited.
+          type: dict
+        overcommit_memory:
+          description: C(vm.overcommit_memory) (0 heuristic, 1 always, 2 strict).
+          type: int
+        oom:
+          description: C(kills) (the kernel's C(oom_kill) counter since boot, or the events found when the
+            kernel has no counter), C(source) (the log read), and the last O(oom_events_limit) C(events)
+            (C(time pid comm uid total_vm anon_rss file_rss shmem_rss constraint memcg task_memcg invoked_by)).
+          type: dict
+        groups:
+          description: Processes aggregated per command name, biggest first (C(command count memory measure
+            rss pss pids users status)); C(memory) is the PSS sum where every member's PSS was read,
+            else the RSS sum (C(measure) says which); C(status) is C(denied), C(allowed), C(unknown) or C(null).
+          type: list
+          elements: dict
+        audit:
+          description: The verdict (C(ok warning critical)), C(reasons), ranked C(recommendations)
+            (C(rank step title detail role bytes)), C(effective_total), C(available), C(available_pct),
+            C(limited_by_cgroup), a one-line C(summary) and C(lines), the whole verdict as text for a person.
+          type: dict
+        gaps:
+          description: Sources that could not be read on this host, each with the reason.
+          type: list
+          elements: str
+'''
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.headroom.audit import audit, classify, group_processes, merge_policy
+from ansible.module_utils.headroom.errors import ParseError
+from ansible.module_utils.headroom.free import parse_free
+from ansible.module_utils.headroom.kernel import (parse_meminfo, parse_vmstat, read_cgroup_memory,
+                                                  read_pressure, read_smaps_rollup)
+from ansible.module_utils.headroom.oom import (oom_log_commands, oom_log_files, parse_oom_log,
+                                               read_log_tail)
+from ansible.module_utils.headroom.top import parse_top
+
+C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
+_VMSTAT_KEYS = ('oom_kill', 'pswpin', 'pswpout', 'pgmajfault', 'pgscan_direct')
+# procps top sorted by memory and wide enough that commands are not cut; busybox top knows neither.
+TOP_PROCPS = ['top', '-b', '-n', '1', '-o', '%MEM', '-w', '512']
+TOP_BUSYBOX = ['top', '-b', '-n', '1']
+
+
+class Collector(object):
+    """Runs the commands and reads the files; every parse goes through module_utils."""
+
+    def __init__(self, module):
+        self.module = module
+        self.gaps = []
+
+    def read(self, path):
+        try:
+            with open(path) as handle:
+                return handle.read()
+        except (IOError, OSError) as err:
+            self.gaps.append('%s: %s' % (path, err.strerror or err))
+            return None
+
+    def run(self, name, argv):
+        """stdout of argv, or None (noted in gaps) when the tool is missing or fails."""
+        path = self.module.get_bin_path(argv[0])
+        if path is None:
+            self.gaps.append('%s: not installed' % argv[0])
+            return None
+        rc, out, err = self.module.run_command([path] + argv[1:], environ_update=C_LOCALE)
+        if rc != 0:
+            self.gaps.append('%s: rc=%d %s' % (name, rc, (err or out).strip()[:200]))
+            return None
+        return out
+
+    def vmstat(self):
+        text = self.read('/proc/vmstat')
+        return (parse_vmstat(text), time.time()) if text is not None else (None, time.time())
+
+    def memory(self, meminfo):
+        """free -b's figures, from meminfo the way free computes them when free is missing."""
+        out = self.run('free -b', ['free', '-b'])
+        if out is not None:
+            free = parse_free(out, '-b')
+            mem, swap = free['mem'], free['swap']
+            return free, {'total': mem['total'], 'available': mem['available'], 'used': mem['used'],
+                          'free': mem['free'], 'shared': mem['shared'], 'buff_cache': mem['buff_cache'],
+                          'swap_total': swap['total'], 'swap_used': swap['used'], 'swap_free': swap['free']}
+        if not meminfo or 'MemAvailable' not in meminfo:
+            self.module.fail_json(msg='neither free nor /proc/meminfo (with MemAvailable) could be read: %s'
+                                  % '; '.join(self.gaps))
+        cache = meminfo.get('Buffers', 0) + meminfo.get('Cached', 0) + meminfo.get('SReclaimable', 0)
+        return None, {'total': meminfo['MemTotal'], 'available': meminfo['MemAvailable'],
+                      'used': meminfo['MemTotal'] - meminfo['MemAvailable'], 'free': meminfo['MemFree'],
+                      'shared': meminfo.get('Shmem'), 'buff_cache': cache,
+                      'swap_total': meminfo.get('SwapTotal', 0),
+                      'swap_used': meminfo.get('SwapTotal', 0) - meminfo.get('SwapFree', 0),
+                      'swap_free': meminfo.get('SwapFree', 0)}
+
+    def top(self):
+        out = self.run('top', TOP_BUSYBOX if self._is_busybox('top') else TOP_PROCPS)
+        return parse_top(out) if out is not None else None
+
+    def _is_busybox(self, tool):
+        path = self.module.get_bin_path(tool)
+        return bool(path) and os.path.basename(os.path.realpath(path)) == 'busybox'
+
+    def pss(self, processes, limit):
+        sizes = {}
+        for proc in processes[:limit]:
+            rollup = read_smaps_rollup(proc['pid'])
+            if rollup is not None:
+                sizes[proc['pid']] = rollup['pss']
+        if processes and not sizes:
+            self.gaps.append('smaps_rollup: not readable (needs root, or kernel < 4.14): groups measured by RSS')
+        return sizes
+
+    def oom_events(self):
+        """(source, events) from the first kernel log with OOM kills in it, best log first.
+
+        A log that reads fine but holds no kill does not end the search: journalctl answers
+        on hosts where journald does not run, while dmesg still has the kernel's lines.
+        """
+        first = None
+        for command in oom_log_commands():
+            argv = command['argv']
+            out = self.run(' '.join(argv[:2]), argv)
+            if out is not None:
+                events = parse_oom_log(out)
+                if events:
+                    return ' '.join(argv), events
+                first = first or ' '.join(argv)
+        for path in oom_log_files():
+            try:
+                events = parse_oom_log(read_log_tail(path))
+            except (IOError, OSError) as err:
+                self.gaps.append('%s: %s' % (path, err.strerror or err))
+                continue
+            if events:
+                return path, events
+            first = first or path
+        return first, []
+
+
+def rates(before, after, start, end, page_size):
+    if before is None or after is None or end <= start:
+        return None
+    seconds = end - start
+    per = dict((key, (after.get(key, 0) - before.get(key, 0)) / seconds) for key in _VMSTAT_KEYS[1:])
+    per['swap_bytes'] = (per['pswpin'] + per['pswpout']) * page_size
+    per['seconds'] = round(seconds, 3)
+    return per
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            thresholds=dict(type='dict', default={}),
+            allow=dict(type='list', elements='str', default=[]),
+            deny=dict(type='list', elements='str', default=[]),
+            top_limit=dict(type='int', default=20),
+            pss_limit=dict(type='int', default=200),
+            sample_seconds=dict(type='float', default=1.0),
+            oom_history=dict(type='bool', default=True),
+            oom_events_limit=dict(type='int', default=20),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        user_policy = dict(params['thresholds'], allow=params['allow'], deny=params['deny'])
+        policy = merge_policy(user_policy)
+    except ValueError as err:
+        module.fail_json(msg='thresholds: %s' % err)
+
+    collect = Collector(module)
+    try:
+        vm_before, start = collect.vmstat()
+        meminfo_text = collect.read('/proc/meminfo')
+        meminfo = parse_meminfo(meminfo_text) if meminfo_text is not None else None
+        free, memory = collect.memory(meminfo)
+        if meminfo:
+            memory['available_meminfo'] = meminfo.get('MemAvailable')
+        top = collect.top()
+        processes = top['processes'] if top else []
+        pss = collect.pss(processes, params['pss_limit'])
+        pressure = read_pressure()
+        if 'unavailable' in pressure:
+            collect.gaps.append('/proc/pressure/memory: %s' % pressure['unavailable'])
+            pressure = None
+        cgroup = read_cgroup_memory()
+        overcommit = collect.read('/proc/sys/vm/overcommit_memory')
+        source, events = collect.oom_events() if params['oom_history'] else (None, [])
+        remaining = params['sample_seconds'] - (time.time() - start)
+        if remaining > 0:
+            time.sleep(remaining)
+        vm_after, end = collect.vmstat()
+    except ParseError as err:
+        module.fail_json(msg='cannot read this host\'s memory figures: %s' % err, gaps=collect.gaps)
+
+    vmstat = dict((key, vm_after.get(key)) for key in _VMSTAT_KEYS) if vm_after else None
+    oom_kills = vmstat['oom_kill'] if vmstat and vmstat.get('oom_kill') is not None else len(events)
+    groups = classify(group_processes(processes, pss), policy)
+    facts = {
+        'memory': memory,
+        'free': free,
+        'top': {'summary': top['summary'], 'processes': processes[:params['top_limit']]} if top else None,
+        'meminfo': meminfo,
+        'vmstat': vmstat,
+        'rates': rates(vm_before, vm_after, start, end, os.sysconf('SC_PAGE_SIZE')),
+        'pressure': pressure,
+        'cgroup': cgroup,
+        'overcommit_memory': int(overcommit) if overcommit and overcommit.strip().isdigit() else None,
+        'oom': {'kills': oom_kills, 'source': source,
+                'events': events[-params['oom_events_limit']:] if params['oom_events_limit'] else []},
+        'groups': groups[:params['top_limit']],
+        'gaps': collect.gaps,
+    }
+    facts['audit'] = audit({'memory': memory, 'meminfo': meminfo, 'cgroup': cgroup, 'rates': facts['rates'],
+                            'pressure': pressure, 'oom_kills': oom_kills, 'oom_events': events,
+                            'overcommit_memory': facts['overcommit_memory'], 'groups': groups}, policy)
+    module.exit_json(changed=False, ansible_facts={'headroom': facts})
+
+
+if __name__ == '__main__':
+    main()
