@@ -254,8 +254,9 @@ JOURNAL_LINES = 5000
 def oom_log_commands(since=None):
     """The commands to try for the OOM history, best first: ``[{'argv': [...], 'reason': str}]``.
 
-    The caller runs them in order (with LC_ALL=C) and keeps the first that succeeds; when all fail
-    it falls back to :func:`oom_log_files` read with :func:`read_log_tail`. ``since`` is a
+    :func:`collect_oom_history` runs them with the fallbacks. A command that "succeeds" may still
+    have nothing to say: journalctl exits 0 with no output on a host without journal files, and
+    ``--grep`` exits 1 both when nothing matches and when the option is unknown. ``since`` is a
     journalctl time spec (``'-30d'``, ``'2026-11-01'``) bounding how far back to look.
     """
     window = ['--since', since] if since else []
@@ -303,3 +304,54 @@ def read_log_tail(path, max_bytes=TAIL_BYTES):
             handle.readline()
         for line in handle:
             yield line.decode('utf-8', 'replace')
+
+
+def _key(event):
+    return (event['pid'], event['comm'], event['total_vm'], event['anon_rss'], event['unit'])
+
+
+def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES):
+    """The OOM history from the best source this host has.
+
+    ``run(argv)`` returns ``(rc, stdout, stderr)`` like ``AnsibleModule.run_command`` (called with
+    LC_ALL=C); an OSError from it (no such program) counts as a failed source. The journal, when it
+    answers, holds every boot: it is used alone. Without it, the ring buffer (this boot) and the tail
+    of the first syslog file (earlier boots) are merged, dropping the kills both hold.
+
+    Returns ``{'sources': [what was read], 'events': [...], 'tried': [{'argv', 'rc', 'error'}]}``.
+    """
+    tried = []
+    commands = oom_log_commands(since)
+
+    def attempt(command):
+        try:
+            rc, out, err = run(command['argv'])
+        except OSError as exc:
+            rc, out, err = None, '', str(exc)
+        if rc == 0 and out.strip():
+            return out
+        tried.append({'argv': command['argv'], 'rc': rc, 'error': (err or '').strip()[:300]})
+        return None
+
+    for command in commands[:2]:
+        out = attempt(command)
+        if out is not None:
+            return {'sources': [' '.join(command['argv'])], 'events': parse_oom_log(out),
+                    'tried': tried}
+
+    sources = []
+    events = []
+    for path in oom_log_files(root)[:1]:
+        try:
+            events = parse_oom_log(read_log_tail(os.path.join(root, path.lstrip('/')), max_bytes))
+            sources.append(path)
+        except OSError as exc:
+            tried.append({'argv': [path], 'rc': None, 'error': str(exc)})
+    for command in commands[2:]:
+        out = attempt(command)
+        if out is not None:
+            sources.append(' '.join(command['argv']))
+            known = set(_key(event) for event in events)
+            events.extend(event for event in parse_oom_log(out) if _key(event) not in known)
+            break
+    return {'sources': sources, 'events': events, 'tried': tried}
