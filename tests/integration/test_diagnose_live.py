@@ -1,0 +1,90 @@
+"""The diagnosis run for real on this machine, through Ansible, checked against `free -b` taken around it."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+
+
+def ansible(*args, **kwargs):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_STDOUT_CALLBACK='json',
+               ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
+               ANSIBLE_SHOW_CUSTOM_STATS='1')
+    return subprocess.run(list(args), cwd=ROOT, env=env, capture_output=True, text=True, check=False, **kwargs)
+
+
+def free_b():
+    out = subprocess.run(['free', '-b'], env={'LC_ALL': 'C', 'PATH': os.environ['PATH']},
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    mem = [int(v) for v in out[1].split()[1:]]
+    swap = [int(v) for v in out[2].split()[1:]]
+    return {'total': mem[0], 'available': mem[5], 'swap_total': swap[0], 'swap_used': swap[1]}
+
+
+def between(value, before, after, slack):
+    low, high = min(before, after) - slack, max(before, after) + slack
+    return low <= value <= high
+
+
+def test_memory_facts_matches_free_taken_around_it():
+    before = free_b()
+    proc = ansible(os.path.join(BIN, 'ansible'), 'localhost', '-m', 'memory_facts', '-a', 'sample_seconds=0')
+    after = free_b()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    facts = json.loads(proc.stdout[proc.stdout.index('{'):])['plays'][0]['tasks'][0]['hosts']['localhost']
+    memory = facts['ansible_facts']['headroom']['memory']
+    assert memory['total'] == before['total'] == after['total']
+    assert memory['swap_total'] == before['swap_total']
+    # memory moves while Ansible itself starts: 64 MiB of slack on a 2-core test machine
+    assert between(memory['available'], before['available'], after['available'], 64 << 20)
+    assert abs(memory['available'] - memory['available_meminfo']) <= 64 << 20
+    headroom = facts['ansible_facts']['headroom']
+    assert headroom['audit']['verdict'] in ('ok', 'warning', 'critical')
+    assert headroom['top']['processes'], 'top found no process'
+    assert headroom['groups'][0]['memory'] >= headroom['groups'][-1]['memory']
+
+
+def test_diagnose_playbook_writes_a_report_that_matches_the_host(tmp_path):
+    report = tmp_path / 'fleet.json'
+    before = free_b()
+    proc = ansible(os.path.join(BIN, 'ansible-playbook'), 'diagnose.yml', '-e', 'headroom_report_path=%s' % report)
+    after = free_b()
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    data = json.loads(report.read_text())
+    assert data['fleet']['hosts'] == 1
+    record = data['hosts'][0]
+    assert record['host'] == 'localhost'
+    assert record['memory']['total'] == before['total']
+    assert between(record['memory']['available'], before['available'], after['available'], 64 << 20)
+    stats = json.loads(proc.stdout[proc.stdout.index('{'):])
+    assert stats['global_custom_stats']['headroom_fleet_verdict'] == data['fleet']['worst']
+
+
+def test_fail_on_makes_a_scheduler_see_a_bad_verdict(tmp_path):
+    # an available threshold of 100% makes this host critical whatever its state
+    args = ['-e', 'headroom_report_path=%s' % (tmp_path / 'r.json'),
+            '-e', '{"process_audit_thresholds": {"available_warning_pct": 100, "available_critical_pct": 100}}']
+    proc = ansible(os.path.join(BIN, 'ansible-playbook'), 'diagnose.yml', *args)
+    assert proc.returncode == 0, 'without headroom_fail_on the run succeeds whatever the verdict'
+    proc = ansible(os.path.join(BIN, 'ansible-playbook'), 'diagnose.yml', '-e', 'headroom_fail_on=critical', *args)
+    assert proc.returncode == 2
+    assert 'fleet verdict critical' in proc.stdout
+
+
+def test_bad_threshold_fails_with_a_clear_message(tmp_path):
+    proc = ansible(os.path.join(BIN, 'ansible'), 'localhost', '-m', 'memory_facts',
+                   '-a', '{"thresholds": {"avail": 5}}')
+    assert proc.returncode != 0
+    assert "unknown threshold 'avail'" in proc.stdout
+
+
+@pytest.mark.parametrize('playbook', ['diagnose.yml', 'playbooks/diagnose.yml'])
+def test_check_mode_changes_no_host(playbook, tmp_path):
+    proc = ansible(os.path.join(BIN, 'ansible-playbook'), playbook, '--check', '--diff',
+                   '-e', 'headroom_report_path=%s' % (tmp_path / 'r.json'))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    assert (tmp_path / 'r.json').exists()
