@@ -248,7 +248,8 @@ def parse_oom_log(source):
 # Lines the commands must keep: the kernel's kill lines and systemd's unit lines.
 OOM_PATTERN = ("invoked oom-killer|Out of memory|Killed process|oom-kill|oom_reaper|"
                "killed as a result of limit|killed by the OOM killer|kernel OOM killer")
-JOURNAL_LINES = 5000
+# journalctl without --grep prints every kernel line: keep the last ones only
+JOURNAL_LINES = 20000
 
 
 def oom_log_commands(since=None):
@@ -261,11 +262,15 @@ def oom_log_commands(since=None):
     """
     window = ['--since', since] if since else []
     return [
-        {'argv': ['journalctl', '--no-pager', '-q', '-o', 'short-iso', '-n', str(JOURNAL_LINES)]
-         + window + ['--grep', OOM_PATTERN, '_TRANSPORT=kernel', '+', '_PID=1'],
+        # No -n here: systemd 247 applies -n before --grep (`-n 2 --grep x` printed nothing with
+        # five matches in the journal) and 257 prints the -n matches newest first. The grep keeps
+        # the output to the OOM lines; --since bounds it further.
+        {'argv': ['journalctl', '--no-pager', '-q', '-o', 'short-iso'] + window
+         + ['--grep', OOM_PATTERN, '_TRANSPORT=kernel', '+', '_PID=1'],
          'reason': 'persistent journal, all boots, kernel lines plus systemd unit results; '
                    '--grep needs systemd 237+ built with pcre2'},
-        {'argv': ['journalctl', '--no-pager', '-q', '-o', 'short-iso', '-k', '-n', '20000'] + window,
+        {'argv': ['journalctl', '--no-pager', '-q', '-o', 'short-iso', '-k', '-n', str(JOURNAL_LINES)]
+         + window,
          'reason': 'journalctl without --grep (systemd < 237, e.g. RHEL/CentOS 7): this boot\'s '
                    'kernel lines, filtered here; bounded to the last 20000 lines'},
         {'argv': ['dmesg', '-T'],

@@ -128,3 +128,45 @@ def test_real_oom_kill_is_found_in_the_history():
     assert event['memcg'] == event['task_memcg'] == '/' + name
     assert 40 * MIB <= event['anon_rss'] <= 50 * MIB
     assert event['total_vm'] > 200 * MIB
+
+
+def _docker_image(name):
+    try:
+        done = subprocess.run(['docker', 'image', 'inspect', name], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+@pytest.mark.parametrize('release', ['bullseye', 'bookworm', 'trixie'])
+def test_journal_command_finds_a_real_kill(release):
+    """oom_log_commands()[0] exactly as the module runs it, against a real journald.
+
+    journald in a container with systemd as PID 1 reads the host kernel's /dev/kmsg, so its journal
+    holds the kill this test makes: systemd 247, 252 and 257 each get to run the --grep query.
+    """
+    image = os.environ.get('HEADROOM_IMAGE_%s' % release.upper(), 'headroom/debian:%s' % release)
+    if not _docker_image(image):
+        pytest.skip('docker image %s not built (scripts/docker-setup.sh)' % image)
+    with memory_cgroup(50 * MIB) as (_version, name, path):
+        proc = run_in(path, 'x = b"\\x01" * (200 << 20)')
+    assert proc.returncode == -9
+    pid = int(proc.stdout.split()[1])
+    cid = subprocess.run(
+        ['docker', 'run', '-d', '--rm', '--device', '/dev/kmsg', '--cap-add', 'SYSLOG',
+         '-v', '/sys/fs/cgroup:/sys/fs/cgroup:ro', '--tmpfs', '/run', '--tmpfs', '/run/lock',
+         image, '/lib/systemd/systemd'], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        argv = oom.oom_log_commands(since='-1d')[0]['argv']
+        events = []
+        for _ in range(30):  # journald needs a moment to start and read the ring buffer
+            done = subprocess.run(['docker', 'exec', cid] + argv, capture_output=True, text=True)
+            events = [e for e in oom.parse_oom_log(done.stdout) if e['pid'] == pid]
+            if events:
+                break
+            subprocess.run(['sleep', '1'], check=False)
+    finally:
+        subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
+    assert len(events) == 1, done.stderr
+    assert events[0]['memcg'] == '/' + name and 40 * MIB <= events[0]['anon_rss'] <= 50 * MIB
+    assert events[0]['time'][:4].isdigit()  # short-iso stamp

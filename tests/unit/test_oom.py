@@ -245,3 +245,16 @@ def test_read_log_tail_drops_the_cut_line(tmp_path):
                      + b'\xff\xfe bad bytes\n')
     lines = list(oom.read_log_tail(str(path), max_bytes=20))
     assert lines == ['\ufffd\ufffd bad bytes\n']
+
+
+def test_real_journal_short_iso_holds_the_same_kill():
+    # journalctl's own output of oom_log_commands()[0], from a journald that read this kernel's
+    # /dev/kmsg (a bookworm container with systemd as PID 1): the capture's kill plus later ones
+    events = oom.parse_oom_log(fixture('journal_short_iso_oom.txt'))
+    from_dmesg = oom.parse_oom_log(fixture('dmesg_cgroup_oom.txt'))[0]
+    assert len(events) == fixture('journal_short_iso_oom.txt').count('Killed process')
+    (same,) = [e for e in events if e['pid'] == _victim_pid()]
+    for key in ('comm', 'anon_rss', 'file_rss', 'total_vm', 'memcg', 'constraint', 'invoked_by'):
+        assert same[key] == from_dmesg[key]
+    assert re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}$', same['time'])
+    assert all(e['source_lines'] == 3 for e in events)
