@@ -163,9 +163,9 @@ def _parse_block(block, units):
             continue
         label, values = _split_row(line, lineno)
         if label in _DERIVED:
-            if result['format'] != 'legacy' or len(values) != 2:
+            if result['format'] != 'legacy' or len(values) != 2 or result['mem'] is None:
                 raise ParseError('unexpected row in free output', line, lineno)
-            _sizes(values, units, line, lineno)  # validated, but it only restates Mem:
+            _check_derived(result['mem'], label, _sizes(values, units, line, lineno), units, line, lineno)
             continue
         key = _LABELS.get(label)
         if key is None:
@@ -188,6 +188,18 @@ def _parse_block(block, units):
     if mem['buff_cache'] is None and mem['buffers'] is not None and mem['cache'] is not None:
         mem['buff_cache'] = mem['buffers'] + mem['cache']
     return result
+
+
+def _check_derived(mem, label, values, units, line, lineno):
+    """The legacy '-/+ buffers/cache:' row restates Mem: less buffers and cache; a row that
+    disagrees means the paste was edited or mangled, and no figure of it can be trusted."""
+    held = (mem['buffers'] or 0) + (mem['cache'] or 0 if label == '-/+ buffers/cache:' else 0)
+    # each printed figure is truncated to the unit: three of them may be off by one each
+    slack = 3 * (units.multiplier if not units.human else 0)
+    expected = (mem['used'] - held, mem['free'] + held)
+    if not units.human and any(abs(a - b) > slack for a, b in zip(values, expected)):
+        raise ParseError('the %s row does not match Mem: used/free less buffers and cache '
+                         '(expected about %d and %d bytes)' % (label, expected[0], expected[1]), line, lineno)
 
 
 def _format(columns):
