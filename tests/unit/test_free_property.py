@@ -1,0 +1,76 @@
+"""Random and mangled `free` output: the parser returns sane figures or its own clean error, nothing else."""
+import glob
+import os
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from headroom.errors import ParseError
+from headroom.free import parse_free
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fixtures', 'free')
+REAL = []
+for _path in sorted(glob.glob(os.path.join(FIXTURES, '*.out'))):
+    with open(_path) as _handle:
+        REAL.append(_handle.read())
+FLAGS = ['', '-b', '-k', '-m', '-g', '-h', '-h --si', '--si', '--mega', '-w', '-hw', '-s 1 -c 2', '-x', '-hq']
+SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def check(text, flags):
+    try:
+        result = parse_free(text, flags)
+    except ParseError as err:
+        assert str(err), 'a ParseError must say what was wrong'
+        return
+    for sample in result.get('samples', [result]):
+        for row in ('mem', 'swap', 'low', 'high', 'total', 'comm'):
+            for value in (sample.get(row) or {}).values():
+                assert value is None or (isinstance(value, int) and value >= 0), (row, value)
+
+
+@st.composite
+def mangled(draw):
+    lines = draw(st.sampled_from(REAL)).splitlines(True)
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(['drop', 'dup', 'cut', 'swap', 'insert', 'char']))
+        if not lines:
+            break
+        i = draw(st.integers(0, len(lines) - 1))
+        if op == 'drop':
+            del lines[i]
+        elif op == 'dup':
+            lines.insert(i, lines[i])
+        elif op == 'cut':
+            lines[i] = lines[i][:draw(st.integers(0, len(lines[i])))]
+        elif op == 'swap':
+            words = lines[i].split()
+            if len(words) > 2:
+                j, k = draw(st.integers(0, len(words) - 1)), draw(st.integers(0, len(words) - 1))
+                words[j], words[k] = words[k], words[j]
+                lines[i] = ' '.join(words) + '\n'
+        elif op == 'insert':
+            lines.insert(i, draw(st.text(max_size=40)) + '\n')
+        else:
+            pos = draw(st.integers(0, max(0, len(lines[i]) - 1)))
+            lines[i] = lines[i][:pos] + draw(st.characters()) + lines[i][pos + 1:]
+    return ''.join(lines)
+
+
+@SETTINGS
+@given(st.text(max_size=300), st.sampled_from(FLAGS))
+def test_random_text(text, flags):
+    check(text, flags)
+
+
+@SETTINGS
+@given(mangled(), st.sampled_from(FLAGS))
+def test_mutated_real_output(text, flags):
+    check(text, flags)
+
+
+@SETTINGS
+@given(st.sampled_from(REAL), st.text(alphabet='0123456789.,KMGTiB+- ', max_size=12))
+def test_numbers_replaced_by_number_like_junk(text, junk):
+    words = text.split(' ')
+    for flags in ('', '-h', '-m'):
+        check(' '.join(junk if w.strip().isdigit() else w for w in words), flags)
