@@ -272,3 +272,29 @@ def test_cgroup_live_this_process():
         pytest.skip('no memory cgroup visible to this process')
     assert info['version'] in (1, 2) and info['current'] > 0
     assert os.path.isdir(info['dir'])
+
+
+# ------------------------------------------------------------ nothing but ParseError escapes
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+def _mutations(text):
+    lines = text.splitlines()
+    return st.lists(st.one_of(st.sampled_from(lines), st.text(max_size=60),
+                              st.sampled_from(lines).flatmap(
+                                  lambda line: st.integers(0, len(line)).map(lambda cut: line[:cut]))),
+                    max_size=20).map('\n'.join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_parsers_raise_only_parse_error(data):
+    for parser, name in ((kernel.parse_meminfo, 'meminfo'), (kernel.parse_vmstat, 'vmstat'),
+                         (kernel.parse_pressure, 'pressure_memory')):
+        text = data.draw(_mutations(fixture('host', name)))
+        try:
+            result = parser(text)
+        except ParseError:
+            continue
+        assert isinstance(result, dict) and result
