@@ -156,7 +156,7 @@ ansible_facts:
           type: int
         oom:
           description: C(kills) (the kernel's C(oom_kill) counter since boot, or the events found when the
-            kernel has no counter), C(source) (the log read), and the last O(oom_events_limit) C(events)
+            kernel has no counter), C(sources) (the logs read), and the last O(oom_events_limit) C(events)
             (C(time pid comm uid total_vm anon_rss file_rss shmem_rss constraint memcg task_memcg invoked_by)).
           type: dict
         groups:
@@ -185,8 +185,7 @@ from ansible.module_utils.headroom.errors import ParseError
 from ansible.module_utils.headroom.free import parse_free
 from ansible.module_utils.headroom.kernel import (parse_meminfo, parse_vmstat, read_cgroup_memory,
                                                   read_pressure, read_smaps_rollup)
-from ansible.module_utils.headroom.oom import (oom_log_commands, oom_log_files, parse_oom_log,
-                                               read_log_tail)
+from ansible.module_utils.headroom.oom import collect_oom_history
 from ansible.module_utils.headroom.top import parse_top
 
 C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
@@ -266,30 +265,18 @@ class Collector(object):
         return sizes
 
     def oom_events(self):
-        """(source, events) from the first kernel log with OOM kills in it, best log first.
-
-        A log that reads fine but holds no kill does not end the search: journalctl answers
-        on hosts where journald does not run, while dmesg still has the kernel's lines.
-        """
-        first = None
-        for command in oom_log_commands():
-            argv = command['argv']
-            out = self.run(' '.join(argv[:2]), argv)
-            if out is not None:
-                events = parse_oom_log(out)
-                if events:
-                    return ' '.join(argv), events
-                first = first or ' '.join(argv)
-        for path in oom_log_files():
-            try:
-                events = parse_oom_log(read_log_tail(path))
-            except (IOError, OSError) as err:
-                self.gaps.append('%s: %s' % (path, err.strerror or err))
-                continue
-            if events:
-                return path, events
-            first = first or path
-        return first, []
+        """(sources, events): the journal when it has kernel lines, else dmesg merged with syslog."""
+        def run(argv):
+            path = self.module.get_bin_path(argv[0])
+            if path is None:
+                raise OSError('%s: not installed' % argv[0])
+            return self.module.run_command([path] + argv[1:], environ_update=C_LOCALE,
+                                           handle_exceptions=False)
+        history = collect_oom_history(run)
+        if not history['sources']:
+            self.gaps.append('OOM history: no kernel log could be read (%s)' % '; '.join(
+                '%s: %s' % (t['argv'][0], t['error'] or 'rc=%s' % t['rc']) for t in history['tried']))
+        return history['sources'], history['events']
 
 
 def rates(before, after, start, end, page_size):
@@ -340,7 +327,7 @@ def main():
             pressure = None
         cgroup = read_cgroup_memory()
         overcommit = collect.read('/proc/sys/vm/overcommit_memory')
-        source, events = collect.oom_events() if params['oom_history'] else (None, [])
+        sources, events = collect.oom_events() if params['oom_history'] else ([], [])
         remaining = params['sample_seconds'] - (time.time() - start)
         if remaining > 0:
             time.sleep(remaining)
@@ -361,7 +348,7 @@ def main():
         'pressure': pressure,
         'cgroup': cgroup,
         'overcommit_memory': int(overcommit) if overcommit and overcommit.strip().isdigit() else None,
-        'oom': {'kills': oom_kills, 'source': source,
+        'oom': {'kills': oom_kills, 'sources': sources,
                 'events': events[-params['oom_events_limit']:] if params['oom_events_limit'] else []},
         'groups': groups[:params['top_limit']],
         'gaps': collect.gaps,

@@ -286,8 +286,12 @@ def _v2(directory, top):
             break
         parent = os.path.dirname(parent)
     events = _keyed_file(directory, 'memory.events')
+    stat = _keyed_file(directory, 'memory.stat') or {}
     return {
         'version': 2,
+        # page cache the kernel can drop before the cgroup hits its limit (kubelet's working set
+        # is current minus this)
+        'reclaimable': stat.get('inactive_file'),
         'limit': limit,
         'limit_dir': limit_path,
         'high': _int_file(directory, 'memory.high', 'max'),
@@ -324,6 +328,7 @@ def _v1(directory):
     oom = _keyed_file(directory, 'memory.oom_control')
     return {
         'version': 1,
+        'reclaimable': stat.get('total_inactive_file', stat.get('inactive_file')),
         'limit': limit,
         'limit_dir': limit_path,
         'high': None,
@@ -349,6 +354,7 @@ def read_cgroup_memory(root='/', proc_self_cgroup=None):
     a hybrid host (v1 memory plus an empty cgroup2 at /sys/fs/cgroup/unified) it is v1.
 
     Returns ``{'version': 1|2, 'path', 'dir', 'limit' (effective bytes, None = not limited),
+    'reclaimable' (inactive page cache in bytes, from memory.stat),
     'limit_cgroup' (where the binding limit is set, inside the mount; None when v1 only reports it
     as hierarchical), 'high' (v2 memory.high), 'current', 'peak', 'swap_limit', 'swap_current', 'events', 'pressure'}``.
     """

@@ -298,3 +298,14 @@ def test_parsers_raise_only_parse_error(data):
         except ParseError:
             continue
         assert isinstance(result, dict) and result
+
+
+def test_cgroup_reclaimable_page_cache_from_memory_stat():
+    # v1, real: the killed process held anonymous memory only
+    tree = os.path.join(FIX, 'tree_v1_limited')
+    assert kernel.read_cgroup_memory(tree)['reclaimable'] == 0
+    host = kernel.read_cgroup_memory(os.path.join(FIX, 'tree_host_unlimited'))
+    stat = fixture('tree_host_unlimited', 'sys/fs/cgroup/memory', host['path'].lstrip('/'), 'memory.stat')
+    assert host['reclaimable'] == int(re.search(r'^total_inactive_file (\d+)$', stat, re.M).group(1))
+    # v2 without memory.stat: unknown, not zero
+    assert kernel.read_cgroup_memory(os.path.join(FIX, 'derived', 'v2_container'))['reclaimable'] is None

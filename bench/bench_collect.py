@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Wall time and peak memory of the collection module on a target, beside Ansible's own `setup`.
+
+    .venv/bin/python bench/bench_collect.py [--runs 10]
+
+The hosts headroom diagnoses are already short of memory, so memory_facts must cost them no more
+than `setup` does. Each module's AnsiballZ payload is built once by Ansible (kept with
+ANSIBLE_KEEP_REMOTE_FILES), then run here as the target runs it, `python AnsiballZ_x.py`, several
+times; each run's wall time and peak RSS come from os.wait4 on that one process. Target = this
+machine. memory_facts runs with sample_seconds=0 (its vmstat window would otherwise add up to 1 s
+of sleeping, which costs no memory or CPU), and with its default 1 s window once, for reference.
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+
+
+def payload(module, args, tmp):
+    """Build the AnsiballZ file of `module` with `args` by running it once through Ansible."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_KEEP_REMOTE_FILES='1',
+               ANSIBLE_REMOTE_TMP=tmp)
+    cmd = [os.path.join(BIN, 'ansible'), 'localhost', '-m', module]
+    if args:
+        cmd += ['-a', args]
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
+    found = glob.glob(os.path.join(tmp, 'ansible-tmp-*', 'AnsiballZ_%s.py' % module.split('.')[-1]))
+    if len(found) != 1:
+        raise SystemExit('expected one AnsiballZ payload for %s, found %r' % (module, found))
+    return found[0]
+
+
+def run(path):
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0 or json.loads(out).get('failed'):
+        raise SystemExit('%s failed: %s' % (path, out[:500]))
+    return wall, usage.ru_maxrss * 1024, len(out)
+
+
+def measure(name, path, runs):
+    walls, rss, size = [], [], 0
+    for _ in range(runs):
+        wall, peak, size = run(path)
+        walls.append(wall)
+        rss.append(peak)
+    return {'name': name, 'wall_median': statistics.median(walls), 'wall_min': min(walls),
+            'rss_max': max(rss), 'rss_median': statistics.median(rss), 'result_bytes': size}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--runs', type=int, default=10)
+    opts = parser.parse_args()
+    tmp = tempfile.mkdtemp(prefix='headroom-bench-')
+    try:
+        cases = [
+            ('setup (all facts)', payload('ansible.builtin.setup', '', tmp + '/a')),
+            ('setup gather_subset=hardware', payload('ansible.builtin.setup', 'gather_subset=!all,hardware', tmp + '/b')),
+            ('memory_facts sample_seconds=0', payload('memory_facts', 'sample_seconds=0', tmp + '/c')),
+            ('memory_facts default (1 s window)', payload('memory_facts', '', tmp + '/d')),
+            ('free_facts', payload('free_facts', '', tmp + '/e')),
+        ]
+        rows = [measure(name, path, opts.runs if 'default' not in name else max(3, opts.runs // 3))
+                for name, path in cases]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print('target: this machine (%s), %d runs each, python %s' % (os.uname().release, opts.runs,
+                                                                  sys.version.split()[0]))
+    print('%-36s %12s %12s %14s %12s' % ('module', 'wall median', 'wall min', 'peak RSS max', 'result'))
+    for row in rows:
+        print('%-36s %10.0f ms %10.0f ms %11.1f MiB %9.1f KiB' % (
+            row['name'], row['wall_median'] * 1000, row['wall_min'] * 1000, row['rss_max'] / 1048576.0,
+            row['result_bytes'] / 1024.0))
+    setup, ours = rows[0], rows[2]
+    print('memory_facts / setup: wall %.2fx, peak RSS %.2fx'
+          % (ours['wall_median'] / setup['wall_median'], ours['rss_max'] / setup['rss_max']))
+
+
+if __name__ == '__main__':
+    main()
