@@ -1,0 +1,411 @@
+"""The swapfile module run through Ansible on this host, as root, with real swapon.
+
+Fault injection uses real filesystems: a 64 MiB loop-mounted ext4 that fills up, and a
+tmpfs where swapon is refused. Every fixture turns off the swap it turned on, unmounts
+what it mounted and detaches its loop device, also when a test fails. Each test also
+checks that the host's own swap and /etc/fstab are exactly as before.
+"""
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ANSIBLE = os.path.join(ROOT, '.venv', 'bin', 'ansible')
+MIB = 1024 ** 2
+GIB = 1024 ** 3
+
+
+def _swapon_works():
+    if os.geteuid() != 0:
+        return 'needs root'
+    if not os.path.exists('/proc/swaps'):
+        return 'no /proc/swaps'
+    return None
+
+
+pytestmark = pytest.mark.skipif(_swapon_works() is not None, reason=str(_swapon_works()))
+
+
+def sh(*argv, **kw):
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def swaps():
+    """Active swap areas as {path: (size KiB, priority)}."""
+    with open('/proc/swaps') as handle:
+        rows = handle.read().splitlines()[1:]
+    result = {}
+    for row in rows:
+        path, _kind, size, _used, prio = row.rsplit(None, 4)
+        result[path.strip().replace('\\040', ' ')] = (int(size), int(prio))
+    return result
+
+
+def swapoff_under(directory):
+    for path in swaps():
+        if path.startswith(directory.rstrip('/') + '/'):
+            subprocess.run(['swapoff', path], check=False)
+
+
+def run(args, check=False, diff=False, env_path=None):
+    """Run the module through `ansible localhost -m swapfile`; return the host's result dict."""
+    argv = [ANSIBLE, 'localhost', '-m', 'swapfile', '-a', json.dumps(args)]
+    if check:
+        argv.append('--check')
+    if diff:
+        argv.append('--diff')
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS='1', ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
+               ANSIBLE_DEPRECATION_WARNINGS='false')
+    if env_path:
+        env['PATH'] = env_path + os.pathsep + env['PATH']
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    try:
+        out = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError('ansible printed no JSON (rc=%d): %s %s' % (proc.returncode, proc.stdout, proc.stderr))
+    return out['plays'][0]['tasks'][0]['hosts']['localhost']
+
+
+@pytest.fixture(autouse=True)
+def host_unchanged():
+    """Whatever a test does, the host's own swap areas and /etc/fstab end as they started."""
+    before_swaps = {p: v for p, v in swaps().items()}
+    with open('/etc/fstab') as handle:
+        before_fstab = handle.read()
+    yield
+    with open('/etc/fstab') as handle:
+        assert handle.read() == before_fstab
+    assert swaps() == before_swaps
+
+
+@pytest.fixture
+def workdir():
+    """A directory on the host's ext4 root, with an empty private fstab."""
+    directory = tempfile.mkdtemp(prefix='headroom-swap-', dir='/var/tmp')
+    fstab = os.path.join(directory, 'fstab')
+    with open(fstab, 'w') as handle:
+        handle.write('# test fstab\nUUID=1234 / ext4 defaults 0 1\n')
+    try:
+        yield directory
+    finally:
+        swapoff_under(directory)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def loopfs(workdir):
+    """A 64 MiB ext4 on a loop device, mounted at workdir/mnt; torn down in all cases."""
+    image = os.path.join(workdir, 'disk.img')
+    mnt = os.path.join(workdir, 'mnt')
+    os.mkdir(mnt)
+    with open(image, 'wb') as handle:
+        handle.truncate(64 * MIB)
+    device = sh('losetup', '--find', '--show', image).strip()
+    mounted = False
+    try:
+        sh('mkfs.ext4', '-q', '-F', device)
+        sh('mount', device, mnt)
+        mounted = True
+        yield mnt
+    finally:
+        swapoff_under(mnt)
+        if mounted:
+            subprocess.run(['umount', mnt], check=True)
+        subprocess.run(['losetup', '-d', device], check=True)
+
+
+@pytest.fixture
+def tmpfs(workdir):
+    mnt = os.path.join(workdir, 'tmpfs')
+    os.mkdir(mnt)
+    sh('mount', '-t', 'tmpfs', '-o', 'size=128m', 'tmpfs', mnt)
+    try:
+        yield mnt
+    finally:
+        swapoff_under(mnt)
+        subprocess.run(['umount', mnt], check=True)
+
+
+def fstab_of(workdir):
+    with open(os.path.join(workdir, 'fstab')) as handle:
+        return handle.read()
+
+
+def args_for(workdir, path, **extra):
+    base = {'path': path, 'fstab': os.path.join(workdir, 'fstab'),
+            'sysctl_file': os.path.join(workdir, '60-headroom-swap.conf')}
+    base.update(extra)
+    return base
+
+
+def leftovers(directory):
+    return sorted(name for name in os.listdir(directory) if 'headroom' in name or 'swap' in name)
+
+
+# --- the life of a swap file -------------------------------------------------------------
+
+def test_check_mode_from_nothing_changes_nothing(workdir):
+    path = os.path.join(workdir, 'swap')
+    before = fstab_of(workdir)
+    result = run(args_for(workdir, path, size='64M', min_free_disk='1G'), check=True, diff=True)
+    assert result['changed'] is True
+    assert result['actions'] == ['create', 'swapon', 'fstab']
+    assert result['after']['size'] == 64 * MIB and result['after']['mode'] == '0600'
+    assert result['diff'][0]['after'] == before + '%s none swap sw,nofail 0 0\n' % path
+    assert not os.path.exists(path)
+    assert fstab_of(workdir) == before
+    assert path not in swaps()
+
+
+def test_create_idempotent_resize_priority_remove(workdir):
+    path = os.path.join(workdir, 'swap')
+    base = fstab_of(workdir)
+    args = args_for(workdir, path, size='64M', min_free_disk='1G')
+
+    created = run(args)
+    assert created['changed'] is True, created
+    st = os.stat(path)
+    assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0 and st.st_gid == 0
+    assert st.st_size == 64 * MIB
+    # /proc/swaps counts the size without the header page.
+    assert swaps()[path][0] == 64 * 1024 - 4
+    assert fstab_of(workdir) == base + '%s none swap sw,nofail 0 0\n' % path
+    assert created['after']['active'] is True and created['before']['exists'] is False
+
+    again = run(dict(args, size=str(64 * MIB)))
+    assert again['changed'] is False and again['actions'] == []
+
+    # Check mode for a resize reports it and leaves the active file alone.
+    preview = run(dict(args, size='96M'), check=True)
+    assert preview['changed'] is True and preview['actions'] == ['replace', 'swapon']
+    assert os.stat(path).st_size == 64 * MIB and swaps()[path][0] == 64 * 1024 - 4
+
+    resized = run(dict(args, size='96M', priority=7))
+    assert resized['changed'] is True and resized['actions'] == ['replace', 'swapon', 'fstab']
+    assert os.stat(path).st_size == 96 * MIB
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert swaps()[path] == (96 * 1024 - 4, 7)
+    assert fstab_of(workdir) == base + '%s none swap sw,nofail,pri=7 0 0\n' % path
+    assert leftovers(workdir) == ['60-headroom-swap.conf', 'swap'] or leftovers(workdir) == ['swap']
+
+    reprio = run(dict(args, size='96M', priority=9))
+    assert reprio['actions'] == ['swapoff', 'swapon', 'fstab']
+    assert swaps()[path] == (96 * 1024 - 4, 9)
+
+    removed = run(dict(args, state='absent'))
+    assert removed['changed'] is True and removed['actions'] == ['swapoff', 'remove', 'fstab']
+    assert not os.path.exists(path) and path not in swaps()
+    assert fstab_of(workdir) == base
+    assert run(dict(args, state='absent'))['changed'] is False
+
+
+def test_reactivates_an_inactive_file_and_fixes_its_mode(workdir):
+    path = os.path.join(workdir, 'swap')
+    args = args_for(workdir, path, size='32M', min_free_disk='1G')
+    assert run(args)['changed'] is True
+    sh('swapoff', path)
+    os.chmod(path, 0o644)
+    fixed = run(args)
+    assert fixed['actions'] == ['fix_mode', 'swapon']
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and path in swaps()
+    run(dict(args, state='absent'))
+
+
+def test_auto_counts_swap_the_host_already_has_and_never_touches_it(workdir):
+    meminfo = dict(line.split(':') for line in open('/proc/meminfo').read().splitlines())
+    mem_total = int(meminfo['MemTotal'].split()[0]) * 1024
+    # Red Hat's table, as the module applies it: the test host decides which row.
+    recommended = 2 * mem_total if mem_total <= 2 * GIB else mem_total if mem_total <= 8 * GIB else 4 * GIB
+    other = os.path.join(workdir, 'other-swap')
+    other_size = recommended - 512 * MIB
+    sh('fallocate', '-l', str(other_size), other)
+    os.chmod(other, 0o600)
+    sh('mkswap', other)
+    sh('swapon', other)
+    path = os.path.join(workdir, 'swap')
+    args = args_for(workdir, path, size='auto', min_free_disk='5%')
+
+    result = run(args)
+    counted = swaps()[other][0] * 1024
+    assert result['sizing']['other_swap'] == counted
+    assert result['sizing']['recommended'] == recommended
+    expected = -(-(recommended - counted) // (128 * MIB)) * 128 * MIB
+    assert result['size'] == expected == os.stat(path).st_size
+    assert run(args)['changed'] is False
+
+    removed = run(dict(args, state='absent'))
+    assert removed['actions'] == ['swapoff', 'remove', 'fstab']
+    assert other in swaps(), 'removing headroom swap must not touch other swap'
+    sh('swapoff', other)
+
+
+def test_auto_creates_nothing_when_existing_swap_covers_the_target(workdir):
+    meminfo = dict(line.split(':') for line in open('/proc/meminfo').read().splitlines())
+    mem_total = int(meminfo['MemTotal'].split()[0]) * 1024
+    recommended = 2 * mem_total if mem_total <= 2 * GIB else mem_total if mem_total <= 8 * GIB else 4 * GIB
+    other = os.path.join(workdir, 'other-swap')
+    sh('fallocate', '-l', str(recommended + 64 * MIB), other)
+    os.chmod(other, 0o600)
+    sh('mkswap', other)
+    sh('swapon', other)
+    path = os.path.join(workdir, 'swap')
+    result = run(args_for(workdir, path, size='auto'))
+    assert result['changed'] is False and result['size'] == 0
+    assert result['sizing']['target'] == 0
+    assert not os.path.exists(path)
+    sh('swapoff', other)
+
+
+# --- refusals ----------------------------------------------------------------------------
+
+def test_refuses_tmpfs_before_touching_anything(workdir, tmpfs):
+    path = os.path.join(tmpfs, 'swap')
+    result = run(args_for(workdir, path, size='16M', min_free_disk='0'))
+    assert result.get('failed') is True
+    assert 'tmpfs' in result['msg'] and 'refusing' in result['msg']
+    assert os.listdir(tmpfs) == []
+    assert fstab_of(workdir).count('swap') == 0
+
+
+def test_refuses_to_fill_the_disk(workdir, loopfs):
+    path = os.path.join(loopfs, 'swap')
+    result = run(args_for(workdir, path, size='48M', min_free_disk='32M'))
+    assert result.get('failed') is True
+    assert 'refusing to allocate' in result['msg'] and 'min_free_disk=32M' in result['msg']
+    assert leftovers(loopfs) == []
+
+
+def test_refuses_to_overwrite_a_data_file(workdir):
+    path = os.path.join(workdir, 'swap')
+    with open(path, 'w') as handle:
+        handle.write('precious data\n')
+    for state in ('present', 'absent'):
+        result = run(args_for(workdir, path, size='16M', state=state))
+        assert result.get('failed') is True and 'not a swap file' in result['msg']
+    assert open(path).read() == 'precious data\n'
+
+
+def test_refuses_bad_size_with_the_value(workdir):
+    result = run(args_for(workdir, os.path.join(workdir, 'swap'), size='two gigs'))
+    assert result.get('failed') is True and "'two gigs'" in result['msg']
+
+
+# --- faults: the host ends as it started --------------------------------------------------
+
+def test_swapon_refused_rolls_everything_back(workdir, tmpfs):
+    path = os.path.join(tmpfs, 'swap')
+    before = fstab_of(workdir)
+    result = run(args_for(workdir, path, size='16M', min_free_disk='0', check_filesystem=False))
+    assert result.get('failed') is True
+    assert 'swapon' in result['msg'] and 'rolled back' in result['msg'], result['msg']
+    assert os.listdir(tmpfs) == []
+    assert fstab_of(workdir) == before
+    assert path not in swaps()
+
+
+def _filler(bindir, tool):
+    """A `tool` on PATH that first fills the filesystem of its target with a real file,
+    as a concurrent writer would, then runs the real tool: its ENOSPC is genuine."""
+    os.makedirs(bindir, exist_ok=True)
+    real = shutil.which(tool)
+    real_dd = shutil.which('dd')
+    script = os.path.join(bindir, tool)
+    with open(script, 'w') as handle:
+        handle.write('#!/bin/sh\n'
+                     'for a in "$@"; do case "$a" in of=*) t="${a#of=}";; /*) t="$a";; esac; done\n'
+                     'd=$(dirname "$t")\n'
+                     '%s if=/dev/zero of="$d/filler" bs=1M 2>/dev/null\n'
+                     'exec %s "$@"\n' % (real_dd, real))
+    os.chmod(script, 0o755)
+    return bindir
+
+
+@pytest.mark.parametrize('method', ['fallocate', 'dd'])
+def test_disk_filling_up_during_allocation_rolls_back(workdir, loopfs, method):
+    path = os.path.join(loopfs, 'swap')
+    before = fstab_of(workdir)
+    tool = 'fallocate' if method == 'fallocate' else 'dd'
+    bindir = _filler(os.path.join(workdir, 'bin'), tool)
+    result = run(args_for(workdir, path, size='24M', min_free_disk='0', method=method), env_path=bindir)
+    assert result.get('failed') is True
+    assert 'No space left' in result['msg'] and 'rolled back' in result['msg'], result['msg']
+    assert os.path.exists(os.path.join(loopfs, 'filler'))
+    assert leftovers(loopfs) == []
+    assert fstab_of(workdir) == before
+    assert path not in swaps()
+
+
+def test_failed_resize_keeps_the_old_swap_working(workdir, loopfs):
+    path = os.path.join(loopfs, 'swap')
+    args = args_for(workdir, path, size='8M', min_free_disk='0', priority=4)
+    assert run(args)['changed'] is True
+    line = fstab_of(workdir)
+    area = swaps()[path]
+    assert area[1] == 4
+    bindir = _filler(os.path.join(workdir, 'bin'), 'fallocate')
+    result = run(dict(args, size='16M'), env_path=bindir)
+    assert result.get('failed') is True and 'rolled back' in result['msg'], result['msg']
+    assert swaps()[path] == area
+    assert os.stat(path).st_size == 8 * MIB
+    assert leftovers(loopfs) == ['swap']
+    assert fstab_of(workdir) == line
+    os.unlink(os.path.join(loopfs, 'filler'))
+    assert run(dict(args, state='absent'))['changed'] is True
+
+
+# --- sysctl ------------------------------------------------------------------------------
+
+@pytest.fixture
+def swappiness():
+    with open('/proc/sys/vm/swappiness') as handle:
+        original = handle.read().strip()
+    try:
+        yield int(original)
+    finally:
+        with open('/proc/sys/vm/swappiness', 'w') as handle:
+            handle.write(original)
+
+
+@pytest.fixture
+def later_dropin():
+    path = '/etc/sysctl.d/99-zz-headroom-test.conf'
+    assert not os.path.exists(path)
+    try:
+        yield path
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+def test_sysctl_dropin_applied_live_and_override_reported(workdir, swappiness, later_dropin):
+    wanted = 13 if swappiness != 13 else 14
+    dropin = os.path.join(workdir, '60-headroom-swap.conf')
+    args = {'path': os.path.join(workdir, 'swap'), 'fstab': os.path.join(workdir, 'fstab'),
+            'size': '16M', 'min_free_disk': '1G', 'sysctl_file': dropin,
+            'sysctl': {'vm.swappiness': wanted}}
+    preview = run(args, check=True, diff=True)
+    assert 'sysctl_file' in preview['actions'] and 'sysctl_live' in preview['actions']
+    assert int(open('/proc/sys/vm/swappiness').read()) == swappiness
+    assert preview['diff'][-1]['after'].endswith('vm.swappiness = %d\n' % wanted)
+
+    applied = run(args)
+    assert applied['changed'] is True
+    assert int(open('/proc/sys/vm/swappiness').read()) == wanted
+    assert 'vm.swappiness = %d' % wanted in open(dropin).read()
+    assert applied['sysctl']['overrides'] == []
+    assert run(args)['changed'] is False
+
+    with open(later_dropin, 'w') as handle:
+        handle.write('vm.swappiness = 77\n')
+    reported = run(args)
+    assert reported['changed'] is False
+    assert reported['sysctl']['overrides'] == [{'file': later_dropin, 'key': 'vm.swappiness', 'value': '77'}]
+    assert any(later_dropin in w for w in reported.get('warnings', []))
+
+    removed = run(dict(args, state='absent'))
+    assert 'sysctl_file' in removed['actions'] and not os.path.exists(dropin)
