@@ -148,13 +148,13 @@ def _unknown_commands(client, names):
     COMMAND INFO answers null for an unknown name. If COMMAND itself is renamed away,
     nothing can be known in advance and the first real call will tell.
     """
+    # The raw reply: redis-py's COMMAND parser drops (or trips over) the nulls looked for here.
+    client.set_response_callback('COMMAND', lambda response, **options: response)
     try:
         reply = client.execute_command('COMMAND', 'INFO', *names)
     except Exception:  # COMMAND itself unavailable: decide at the first real call
         return []
-    if isinstance(reply, dict):  # some redis-py versions key the reply by name
-        return [n for n in names if not reply.get(n.lower()) and not reply.get(n)]
-    return [n for n, entry in zip(names, reply) if not entry]
+    return [name for name, entry in zip(names, reply) if not entry]
 
 
 def main():

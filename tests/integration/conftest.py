@@ -1,0 +1,188 @@
+"""Real servers for the integration tests: a redis-server per need, on a free loopback port.
+
+Each server runs from a config file in its own temp dir, with a password, no persistence,
+and is stopped (and its dir removed) when the fixture ends, also when a test fails.
+Helpers run headroom's modules and roles through ansible itself, never by import.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENV_BIN = os.path.join(ROOT, '.venv', 'bin')
+PASSWORD = 'it-s3cret-Pw'
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer(object):
+    """One redis-server process; ``extra`` lines go into its config file."""
+
+    def __init__(self, password=PASSWORD, extra=()):
+        binary = shutil.which('redis-server')
+        if binary is None:
+            pytest.fail('redis-server is not installed: run scripts/install-deps.sh '
+                        '(scripts/deps/cache_flush.txt lists redis-server)')
+        self.password = password
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix='headroom-redis-')
+        self.config_file = os.path.join(self.dir, 'redis.conf')
+        lines = ['bind 127.0.0.1', 'port %d' % self.port, 'dir %s' % self.dir, 'save ""',
+                 'appendonly no', 'daemonize no', 'logfile %s' % os.path.join(self.dir, 'redis.log'),
+                 'unixsocket %s' % os.path.join(self.dir, 'redis.sock'), 'unixsocketperm 700']
+        if password:
+            lines.append('requirepass %s' % password)
+        lines.extend(extra)
+        with open(self.config_file, 'w') as handle:
+            handle.write('\n'.join(lines) + '\n')
+        self.unix_socket = os.path.join(self.dir, 'redis.sock')
+        self.proc = subprocess.Popen([binary, self.config_file], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.stop()
+                pytest.fail('redis-server exited with %s; see its log' % self.proc.returncode)
+            try:
+                if self.client().ping():
+                    return
+            except Exception:  # not listening yet
+                time.sleep(0.05)
+        self.stop()
+        pytest.fail('redis-server on port %d did not answer within %.0fs' % (self.port, timeout))
+
+    def client(self, db=0):
+        from headroom.redis_client import connect
+        return connect('127.0.0.1', self.port, None, None, self.password, db, 10.0)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def all_keys(self, databases=16):
+        """``{(db, key), ...}`` of every key on the server (SCAN, fine for test sizes)."""
+        keys = set()
+        for db in range(databases):
+            for key in self.client(db).scan_iter(count=1000):
+                keys.add((db, key))
+        return keys
+
+    def conn_vars(self):
+        return {'cache_flush_redis_host': '127.0.0.1', 'cache_flush_redis_port': self.port,
+                'cache_flush_redis_password': self.password or ''}
+
+    def module_args(self):
+        return {'host': '127.0.0.1', 'port': self.port, 'password': self.password}
+
+
+@pytest.fixture(scope='module')
+def redis_server():
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_factory():
+    """Start extra servers (replicas, renamed commands) that end with the test."""
+    started = []
+
+    def make(**kwargs):
+        server = RedisServer(**kwargs)
+        started.append(server)
+        return server
+    yield make
+    for server in started:
+        server.stop()
+
+
+def _env():
+    env = dict(os.environ)
+    env.update(ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
+               ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
+               ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
+               ANSIBLE_NOCOLOR='1',
+               ANSIBLE_DEPRECATION_WARNINGS='0',
+               PATH=VENV_BIN + os.pathsep + env.get('PATH', ''))
+    return env
+
+
+def _json_output(proc):
+    start = proc.stdout.find('{')
+    if start < 0:
+        raise AssertionError('ansible printed no JSON (rc %d):\n%s\n%s' % (proc.returncode, proc.stdout,
+                                                                           proc.stderr))
+    return json.loads(proc.stdout[start:])
+
+
+def run_module(name, args, check=False, diff=False):
+    """Run one module on localhost through ``ansible``; return (result dict, full output text)."""
+    cmd = [os.path.join(VENV_BIN, 'ansible'), 'localhost', '-m', name, '-a', json.dumps(args)]
+    if check:
+        cmd.append('--check')
+    if diff:
+        cmd.append('--diff')
+    proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    data = _json_output(proc)
+    result = data['plays'][0]['tasks'][0]['hosts']['localhost']
+    return result, proc.stdout + proc.stderr
+
+
+def run_playbook(playbook, extra_vars_file=None, check=False):
+    """Run a playbook; return (rc, {task name without "role : ": result}, full output text)."""
+    cmd = [os.path.join(VENV_BIN, 'ansible-playbook'), str(playbook)]
+    if extra_vars_file:
+        cmd += ['-e', '@%s' % extra_vars_file]
+    if check:
+        cmd.append('--check')
+    proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
+    data = _json_output(proc)
+    tasks = {}
+    for play in data['plays']:
+        for task in play['tasks']:
+            # the json callback names role tasks "cache_flush : <name>"
+            name = task['task']['name'].split(' : ', 1)[-1]
+            tasks[name] = task['hosts'].get('localhost', {})
+    return proc.returncode, tasks, proc.stdout + proc.stderr
+
+
+def run_role(tmp_path, role_vars, check=False):
+    """Apply roles/cache_flush to localhost with ``role_vars`` as extra vars."""
+    playbook = tmp_path / 'cache_flush.yml'
+    playbook.write_text('- name: Apply cache_flush\n  hosts: localhost\n  roles:\n    - role: cache_flush\n')
+    varsfile = tmp_path / 'vars.json'
+    varsfile.write_text(json.dumps(role_vars))
+    return run_playbook(playbook, varsfile, check)
+
+
+class AnsibleRunner(object):
+    """What the tests get from the ``ansible_run`` fixture."""
+    module = staticmethod(run_module)
+    role = staticmethod(run_role)
+    playbook = staticmethod(run_playbook)
+    free_port = staticmethod(free_port)
+
+
+@pytest.fixture
+def ansible_run():
+    return AnsibleRunner()
