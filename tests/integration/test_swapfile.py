@@ -73,14 +73,17 @@ def run(args, check=False, diff=False, env_path=None):
 
 @pytest.fixture(autouse=True)
 def host_unchanged():
-    """Whatever a test does, the host's own swap areas and /etc/fstab end as they started."""
-    before_swaps = {p: v for p, v in swaps().items()}
+    """Whatever a test does, /etc/fstab ends as it started and every swap area that was
+    active before still is, with its priority (other suites may add swap of their own
+    meanwhile: only what was there before is compared)."""
+    before_swaps = swaps()
     with open('/etc/fstab') as handle:
         before_fstab = handle.read()
     yield
     with open('/etc/fstab') as handle:
         assert handle.read() == before_fstab
-    assert swaps() == before_swaps
+    after = swaps()
+    assert {p: after.get(p) for p in before_swaps} == before_swaps
 
 
 @pytest.fixture
@@ -92,6 +95,9 @@ def workdir():
         handle.write('# test fstab\nUUID=1234 / ext4 defaults 0 1\n')
     try:
         yield directory
+        # Tests switch off what they turn on; anything still active here is a leak.
+        leaked = [p for p in swaps() if p.startswith(directory + '/')]
+        assert leaked == [], 'swap left active: %s' % leaked
     finally:
         swapoff_under(directory)
         shutil.rmtree(directory, ignore_errors=True)
