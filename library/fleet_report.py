@@ -35,6 +35,12 @@ options:
     type: list
     elements: raw
     default: []
+  before:
+    description:
+      - For each host of O(hosts), at the same position, its C(ansible_facts.headroom) from before
+        remediation (or V(null)); each record then carries C(before) and C(change).
+    type: list
+    elements: raw
   merge:
     description:
       - Paths of earlier reports (other job slices) to merge with this run's hosts; a host in several keeps
@@ -88,6 +94,7 @@ def main():
             path=dict(type='path', required=True),
             hosts=dict(type='list', elements='str', default=[]),
             facts=dict(type='list', elements='raw', default=[]),
+            before=dict(type='list', elements='raw'),
             merge=dict(type='list', elements='path', default=[]),
         ),
         supports_check_mode=True,
@@ -95,7 +102,7 @@ def main():
     path = module.params['path']
     now = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
     try:
-        report = build_report(module.params['hosts'], module.params['facts'], now)
+        report = build_report(module.params['hosts'], module.params['facts'], now, module.params['before'])
     except ValueError as err:
         module.fail_json(msg=str(err))
     earlier = []

@@ -46,7 +46,8 @@ DEFAULT_POLICY = {
     'deny': [],
 }
 
-_CACHE_SERVERS = ('redis-server', 'redis', 'valkey-server', 'keydb-server', 'memcached')
+_REDIS_LIKE = ('redis-server', 'redis', 'valkey-server', 'keydb-server')
+_CACHE_SERVERS = _REDIS_LIKE + ('memcached',)
 _APP_SERVERS = ('gunicorn', 'uwsgi', 'celery', 'python', 'python3', 'python2', 'php-fpm*',
                 'puma', 'unicorn', 'node', 'java', 'ruby', 'daphne', 'uvicorn', 'dotnet')
 _LEVELS = ('ok', 'warning', 'critical')
@@ -279,9 +280,12 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
     for group in groups:
         big = group['memory'] >= (0.01 if short else 0.1) * total
         if _matches(group['command'], _CACHE_SERVERS) and big:
+            redis = _matches(group['command'], _REDIS_LIKE)
             add('caches', 'Trim %s' % group['command'],
-                '%s holds %s: cap it (maxmemory and an evicting policy) and delete disposable keys'
-                % (group['command'], human(group['memory'])), role='cache_flush', size=group['memory'])
+                '%s holds %s: cap it (%s) and delete disposable keys'
+                % (group['command'], human(group['memory']),
+                   'maxmemory and an evicting policy' if redis else 'its memory limit'),
+                role='cache_flush' if redis else None, size=group['memory'])
     shmem = meminfo.get('Shmem') or memory.get('shared') or 0
     if short and shmem >= 0.1 * total:
         add('caches', 'Clean shared memory and tmpfs',

@@ -51,12 +51,32 @@ def fleet_summary(records):
                              if total else [])}
 
 
-def build_report(hosts, facts, generated_at):
-    """The report of one run: ``hosts`` in play order, ``facts`` the matching headroom facts (or None)."""
-    if len(hosts) != len(facts):
-        raise ValueError('got %d hosts but %d sets of facts' % (len(hosts), len(facts)))
+def build_report(hosts, facts, generated_at, before=None):
+    """The report of one run: ``hosts`` in play order, ``facts`` the matching headroom facts (or None).
+
+    ``before``, when given, holds each host's facts from before remediation at the same position:
+    its record then carries them as ``before`` and says what changed.
+    """
+    if len(hosts) != len(facts) or (before is not None and len(before) != len(hosts)):
+        raise ValueError('got %d hosts but %d sets of facts%s' % (
+            len(hosts), len(facts), '' if before is None else ' and %d from before' % len(before)))
     records = [host_record(host, item) for host, item in zip(hosts, facts)]
+    for record, earlier in zip(records, before or []):
+        if earlier:
+            previous = host_record(record['host'], earlier)
+            previous.pop('before', None)
+            record['before'] = previous
+            record['change'] = change(previous, record)
     return {'generated_at': generated_at, 'fleet': fleet_summary(records), 'hosts': records}
+
+
+def change(before, after):
+    """What remediation changed on a host: verdicts and bytes available, before and after."""
+    delta = (after.get('available') or 0) - (before.get('available') or 0)
+    return {'verdict': [before['verdict'], after['verdict']],
+            'available': [before.get('available'), after.get('available')],
+            'summary': '%s -> %s, available %s%s' % (before['verdict'], after['verdict'],
+                                                       '+' if delta >= 0 else '-', human(abs(delta)))}
 
 
 def merge_reports(reports):

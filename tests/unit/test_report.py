@@ -53,3 +53,15 @@ def test_merge_keeps_the_newest_record_of_a_host():
     old = build_report(['a'], [facts(GIB // 4)], '2026-11-25T09:00:00Z')
     new = build_report(['a'], [facts(6 * GIB)], '2026-11-25T10:00:00Z')
     assert merge_reports([new, old])['hosts'][0]['verdict'] == 'ok'
+
+
+def test_before_and_after_remediation():
+    report = build_report(['a', 'b'], [facts(int(1.5 * GIB)), facts(6 * GIB)], 'now',
+                          before=[facts(GIB // 2), None])
+    first, second = report['hosts']
+    assert first['before']['verdict'] == 'critical' and first['verdict'] == 'warning'
+    assert first['change']['verdict'] == ['critical', 'warning']
+    assert first['change']['summary'] == 'critical -> warning, available +1.0 GiB'
+    assert 'before' not in second
+    with pytest.raises(ValueError, match='and 1 from before'):
+        build_report(['a', 'b'], [None, None], 'now', before=[None])
