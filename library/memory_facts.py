@@ -34,7 +34,7 @@ options:
         swap-out per second), C(direct_scan_warning_pages=1000) (direct reclaim, pages per second),
         C(psi_some_warning=10), C(psi_full_critical=20) (PSI avg10, percent),
         C(oom_kills_warning=1), C(runaway_pct=40), C(slab_unreclaimable_warning_pct=10),
-        C(unknown_min_bytes=52428800).
+        C(unknown_min_bytes=52428800), C(growth_warning_bytes=52428800) (RSS growth across top samples).
     type: dict
     default: {}
   allow:
@@ -63,6 +63,19 @@ options:
         the process's page tables, so it is limited on hosts that are already short of memory.
     type: int
     default: 200
+  top_samples:
+    description:
+      - How many times C(top) samples the processes, O(sample_seconds) apart in all. With two or more,
+        processes whose RSS grows by C(growth_warning_bytes) or more are reported (a leak, or requests
+        that need far more memory than others: the refactor step).
+      - Each extra sample costs one C(top) pass on the host; the default of 1 keeps the diagnosis light.
+    type: int
+    default: 1
+  instance_type:
+    description:
+      - The host's EC2 instance type (for example C(t3.large)). When the host lacks memory even after
+        the cheaper fixes, the scale recommendation names the next size of its family that has enough.
+    type: str
   sample_seconds:
     description:
       - Time between the two C(/proc/vmstat) samples that give swap and reclaim rates. The collection
@@ -159,6 +172,11 @@ ansible_facts:
             kernel has no counter), C(sources) (the logs read), and the last O(oom_events_limit) C(events)
             (C(time pid comm uid total_vm anon_rss file_rss shmem_rss constraint memcg task_memcg invoked_by)).
           type: dict
+        growth:
+          description: With O(top_samples) of 2 or more, processes whose RSS grew between the first and the
+            last sample (C(pid command from to grew seconds)), biggest growth first.
+          type: list
+          elements: dict
         groups:
           description: Processes aggregated per command name, biggest first (C(command count memory measure
             rss pss pids users status)); C(memory) is the PSS sum where every member's PSS was read,
@@ -180,7 +198,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.headroom.audit import audit, classify, group_processes, merge_policy
+from ansible.module_utils.headroom.audit import audit, classify, group_processes, growth, merge_policy
 from ansible.module_utils.headroom.errors import ParseError
 from ansible.module_utils.headroom.free import parse_free
 from ansible.module_utils.headroom.kernel import (parse_meminfo, parse_vmstat, read_cgroup_memory,
@@ -246,8 +264,12 @@ class Collector(object):
                       'swap_used': meminfo.get('SwapTotal', 0) - meminfo.get('SwapFree', 0),
                       'swap_free': meminfo.get('SwapFree', 0)}
 
-    def top(self):
-        out = self.run('top', TOP_BUSYBOX if self._is_busybox('top') else TOP_PROCPS)
+    def top(self, samples, seconds):
+        argv = list(TOP_BUSYBOX if self._is_busybox('top') else TOP_PROCPS)
+        if samples > 1:
+            argv[argv.index('-n') + 1] = str(samples)
+            argv += ['-d', '%.2f' % max(0.1, seconds / (samples - 1))]
+        out = self.run('top', argv)
         return parse_top(out) if out is not None else None
 
     def _is_busybox(self, tool):
@@ -298,6 +320,8 @@ def main():
             top_limit=dict(type='int', default=20),
             pss_limit=dict(type='int', default=200),
             sample_seconds=dict(type='float', default=1.0),
+            top_samples=dict(type='int', default=1),
+            instance_type=dict(type='str'),
             oom_history=dict(type='bool', default=True),
             oom_events_limit=dict(type='int', default=20),
         ),
@@ -318,7 +342,9 @@ def main():
         free, memory = collect.memory(meminfo)
         if meminfo:
             memory['available_meminfo'] = meminfo.get('MemAvailable')
-        top = collect.top()
+        if params['top_samples'] < 1:
+            module.fail_json(msg='top_samples must be 1 or more, got %d' % params['top_samples'])
+        top = collect.top(params['top_samples'], params['sample_seconds'])
         processes = top['processes'] if top else []
         pss = collect.pss(processes, params['pss_limit'])
         pressure = read_pressure()
@@ -351,11 +377,13 @@ def main():
         'oom': {'kills': oom_kills, 'sources': sources,
                 'events': events[-params['oom_events_limit']:] if params['oom_events_limit'] else []},
         'groups': groups[:params['top_limit']],
+        'growth': growth(top.get('samples') if top else None, params['sample_seconds'])[:params['top_limit']],
         'gaps': collect.gaps,
     }
     facts['audit'] = audit({'memory': memory, 'meminfo': meminfo, 'cgroup': cgroup, 'rates': facts['rates'],
                             'pressure': pressure, 'oom_kills': oom_kills, 'oom_events': events,
-                            'overcommit_memory': facts['overcommit_memory'], 'groups': groups}, policy)
+                            'overcommit_memory': facts['overcommit_memory'], 'groups': groups,
+                            'instance_type': params['instance_type'], 'growth': facts['growth']}, policy)
     module.exit_json(changed=False, ansible_facts={'headroom': facts})
 
 

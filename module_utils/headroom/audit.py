@@ -16,6 +16,8 @@ processes, caches, code, swap, refactor, scale.
 
 import fnmatch
 
+from .ec2 import next_size
+
 STEPS = ('processes', 'caches', 'code', 'swap', 'refactor', 'scale')
 
 DEFAULT_POLICY = {
@@ -41,6 +43,8 @@ DEFAULT_POLICY = {
     'slab_unreclaimable_warning_pct': 10.0,
     # a command not on the allow list is reported as unknown from this size on
     'unknown_min_bytes': 52428800,
+    # a process whose RSS grows this much across top's samples is a leak or a heavy code path
+    'growth_warning_bytes': 52428800,
     # fnmatch patterns on the command name
     'allow': [],
     'deny': [],
@@ -109,6 +113,24 @@ def group_processes(processes, pss=None):
         result.append(group)
     result.sort(key=lambda g: (-g['memory'], g['command']))
     return result
+
+
+def growth(samples, seconds=None):
+    """Processes whose RSS grew from the first of top's samples to the last, biggest growth first.
+
+    ``samples`` are top_facts samples ({'processes': [...]}); a pid must be in both to count.
+    """
+    if not samples or len(samples) < 2:
+        return []
+    first = dict((p['pid'], p) for p in samples[0]['processes'] if p.get('res') is not None)
+    grown = []
+    for proc in samples[-1]['processes']:
+        start = first.get(proc['pid'])
+        if start is not None and proc.get('res') is not None and proc['res'] > start['res']:
+            grown.append({'pid': proc['pid'], 'command': _name(proc.get('command')), 'from': start['res'],
+                          'to': proc['res'], 'grew': proc['res'] - start['res'], 'seconds': seconds})
+    grown.sort(key=lambda g: -g['grew'])
+    return grown
 
 
 def _name(command):
@@ -224,10 +246,15 @@ def audit(facts, policy=None):
         reason('warning', 'runaway', '%s holds %.0f%% of memory (%s)'
                % (group['command'], 100.0 * group['memory'] / total, human(group['memory'])))
 
+    growing = [g for g in facts.get('growth') or [] if g['grew'] >= policy['growth_warning_bytes']]
+    for item in growing:
+        reason('warning', 'growth', '%s (pid %s) grew by %s while it was watched'
+               % (item['command'], item['pid'], human(item['grew'])))
+
     verdict = max((r['level'] for r in reasons), key=_LEVELS.index, default='ok')
     short = any(r['signal'] in _SHORT_SIGNALS for r in reasons)
     recommendations = _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
-                                 oom_kills, policy)
+                                 oom_kills, policy, facts.get('instance_type'), growing)
     result = {
         'verdict': verdict,
         'reasons': reasons,
@@ -252,7 +279,8 @@ def lines(result):
     return out
 
 
-def _recommend(short, total, available, memory, meminfo, groups, runaway, rates, oom_kills, policy):
+def _recommend(short, total, available, memory, meminfo, groups, runaway, rates, oom_kills, policy,
+               instance_type=None, growing=()):
     recs = []
 
     def add(step, title, detail, role=None, size=None):
@@ -306,6 +334,11 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
             'the host has no swap: a swap file absorbs a spike that would otherwise wake the OOM killer '
             '(frequent swapping is itself a symptom)', role='swap_setup')
     # 5. refactor
+    for item in growing:
+        add('refactor', 'Look into %s (pid %s) for a leak or a heavy request' % (item['command'], item['pid']),
+            'its RSS grew by %s (%s to %s)%s while the host was watched' % (
+                human(item['grew']), human(item['from']), human(item['to']),
+                ' in %.0f s' % item['seconds'] if item.get('seconds') else ''), size=item['grew'])
     swap_rate = rates.get('swap_bytes') or 0
     seen = []
     if swap_rate >= policy['swap_rate_warning_bytes']:
@@ -321,9 +354,15 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
     missing = target - available - reclaimable
     if short and missing > 0:
         need = int(-(-missing // _GIB)) * _GIB
-        add('scale', 'Add about %s of memory' % human(need),
-            'after the fixes above the host still lacks %s to keep %.0f%% available: scale up (more RAM) '
-            'or out (more hosts)' % (human(missing), policy['available_warning_pct']), size=need)
+        detail = ('after the fixes above the host still lacks %s to keep %.0f%% available: scale up (more RAM) '
+                  'or out (more hosts)' % (human(missing), policy['available_warning_pct']))
+        bigger = next_size(instance_type, memory['total'] + missing) if instance_type else None
+        if bigger:
+            detail += '; on EC2 the next size with that headroom is %s (%s, now %s)' % (
+                bigger['type'], human(bigger['memory']), human(bigger['current_memory']))
+        elif instance_type:
+            detail += '; no bigger %s size in its family has that: another family, or more hosts' % instance_type
+        add('scale', 'Add about %s of memory' % human(need), detail, size=need)
     for rank, rec in enumerate(recs, 1):
         rec['rank'] = rank
     return recs

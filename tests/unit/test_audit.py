@@ -165,3 +165,21 @@ def test_human_sizes_for_messages():
     assert human(1536) == '1.5 KiB'
     assert human(5 * GIB) == '5.0 GiB'
     assert human(None) == '0 B'
+
+
+def test_growth_across_top_samples_is_a_refactor_lead():
+    from headroom.audit import growth
+    samples = [{'processes': [proc(7, 'gunicorn', 200 * MIB), proc(8, 'redis-server', GIB), proc(9, 'gone', MIB)]},
+               {'processes': [proc(7, 'gunicorn', 330 * MIB), proc(8, 'redis-server', GIB - MIB),
+                              proc(10, 'new', 5 * GIB)]}]
+    grown = growth(samples, seconds=4.0)
+    assert grown == [{'pid': 7, 'command': 'gunicorn', 'from': 200 * MIB, 'to': 330 * MIB, 'grew': 130 * MIB,
+                      'seconds': 4.0}]
+    assert growth(samples[:1]) == []
+    result = audit(host(available=6 * GIB, growth=grown))
+    assert signals(result) == [('warning', 'growth')]
+    rec = result['recommendations'][0]
+    assert rec['step'] == 'refactor' and rec['title'] == 'Look into gunicorn (pid 7) for a leak or a heavy request'
+    assert 'grew by 130.0 MiB (200.0 MiB to 330.0 MiB) in 4 s' in rec['detail']
+    # below the threshold it is not a finding
+    assert audit(host(available=6 * GIB, growth=grown), merge_policy({'growth_warning_bytes': 200 * MIB}))['verdict'] == 'ok'
