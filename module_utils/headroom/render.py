@@ -35,7 +35,7 @@ _STEP_HINTS = {
 
 _CSS = """
 :root { --ink: #1f2933; --soft: #52606d; --faint: #9aa5b1; --line: #e4e7eb; --page: #f7f8fa; --card: #fff;
-  --used: #52667a; --cache: #9db4c8; --free: #e6ebf0; --avail: #2f8f5b; --swap: #c8692a; --swapfree: #f3e3d6;
+  --used: #52667a; --held: #8094a8; --cache: #b4c7d8; --free: #e6ebf0; --avail: #2f8f5b; --swap: #c8692a; --swapfree: #f3e3d6;
   --ok: #2f8f5b; --warning: #b7791f; --critical: #c53030; --failed: #6b7280; }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--page); color: var(--ink);
@@ -69,7 +69,7 @@ code, .mono { font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-siz
 .bar { display: flex; height: 22px; border-radius: 5px; overflow: hidden; background: var(--free); }
 .bar.mini { height: 10px; width: 160px; border-radius: 3px; }
 .bar span { display: block; height: 100%; }
-.seg-used { background: var(--used); } .seg-cache { background: var(--cache); } .seg-free { background: var(--free); }
+.seg-used { background: var(--used); } .seg-held { background: var(--held); } .seg-cache { background: var(--cache); } .seg-free { background: var(--free); }
 .seg-swap { background: var(--swap); } .seg-swapfree { background: var(--swapfree); }
 .seg-avail { background: var(--avail); }
 .meter { margin: 12px 0 4px; }
@@ -83,6 +83,7 @@ code, .mono { font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-siz
   border-top: 0; border-radius: 0 0 4px 4px; }
 .swapbar { height: 12px; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 18px; margin: 8px 0 0; padding: 0; list-style: none; font-size: 13px; }
+.legend i + i { margin-left: -6px; }
 .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
 .legend .avail-key { background: none; border: 2px solid var(--avail); border-top: 0; height: 7px; }
 .headline { font-size: 15px; margin: 8px 0 0; }
@@ -156,31 +157,50 @@ def _ordered(report):
     return order + [r for r in records if id(r) not in seen]
 
 
-def _segment(css, label, value, total):
+def _segment(css, label, value, total, part=None):
     return ('<span class="%s" style="width:%.3f%%" data-part="%s" data-bytes="%s" title="%s"></span>'
-            % (css, _pct(value, total), css[4:], _num(value), _e(_bytes_title(label, value))))
+            % (css, _pct(value, total), part or css[4:], _num(value), _e(_bytes_title(label, value))))
+
+
+def ram_parts(memory):
+    """RAM cut into parts that do not overlap and add up to the total, whatever free(1) printed.
+
+    free's ``used`` changed meaning (procps 4.0.1 made it total - available, so it overlaps
+    buff/cache; before 3.3.10 it included the cache), so it is not drawn as printed:
+    ``used`` = total - free - buff/cache, buff/cache splits into the part the kernel can
+    reclaim (available - free) and the part it holds (tmpfs, dirty and mapped pages), and
+    reclaimable + free is then what MemAvailable counts, drawn as one bracket.
+    """
+    total = memory.get('total') or 0
+    free = min(memory.get('free') or 0, total)
+    cache = min(memory.get('buff_cache') or 0, total - free)
+    reclaimable = max(0, min((memory.get('available') or 0) - free, cache))
+    return {'used': total - free - cache, 'cache_held': cache - reclaimable, 'cache_reclaimable': reclaimable,
+            'free': free}
 
 
 def _memory_meter(memory, caption, cgroup=None):
-    """RAM as used | buff/cache | free (they add up to the total, as free(1) counts them),
-    the available memory as a bracket from the right (free plus what the kernel can reclaim),
-    swap below on the same scale so that a small swap looks small, and the workload's cgroup,
-    when its limit is tighter than RAM, on a scale of its own."""
+    """RAM (see ram_parts) with the available memory as a bracket from the right, swap below on
+    the same scale so that a small swap looks small, and the workload's cgroup, when its limit is
+    tighter than RAM, on a scale of its own."""
     total = memory.get('total') or 0
-    used, cache, free = memory.get('used') or 0, memory.get('buff_cache') or 0, memory.get('free') or 0
-    available = memory.get('available') or 0
+    parts = ram_parts(memory)
+    cache, available = memory.get('buff_cache') or 0, memory.get('available') or 0
     swap_total, swap_used = memory.get('swap_total') or 0, memory.get('swap_used') or 0
     out = ['<div class="meter" data-memory="%s" data-total="%s" data-available="%s" data-used="%s" '
            'data-buff-cache="%s" data-free="%s" data-swap-total="%s" data-swap-used="%s">'
-           % (_e(caption), _num(total), _num(available), _num(used), _num(cache), _num(free),
-              _num(swap_total), _num(swap_used))]
+           % (_e(caption), _num(total), _num(available), _num(memory.get('used')), _num(cache),
+              _num(memory.get('free')), _num(swap_total), _num(swap_used))]
     if caption != 'memory':
         out.append('<div class="caption">%s</div>' % _e(caption))
     out.extend(['<div class="row"><span class="rl">RAM</span><div class="bar" role="img" aria-label="%s">' % _e(
-                    'used %s, buff/cache %s, free %s of %s' % (human(used), human(cache), human(free), human(total))),
-                _segment('seg-used', 'used', used, total),
-                _segment('seg-cache', 'buff/cache', cache, total),
-                _segment('seg-free', 'free', free, total),
+                    'used %s, buff/cache %s, free %s, available %s of %s'
+                    % (human(parts['used']), human(cache), human(parts['free']), human(available), human(total))),
+                _segment('seg-used', 'used (total - free - buff/cache)', parts['used'], total, 'used'),
+                _segment('seg-held', 'buff/cache the kernel holds', parts['cache_held'], total, 'cache_held'),
+                _segment('seg-cache', 'buff/cache it can reclaim', parts['cache_reclaimable'], total,
+                         'cache_reclaimable'),
+                _segment('seg-free', 'free', parts['free'], total, 'free'),
                 '</div><span class="rv" title="%s">%s</span></div>' % (_e(_bytes_title('RAM', total)), human(total)),
                 '<div class="row"><span></span><div class="avail-mark"><span style="width:%.3f%%" title="%s"></span>'
                 '</div><span class="rv avail-v">%s avail.</span></div>'
@@ -202,15 +222,17 @@ def _memory_meter(memory, caption, cgroup=None):
                    '<div class="bar" role="img" aria-label="%s">%s%s%s</div><span class="rv" title="%s">limit %s'
                    '</span></div>'
                    % (_num(limit), _num(current), _e('cgroup uses %s of its %s limit' % (human(current), human(limit))),
-                      _segment('seg-used', 'cgroup in use', current - reclaimable, limit),
-                      _segment('seg-cache', 'cgroup page cache', reclaimable, limit),
-                      _segment('seg-free', 'cgroup headroom', limit - current, limit),
+                      _segment('seg-used', 'cgroup in use', current - reclaimable, limit, 'cgroup-used'),
+                      _segment('seg-cache', 'cgroup page cache', reclaimable, limit, 'cgroup-cache'),
+                      _segment('seg-free', 'cgroup headroom', limit - current, limit, 'cgroup-free'),
                       _e(_bytes_title('cgroup limit', limit)), human(limit)))
     out.append('<ul class="legend">')
-    out.append('<li title="%s"><i class="seg-used"></i>used %s</li>' % (_e(_bytes_title('used', used)), human(used)))
-    out.append('<li title="%s"><i class="seg-cache"></i>buff/cache %s</li>'
-               % (_e(_bytes_title('buff/cache', cache)), human(cache)))
-    out.append('<li title="%s"><i class="seg-free"></i>free %s</li>' % (_e(_bytes_title('free', free)), human(free)))
+    out.append('<li title="%s"><i class="seg-used"></i>used %s</li>'
+               % (_e(_bytes_title('used (total - free - buff/cache)', parts['used'])), human(parts['used'])))
+    out.append('<li title="%s"><i class="seg-held"></i><i class="seg-cache"></i>buff/cache %s, %s reclaimable</li>'
+               % (_e(_bytes_title('buff/cache', cache)), human(cache), human(parts['cache_reclaimable'])))
+    out.append('<li title="%s"><i class="seg-free"></i>free %s</li>'
+               % (_e(_bytes_title('free', parts['free'])), human(parts['free'])))
     out.append('<li title="%s"><i class="avail-key"></i>available %s</li>'
                % (_e(_bytes_title('available', available)), human(available)))
     if swap_total:
