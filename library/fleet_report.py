@@ -10,14 +10,15 @@ DOCUMENTATION = r'''
 module: fleet_report
 short_description: Write headroom's fleet report (JSON) from every host's diagnosis
 description:
-  - Builds one record per host from the C(ansible_facts.headroom) that M(memory_facts) returned, a fleet
+  - Builds one record per host from the C(ansible_facts.headroom) that the C(memory_facts) module returned, a fleet
     summary (counts per verdict, hosts worst first, recommended steps), and writes it as JSON to O(path)
     atomically. A host without a diagnosis (unreachable, or its collection failed) is recorded as
     C(failed).
   - Reports of several runs (AWX job slices) are merged with O(merge) into the report of the whole fleet.
-  - Meant to run once, on the controller (C(delegate_to: localhost), C(run_once: true)).
+  - Meant to run once, on the controller (a play on C(localhost), or C(delegate_to=localhost) with
+    C(run_once=true)).
 version_added: "0.1.0"
-author: headroom contributors
+author: headroom contributors (@headroom)
 options:
   path:
     description: Where to write the JSON report. Its directory is created when missing.
@@ -50,8 +51,10 @@ options:
     default: []
 attributes:
   check_mode:
+    description: Supported; the module reads only, and in check mode writes no report.
     support: full
   diff_mode:
+    description: Nothing on the host changes, so there is nothing to show.
     support: none
 '''
 

@@ -20,7 +20,7 @@ description:
   - Fails with a message that quotes the offending line on anything it cannot read; it never
     guesses a number.
 version_added: "0.1.0"
-author: headroom contributors
+author: headroom contributors (@headroom)
 options:
   output:
     description:
@@ -37,15 +37,18 @@ options:
     default: ''
 attributes:
   check_mode:
+    description: Runs in check mode and returns the same facts; it never changes anything.
     support: full
   diff_mode:
+    description: Nothing changes, so there is nothing to show.
     support: none
 notes:
   - Inside a container C(free) shows the host's memory, not the container's limit; the
     C(memory_facts) module reads the cgroup limit too.
 seealso:
-  - module: top_facts
-  - module: memory_facts
+  - name: procps-ng free(1)
+    description: The manual of C(free).
+    link: https://man7.org/linux/man-pages/man1/free.1.html
 '''
 
 EXAMPLES = r'''
@@ -58,7 +61,7 @@ EXAMPLES = r'''
 
 - name: Parse output pasted from a ticket (free -h on procps 3.3.12)
   free_facts:
-    output: |
+    output: |2
                     total        used        free      shared  buff/cache   available
       Mem:           7.7G        5.9G        318M        210M        1.5G        1.3G
       Swap:          2.0G        1.1G        923M

@@ -23,7 +23,7 @@ description:
     reported in C(gaps) and the rest still runs; output that cannot be parsed fails the module with a
     message that quotes the line.
 version_added: "0.1.0"
-author: headroom contributors
+author: headroom contributors (@headroom)
 options:
   thresholds:
     description:
@@ -67,7 +67,7 @@ options:
     description:
       - How many times C(top) samples the processes, O(sample_seconds) apart in all. With two or more,
         processes whose RSS grows by C(growth_warning_bytes) or more are reported (a leak, or requests
-        that need far more memory than others: the refactor step).
+        that need far more memory than others; the refactor step).
       - Each extra sample costs one C(top) pass on the host; the default of 1 keeps the diagnosis light.
     type: int
     default: 1
@@ -93,17 +93,16 @@ options:
     default: 20
 attributes:
   check_mode:
+    description: Supported; the module reads only.
     support: full
   diff_mode:
+    description: Nothing on the host changes, so there is nothing to show.
     support: none
 notes:
   - C(free) and C(top) inside a container show the host's memory; the verdict uses the cgroup limit
     when it is tighter than RAM.
   - Reading other users' C(smaps_rollup) and the kernel log needs root (C(become)); without it PSS
     falls back to RSS and the OOM history to the C(oom_kill) counter, both noted in C(gaps).
-seealso:
-  - module: free_facts
-  - module: top_facts
 '''
 
 EXAMPLES = r'''
