@@ -35,7 +35,8 @@ _STEP_HINTS = {
 
 _CSS = """
 :root { --ink: #1f2933; --soft: #52606d; --faint: #9aa5b1; --line: #e4e7eb; --page: #f7f8fa; --card: #fff;
-  --used: #52667a; --held: #8094a8; --cache: #b4c7d8; --free: #e6ebf0; --avail: #2f8f5b; --swap: #c8692a; --swapfree: #f3e3d6;
+  --used: #52667a; --held: #8094a8; --cache: #b4c7d8; --free: #e6ebf0; --avail: #2f8f5b; --swap: #c8692a;
+  --swapfree: #f3e3d6;
   --ok: #2f8f5b; --warning: #b7791f; --critical: #c53030; --failed: #6b7280; }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--page); color: var(--ink);
@@ -67,31 +68,39 @@ a { color: inherit; }
 h2 .mono { font-size: 16px; font-weight: 600; }
 code, .mono { font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-size: 12.5px; overflow-wrap: anywhere; }
 .bar { display: flex; height: 22px; border-radius: 5px; overflow: hidden; background: var(--free); }
-.bar.mini { height: 10px; width: 160px; border-radius: 3px; }
+.bar.mini { height: 10px; width: 110px; border-radius: 3px; }
 .bar span { display: block; height: 100%; }
-.seg-used { background: var(--used); } .seg-held { background: var(--held); } .seg-cache { background: var(--cache); } .seg-free { background: var(--free); }
+.seg-used { background: var(--used); }
+.seg-held { background: var(--held); }
+.seg-cache { background: var(--cache); }
+.seg-free { background: var(--free); }
 .seg-swap { background: var(--swap); } .seg-swapfree { background: var(--swapfree); }
 .seg-avail { background: var(--avail); }
 .meter { margin: 12px 0 4px; }
-.meter .caption { font-size: 12px; font-weight: 600; color: var(--soft); text-transform: uppercase; letter-spacing: .04em; }
+.meter .caption { font-size: 12px; font-weight: 600; color: var(--soft); text-transform: uppercase;
+  letter-spacing: .04em; }
 .meter .row { display: grid; grid-template-columns: 52px 1fr 92px; gap: 10px; align-items: center; margin-top: 4px; }
 .meter .rl { font-size: 12px; color: var(--soft); }
-.meter .rv { font-size: 12px; color: var(--soft); text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+.meter .rv { font-size: 12px; color: var(--soft); text-align: right; white-space: nowrap;
+  font-variant-numeric: tabular-nums; }
 .meter .avail-v { color: var(--avail); }
 .avail-mark { position: relative; height: 8px; margin-top: -2px; }
 .avail-mark span { position: absolute; right: 0; top: 0; height: 6px; border: 2px solid var(--avail);
   border-top: 0; border-radius: 0 0 4px 4px; }
 .swapbar { height: 12px; }
-.legend { display: flex; flex-wrap: wrap; gap: 4px 18px; margin: 8px 0 0; padding: 0; list-style: none; font-size: 13px; }
+.legend { display: flex; flex-wrap: wrap; gap: 4px 18px; margin: 8px 0 0; padding: 0; list-style: none;
+  font-size: 13px; }
 .legend i + i { margin-left: -6px; }
-.legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
+.legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px;
+  vertical-align: -1px; }
 .legend .avail-key { background: none; border: 2px solid var(--avail); border-top: 0; height: 7px; }
 .headline { font-size: 15px; margin: 8px 0 0; }
 .headline b { font-size: 17px; }
 .reasons { list-style: none; padding: 0; margin: 0; }
 .reasons li { padding: 3px 0 3px 12px; border-left: 3px solid var(--v); margin: 4px 0; }
 ol.recs { margin: 0; padding: 0; list-style: none; counter-reset: none; }
-ol.recs li { display: grid; grid-template-columns: 28px 1fr; gap: 2px 8px; padding: 8px 0; border-bottom: 1px solid var(--line); }
+ol.recs li { display: grid; grid-template-columns: 28px 1fr; gap: 2px 8px; padding: 8px 0;
+  border-bottom: 1px solid var(--line); }
 ol.recs li:last-child { border-bottom: 0; }
 .rank { grid-row: span 2; width: 24px; height: 24px; border-radius: 50%; background: #eef2f6; color: var(--ink);
   font-weight: 600; display: flex; align-items: center; justify-content: center; font-size: 13px; }
@@ -103,7 +112,9 @@ ol.recs li:last-child { border-bottom: 0; }
 .delta-up { color: var(--ok); font-weight: 600; } .delta-down { color: var(--critical); font-weight: 600; }
 .gaps { margin: 0; padding-left: 18px; color: var(--soft); font-size: 12.5px; }
 .status { font-size: 11px; border-radius: 4px; padding: 0 5px; border: 1px solid currentColor; }
-.status-denied { color: var(--critical); } .status-unknown { color: var(--warning); } .status-allowed { color: var(--ok); }
+.status-denied { color: var(--critical); }
+.status-unknown { color: var(--warning); }
+.status-allowed { color: var(--ok); }
 details summary { cursor: pointer; color: var(--soft); font-size: 12.5px; margin-top: 6px; }
 .cols { display: grid; grid-template-columns: 1fr 1fr; gap: 0 28px; }
 @media (max-width: 760px) { .cols { grid-template-columns: 1fr; } }
@@ -415,13 +426,29 @@ def _host_section(record, anchor):
         out.append(_before_after(record))
     elif record.get('memory'):
         out.append(_memory_meter(record['memory'], 'memory', record.get('cgroup')))
-    out.append('<div class="cols"><div>%s</div><div>%s</div></div>' % (_reasons(record), _recommendations(record)))
+    if verdict == 'failed' and not record.get('reasons') and not record.get('recommendations'):
+        out.append('<p class="note">Nothing was diagnosed: see the play\'s output for this host '
+                   '(unreachable, or memory_facts failed).</p>')
+    else:
+        out.append('<div class="cols"><div>%s</div><div>%s</div></div>'
+                   % (_reasons(record), _recommendations(record)))
     out.append(_groups(record))
     out.append(_processes(record))
     out.append(_oom(record))
     out.append(_gaps(record))
     out.append('</section>')
     return '\n'.join(part for part in out if part)
+
+
+def _delta_cell(record):
+    """Available memory gained (or lost) since before remediation, for the overview."""
+    earlier = (record.get('before') or {}).get('available')
+    if earlier is None or record.get('available') is None:
+        return '<td class="num">&ndash;</td>'
+    delta = record['available'] - earlier
+    return ('<td class="num %s" data-field="delta" data-bytes="%d" title="%s">%s%s</td>'
+            % ('delta-up' if delta > 0 else 'delta-down' if delta < 0 else 'note', delta,
+               _e(_bytes_title('available before', earlier)), '+' if delta >= 0 else '&minus;', human(abs(delta))))
 
 
 def _overview(report, ids):
@@ -435,7 +462,7 @@ def _overview(report, ids):
            '<div class="counts">']
     for verdict in reversed(VERDICTS):
         number = counts.get(verdict) or 0
-        out.append('<div class="count v-%s%s" data-verdict="%s" data-count="%d"><b>%d</b>%s</div>'
+        out.append('<div class="count v-%s%s" data-verdict="%s" data-count="%d"><b>%d</b> %s</div>'
                    % (verdict, '' if number else ' zero', verdict, number, number, verdict))
     out.append('</div>')
     if fleet.get('total'):
@@ -443,29 +470,36 @@ def _overview(report, ids):
                    % (_e(_bytes_title('available', fleet.get('available'))), human(fleet.get('available')),
                       human(fleet.get('total')), fleet.get('hosts') or 0))
     out.append('<table class="overview"><thead><tr><th>host</th>%s<th>memory</th>'
-               '<th class="num">available</th><th class="num">of</th><th>first step</th></tr></thead><tbody>'
-               % ('<th>before</th><th>after</th>' if has_before else '<th>verdict</th>'))
+               '<th class="num">available</th>%s<th class="num">of</th><th>first step</th></tr></thead><tbody>'
+               % ('<th>before</th><th>after</th>' if has_before else '<th>verdict</th>',
+                  '<th class="num">change</th>' if has_before else ''))
     for record in records:
         verdict = _verdict(record)
         recs = sorted(record.get('recommendations') or [], key=lambda r: r.get('rank') or 0)
         first = ('<span class="step">%s</span>%s' % (_e(recs[0].get('step')), _e(recs[0].get('title')))
                  if recs else '<span class="note">%s</span>'
                  % ('none' if verdict != 'failed' else _e(record.get('summary'))))
-        before = ''
+        cells = []
         if has_before:
-            before = '<td>%s</td>' % (_badge(_verdict(record['before'])) if record.get('before') else '')
+            cells.append('<td>%s</td>' % (_badge(_verdict(record['before'])) if record.get('before') else ''))
+        cells.append('<td>%s</td><td>%s</td>' % (_badge(verdict), _mini_bar(record)))
         if record.get('effective_total') is not None:
-            numbers = ('<td class="num" data-field="available" data-bytes="%s" title="%s">%s <span class="note">'
-                       '%s%%</span></td><td class="num" data-field="total" data-bytes="%s">%s</td>'
-                       % (_num(record.get('available')), _e(_bytes_title('available', record.get('available'))),
-                          human(record.get('available')), _e(record.get('available_pct')),
-                          _num(record.get('effective_total')), human(record.get('effective_total'))))
+            cells.append('<td class="num" data-field="available" data-bytes="%s" title="%s">%s <span class="note">'
+                         '%s%%</span></td>' % (_num(record.get('available')),
+                                               _e(_bytes_title('available', record.get('available'))),
+                                               human(record.get('available')), _e(record.get('available_pct'))))
         else:
-            numbers = '<td class="num">&ndash;</td><td class="num">&ndash;</td>'
-        out.append('<tr data-host="%s" data-verdict="%s"><td><a class="mono" href="#%s">%s</a></td>%s<td>%s</td>'
-                   '<td>%s</td>%s<td>%s</td></tr>'
+            cells.append('<td class="num">&ndash;</td>')
+        if has_before:
+            cells.append(_delta_cell(record))
+        if record.get('effective_total') is not None:
+            cells.append('<td class="num" data-field="total" data-bytes="%s">%s</td>'
+                         % (_num(record.get('effective_total')), human(record.get('effective_total'))))
+        else:
+            cells.append('<td class="num">&ndash;</td>')
+        out.append('<tr data-host="%s" data-verdict="%s"><td><a class="mono" href="#%s">%s</a></td>%s<td>%s</td></tr>'
                    % (_e(record.get('host')), verdict, ids.get(record.get('host')), _e(record.get('host')),
-                      before, _badge(verdict), _mini_bar(record), numbers, first))
+                      ''.join(cells), first))
     out.append('</tbody></table></section>')
     return '\n'.join(out)
 

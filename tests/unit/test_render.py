@@ -238,7 +238,8 @@ def test_before_and_after_when_remediation_ran():
     db = [s for s in sections(page) if s.attrs['data-host'] == 'db-1'][0]
     record = records['db-1']
     change = db.has('data-before-verdict')[0]
-    assert (change.attrs['data-before-verdict'], change.attrs['data-after-verdict']) == tuple(record['change']['verdict'])
+    verdicts = [change.attrs['data-before-verdict'], change.attrs['data-after-verdict']]
+    assert verdicts == record['change']['verdict']
     delta = record['change']['available'][1] - record['change']['available'][0]
     assert int(change.has('data-delta')[0].attrs['data-delta']) == delta > 0
     meters = dict((m.attrs['data-memory'], m) for m in db.has('data-memory'))
