@@ -1,0 +1,469 @@
+#!/usr/bin/env python3
+"""headroom's diagnosis across a fleet reached over SSH, beside what a user would otherwise run.
+
+    .venv/bin/python bench/bench_fleet.py [--hosts 20] [--forks N] [--repeat 3]
+
+Starts N containers (the headroom/debian images, the three releases in turn) on a docker network
+of their own, each running sshd as its only process with a key generated for this run, writes an
+inventory of them (key auth, root, StrictHostKeyChecking=no), and times on those same hosts, in
+the same run, each command `--repeat` times (the order rotates every round):
+
+    ping       ansible all -m ping                  the floor: one module round trip per host
+    setup      ansible all -m setup                 Ansible's own memory facts
+    naive      ansible-playbook bench/fleet/naive.yml   free -h and top through command, jc
+    diagnose   ansible-playbook diagnose.yml        headroom: one module call per host + report
+    diagnose0  diagnose.yml with process_audit_sample_seconds=0 (no vmstat rate window)
+
+Every run starts cold: its own ControlPath directory, so no SSH master of an earlier run is
+reused; the masters it leaves (ControlPersist) are closed after it. ansible.cfg of the checkout
+applies (pipelining, ControlPersist 60s, gathering explicit); --env KEY=VALUE changes it per
+bench (e.g. --env ANSIBLE_PIPELINING=False). Measured per run: wall time; on the controller the
+peak RSS of its largest process (os.wait4) and the peak of the whole process tree's RSS and PSS
+(sampled every --sample-interval s: a short peak between samples is missed); on the first target
+the peak of its memory cgroup during the run (the container's sshd, the module's Python and the
+page cache they touch), and that peak above the container's usage before the run.
+
+Everything started here (containers, network, SSH masters, temp files) is removed at the end, also
+on a failure or Ctrl-C. Needs docker, ssh and ssh-keygen, and the images of scripts/docker-setup.sh.
+This is a benchmark, not a test: scripts/test does not run it.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(os.path.abspath(sys.executable))
+RELEASES = ('bullseye', 'bookworm', 'trixie')
+LABEL = 'headroom.bench'
+PAGE = os.sysconf('SC_PAGE_SIZE')
+MIB = 1024 * 1024
+# sshd as the container's only process: no systemd, so a hundred containers start in seconds.
+SSHD = 'mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e'
+
+
+class BenchError(Exception):
+    pass
+
+
+def tool(name):
+    """A tool of the venv that runs this script, else from PATH."""
+    path = os.path.join(BIN, name)
+    if os.access(path, os.X_OK):
+        return path
+    found = shutil.which(name)
+    if not found:
+        raise BenchError('%s not found beside %s nor on PATH' % (name, sys.executable))
+    return found
+
+
+def docker(*args):
+    done = subprocess.run(['docker'] + list(args), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BenchError('docker %s: %s' % (' '.join(args[:3]), (done.stderr or done.stdout).strip()))
+    return done.stdout
+
+
+def default_images():
+    return [os.environ.get('HEADROOM_IMAGE_%s' % release.upper()) or 'headroom/debian:%s' % release
+            for release in RELEASES]
+
+
+class Fleet:
+    """N containers with sshd on a network of their own; close() removes all of them."""
+
+    def __init__(self, count, images, workdir, run_id):
+        self.count = count
+        self.images = images
+        self.workdir = workdir
+        self.run_id = run_id
+        self.network = None
+        self.containers = []  # ids, appended as soon as docker answers, so close() finds them
+        self.hosts = []  # (name, ip, container id)
+        self.key = os.path.join(workdir, 'id_ed25519')
+        self._lock = threading.Lock()
+
+    def start(self, workers):
+        subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'headroom-bench', '-f', self.key],
+                       check=True)
+        authorized = os.path.join(self.workdir, 'authorized_keys')
+        shutil.copyfile(self.key + '.pub', authorized)
+        os.chmod(authorized, 0o600)
+        name = 'headroom-bench-%s' % self.run_id
+        docker('network', 'create', '--label', '%s=%s' % (LABEL, self.run_id), name)
+        self.network = name
+        names = ['h%03d' % i for i in range(1, self.count + 1)]
+
+        def run(index):
+            host = names[index]
+            cid = docker('run', '-d', '--name', '%s-%s' % (name, host), '--hostname', host,
+                         '--network', name, '--label', '%s=%s' % (LABEL, self.run_id),
+                         '-v', '%s:/root/.ssh/authorized_keys:ro' % authorized,
+                         self.images[index % len(self.images)], 'sh', '-c', SSHD).strip()
+            with self._lock:
+                self.containers.append(cid)
+            return cid
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            ids = list(pool.map(run, range(self.count)))
+        template = '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'
+        ips = docker('inspect', '-f', template, *ids).split()
+        if len(ips) != len(ids):
+            raise BenchError('docker inspect gave %d addresses for %d containers' % (len(ips), len(ids)))
+        self.hosts = list(zip(names, ips, ids))
+
+    def wait_for_ssh(self, timeout):
+        """Until every sshd sends its banner."""
+        deadline = time.monotonic() + timeout
+        waiting = {ip for _, ip, _ in self.hosts}
+        while waiting:
+            for ip in sorted(waiting):
+                try:
+                    with socket.create_connection((ip, 22), timeout=2) as conn:
+                        if conn.recv(64).startswith(b'SSH-'):
+                            waiting.discard(ip)
+                except OSError:
+                    pass
+            if waiting and time.monotonic() > deadline:
+                raise BenchError('sshd did not answer within %ds on %s' % (timeout, ', '.join(sorted(waiting))))
+            if waiting:
+                time.sleep(0.2)
+
+    def inventory(self, path, pin_interpreter):
+        common = {'ansible_user': 'root', 'ansible_ssh_private_key_file': self.key,
+                  'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null '
+                                             '-o LogLevel=ERROR'}
+        if pin_interpreter:
+            common['ansible_python_interpreter'] = '/usr/bin/python3'
+        data = {'all': {'vars': common, 'hosts': dict((name, {'ansible_host': ip}) for name, ip, _ in self.hosts)}}
+        with open(path, 'w') as handle:
+            json.dump(data, handle, indent=1)  # JSON is YAML: the yaml inventory plugin reads it
+
+    def close(self):
+        problems = []
+        found = set(self.containers)
+        try:
+            found.update(docker('ps', '-aq', '--no-trunc', '--filter', 'label=%s=%s' % (LABEL, self.run_id)).split())
+        except BenchError as err:
+            problems.append(str(err))
+        if found:
+            try:
+                docker('rm', '-f', '-v', *sorted(found))
+            except BenchError as err:
+                problems.append(str(err))
+        if self.network:
+            try:
+                docker('network', 'rm', self.network)
+            except BenchError as err:
+                problems.append(str(err))
+        return len(found), problems
+
+
+def cgroup_dir(container_id):
+    """The container's memory cgroup on this machine (v1 cgroupfs, v2 cgroupfs or systemd driver)."""
+    for path in ('/sys/fs/cgroup/memory/docker/%s' % container_id,
+                 '/sys/fs/cgroup/system.slice/docker-%s.scope' % container_id,
+                 '/sys/fs/cgroup/docker/%s' % container_id):
+        if os.path.isdir(path):
+            return path
+    return None
+
+
+class TargetMemory:
+    """Peak memory of one container's cgroup during a run: reset the peak, read it afterwards."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        v1 = directory and os.path.exists(os.path.join(directory, 'memory.max_usage_in_bytes'))
+        self.usage = 'memory.usage_in_bytes' if v1 else 'memory.current'
+        self.peak = 'memory.max_usage_in_bytes' if v1 else 'memory.peak'
+
+    def _read(self, name):
+        try:
+            with open(os.path.join(self.directory, name)) as handle:
+                return int(handle.read().split()[0])
+        except (OSError, ValueError, TypeError, IndexError):
+            return None
+
+    def reset(self):
+        """Usage now, after resetting the peak (v1 always; v2 memory.peak from kernel 6.12)."""
+        if not self.directory:
+            return None
+        try:
+            with open(os.path.join(self.directory, self.peak), 'w') as handle:
+                handle.write('0')
+        except OSError:
+            return None
+        return self._read(self.usage)
+
+    def read_peak(self):
+        return self._read(self.peak) if self.directory else None
+
+
+def process_tree(root):
+    """Pids of root and its descendants, from /proc/*/stat."""
+    children = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as handle:
+                ppid = int(handle.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def tree_memory(root):
+    """(RSS sum, PSS sum) of the tree in bytes; processes that end meanwhile are skipped."""
+    rss = pss = 0
+    for pid in process_tree(root):
+        try:
+            with open('/proc/%d/statm' % pid) as handle:
+                rss += int(handle.read().split()[1]) * PAGE
+            with open('/proc/%d/smaps_rollup' % pid) as handle:
+                for line in handle:
+                    if line.startswith('Pss:'):
+                        pss += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+    return rss, pss
+
+
+class Sampler(threading.Thread):
+    def __init__(self, pid, interval):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak_rss = self.peak_pss = 0
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            rss, pss = tree_memory(self.pid)
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            self.done.wait(self.interval)
+
+
+def close_masters(control_dir):
+    """Ends the SSH masters a run left behind (ControlPersist), each through its own socket."""
+    if not os.path.isdir(control_dir):
+        return
+    for name in os.listdir(control_dir):
+        subprocess.run(['ssh', '-o', 'ControlPath=%s' % os.path.join(control_dir, name), '-O', 'exit', 'bench'],
+                       capture_output=True, check=False, timeout=10)
+
+
+def run_measured(argv, env, log_path, target, interval):
+    before = target.reset()
+    start = time.monotonic()
+    with open(log_path, 'w') as log:
+        # a session of its own: on Ctrl-C the whole ansible tree is ended through its group id
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        sampler = Sampler(proc.pid, interval)
+        sampler.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
+            raise
+        finally:
+            sampler.done.set()
+            sampler.join()
+    wall = time.monotonic() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    peak = target.read_peak()
+    return {'wall': wall, 'rc': proc.returncode, 'ctrl_max_rss': usage.ru_maxrss * 1024,
+            'ctrl_tree_rss': sampler.peak_rss, 'ctrl_tree_pss': sampler.peak_pss,
+            'target_before': before, 'target_peak': peak,
+            'target_added': (peak - before) if peak is not None and before is not None else None}
+
+
+def commands(inventory, forks, report):
+    ansible, playbook = tool('ansible'), tool('ansible-playbook')
+    base = ['-i', inventory, '-f', str(forks)]
+    diagnose = [playbook] + base + ['diagnose.yml', '-e', 'headroom_hosts=all', '-e', 'headroom_report_path=%s' % report]
+    return [
+        ('ping', 'ansible all -m ping', [ansible, 'all'] + base + ['-m', 'ansible.builtin.ping']),
+        ('setup', 'ansible all -m setup', [ansible, 'all'] + base + ['-m', 'ansible.builtin.setup']),
+        ('naive', 'naive playbook: free -h, top, jc', [playbook] + base + ['bench/fleet/naive.yml']),
+        ('diagnose', 'ansible-playbook diagnose.yml', diagnose),
+        ('diagnose0', 'diagnose.yml, sample_seconds=0', diagnose + ['-e', 'process_audit_sample_seconds=0']),
+    ]
+
+
+def check_report(path, hosts):
+    with open(path) as handle:
+        fleet = json.load(handle)['fleet']
+    if fleet['hosts'] != hosts or fleet['counts']['failed']:
+        raise BenchError('diagnose reported %d hosts, %d failed (expected %d, 0): %s'
+                         % (fleet['hosts'], fleet['counts']['failed'], hosts, path))
+    return fleet
+
+
+def mib(value):
+    return '-' if value is None else '%.0f' % (value / MIB)
+
+
+def summarize(results):
+    rows = {}
+    for name, label, runs in results:
+        walls = [r['wall'] for r in runs]
+        pick = lambda key: max((r[key] for r in runs if r[key] is not None), default=None)  # noqa: E731
+        rows[name] = {'label': label, 'median': statistics.median(walls), 'min': min(walls), 'max': max(walls),
+                      'walls': walls, 'ctrl_max_rss': pick('ctrl_max_rss'), 'ctrl_tree_rss': pick('ctrl_tree_rss'),
+                      'ctrl_tree_pss': pick('ctrl_tree_pss'), 'target_peak': pick('target_peak'),
+                      'target_added': pick('target_added')}
+    return rows
+
+
+def print_table(rows, args, images):
+    print('\nheadroom fleet bench: N=%d hosts over SSH (%s), forks=%d, %d run(s) each, cold SSH per run'
+          % (args.hosts, ', '.join(images), args.forks, args.repeat))
+    if args.env:
+        print('environment: %s' % ' '.join(args.env))
+    ping, setup, naive = rows['ping']['median'], rows['setup']['median'], rows['naive']['median']
+    head = ('run', 'median s', 'min', 'max', 'x ping', 'x setup', 'naive/x', 'ctrl max proc', 'ctrl tree RSS',
+            'ctrl tree PSS', 'target peak', '(+added)')
+    print('%-32s %8s %6s %6s %7s %7s %7s %13s %13s %13s %11s %8s' % head)
+    for row in rows.values():
+        med = row['median']
+        print('%-32s %8.2f %6.2f %6.2f %7.2f %7.2f %7.2f %9s MiB %9s MiB %9s MiB %7s MiB %4s MiB'
+              % (row['label'], med, row['min'], row['max'], med / ping, med / setup, naive / med,
+                 mib(row['ctrl_max_rss']), mib(row['ctrl_tree_rss']), mib(row['ctrl_tree_pss']),
+                 mib(row['target_peak']), mib(row['target_added'])))
+    diag = rows['diagnose']['median']
+    print('\ntargets (issue 3), diagnose.yml at its defaults:')
+    for ok, text in ((diag <= 1.25 * ping, 'within 1.25x the ping floor: %.2fx' % (diag / ping)),
+                     (diag <= setup, 'no slower than setup: %.2fx' % (diag / setup)),
+                     (naive >= 2 * diag, 'at least 2x faster than naive: %.2fx' % (naive / diag))):
+        print('  %s %s' % ('PASS' if ok else 'FAIL', text))
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--hosts', type=int, default=20, help='containers to start (default 20)')
+    parser.add_argument('--forks', type=int, help='Ansible forks (default: --hosts)')
+    parser.add_argument('--repeat', type=int, default=3, help='runs of each command; the median counts (default 3)')
+    parser.add_argument('--image', action='append',
+                        help='image(s) to use in turn (default: the three headroom/debian releases)')
+    parser.add_argument('--only', action='append', help='run only these commands (ping setup naive diagnose diagnose0); '
+                        'ping, setup and naive always run, they are the baselines')
+    parser.add_argument('--env', action='append', default=[], metavar='KEY=VALUE',
+                        help='environment for every Ansible run, e.g. ANSIBLE_PIPELINING=False')
+    parser.add_argument('--discover-interpreter', action='store_true',
+                        help='let Ansible discover Python on each host instead of pinning /usr/bin/python3')
+    parser.add_argument('--sample-interval', type=float, default=0.25,
+                        help='seconds between samples of the controller\'s memory (default 0.25)')
+    parser.add_argument('--start-workers', type=int, default=8, help='containers started at once (default 8)')
+    parser.add_argument('--json', help='also write the results here')
+    args = parser.parse_args(argv)
+    args.forks = args.forks or args.hosts
+    if args.hosts < 1 or args.forks < 1 or args.repeat < 1:
+        parser.error('--hosts, --forks and --repeat must be at least 1')
+    for item in args.env:
+        if '=' not in item:
+            parser.error('--env wants KEY=VALUE, got %r' % item)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    images = args.image or default_images()
+    for image in images:
+        if subprocess.run(['docker', 'image', 'inspect', image], capture_output=True, check=False).returncode:
+            raise BenchError('no image %s: run scripts/docker-setup.sh (or pass --image)' % image)
+
+    def stop(signum, _frame):
+        raise SystemExit(128 + signum)  # unwinds through the finally blocks below
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    workdir = tempfile.mkdtemp(prefix='headroom-bench-')
+    run_id = '%d-%d' % (os.getpid(), int(time.time()))
+    fleet = Fleet(args.hosts, images, workdir, run_id)
+    control_dirs = []
+    try:
+        t0 = time.monotonic()
+        fleet.start(args.start_workers)
+        fleet.wait_for_ssh(timeout=60 + args.hosts)
+        print('started %d containers with sshd in %.1f s (network %s)'
+              % (args.hosts, time.monotonic() - t0, fleet.network), flush=True)
+        inventory = os.path.join(workdir, 'inventory.yml')
+        fleet.inventory(inventory, pin_interpreter=not args.discover_interpreter)
+        report = os.path.join(workdir, 'report.json')
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_HOST_KEY_CHECKING='False',
+                   ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='False')
+        env.update(item.split('=', 1) for item in args.env)
+        target = TargetMemory(cgroup_dir(fleet.hosts[0][2]))
+        plan = [c for c in commands(inventory, args.forks, report)
+                if not args.only or c[0] in args.only or c[0] in ('ping', 'setup', 'naive')]
+        results = dict((name, []) for name, _, _ in plan)
+
+        def once(name, argv, tag):
+            control_dir = os.path.join(workdir, 'cp-%s' % tag)
+            os.mkdir(control_dir)
+            control_dirs.append(control_dir)
+            run_env = dict(env, ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir)
+            log = os.path.join(workdir, '%s.log' % tag)
+            try:
+                result = run_measured(argv, run_env, log, target, args.sample_interval)
+            finally:
+                close_masters(control_dir)
+            if result['rc'] != 0:
+                with open(log) as handle:
+                    tail = handle.read()[-3000:]
+                raise BenchError('%s failed (rc %d); end of %s:\n%s' % (name, result['rc'], log, tail))
+            return result
+
+        # Unmeasured: brings the targets' Python and libraries into the page cache once for all.
+        once('warm-up ping', plan[0][2], 'warmup')
+        for round_no in range(args.repeat):
+            shift = round_no % len(plan)
+            for name, _, argv in plan[shift:] + plan[:shift]:
+                result = once(name, argv, '%s-%d' % (name, round_no))
+                if name.startswith('diagnose'):
+                    result['fleet'] = check_report(report, args.hosts)
+                results[name].append(result)
+                print('  round %d %-10s %6.2f s' % (round_no + 1, name, result['wall']), flush=True)
+        rows = summarize([(name, label, results[name]) for name, label, _ in plan])
+        print_table(rows, args, images)
+        verdicts = results['diagnose'][-1]['fleet']['counts'] if results.get('diagnose') else None
+        if verdicts:
+            print('diagnose verdicts (last run): %s' % ', '.join('%d %s' % (n, v) for v, n in verdicts.items() if n))
+        if args.json:
+            with open(args.json, 'w') as handle:
+                json.dump({'hosts': args.hosts, 'forks': args.forks, 'repeat': args.repeat, 'images': images,
+                           'env': args.env, 'rows': rows}, handle, indent=2)
+    finally:
+        for control_dir in control_dirs:
+            close_masters(control_dir)
+        removed, problems = fleet.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+        print('cleanup: removed %d container(s), network %s, %s%s'
+              % (removed, fleet.network or '-', workdir,
+                 ''.join('\n  cleanup problem: %s' % p for p in problems)), file=sys.stderr)
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except BenchError as err:
+        sys.exit('bench_fleet: %s' % err)
