@@ -1,5 +1,6 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Create, resize, activate and remove a swap file as one idempotent operation."""
 
 from __future__ import absolute_import, division, print_function
@@ -25,7 +26,7 @@ description:
   - Optionally writes a sysctl drop-in (for example C(vm.swappiness)), applies it live and reports
     later sysctl files that would override it at boot.
 version_added: "0.1.0"
-author: headroom
+author: headroom contributors (@headroom)
 options:
   path:
     description: Absolute path of the swap file. Must not be a symlink.
@@ -73,8 +74,8 @@ options:
     default: true
   sysctl:
     description:
-      - Kernel settings to persist in O(sysctl_file) and apply live, for example
-        C({vm.swappiness: 10}). Empty leaves sysctls alone. With O(state=absent) the drop-in is
+      - Kernel settings to persist in O(sysctl_file) and apply live, keys as in C(sysctl.conf),
+        for example C(vm.swappiness) set to 10. Empty leaves sysctls alone. With O(state=absent) the drop-in is
         deleted (live values are left as they are).
     type: dict
     default: {}
@@ -82,9 +83,14 @@ options:
     description: The drop-in that holds O(sysctl).
     type: path
     default: /etc/sysctl.d/60-headroom-swap.conf
+attributes:
+  check_mode:
+    description: Reports exactly what would change (RV(actions), the predicted RV(after)) and runs the same refusals.
+    support: full
+  diff_mode:
+    description: Shows the fstab change, the sysctl drop-in change and a one-line summary of the swap file.
+    support: full
 notes:
-  - Supports check mode (reports exactly what would change, runs the same refusals) and diff
-    mode (fstab, sysctl drop-in and a one-line summary of the swap file).
   - Needs root, C(mkswap), C(swapon), C(swapoff) and C(fallocate) or C(dd) on the managed host.
 '''
 
