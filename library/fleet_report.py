@@ -31,15 +31,21 @@ options:
     default: []
   facts:
     description:
-      - For each host of O(hosts), at the same position, its C(ansible_facts.headroom), or V(null) when
-        it has none.
+      - For each host of O(hosts), at the same position, its C(ansible_facts) (their C(headroom) key is
+        read; a host without it has no diagnosis), or directly its C(ansible_facts.headroom), or V(null).
     type: list
     elements: raw
     default: []
+  errors:
+    description:
+      - For each host of O(hosts), at the same position, why it has no diagnosis (the failed task's
+        message), or V(null). Unreachable hosts need none.
+    type: list
+    elements: raw
   before:
     description:
       - For each host of O(hosts), at the same position, its C(ansible_facts.headroom) from before
-        remediation (or V(null)); each record then carries C(before) and C(change).
+        remediation, or V(null); each record then carries C(before) and C(change).
     type: list
     elements: raw
   merge:
@@ -63,8 +69,7 @@ EXAMPLES = r'''
   fleet_report:
     path: reports/headroom.json
     hosts: "{{ ansible_play_hosts_all }}"
-    facts: "{{ ansible_play_hosts_all | map('extract', hostvars, 'ansible_facts')
-               | map(attribute='headroom', default=none) | list }}"
+    facts: "{{ ansible_play_hosts_all | map('extract', hostvars, 'ansible_facts') | list }}"
   delegate_to: localhost
   run_once: true
 '''
@@ -98,14 +103,18 @@ def main():
             hosts=dict(type='list', elements='str', default=[]),
             facts=dict(type='list', elements='raw', default=[]),
             before=dict(type='list', elements='raw'),
+            errors=dict(type='list', elements='raw'),
             merge=dict(type='list', elements='path', default=[]),
         ),
         supports_check_mode=True,
     )
     path = module.params['path']
     now = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+    facts = [item.get('headroom', item if 'audit' in item else None) if isinstance(item, dict) else None
+             for item in module.params['facts']]
     try:
-        report = build_report(module.params['hosts'], module.params['facts'], now, module.params['before'])
+        report = build_report(module.params['hosts'], facts, now, module.params['before'],
+                              module.params['errors'])
     except ValueError as err:
         module.fail_json(msg=str(err))
     earlier = []

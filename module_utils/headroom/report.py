@@ -11,12 +11,15 @@ VERDICTS = ('ok', 'warning', 'critical', 'failed')
 _KEEP = ('memory', 'cgroup', 'pressure', 'rates', 'oom', 'groups', 'top', 'gaps')
 
 
-def host_record(host, facts):
-    """The record of one host; ``facts`` is its ``ansible_facts.headroom``, None when it was not reached."""
+def host_record(host, facts, error=None):
+    """The record of one host; ``facts`` is its ``ansible_facts.headroom``, None when it was not reached.
+
+    ``error`` says why a host has no diagnosis when that is known (the failed task's message).
+    """
     if not facts or 'audit' not in facts:
-        return {'host': host, 'verdict': 'failed',
-                'summary': 'failed: no diagnosis (host unreachable or the collection failed)',
-                'reasons': [], 'recommendations': [], 'lines': []}
+        why = error or 'host unreachable or the collection failed'
+        return {'host': host, 'verdict': 'failed', 'summary': 'failed: no diagnosis (%s)' % why,
+                'error': error, 'reasons': [], 'recommendations': [], 'lines': []}
     result = facts['audit']
     record = {'host': host, 'verdict': result['verdict'], 'summary': result['summary'],
               'available': result['available'], 'effective_total': result['effective_total'],
@@ -51,16 +54,18 @@ def fleet_summary(records):
                              if total else [])}
 
 
-def build_report(hosts, facts, generated_at, before=None):
+def build_report(hosts, facts, generated_at, before=None, errors=None):
     """The report of one run: ``hosts`` in play order, ``facts`` the matching headroom facts (or None).
 
     ``before``, when given, holds each host's facts from before remediation at the same position:
     its record then carries them as ``before`` and says what changed.
     """
-    if len(hosts) != len(facts) or (before is not None and len(before) != len(hosts)):
+    if len(hosts) != len(facts) or (before is not None and len(before) != len(hosts)) \
+            or (errors is not None and len(errors) != len(hosts)):
         raise ValueError('got %d hosts but %d sets of facts%s' % (
             len(hosts), len(facts), '' if before is None else ' and %d from before' % len(before)))
-    records = [host_record(host, item) for host, item in zip(hosts, facts)]
+    errors = errors or [None] * len(hosts)
+    records = [host_record(host, item, error) for host, item, error in zip(hosts, facts, errors)]
     for record, earlier in zip(records, before or []):
         if earlier:
             previous = host_record(record['host'], earlier)

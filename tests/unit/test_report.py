@@ -65,3 +65,11 @@ def test_before_and_after_remediation():
     assert 'before' not in second
     with pytest.raises(ValueError, match='and 1 from before'):
         build_report(['a', 'b'], [None, None], 'now', before=[None])
+
+
+def test_failed_host_keeps_its_error():
+    report = build_report(['a', 'b'], [None, None], 'now', errors=['cannot read free output: ...', None])
+    first, second = report['hosts']
+    assert first['summary'] == 'failed: no diagnosis (cannot read free output: ...)'
+    assert first['error'] == 'cannot read free output: ...'
+    assert second['summary'] == 'failed: no diagnosis (host unreachable or the collection failed)'
