@@ -79,7 +79,7 @@ code, .mono { font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-siz
 .meter { margin: 12px 0 4px; }
 .meter .caption { font-size: 12px; font-weight: 600; color: var(--soft); text-transform: uppercase;
   letter-spacing: .04em; }
-.meter .row { display: grid; grid-template-columns: 52px 1fr 92px; gap: 10px; align-items: center; margin-top: 4px; }
+.meter .row { display: grid; grid-template-columns: 60px 1fr 96px; gap: 10px; align-items: center; margin-top: 4px; }
 .meter .rl { font-size: 12px; color: var(--soft); }
 .meter .rv { font-size: 12px; color: var(--soft); text-align: right; white-space: nowrap;
   font-variant-numeric: tabular-nums; }
@@ -204,7 +204,22 @@ def _memory_meter(memory, caption, cgroup=None):
               _num(memory.get('free')), _num(swap_total), _num(swap_used))]
     if caption != 'memory':
         out.append('<div class="caption">%s</div>' % _e(caption))
-    out.extend(['<div class="row"><span class="rl">RAM</span><div class="bar" role="img" aria-label="%s">' % _e(
+    # the cgroup first: the workload is judged on it, the host's RAM is context
+    limit = (cgroup or {}).get('limit')
+    limited = bool(limit and total and limit < total)
+    if limited:
+        current = min(cgroup.get('current') or 0, limit)
+        reclaimable = min(cgroup.get('reclaimable') or 0, current)
+        out.append('<div class="row" data-cgroup-limit="%s" data-cgroup-current="%s"><span class="rl">cgroup</span>'
+                   '<div class="bar" role="img" aria-label="%s">%s%s%s</div><span class="rv" title="%s">limit %s'
+                   '</span></div>'
+                   % (_num(limit), _num(current), _e('cgroup uses %s of its %s limit' % (human(current), human(limit))),
+                      _segment('seg-used', 'cgroup in use', current - reclaimable, limit, 'cgroup-used'),
+                      _segment('seg-cache', 'cgroup page cache', reclaimable, limit, 'cgroup-cache'),
+                      _segment('seg-free', 'cgroup headroom', limit - current, limit, 'cgroup-free'),
+                      _e(_bytes_title('cgroup limit', limit)), human(limit)))
+    out.extend(['<div class="row"><span class="rl">%s</span>' % ('host RAM' if limited else 'RAM') +
+                '<div class="bar" role="img" aria-label="%s">' % _e(
                     'used %s, buff/cache %s, free %s, available %s of %s'
                     % (human(parts['used']), human(cache), human(parts['free']), human(available), human(total))),
                 _segment('seg-used', 'used (total - free - buff/cache)', parts['used'], total, 'used'),
@@ -225,18 +240,6 @@ def _memory_meter(memory, caption, cgroup=None):
         out.append(_segment('seg-swapfree', 'swap free', swap_total - swap_used, swap_total))
         out.append('</div></div><span class="rv" title="%s">%s</span></div>'
                    % (_e(_bytes_title('swap', swap_total)), human(swap_total)))
-    limit = (cgroup or {}).get('limit')
-    if limit and total and limit < total:
-        current = min(cgroup.get('current') or 0, limit)
-        reclaimable = min(cgroup.get('reclaimable') or 0, current)
-        out.append('<div class="row" data-cgroup-limit="%s" data-cgroup-current="%s"><span class="rl">cgroup</span>'
-                   '<div class="bar" role="img" aria-label="%s">%s%s%s</div><span class="rv" title="%s">limit %s'
-                   '</span></div>'
-                   % (_num(limit), _num(current), _e('cgroup uses %s of its %s limit' % (human(current), human(limit))),
-                      _segment('seg-used', 'cgroup in use', current - reclaimable, limit, 'cgroup-used'),
-                      _segment('seg-cache', 'cgroup page cache', reclaimable, limit, 'cgroup-cache'),
-                      _segment('seg-free', 'cgroup headroom', limit - current, limit, 'cgroup-free'),
-                      _e(_bytes_title('cgroup limit', limit)), human(limit)))
     out.append('<ul class="legend">')
     out.append('<li title="%s"><i class="seg-used"></i>used %s</li>'
                % (_e(_bytes_title('used (total - free - buff/cache)', parts['used'])), human(parts['used'])))
@@ -251,7 +254,7 @@ def _memory_meter(memory, caption, cgroup=None):
                    % (_e(_bytes_title('swap used', swap_used)), human(swap_used), human(swap_total)))
     else:
         out.append('<li><i class="seg-swapfree"></i>no swap</li>')
-    if limit and total and limit < total:
+    if limited:
         out.append('<li>cgroup: %s in use of its %s limit</li>' % (human(cgroup.get('current')), human(limit)))
     out.append('</ul></div>')
     return '\n'.join(out)
@@ -388,9 +391,10 @@ def _oom(record):
         return ''
     kills = oom.get('kills') or 0
     events = list(reversed(oom.get('events') or []))
-    sources = ', '.join(str(s) for s in oom.get('sources') or []) or 'no kernel log read'
-    head = ('<h3>OOM kills</h3><p class="note" data-oom-kills="%s"><b>%s</b> kill(s) since boot or in the log; '
-            'history from %s</p>' % (_num(kills), _e(kills), _e(sources)))
+    sources = ', '.join(str(s) for s in oom.get('sources') or [])
+    head = ('<h3>OOM kills</h3><p class="note" data-oom-kills="%s"><b>%s</b> kill(s) since boot or in the log; %s</p>'
+            % (_num(kills), _e(kills), 'history from %s' % _e(sources) if sources else
+               'no kernel log could be read to say which processes'))
     if not events:
         return head
     rows = ''.join('<tr><td class="mono">%s</td><td class="num">%s</td><td><code>%s</code></td><td class="num" '
@@ -529,9 +533,11 @@ def render_html(report):
 _MD_SPECIAL = '\\`*_[]<>|~'
 
 
-def _md(value):
-    """Host text made inert in Markdown: one line, every markup character escaped."""
+def _md(value, cap=80):
+    """Host text made inert in Markdown: one line, at most ``cap`` characters, markup escaped."""
     text = ' '.join(str('' if value is None else value).split())
+    if len(text) > cap:
+        text = text[:cap - 1] + '…'
     return ''.join('\\' + char if char in _MD_SPECIAL else char for char in text)
 
 

@@ -180,7 +180,7 @@ def fixture(name):
         return json.load(handle)
 
 
-@pytest.mark.parametrize('source', ['live', 'fleet.json', 'fleet-remediate.json'])
+@pytest.mark.parametrize('source', ['live', 'containers.json', 'fleet.json', 'fleet-remediate.json'])
 def test_report_in_chromium(source, tmp_path):
     report = live_report(tmp_path) if source == 'live' else fixture(source)
     page = tmp_path / 'report.html'

@@ -1,8 +1,9 @@
 """The fleet report for people: HTML page and Markdown summary, on real and constructed reports.
 
 The sample reports are in tests/fixtures/reports (see generate.py there): localhost*.json come from
-real diagnose.yml / remediate.yml runs on a test machine; fleet*.json were built by report.build_report
-over facts that audit() judged. Pages are parsed back with the standard library's HTML parser,
+real diagnose.yml / remediate.yml runs on a test machine, containers.json from diagnose.yml over it and
+three Debian containers (one capped at 256 MiB and nearly full); fleet*.json were built by
+report.build_report over facts that audit() judged. Pages are parsed back with the standard library's HTML parser,
 the way a browser tokenizes them, and compared with the JSON they came from.
 """
 import copy
@@ -95,7 +96,7 @@ def judged(facts, total, available, swap_total=0):
     return facts
 
 
-@pytest.mark.parametrize('name', ['localhost.json', 'localhost-remediate.json', 'fleet.json',
+@pytest.mark.parametrize('name', ['localhost.json', 'localhost-remediate.json', 'containers.json', 'fleet.json',
                                   'fleet-remediate.json'])
 def test_every_host_shows_the_numbers_of_its_record(name):
     report = load(name)
@@ -120,7 +121,7 @@ def test_every_host_shows_the_numbers_of_its_record(name):
         assert '(%s%%)' % record['available_pct'] in headline.text()
 
 
-@pytest.mark.parametrize('name', ['localhost.json', 'fleet.json'])
+@pytest.mark.parametrize('name', ['localhost.json', 'containers.json', 'fleet.json'])
 def test_memory_bar_parts_add_up_to_free_s_figures(name):
     report = load(name)
     page = Page(render_html(report))
@@ -264,12 +265,13 @@ def test_real_remediation_report_renders_its_before_record():
     assert change.attrs['data-before-verdict'] == record['before']['verdict']
 
 
-def test_cgroup_limited_host_shows_the_limit_it_is_judged_on():
-    report = load('fleet.json')
-    record = [r for r in report['hosts'] if r['host'] == 'api-3'][0]
+@pytest.mark.parametrize('name, host', [('containers.json', 'render-fx-tight'), ('fleet.json', 'api-3')])
+def test_cgroup_limited_host_shows_the_limit_it_is_judged_on(name, host):
+    report = load(name)
+    record = [r for r in report['hosts'] if r['host'] == host][0]
     assert record['effective_total'] == record['cgroup']['limit'] < record['memory']['total']
     page = Page(render_html(report))
-    section = [s for s in sections(page) if s.attrs['data-host'] == 'api-3'][0]
+    section = [s for s in sections(page) if s.attrs['data-host'] == host][0]
     row = section.has('data-cgroup-limit')[0]
     assert int(row.attrs['data-cgroup-limit']) == record['cgroup']['limit']
     assert 'of the cgroup limit available' in section.find(data_available=str(record['available']))[0].text()
@@ -323,6 +325,16 @@ def test_markdown_escapes_host_text():
     lines = render_markdown(report).splitlines()
     assert not [line for line in lines if line.startswith('#')]
     assert 'web # pwned \\*x\\*' in lines[2]
+
+
+def test_markdown_cuts_long_host_text():
+    facts = judged(real_facts(), 8 * GIB, GIB // 2)
+    facts['groups'][0]['command'] = 'x' * 500
+    facts['groups'][0]['status'] = 'denied'
+    facts['audit'] = audit({'memory': facts['memory'], 'groups': facts['groups']})
+    assert facts['audit']['recommendations'][0]['title'] == 'Stop ' + 'x' * 500
+    line = render_markdown(build_report(['h' * 300], [facts], 'now')).splitlines()[2]
+    assert len(line) < 300 and 'h' * 79 + '…' in line and 'Stop ' + 'x' * 74 + '…' in line
 
 
 def test_markdown_is_capped_for_a_big_fleet():
