@@ -541,6 +541,14 @@ def _md(value, cap=80):
     return ''.join('\\' + char if char in _MD_SPECIAL else char for char in text)
 
 
+def _md_code(value, cap=80):
+    """Host text as a code span: shown as typed (no escapes to see in chat), inert, one line."""
+    text = ' '.join(str('' if value is None else value).split()).replace('`', "'") or '?'
+    if len(text) > cap:
+        text = text[:cap - 1] + '…'
+    return '`%s`' % text
+
+
 def render_markdown(report, limit=MARKDOWN_HOSTS, link=None):
     """A short summary for a ticket or a chat message: the fleet, then the worst hosts with their first step."""
     if not isinstance(report, dict) or not isinstance(report.get('hosts'), list):
@@ -559,19 +567,24 @@ def render_markdown(report, limit=MARKDOWN_HOSTS, link=None):
         if record.get('before'):
             verdict = '%s → %s' % (_verdict(record['before']), verdict)
         if record.get('effective_total') is not None:
-            state = '%s of %s available (%s%%)' % (human(record.get('available')), human(record['effective_total']),
-                                                   record.get('available_pct'))
+            state = '%s of %s available (%s%%' % (human(record.get('available')), human(record['effective_total']),
+                                                  record.get('available_pct'))
+            earlier = (record.get('before') or {}).get('available')
+            if earlier is not None and earlier != record.get('available'):
+                delta = record['available'] - earlier
+                state += ', %s%s' % ('+' if delta > 0 else '-', human(abs(delta)))
+            state += ')'
         else:
-            state = _md(record.get('summary') or 'no diagnosis')
+            state = _md((record.get('summary') or 'no diagnosis').split(': ', 1)[-1], cap=120)
         recs = sorted(record.get('recommendations') or [], key=lambda r: r.get('rank') or 0)
         step = ''
         if recs:
             step = ': %s' % _md(recs[0].get('title'))
             if recs[0].get('role'):
-                step += ' (role %s)' % _md(recs[0]['role'])
+                step += ' (role %s)' % _md_code(recs[0]['role'])
             if len(recs) > 1:
                 step += ', +%d more step(s)' % (len(recs) - 1)
-        out.append('- **%s** %s: %s%s' % (verdict, _md(record.get('host')), state, step))
+        out.append('- **%s** %s: %s%s' % (verdict, _md_code(record.get('host')), state, step))
     rest = records[limit:]
     if rest:
         left = {}
@@ -580,6 +593,6 @@ def render_markdown(report, limit=MARKDOWN_HOSTS, link=None):
         out.append('- … and %d more host(s): %s' % (len(rest), ', '.join(
             '%d %s' % (left[v], v) for v in reversed(VERDICTS) if left.get(v))))
     if link:
-        out.extend(['', 'Full report: %s' % _md(link)])
+        out.extend(['', 'Full report: %s' % _md_code(link, cap=200)])
     out.append('')
     return '\n'.join(out)

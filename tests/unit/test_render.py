@@ -308,23 +308,27 @@ def test_markdown_lists_worst_first_with_the_first_step():
     records = dict((r['host'], r) for r in report['hosts'])
     for item, host in zip(items, fleet['order']):
         record = records[host]
-        assert item.startswith('- **%s** ' % record['verdict'])
+        assert item.startswith('- **%s** `%s`: ' % (record['verdict'], host))
         if record['recommendations']:
             first = record['recommendations'][0]['title']
-            assert first.replace('<', '\\<').replace('>', '\\>').replace('_', '\\_') in item
+            assert first.replace('<', '\\<').replace('>', '\\>') in item
         if record['verdict'] != 'failed':
             assert '%s of %s available' % (human(record['available']), human(record['effective_total'])) in item
 
 
-def test_markdown_escapes_host_text():
+def test_markdown_keeps_host_text_inert():
     text = render_markdown(load('fleet.json'))
     item = [line for line in text.splitlines() if 'onerror' in line][0]
-    assert '\\<img src=x onerror=alert(1)\\>' in item
-    assert not re.search(r'(?<!\\)[<>]', text)
-    report = build_report(['web\n# pwned *x*'], [judged(real_facts(), 8 * GIB, GIB // 2)], 'now')
+    # host names are code spans: shown as typed, never markup
+    assert '`db"><img src=x onerror=alert(1)>`' in item
+    # other host text (a command in a title) is escaped
+    assert 'Stop \\<script\\>alert("pwn")\\</script\\>' in item
+    prose = re.sub(r'`[^`]*`', '', text)
+    assert not re.search(r'(?<!\\)[<>]', prose)
+    report = build_report(['web`\n# pwned *x*'], [judged(real_facts(), 8 * GIB, GIB // 2)], 'now')
     lines = render_markdown(report).splitlines()
     assert not [line for line in lines if line.startswith('#')]
-    assert 'web # pwned \\*x\\*' in lines[2]
+    assert "`web' # pwned *x*`" in lines[2]
 
 
 def test_markdown_cuts_long_host_text():
@@ -334,7 +338,7 @@ def test_markdown_cuts_long_host_text():
     facts['audit'] = audit({'memory': facts['memory'], 'groups': facts['groups']})
     assert facts['audit']['recommendations'][0]['title'] == 'Stop ' + 'x' * 500
     line = render_markdown(build_report(['h' * 300], [facts], 'now')).splitlines()[2]
-    assert len(line) < 300 and 'h' * 79 + '…' in line and 'Stop ' + 'x' * 74 + '…' in line
+    assert len(line) < 300 and '`' + 'h' * 79 + '…`' in line and 'Stop ' + 'x' * 74 + '…' in line
 
 
 def test_markdown_is_capped_for_a_big_fleet():
@@ -345,13 +349,13 @@ def test_markdown_is_capped_for_a_big_fleet():
     text = render_markdown(report, link='reports/headroom.html')
     items = [line for line in text.splitlines() if line.startswith('- ')]
     assert len(items) == MARKDOWN_HOSTS + 1
-    assert items[0].startswith('- **failed** node-07')
+    assert items[0].startswith('- **failed** `node-07`: no diagnosis')
     rest = report['fleet']['order'][MARKDOWN_HOSTS:]
     assert items[-1].startswith('- … and %d more host(s): ' % len(rest))
     verdicts = [r['verdict'] for r in report['hosts'] if r['host'] in rest]
     for verdict in set(verdicts):
         assert '%d %s' % (verdicts.count(verdict), verdict) in items[-1]
-    assert text.rstrip().endswith('Full report: reports/headroom.html')
+    assert text.rstrip().endswith('Full report: `reports/headroom.html`')
     assert len(text) < 2500
 
 
@@ -359,4 +363,6 @@ def test_markdown_shows_before_and_after():
     report = load('fleet-remediate.json')
     text = render_markdown(report)
     record = [r for r in report['hosts'] if r['host'] == 'db-1'][0]
-    assert '- **%s → %s** db-1:' % tuple(record['change']['verdict']) in text
+    delta = record['change']['available'][1] - record['change']['available'][0]
+    assert '- **%s → %s** `db-1`: ' % tuple(record['change']['verdict']) in text
+    assert '(%s%%, +%s)' % (record['available_pct'], human(delta)) in text
