@@ -56,6 +56,14 @@ options:
         or a percentage of the filesystem (V(10%)). The module refuses to allocate otherwise.
     type: str
     default: 10%
+  swapoff_min_available:
+    description:
+      - Memory that must stay available (MemAvailable) after a C(swapoff) of this file, as a size
+        (V(2G)) or a share of RAM (V(10%), earlyoom's SIGTERM line). A resize, priority change or
+        removal that would go below it is refused and the current swap keeps working.
+        Nothing swapped out to the file is always safe to switch off.
+    type: str
+    default: 10%
   method:
     description: Allocation method. V(auto) picks C(fallocate) on ext4, btrfs and xfs (kernel 4.18+), C(dd) elsewhere.
     type: str
@@ -447,6 +455,7 @@ def main():
             size=dict(type='str', default='auto'),
             priority=dict(type='int'),
             min_free_disk=dict(type='str', default='10%'),
+            swapoff_min_available=dict(type='str', default='10%'),
             method=dict(type='str', choices=['auto', 'fallocate', 'dd'], default='auto'),
             fstab=dict(type='path', default='/etc/fstab'),
             check_filesystem=dict(type='bool', default=True),
@@ -514,7 +523,11 @@ def main():
         result['filesystem'] = {'fstype': mount['fstype'], 'mount_point': mount['mount_point'],
                                 'method': alloc['method']}
     if active and ('swapoff' in steps or 'replace' in steps):
-        refusal = swap.swapoff_guard(active['used'], meminfo['MemAvailable'], meminfo['MemTotal'], path)
+        try:
+            refusal = swap.swapoff_guard(active['used'], meminfo['MemAvailable'], meminfo['MemTotal'], path,
+                                         params['swapoff_min_available'])
+        except ParseError as err:
+            module.fail_json(msg=str(err), **result)
         if refusal:
             module.fail_json(msg=refusal, **result)
 

@@ -279,18 +279,26 @@ def has_swap_signature(head):
 
 # --- guards ------------------------------------------------------------------------------
 
-def parse_min_free(spec, fs_size):
-    """Bytes that ``min_free_disk`` asks to keep: a size (``2G``) or a share (``10%``) of ``fs_size``."""
+def parse_reserve(spec, total, option='min_free_disk'):
+    """Bytes that ``spec`` asks to keep: a size (``2G``) or a share (``10%``) of ``total``."""
     text = str(spec).strip()
     if text.endswith('%'):
         try:
             share = float(text[:-1])
         except ValueError:
-            raise ParseError('min_free_disk: not a percentage: %r' % (spec,))
+            raise ParseError('%s: not a percentage: %r' % (option, spec))
         if not 0 <= share <= 100:
-            raise ParseError('min_free_disk: a percentage must be between 0 and 100: %r' % (spec,))
-        return int(fs_size * share / 100)
-    return parse_size_arg(spec)
+            raise ParseError('%s: a percentage must be between 0 and 100: %r' % (option, spec))
+        return int(total * share / 100)
+    try:
+        return parse_size_arg(spec)
+    except ParseError as err:
+        raise ParseError('%s: %s' % (option, err))
+
+
+def parse_min_free(spec, fs_size):
+    """Bytes that ``min_free_disk`` asks to keep on a filesystem of ``fs_size`` bytes."""
+    return parse_reserve(spec, fs_size, 'min_free_disk')
 
 
 def disk_guard(free, fs_size, needed, min_free_spec, where):
@@ -305,15 +313,23 @@ def disk_guard(free, fs_size, needed, min_free_spec, where):
                 human(needed), where, human(free), human(keep), min_free_spec))
 
 
-def swapoff_guard(used, mem_available, mem_total, path):
-    """None when ``used`` bytes swapped out to ``path`` can come back into RAM safely, else why not."""
-    reserve = int(mem_total * SWAPOFF_RESERVE)
+def swapoff_guard(used, mem_available, mem_total, path, reserve_spec=None):
+    """None when ``used`` bytes swapped out to ``path`` can come back into RAM safely, else why not.
+
+    ``reserve_spec`` (a size or a share of RAM, default SWAPOFF_RESERVE) must stay available
+    after the swapoff. Nothing swapped out means nothing to bring back: always safe.
+    """
+    if used <= 0:
+        return None
+    if reserve_spec is None:
+        reserve_spec = '%d%%' % int(SWAPOFF_RESERVE * 100)
+    reserve = parse_reserve(reserve_spec, mem_total, 'swapoff_min_available')
     if mem_available - used >= reserve:
         return None
     return ('refusing to swapoff %s: %s is swapped out to it and only %s of memory is available;'
-            ' at least %s (%d%% of RAM) must stay available after swapoff, or the OOM killer steps in.'
-            ' The current swap was left working' % (
-                path, human(used), human(mem_available), human(reserve), int(SWAPOFF_RESERVE * 100)))
+            ' at least %s (swapoff_min_available=%s) must stay available after swapoff, or the OOM'
+            ' killer steps in. The current swap was left working' % (
+                path, human(used), human(mem_available), human(reserve), reserve_spec))
 
 
 def human(value):

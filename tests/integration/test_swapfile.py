@@ -415,3 +415,106 @@ def test_sysctl_dropin_applied_live_and_override_reported(workdir, swappiness, l
 
     removed = run(dict(args, state='absent'))
     assert 'sysctl_file' in removed['actions'] and not os.path.exists(dropin)
+
+
+# --- swapoff with real pages swapped out ------------------------------------------------
+
+def _memory_cgroup():
+    for root in ('/sys/fs/cgroup/memory', '/sys/fs/cgroup'):
+        if os.path.exists(os.path.join(root, 'memory.limit_in_bytes')) or \
+                os.path.exists(os.path.join(root, 'cgroup.subtree_control')):
+            return root
+    return None
+
+
+HOG = r'''
+import os, sys, time
+size = int(sys.argv[1]) << 20
+b = bytearray(size)
+for i in range(0, size, 4096):
+    b[i] = (i // 4096) % 251 + 1
+print('ready', flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.1)
+ok = all(b[i] == (i // 4096) % 251 + 1 for i in range(0, size, 4096))
+print('intact' if ok else 'CORRUPT', flush=True)
+'''
+
+
+@pytest.fixture
+def swapped_out(workdir):
+    """A process whose memory sits in a swap file: 160 MiB touched in a 64 MiB cgroup.
+
+    Yields (swap path, used bytes, check) where check() asks the process to re-read every
+    page and returns 'intact' or 'CORRUPT'. The cgroup limit is lifted once the pages are
+    out, so that a later swapoff can bring them back without the cgroup OOM-killing it.
+    """
+    root = _memory_cgroup()
+    if root is None or not os.path.exists(os.path.join(root, 'memory.limit_in_bytes')):
+        pytest.skip('needs a cgroup v1 memory controller (this host has one)')
+    path = os.path.join(workdir, 'swap')
+    # Created through the module itself, at the highest priority, so the pages go to it.
+    args = args_for(workdir, path, size='256M', min_free_disk='1G', priority=32000)
+    assert run(args)['changed'] is True
+    group = os.path.join(root, 'headroom-swaptest-%d' % os.getpid())
+    os.mkdir(group)
+    proc = None
+    flag = os.path.join(workdir, 'verify')
+    try:
+        with open(os.path.join(group, 'memory.limit_in_bytes'), 'w') as handle:
+            handle.write(str(64 * MIB))
+        with open(os.path.join(group, 'memory.swappiness'), 'w') as handle:
+            handle.write('100')
+        proc = subprocess.Popen(
+            ['sh', '-c', 'echo $$ > %s/tasks && exec python3 -c "$0" 160 %s' % (group, flag), HOG],
+            stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == 'ready'
+        with open(os.path.join(group, 'memory.limit_in_bytes'), 'w') as handle:
+            handle.write('-1')
+        used = [a for p, a in _areas_used().items() if p == path][0]
+        assert used >= 64 * MIB, 'expected the hog to be swapped out, /proc/swaps says %d' % used
+
+        def check():
+            open(flag, 'w').close()
+            line = proc.stdout.readline().strip()
+            proc.wait(timeout=30)
+            return line
+
+        yield path, used, check, args
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.rmdir(group)
+        subprocess.run(['swapoff', path], check=False)
+
+
+def _areas_used():
+    with open('/proc/swaps') as handle:
+        rows = handle.read().splitlines()[1:]
+    return {r.rsplit(None, 4)[0].strip(): int(r.rsplit(None, 4)[3]) * 1024 for r in rows}
+
+
+def test_swapoff_refused_when_memory_cannot_take_the_pages_back(workdir, swapped_out):
+    path, used, check, args = swapped_out
+    fstab = fstab_of(workdir)
+    # This host has far more RAM than the hog, so demand that 99% stay available.
+    for change in (dict(size='320M'), dict(priority=31000), dict(state='absent')):
+        result = run(dict(args, swapoff_min_available='99%', **change))
+        assert result.get('failed') is True, change
+        assert 'refusing to swapoff %s' % path in result['msg'] and 'left working' in result['msg']
+        assert swaps()[path][1] == 32000 and _areas_used()[path] > 0
+        assert os.stat(path).st_size == 256 * MIB and fstab_of(workdir) == fstab
+        assert leftovers(workdir) == ['60-headroom-swap.conf', 'swap'] or leftovers(workdir) == ['swap']
+    assert check() == 'intact'
+    run(dict(args, state='absent'))
+
+
+def test_resize_with_pages_swapped_out_keeps_the_data(workdir, swapped_out):
+    path, used, check, args = swapped_out
+    resized = run(dict(args, size='320M'))
+    assert resized['changed'] is True and resized['before']['used'] > 0
+    assert resized['actions'] == ['replace', 'swapon']
+    assert os.stat(path).st_size == 320 * MIB and swaps()[path][1] == 32000
+    assert check() == 'intact'
+    assert run(dict(args, state='absent'))['changed'] is True

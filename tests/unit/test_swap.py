@@ -223,7 +223,16 @@ def test_min_free_rejects_bad_values(bad):
 def test_swapoff_guard():
     assert swap.swapoff_guard(GIB, 8 * GIB, 16 * GIB, '/swapfile') is None
     msg = swap.swapoff_guard(GIB, 2 * GIB, 16 * GIB, '/swapfile')
-    assert 'refusing to swapoff /swapfile' in msg and 'left working' in msg
+    assert 'refusing to swapoff /swapfile' in msg and 'left working' in msg and '10%' in msg
+    # Nothing swapped out: nothing to bring back, whatever the reserve.
+    assert swap.swapoff_guard(0, 1 * GIB, 16 * GIB, '/swapfile', '99%') is None
+    assert swap.swapoff_guard(GIB, 8 * GIB, 16 * GIB, '/swapfile', '7G') is None
+    assert 'swapoff_min_available=8G' in swap.swapoff_guard(GIB, 8 * GIB, 16 * GIB, '/swapfile', '8G')
+
+
+def test_swapoff_guard_rejects_a_bad_reserve():
+    with pytest.raises(ParseError, match='swapoff_min_available'):
+        swap.swapoff_guard(GIB, 8 * GIB, 16 * GIB, '/swapfile', 'most')
 
 
 # --- fstab ------------------------------------------------------------------------------
