@@ -280,12 +280,15 @@ def _uptime(text):
     return (days * 1440 + minutes) * 60
 
 
+_DECIMAL = re.compile(r'^-?[0-9]+(?:[.,][0-9]+)?$')
+_INTEGER = re.compile(r'^-?[0-9]+$')
+
+
 def _number(token, line, lineno):
     """A decimal printed by top, in the C or a decimal-comma locale."""
-    try:
-        return float(token.replace(',', '.'))
-    except ValueError:
+    if not _DECIMAL.match(token):
         raise ParseError('not a number: %r' % token, line, lineno)
+    return float(token.replace(',', '.'))
 
 
 def _counter(token, line, lineno):
@@ -293,7 +296,7 @@ def _counter(token, line, lineno):
     if token[-1:] in _COUNTER_SCALE:
         value = _number(token[:-1], line, lineno) * _COUNTER_SCALE[token[-1]]
         return int(round(value))
-    if not token.isdigit():
+    if not _INTEGER.match(token):
         raise ParseError('not a count: %r' % token, line, lineno)
     return int(token)
 
@@ -574,10 +577,10 @@ class _Table(object):
         if name in _INT_COLUMNS:
             if value.endswith('+'):
                 return _TRUNCATED
-            if name in ('PID', 'NI') and not value.lstrip('-').isdigit():
-                raise ParseError('column %s: not an integer: %r' % (name, value), line, lineno)
-            if value.lstrip('-').isdigit():
+            if _INTEGER.match(value):
                 return int(value)
+            if name in ('PID', 'NI'):
+                raise ParseError('column %s: not an integer: %r' % (name, value), line, lineno)
             return _counter(value, line, lineno)
         if name in _FLOAT_COLUMNS:
             if value.endswith('+'):
@@ -597,7 +600,6 @@ _TRUNCATED = object()
 
 
 def _int(value, name, line, lineno):
-    try:
-        return int(value)
-    except ValueError:
+    if not _INTEGER.match(value):
         raise ParseError('column %s: not an integer: %r' % (name, value), line, lineno)
+    return int(value)
