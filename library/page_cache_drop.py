@@ -1,5 +1,6 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: sync and drop the kernel's clean caches, only when memory is short."""
 
 from __future__ import absolute_import, division, print_function
@@ -41,7 +42,14 @@ notes:
   - Supports check mode (decides and reports, drops nothing).
   - Inside a container C(/proc/sys) is usually read-only; the module then fails and says so.
   - The caches are the kernel's, shared by every container on the host.
-author: headroom
+author: headroom contributors (@headroom)
+attributes:
+  check_mode:
+    description: Supported; decides and reports, drops nothing.
+    support: full
+  diff_mode:
+    description: No file changes.
+    support: none
 '''
 
 EXAMPLES = r'''

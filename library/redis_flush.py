@@ -1,5 +1,6 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: delete the Redis DBs and key patterns the user declared disposable, without blocking."""
 
 from __future__ import absolute_import, division, print_function
@@ -86,7 +87,14 @@ notes:
     keys present for the whole iteration.
 requirements:
   - redis (Python package) on the managed host (Debian C(python3-redis))
-author: headroom
+author: headroom contributors (@headroom)
+attributes:
+  check_mode:
+    description: Supported; counts and sizes what would go, deletes nothing.
+    support: full
+  diff_mode:
+    description: Deleted keys are counted, not listed.
+    support: none
 '''
 
 EXAMPLES = r'''

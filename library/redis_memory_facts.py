@@ -1,5 +1,6 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: Redis memory, keys per DB and Redis's own warnings, as facts."""
 
 from __future__ import absolute_import, division, print_function
@@ -17,8 +18,8 @@ description:
   - When the server is on this host (loopback address or unix socket), also reads
     C(/proc/sys/vm/overcommit_memory), C(/sys/kernel/mm/transparent_hugepage/enabled)
     and the server process's C(VmSwap).
-  - Changes nothing. Fails with a message that says which problem it met: server down,
-    credentials refused, C(INFO)/C(CONFIG) renamed or disabled.
+  - Changes nothing. Fails with a message that says which problem it met (server down,
+    credentials refused, C(INFO) or C(CONFIG) renamed or disabled).
   - Written instead of using C(community.general.redis_info) because that module
     returns INFO only, has no unix socket or warnings and does not tell the failures apart.
 version_added: "0.1.0"
@@ -50,7 +51,14 @@ options:
     default: true
 requirements:
   - redis (Python package) on the managed host (Debian C(python3-redis))
-author: headroom
+author: headroom contributors (@headroom)
+attributes:
+  check_mode:
+    description: Supported; the module reads only.
+    support: full
+  diff_mode:
+    description: Nothing changes, so there is nothing to show.
+    support: none
 '''
 
 EXAMPLES = r'''

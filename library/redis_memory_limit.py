@@ -1,5 +1,6 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: set Redis maxmemory and maxmemory-policy live, and persist them if asked."""
 
 from __future__ import absolute_import, division, print_function
@@ -46,8 +47,9 @@ options:
     default: 10
   maxmemory:
     description:
-      - Memory limit in Redis syntax (C(0) unlimited, bytes, or C(k kb m mb g gb): C(mb) is
-        1024*1024, C(m) 1000*1000). Empty or omitted leaves it alone.
+      - Memory limit in Redis syntax; C(0) is unlimited, a bare number is bytes, C(kb mb gb)
+        are powers of 1024 and C(k m g) powers of 1000 (C(100mb) is 104857600).
+      - Empty or omitted leaves it alone.
     type: str
   policy:
     description: maxmemory-policy. Omitted leaves it alone.
@@ -67,7 +69,14 @@ notes:
     after the edited line wins over it.
 requirements:
   - redis (Python package) on the managed host (Debian C(python3-redis))
-author: headroom
+author: headroom contributors (@headroom)
+attributes:
+  check_mode:
+    description: Supported; reports what would change and changes nothing.
+    support: full
+  diff_mode:
+    description: Shows the live settings, or the config file, before and after.
+    support: full
 '''
 
 EXAMPLES = r'''
