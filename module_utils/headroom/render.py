@@ -316,21 +316,26 @@ def _before_after(record):
     return '\n'.join(out)
 
 
+def _now(record):
+    """' now' in headings of a remediated host, whose reasons and steps are those after the fixes."""
+    return ' now' if record.get('before') else ''
+
+
 def _reasons(record):
     reasons = record.get('reasons') or []
     if not reasons:
-        return '<h3>Reasons</h3><p class="note">Nothing of concern.</p>'
+        return '<h3>Reasons%s</h3><p class="note">Nothing of concern.</p>' % _now(record)
     items = ''.join('<li class="v-%s"><b>%s</b> &middot; %s</li>'
                     % (r.get('level') if r.get('level') in VERDICTS else 'failed', _e(r.get('level')),
                        _e(r.get('message'))) for r in reasons)
-    return '<h3>Reasons</h3><ul class="reasons">%s</ul>' % items
+    return '<h3>Reasons%s</h3><ul class="reasons">%s</ul>' % (_now(record), items)
 
 
 def _recommendations(record):
     recs = sorted(record.get('recommendations') or [], key=lambda r: r.get('rank') or 0)
     if not recs:
-        return '<h3>Recommendations</h3><p class="note">None: leave this host as it is.</p>'
-    out = ['<h3>Recommendations, cheapest first</h3><ol class="recs">']
+        return '<h3>Recommendations%s</h3><p class="note">None: leave this host as it is.</p>' % _now(record)
+    out = ['<h3>Recommendations%s, cheapest first</h3><ol class="recs">' % _now(record)]
     for rec in recs:
         extra = []
         if rec.get('bytes'):
