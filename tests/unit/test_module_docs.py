@@ -1,0 +1,143 @@
+"""Every module in library/: its DOCUMENTATION agrees with its argument_spec, option by option.
+
+What ``ansible-test sanity`` (validate-modules) checks for a collection, applied to this playbook
+project: every documented option exists in the argument_spec and the other way round, with the
+same type, default, choices, required flag, elements and aliases (suboptions too); the docs, examples
+and return blocks are valid YAML; check mode is supported and documented as such.
+
+The argument_spec is taken from the module itself: its ``main()`` runs with AnsibleModule replaced by
+a stand-in that records the keyword arguments and stops. Nothing else of the module runs.
+"""
+import glob
+import importlib.util
+import os
+import subprocess
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LIBRARY = os.path.join(ROOT, 'library')
+MODULES = sorted(glob.glob(os.path.join(LIBRARY, '*.py')))
+
+ansible_module_utils = pytest.importorskip('ansible.module_utils')
+# Ansible finds module_utils/headroom next to the playbook; in the tests the same directory is
+# added to the package path, so the modules' own imports work unchanged.
+if os.path.join(ROOT, 'module_utils') not in ansible_module_utils.__path__:
+    ansible_module_utils.__path__.append(os.path.join(ROOT, 'module_utils'))
+
+
+class _Stop(Exception):
+    pass
+
+
+class _Recorder(object):
+    seen = None
+
+    def __init__(self, *args, **kwargs):
+        _Recorder.seen = dict(kwargs, _args=args)
+        raise _Stop()
+
+
+def load(path):
+    name = 'headroom_doc_test_' + os.path.basename(path)[:-3]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def recorded_spec(module):
+    original = module.AnsibleModule
+    module.AnsibleModule = _Recorder
+    _Recorder.seen = None
+    try:
+        module.main()
+    except _Stop:
+        pass
+    finally:
+        module.AnsibleModule = original
+    assert _Recorder.seen is not None, 'main() did not create an AnsibleModule'
+    return _Recorder.seen
+
+
+def compare(doc_options, spec_options, where, problems):
+    doc_options = doc_options or {}
+    spec_options = spec_options or {}
+    for name in sorted(set(doc_options) - set(spec_options)):
+        problems.append('%s%s: documented but not in argument_spec' % (where, name))
+    for name in sorted(set(spec_options) - set(doc_options)):
+        problems.append('%s%s: in argument_spec but not documented' % (where, name))
+    for name in sorted(set(doc_options) & set(spec_options)):
+        doc, spec = doc_options[name] or {}, spec_options[name] or {}
+        here = '%s%s' % (where, name)
+        if not doc.get('description'):
+            problems.append('%s: no description' % here)
+        checks = (
+            ('type', doc.get('type', 'str'), spec.get('type', 'str')),
+            ('default', doc.get('default'), spec.get('default')),
+            ('required', bool(doc.get('required', False)), bool(spec.get('required', False))),
+            ('choices', list(doc.get('choices') or []), list(spec.get('choices') or [])),
+            ('elements', doc.get('elements'), spec.get('elements')),
+            ('aliases', sorted(doc.get('aliases') or []), sorted(spec.get('aliases') or [])),
+        )
+        for what, documented, coded in checks:
+            # True == 1 in Python: a bool must stay a bool on both sides.
+            if documented != coded or isinstance(documented, bool) != isinstance(coded, bool):
+                problems.append('%s: %s documented %r, argument_spec %r' % (here, what, documented, coded))
+        if doc.get('suboptions') or spec.get('options'):
+            compare(doc.get('suboptions'), spec.get('options'), here + '.', problems)
+
+
+@pytest.mark.parametrize('path', MODULES, ids=[os.path.basename(p) for p in MODULES])
+def test_documentation_matches_argument_spec(path):
+    module = load(path)
+    doc = yaml.safe_load(module.DOCUMENTATION)
+    yaml.safe_load(module.EXAMPLES)
+    returned = yaml.safe_load(module.RETURN)
+    assert doc['module'] == os.path.basename(path)[:-3]
+    assert doc.get('short_description') and doc.get('description')
+    assert returned is None or isinstance(returned, dict)
+    kwargs = recorded_spec(module)
+    problems = []
+    compare(doc.get('options'), kwargs.get('argument_spec'), '', problems)
+    assert problems == []
+    # Project rule: every module supports check mode, and says so in its attributes.
+    assert kwargs.get('supports_check_mode') is True
+    support = ((doc.get('attributes') or {}).get('check_mode') or {}).get('support')
+    assert support in ('full', 'partial'), 'attributes.check_mode.support not documented'
+
+
+def test_every_module_is_covered():
+    assert [os.path.basename(p) for p in MODULES]
+    assert 'top_facts.py' in [os.path.basename(p) for p in MODULES]
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, '.venv', 'bin', 'ansible-doc')),
+                    reason='no venv ansible-doc')
+@pytest.mark.parametrize('path', MODULES, ids=[os.path.basename(p) for p in MODULES])
+def test_ansible_doc_renders(path):
+    name = os.path.basename(path)[:-3]
+    result = subprocess.run([os.path.join(ROOT, '.venv', 'bin', 'ansible-doc'), '-M', LIBRARY, name],
+                            capture_output=True, text=True, cwd=ROOT,
+                            env=dict(os.environ, ANSIBLE_NOCOLOR='1', PAGER='cat'))
+    assert result.returncode == 0, result.stderr
+    assert ('MODULE %s' % name) in result.stdout and 'ERROR' not in result.stderr
+
+
+def test_compare_finds_each_kind_of_mismatch():
+    doc = {'a': {'description': 'x', 'type': 'int', 'default': 1},
+           'b': {'description': 'x', 'type': 'bool', 'default': True},
+           'c': {'description': 'x', 'choices': ['x', 'y']},
+           'd': {'description': 'x'}}
+    spec = {'a': {'type': 'int', 'default': 2}, 'b': {'type': 'bool', 'default': 1},
+            'c': {'choices': ['x']}, 'e': {}}
+    problems = []
+    compare(doc, spec, '', problems)
+    assert problems == [
+        'd: documented but not in argument_spec',
+        'e: in argument_spec but not documented',
+        'a: default documented 1, argument_spec 2',
+        "b: default documented True, argument_spec 1",
+        "c: choices documented ['x', 'y'], argument_spec ['x']",
+    ]
