@@ -115,6 +115,9 @@ ol.recs li:last-child { border-bottom: 0; }
 .status-denied { color: var(--critical); }
 .status-unknown { color: var(--warning); }
 .status-allowed { color: var(--ok); }
+table.oom td { white-space: nowrap; }
+table.oom td:last-child { white-space: normal; overflow-wrap: anywhere; }
+table.oom td code { overflow-wrap: normal; }
 details summary { cursor: pointer; color: var(--soft); font-size: 12.5px; margin-top: 6px; }
 .cols { display: grid; grid-template-columns: 1fr 1fr; gap: 0 28px; }
 @media (max-width: 760px) { .cols { grid-template-columns: 1fr; } }
