@@ -28,6 +28,27 @@ description:
 version_added: "0.1.0"
 author: headroom contributors (@headroom)
 options:
+  backend:
+    description:
+      - V(file) manages a swap file at O(path). V(zram) manages one compressed swap device in RAM
+        (C(/dev/zramN), made with C(/sys/class/zram-control/hot_add)) instead: O(path),
+        O(min_free_disk), O(method), O(fstab) and O(check_filesystem) are then ignored, and the
+        device is rebuilt at boot from O(zram_config) by the role's C(headroom-zram.service).
+    type: str
+    choices: [file, zram]
+    default: file
+  zram_algorithm:
+    description: zram compressor; V(auto) picks zstd, then lz4, then lzo-rle among those the kernel offers.
+    type: str
+    default: auto
+  zram_config:
+    description: File that records the zram device's size, compressor and priority for the boot unit.
+    type: path
+    default: /etc/headroom/zram.conf
+  zram_state_file:
+    description: Where the module remembers which C(zramN) device is headroom's (under /run it vanishes with the device at reboot).
+    type: path
+    default: /run/headroom-zram.device
   path:
     description: Absolute path of the swap file. Must not be a symlink.
     type: path
@@ -45,10 +66,14 @@ options:
         equal to RAM up to 8 GiB, 4 GiB above), minus the swap the host already has, rounded up
         to 128 MiB. When existing swap covers it, the file is not needed and is removed.
         An existing file within 10% of an automatic target is kept.
+      - With O(backend=zram), V(auto) is zram-generator's default, half of RAM and at most 4 GiB
+        (the size bounds uncompressed data; the RAM used is what the compressed pages take).
     type: str
     default: auto
   priority:
-    description: Swap priority (0 to 32767) for C(swapon -p) and C(pri=) in fstab. Omitted, the kernel assigns one.
+    description:
+      - Swap priority (0 to 32767) for C(swapon -p) and C(pri=) in fstab. Omitted, the kernel
+        assigns one for a file; a zram device gets 100 (zram-generator's), above disk swap.
     type: int
   min_free_disk:
     description:
@@ -117,6 +142,11 @@ EXAMPLES = r'''
     sysctl:
       vm.swappiness: 10
 
+- name: Use compressed swap in RAM instead of a disk (cloud disks with burst credits)
+  swapfile:
+    backend: zram
+    size: auto
+
 - name: Remove headroom's swap file (refused while memory cannot absorb what it holds)
   swapfile:
     path: /swapfile
@@ -147,6 +177,10 @@ after:
   description: The file after the run, same keys as RV(before); predicted in check mode.
   returned: always
   type: dict
+zram:
+  description: With O(backend=zram), C(device) (V(zram1)), C(algorithm), C(available) compressors.
+  returned: when O(backend=zram)
+  type: dict
 sizing:
   description: How O(size=auto) was computed. Keys C(mem_total), C(recommended), C(rule),
     C(guidance), C(other_swap), C(target), all sizes in bytes.
@@ -166,6 +200,7 @@ sysctl:
 import errno
 import glob
 import os
+import re
 import stat
 import tempfile
 
@@ -461,6 +496,10 @@ def main():
             check_filesystem=dict(type='bool', default=True),
             sysctl=dict(type='dict', default={}),
             sysctl_file=dict(type='path', default='/etc/sysctl.d/60-headroom-swap.conf'),
+            backend=dict(type='str', choices=['file', 'zram'], default='file'),
+            zram_algorithm=dict(type='str', default='auto'),
+            zram_config=dict(type='path', default='/etc/headroom/zram.conf'),
+            zram_state_file=dict(type='path', default='/run/headroom-zram.device'),
         ),
         supports_check_mode=True,
     )
@@ -474,6 +513,8 @@ def main():
         module.fail_json(msg='priority must be between 0 and 32767, got %d' % priority)
     if os.geteuid() != 0:
         module.fail_json(msg='swapfile needs root (swapon, mkswap, /etc/fstab)')
+    if params['backend'] == 'zram':
+        zram_main(module)
 
     sf = SwapFile(module)
     result = {'changed': False, 'file': path, 'state': state}
@@ -620,6 +661,195 @@ def execute(sf, steps, current, size, priority, fstab_before, fstab_after, fs, a
     if 'replace' in steps:
         sf.unlink_if_present(sf.old)
     sf.undo = []
+
+
+ZRAM_CONTROL = '/sys/class/zram-control'
+
+
+def sysfs_read(path):
+    return read_text(path).strip()
+
+
+def sysfs_write(path, value):
+    with open(path, 'w') as handle:
+        handle.write(str(value))
+
+
+class Zram(SwapFile):
+    """headroom's zram device: the device it made, remembered in a state file under /run."""
+
+    def __init__(self, module):
+        super(Zram, self).__init__(module)
+        self.device = None
+        self.path = None
+        state = read_text(module.params['zram_state_file'], default='').strip()
+        if re.match(r'^zram\d+$', state) and os.path.isdir('/sys/block/%s' % state):
+            self.use(state)
+
+    def use(self, device):
+        self.device = device
+        self.path = '/dev/' + device
+        self.sys = '/sys/block/' + device
+
+    def describe(self):
+        if self.device is None:
+            return None
+        available, current = swap.parse_comp_algorithms(sysfs_read(self.sys + '/comp_algorithm'))
+        return {'device': self.device, 'disksize': int(sysfs_read(self.sys + '/disksize')),
+                'algorithm': current, 'available': available,
+                'active': self.active_area(self.areas(), self.path)}
+
+    @staticmethod
+    def public(info):
+        if info is None:
+            return {'exists': False, 'device': None, 'size': 0, 'algorithm': None, 'active': False,
+                    'priority': None, 'used': 0}
+        active = info['active']
+        return {'exists': True, 'device': info['device'], 'size': info['disksize'],
+                'algorithm': info['algorithm'], 'active': bool(active),
+                'priority': active['priority'] if active else None, 'used': active['used'] if active else 0}
+
+    def configure(self, size, algorithm):
+        sysfs_write(self.sys + '/comp_algorithm', algorithm)
+        sysfs_write(self.sys + '/disksize', size)
+        self.run(['mkswap', self.path], 'mkswap %s' % self.path)
+
+    def reset(self):
+        sysfs_write(self.sys + '/reset', 1)
+
+    def create(self, size, algorithm):
+        number = sysfs_read(ZRAM_CONTROL + '/hot_add')
+        self.use('zram' + number)
+        self.undo.append(('hot_remove zram%s' % number,
+                          lambda: sysfs_write(ZRAM_CONTROL + '/hot_remove', number)))
+        state_file = self.params['zram_state_file']
+        self.write_file(state_file, self.device + '\n')
+        self.undo.append(('unlink %s' % state_file, lambda: self.unlink_if_present(state_file)))
+        self.configure(size, algorithm)
+
+    def remove(self):
+        self.reset()
+        sysfs_write(ZRAM_CONTROL + '/hot_remove', self.device[len('zram'):])
+        self.unlink_if_present(self.params['zram_state_file'])
+        self.device = self.path = None
+
+
+def zram_main(module):
+    params = module.params
+    state = params['state']
+    zr = Zram(module)
+    result = {'changed': False, 'state': state, 'backend': 'zram'}
+    if state == 'present' and not os.path.isdir(ZRAM_CONTROL):
+        module.fail_json(msg='this kernel has no zram hot_add (%s is missing): load the zram module'
+                             ' (modprobe zram) or use backend=file' % ZRAM_CONTROL, **result)
+    try:
+        meminfo = swap.parse_meminfo(read_text('/proc/meminfo'))
+        current = zr.describe()
+        size = algorithm = priority = None
+        if state == 'present':
+            spec = params['size']
+            if str(spec).strip().lower() == 'auto':
+                size = swap.zram_auto_size(meminfo['MemTotal'])
+            else:
+                size = swap.round_up(swap.parse_size_arg(spec), swap.MIB)
+            if current is not None:
+                available = current['available']
+            elif os.path.exists('/sys/block/zram0/comp_algorithm'):
+                available = swap.parse_comp_algorithms(sysfs_read('/sys/block/zram0/comp_algorithm'))[0]
+            else:
+                available = list(swap.ZRAM_ALGORITHMS)
+            algorithm = swap.pick_algorithm(available, params['zram_algorithm'])
+            priority = params['priority'] if params['priority'] is not None else swap.ZRAM_PRIORITY
+            result['zram'] = {'device': zr.device, 'algorithm': algorithm, 'available': available}
+        steps = swap.zram_plan(state, size, algorithm, priority, current)
+        config_before = read_text(params['zram_config'], default='')
+        config_after = swap.zram_config_text(size, algorithm, priority) if state == 'present' else ''
+    except ParseError as err:
+        module.fail_json(msg=str(err), **result)
+    except (IOError, OSError) as err:
+        module.fail_json(msg='cannot inspect zram: %s' % err, **result)
+
+    result['size'] = size or 0
+    active = current['active'] if current else None
+    if active and 'swapoff' in steps:
+        try:
+            refusal = swap.swapoff_guard(active['used'], meminfo['MemAvailable'], meminfo['MemTotal'],
+                                         zr.path, params['swapoff_min_available'])
+        except ParseError as err:
+            module.fail_json(msg=str(err), **result)
+        if refusal:
+            module.fail_json(msg=refusal, **result)
+
+    before = zr.public(current)
+    if not module.check_mode:
+        try:
+            zram_execute(zr, steps, current, size, algorithm, priority)
+            if config_after != config_before:
+                if config_after:
+                    directory = os.path.dirname(params['zram_config'])
+                    if not os.path.isdir(directory):
+                        os.makedirs(directory, 0o755)
+                    zr.write_file(params['zram_config'], config_after)
+                else:
+                    zr.unlink_if_present(params['zram_config'])
+        except (StepFailed, IOError, OSError) as err:
+            problems = zr.rollback()
+            msg = '%s; rolled back: the host is as it was before this run' % err
+            if problems:
+                msg = '%s; ROLLBACK INCOMPLETE: %s' % (err, '; '.join(problems))
+            module.fail_json(msg=msg, before=before, actions=steps, **result)
+        after = zr.public(zr.describe())
+        if 'zram' in result:
+            result['zram']['device'] = zr.device
+    else:
+        after = zram_predict(before, steps, size, algorithm, priority)
+    zr.actions.extend(steps)
+    diffs = []
+    if config_after != config_before:
+        zr.actions.append('zram_config')
+        diffs.append({'before_header': params['zram_config'], 'after_header': params['zram_config'],
+                      'before': config_before, 'after': config_after})
+    if params['sysctl'] or state == 'absent':
+        result['sysctl'], _ = manage_sysctl(module, zr, state, diffs)
+    result.update(changed=bool(zr.actions), actions=zr.actions, before=before, after=after)
+    if module._diff:
+        result['diff'] = diffs
+    module.exit_json(**result)
+
+
+def zram_predict(before, steps, size, algorithm, priority):
+    if 'remove' in steps:
+        return Zram.public(None)
+    after = dict(before)
+    if 'create' in steps or 'rebuild' in steps:
+        after.update(exists=True, size=size, algorithm=algorithm, used=0)
+    if 'swapon' in steps:
+        after.update(active=True, priority=priority)
+    return after
+
+
+def zram_execute(zr, steps, current, size, algorithm, priority):
+    """Carry out a zram plan; every step registers its undo before the next one runs."""
+    old_priority = current['active']['priority'] if current and current['active'] else None
+    for step in steps:
+        if step == 'create':
+            zr.create(size, algorithm)
+        elif step == 'rebuild':
+            zr.reset()
+            zr.undo.append(('configure %s as before' % zr.device,
+                            lambda: (zr.reset(), zr.configure(current['disksize'], current['algorithm']))))
+            zr.configure(size, algorithm)
+        elif step == 'mkswap':
+            zr.run(['mkswap', zr.path], 'mkswap %s' % zr.path)
+        elif step == 'swapoff':
+            zr.swapoff()
+            zr.undo.append(('swapon %s again' % zr.path, lambda: zr.swapon(old_priority)))
+        elif step == 'swapon':
+            zr.swapon(priority)
+            zr.undo.append(('swapoff %s' % zr.path, zr.swapoff))
+        elif step == 'remove':
+            zr.remove()
+    zr.undo = []
 
 
 if __name__ == '__main__':

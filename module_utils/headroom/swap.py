@@ -493,3 +493,80 @@ def plan(state, wanted, auto, priority, current, fstab_text, path):
     if new_fstab != fstab_text:
         steps.append('fstab')
     return {'steps': steps, 'fstab': new_fstab}
+
+
+# --- zram --------------------------------------------------------------------------------
+
+# zram-generator's default size: half of RAM, at most 4 GiB. zram holds compressed pages in
+# RAM, so its size is a ceiling on uncompressed data, not memory taken up front.
+ZRAM_MAX_AUTO = 4 * GIB
+# Preferred compressors, best ratio first (zstd), then speed (lz4); lzo-rle is the kernel's default.
+ZRAM_ALGORITHMS = ('zstd', 'lz4', 'lzo-rle', 'lzo')
+ZRAM_PRIORITY = 100
+
+
+def zram_auto_size(mem_total):
+    """zram-generator's default, ``min(RAM / 2, 4 GiB)``, rounded down to a whole MiB."""
+    if mem_total <= 0:
+        raise ParseError('MemTotal must be positive, got %r' % (mem_total,))
+    return min(mem_total // 2, ZRAM_MAX_AUTO) // MIB * MIB
+
+
+def parse_comp_algorithms(text):
+    """``/sys/block/zramN/comp_algorithm`` (``lzo [lz4] zstd``): (available list, current or None)."""
+    names = text.split()
+    if not names:
+        raise ParseError('comp_algorithm lists no compressor', text, 1)
+    current = None
+    available = []
+    for name in names:
+        if name.startswith('[') and name.endswith(']'):
+            name = name[1:-1]
+            current = name
+        if not re.match(r'^[a-z0-9-]+$', name):
+            raise ParseError('not a compressor name in comp_algorithm: %r' % name, text, 1)
+        available.append(name)
+    return available, current
+
+
+def pick_algorithm(available, wanted='auto'):
+    """The compressor to use: ``wanted`` if the kernel has it, or the best known one for auto."""
+    if wanted != 'auto':
+        if wanted not in available:
+            raise ParseError('zram compressor %r is not available; this kernel has: %s'
+                             % (wanted, ' '.join(available)))
+        return wanted
+    for name in ZRAM_ALGORITHMS:
+        if name in available:
+            return name
+    return available[0]
+
+
+def zram_plan(state, size, algorithm, priority, current):
+    """Steps for headroom's zram device. ``current`` is None (no device of ours) or a dict
+    ``disksize``, ``algorithm``, ``active`` (the /proc/swaps area or None).
+
+    Step names: create (hot_add, configure, mkswap), rebuild (reset and configure again:
+    disksize and compressor only change on a reset device), mkswap, swapoff, swapon, remove.
+    """
+    active = current.get('active') if current else None
+    if state == 'absent':
+        if current is None:
+            return []
+        return (['swapoff'] if active else []) + ['remove']
+    if current is None:
+        return ['create', 'swapon']
+    if current['disksize'] != size or current['algorithm'] != algorithm:
+        return (['swapoff'] if active else []) + ['rebuild', 'swapon']
+    if not active:
+        return ['mkswap', 'swapon']
+    if active['priority'] != priority:
+        return ['swapoff', 'swapon']
+    return []
+
+
+def zram_config_text(size, algorithm, priority):
+    """The file the boot unit reads to build the same device again (zram lives in RAM only)."""
+    return ('# Managed by headroom (swapfile module, backend zram): read at boot by\n'
+            '# headroom-zram.service to rebuild the device.\n'
+            'ZRAM_SIZE=%d\nZRAM_ALGORITHM=%s\nZRAM_PRIORITY=%d\n' % (size, algorithm, priority))

@@ -364,3 +364,50 @@ def test_plan_refuses_data_files_and_devices(state):
         swap.plan(state, GIB, False, None, _file(signature=False, active=None), FSTAB, '/swapfile')
     with pytest.raises(ParseError, match='not a regular file'):
         swap.plan(state, GIB, False, None, _file(regular=False), FSTAB, '/swapfile')
+
+
+# --- zram -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('ram, expected', [(GIB, GIB // 2), (6 * GIB, 3 * GIB), (64 * GIB, 4 * GIB),
+                                           (1000 * MIB + 12345, 500 * MIB)])
+def test_zram_auto_size(ram, expected):
+    assert swap.zram_auto_size(ram) == expected
+
+
+def test_parse_comp_algorithms_real_capture():
+    # `cat /sys/block/zram0/comp_algorithm` on this project's host (kernel 6.18).
+    assert swap.parse_comp_algorithms('[lzo-rle] lzo lz4 \n') == (['lzo-rle', 'lzo', 'lz4'], 'lzo-rle')
+    assert swap.parse_comp_algorithms('lzo lzo-rle lz4 lz4hc 842 [zstd]\n')[1] == 'zstd'
+
+
+@pytest.mark.parametrize('bad', ['', '   \n', 'lzo [l z4]', 'lzo; rm'])
+def test_parse_comp_algorithms_rejects(bad):
+    with pytest.raises(ParseError):
+        swap.parse_comp_algorithms(bad)
+
+
+def test_pick_algorithm():
+    assert swap.pick_algorithm(['lzo-rle', 'lzo', 'lz4']) == 'lz4'
+    assert swap.pick_algorithm(['lzo', 'lz4', 'zstd']) == 'zstd'
+    assert swap.pick_algorithm(['842']) == '842'
+    assert swap.pick_algorithm(['lzo', 'lz4'], 'lzo') == 'lzo'
+    with pytest.raises(ParseError, match='zstd.*lzo lz4'):
+        swap.pick_algorithm(['lzo', 'lz4'], 'zstd')
+
+
+def test_zram_plan():
+    area = {'priority': 100, 'used': 0}
+    dev = {'disksize': GIB, 'algorithm': 'lz4', 'active': area}
+    assert swap.zram_plan('present', GIB, 'lz4', 100, None) == ['create', 'swapon']
+    assert swap.zram_plan('present', GIB, 'lz4', 100, dev) == []
+    assert swap.zram_plan('present', 2 * GIB, 'lz4', 100, dev) == ['swapoff', 'rebuild', 'swapon']
+    assert swap.zram_plan('present', GIB, 'zstd', 100, dev) == ['swapoff', 'rebuild', 'swapon']
+    assert swap.zram_plan('present', GIB, 'lz4', 50, dev) == ['swapoff', 'swapon']
+    assert swap.zram_plan('present', GIB, 'lz4', 100, dict(dev, active=None)) == ['mkswap', 'swapon']
+    assert swap.zram_plan('absent', 0, None, None, dev) == ['swapoff', 'remove']
+    assert swap.zram_plan('absent', 0, None, None, None) == []
+
+
+def test_zram_config_text():
+    text = swap.zram_config_text(GIB, 'lz4', 100)
+    assert 'ZRAM_SIZE=1073741824\nZRAM_ALGORITHM=lz4\nZRAM_PRIORITY=100\n' in text
