@@ -48,6 +48,17 @@ options:
         remediation, or V(null); each record then carries C(before) and C(change).
     type: list
     elements: raw
+  html:
+    description:
+      - Also write the report as one self-contained HTML page here (inline CSS, no script, nothing
+        fetched), with per host a memory bar, top processes, OOM kills, reasons and ranked
+        recommendations, and before/after when remediation ran. Its directory is created when missing.
+    type: path
+  markdown:
+    description:
+      - Also write a short Markdown summary here, fit for a ticket or a chat message (worst hosts
+        first, at most ten). It names O(html) when both are set.
+    type: path
   merge:
     description:
       - Paths of earlier reports (other job slices) to merge with this run's hosts; a host in several keeps
@@ -79,6 +90,18 @@ path:
   description: The report written.
   returned: always
   type: str
+html:
+  description: The HTML page written, when O(html) was given.
+  returned: when O(html) is set
+  type: str
+markdown:
+  description: The Markdown summary written, when O(markdown) was given.
+  returned: when O(markdown) is set
+  type: str
+summary_markdown:
+  description: The Markdown summary itself, for C(set_stats) and notifications.
+  returned: always
+  type: str
 fleet:
   description:
     - C(hosts), C(counts) per verdict (C(ok warning critical failed)), C(worst), C(order) (hosts worst
@@ -87,13 +110,27 @@ fleet:
   type: dict
 '''
 
+import io
 import json
 import os
 import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.headroom.render import render_html, render_markdown
 from ansible.module_utils.headroom.report import build_report, merge_reports
+
+
+def write(module, path, text):
+    """Write text to path atomically, creating its directory."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+    handle, tmp = tempfile.mkstemp(dir=directory, prefix='.headroom-report-')
+    # UTF-8 whatever the controller's locale: host names and commands can be anything
+    with io.open(handle, 'w', encoding='utf-8') as out:
+        out.write(text)
+    module.atomic_move(tmp, path)
 
 
 def main():
@@ -105,6 +142,8 @@ def main():
             before=dict(type='list', elements='raw'),
             errors=dict(type='list', elements='raw'),
             merge=dict(type='list', elements='path', default=[]),
+            html=dict(type='path'),
+            markdown=dict(type='path'),
         ),
         supports_check_mode=True,
     )
@@ -126,15 +165,20 @@ def main():
             module.fail_json(msg='cannot read report %s to merge: %s' % (other, err))
     if earlier:
         report = merge_reports(earlier + [report])
+    html, markdown = module.params['html'], module.params['markdown']
+    summary = render_markdown(report, link=html)
+    extra = {'summary_markdown': summary}
     if not module.check_mode:
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            os.makedirs(directory)
-        handle, tmp = tempfile.mkstemp(dir=directory, prefix='.headroom-report-')
-        with os.fdopen(handle, 'w') as out:
-            json.dump(report, out, indent=2, sort_keys=True)
-        module.atomic_move(tmp, path)
-    module.exit_json(changed=True, path=path, fleet=report['fleet'])
+        write(module, path, json.dumps(report, indent=2, sort_keys=True))
+        if html:
+            write(module, html, render_html(report))
+        if markdown:
+            write(module, markdown, summary)
+    if html:
+        extra['html'] = html
+    if markdown:
+        extra['markdown'] = markdown
+    module.exit_json(changed=True, path=path, fleet=report['fleet'], **extra)
 
 
 if __name__ == '__main__':
