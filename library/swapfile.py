@@ -31,7 +31,7 @@ options:
   backend:
     description:
       - V(file) manages a swap file at O(path). V(zram) manages one compressed swap device in RAM
-        (C(/dev/zramN), made with C(/sys/class/zram-control/hot_add)) instead: O(path),
+        (C(/dev/zramN), made with C(/sys/class/zram-control/hot_add)) instead; O(path),
         O(min_free_disk), O(method), O(fstab) and O(check_filesystem) are then ignored, and the
         device is rebuilt at boot from O(zram_config) by the role's C(headroom-zram.service).
     type: str
