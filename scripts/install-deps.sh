@@ -12,6 +12,17 @@ PACKAGES=(
     busybox
 )
 
+# Each part of the project lists what its own tests need in scripts/deps/<part>.txt
+# (one package a line, # comments allowed).
+deps_dir="$(cd "$(dirname "$0")" && pwd)/deps"
+for list in "$deps_dir"/*.txt; do
+    [ -f "$list" ] || continue
+    while read -r pkg _; do
+        case "$pkg" in ""|\#*) continue ;; esac
+        PACKAGES+=("$pkg")
+    done <"$list"
+done
+
 if [ "$(id -u)" -ne 0 ]; then
     echo "headroom: install-deps.sh needs root (apt-get install)" >&2
     exit 1
