@@ -792,6 +792,11 @@ def zram_main(module):
                     zr.write_file(params['zram_config'], config_after)
                 else:
                     zr.unlink_if_present(params['zram_config'])
+                    try:
+                        # The directory was made for this file; leave it only if it holds others.
+                        os.rmdir(os.path.dirname(params['zram_config']))
+                    except OSError:
+                        pass
         except (StepFailed, IOError, OSError) as err:
             problems = zr.rollback()
             msg = '%s; rolled back: the host is as it was before this run' % err

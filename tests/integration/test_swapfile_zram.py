@@ -117,6 +117,7 @@ def test_zram_lifecycle(zenv):
     assert removed['actions'] == ['swapoff', 'remove', 'zram_config']
     assert device not in zram_devices() and '/dev/' + device not in swaps()
     assert not os.path.exists(zenv['state']) and not os.path.exists(zenv['config'])
+    assert not os.path.exists(os.path.dirname(zenv['config']))
     assert run(zenv, state='absent')['changed'] is False
 
 
@@ -165,3 +166,39 @@ def test_foreign_zram_swap_is_never_touched(zenv):
         assert swaps()['/dev/' + foreign]['priority'] == 7
     finally:
         drop(foreign)
+
+
+SCRIPT = os.path.join(ROOT, 'roles', 'swap_setup', 'files', 'headroom-zram')
+
+
+def test_boot_script_rebuilds_the_device_the_module_then_recognises(zenv):
+    created = run(zenv, size='96M', priority=60)
+    first = created['zram']['device']
+    algorithm = created['zram']['algorithm']
+    # A reboot: the device and /run are gone, /etc/headroom/zram.conf stays.
+    drop(first)
+    os.unlink(zenv['state'])
+    env = dict(os.environ, HEADROOM_ZRAM_CONFIG=zenv['config'], HEADROOM_ZRAM_STATE=zenv['state'])
+    subprocess.run(['sh', SCRIPT, 'start'], check=True, env=env)
+    device = open(zenv['state']).read().strip()
+    area = swaps()['/dev/' + device]
+    assert area['priority'] == 60 and area['size'] == 96 * MIB - 4096
+    with open('/sys/block/%s/comp_algorithm' % device) as handle:
+        assert '[%s]' % algorithm in handle.read()
+    # A second start (systemd restarting the unit) changes nothing.
+    subprocess.run(['sh', SCRIPT, 'start'], check=True, env=env)
+    assert open(zenv['state']).read().strip() == device
+    assert run(zenv, size='96M', priority=60)['changed'] is False
+    subprocess.run(['sh', SCRIPT, 'stop'], check=True, env=env)
+    assert device not in zram_devices() and not os.path.exists(zenv['state'])
+
+
+def test_boot_script_refuses_a_bad_config(zenv):
+    os.makedirs(os.path.dirname(zenv['config']))
+    with open(zenv['config'], 'w') as handle:
+        handle.write('ZRAM_SIZE=lots\nZRAM_ALGORITHM=lz4\nZRAM_PRIORITY=100\n')
+    devices = zram_devices()
+    env = dict(os.environ, HEADROOM_ZRAM_CONFIG=zenv['config'], HEADROOM_ZRAM_STATE=zenv['state'])
+    proc = subprocess.run(['sh', SCRIPT, 'start'], env=env, capture_output=True, text=True)
+    assert proc.returncode == 1 and 'bad ZRAM_SIZE' in proc.stderr
+    assert zram_devices() == devices and not os.path.exists(zenv['state'])
