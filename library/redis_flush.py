@@ -135,6 +135,10 @@ keyspace_after:
   description: Keys left per DB after the run.
   returned: always
   type: dict
+check_mode:
+  description: Whether this was a check-mode run, in which nothing was deleted.
+  returned: always
+  type: bool
 purged:
   description: Whether C(MEMORY PURGE) ran.
   returned: always
@@ -185,7 +189,8 @@ def main():
     except ParseError as exc:
         module.fail_json(msg=str(exc))
     result = dict(changed=False, targets=[], keys=0, bytes=0 if p['measure_bytes'] else None,
-                  used_memory_before=None, used_memory_after=None, keyspace_after={}, purged=False)
+                  used_memory_before=None, used_memory_after=None, keyspace_after={}, purged=False,
+                  check_mode=module.check_mode)
     if not targets:
         module.exit_json(msg='nothing declared disposable (flush_dbs and patterns are empty): nothing deleted',
                          **result)

@@ -114,7 +114,8 @@ def test_check_mode_counts_and_deletes_nothing(ansible_run, redis_server, tmp_pa
     rc, tasks, output = ansible_run.role(tmp_path, flush_vars(redis_server), check=True)
     assert rc == 0, output
     flush = report(tasks, 'redis_flush')
-    assert flush['changed'] is True
+    assert flush['changed'] is True and flush['check_mode'] is True
+    assert tasks['Show what was deleted']['msg'].startswith('would delete 610 keys')
     assert flush['keys'] == len(doomed) == 610
     assert [(t['db'], t['match'], t['keys']) for t in flush['targets']] == [
         (1, None, 150), (0, ':1:views.decorators.cache.*', 400), (4, 'thumb:*', 60)]
@@ -130,7 +131,8 @@ def test_flush_deletes_only_what_was_declared_then_no_change(ansible_run, redis_
     rc, tasks, output = ansible_run.role(tmp_path, flush_vars(redis_server))
     assert rc == 0, output
     flush = report(tasks, 'redis_flush')
-    assert flush['changed'] is True and flush['keys'] == 610
+    assert flush['changed'] is True and flush['keys'] == 610 and flush['check_mode'] is False
+    assert tasks['Show what was deleted']['msg'].startswith('deleted 610 keys')
     after = redis_server.all_keys()
     assert after == before - doomed           # every other key still there
     assert len(after) == 826 - 610 == 216
@@ -293,3 +295,18 @@ def test_renamed_commands_fail_clearly_nothing_touched(ansible_run, redis_factor
     assert result['failed'] and 'CONFIG GET' in result['msg'] and 'renamed or disabled' in result['msg']
     result, _ = ansible_run.module('redis_memory_facts', server.module_args())
     assert result['failed'] and 'renamed or disabled' in result['msg']
+
+
+def test_acl_user_flushes_and_a_user_without_unlink_is_told(ansible_run, redis_factory):
+    server = redis_factory(extra=['user cachebot on >bot-pw ~* &* +@all',
+                                  'user reader on >reader-pw ~* &* +@all -unlink'])
+    doomed = seed(server)
+    before = server.all_keys()
+    args = {'port': server.port, 'user': 'reader', 'password': 'reader-pw', 'flush_dbs': FLUSH_DBS,
+            'patterns': PATTERNS}
+    result, _ = ansible_run.module('redis_flush', args)
+    assert result['failed'] and 'ACL user may not run' in result['msg'] and "'unlink'" in result['msg']
+    assert server.all_keys() == before
+    result, _ = ansible_run.module('redis_flush', dict(args, user='cachebot', password='bot-pw'))
+    assert result['changed'] and result['keys'] == len(doomed)
+    assert server.all_keys() == before - doomed
