@@ -298,8 +298,9 @@ try:
     if BUSYBOX:
         for cmd in ["busybox free", "busybox free -m", "busybox free -h"]:
             results.append(capture(cmd, cmd.split(), C, BUSYBOX))
-        results.append(capture("busybox top -b -n1", "busybox top -b -n1".split(), C, BUSYBOX,
-                               want_ps=True))
+        if not opts.get("no_cmdlines"):  # busybox top always shows full command lines
+            results.append(capture("busybox top -b -n1", "busybox top -b -n1".split(), C,
+                                   BUSYBOX, want_ps=True))
     wanted = ["SWAP", "USED", "RSan", "RSsh", "PSS", "USS", "DATA", "nMaj"]
     chosen = write_toprc(wanted)
     log("  toprc fields enabled: %s" % chosen)
