@@ -13,6 +13,7 @@ the same run, each command `--repeat` times (the order rotates every round):
     naive      ansible-playbook bench/fleet/naive.yml   free -h and top through command, jc
     diagnose   ansible-playbook diagnose.yml        headroom: one module call per host + report
     diagnose0  diagnose.yml with process_audit_sample_seconds=0 (no vmstat rate window)
+    lean       diagnose.yml with sample_seconds=0 and process_audit_show=false (no per-host debug task)
 
 Every run starts cold: its own ControlPath directory, so no SSH master of an earlier run is
 reused; the masters it leaves (ControlPersist) are closed after it. ansible.cfg of the checkout
@@ -306,7 +307,17 @@ def commands(inventory, forks, report):
         ('naive', 'naive playbook: free -h, top, jc', [playbook] + base + ['bench/fleet/naive.yml']),
         ('diagnose', 'ansible-playbook diagnose.yml', diagnose),
         ('diagnose0', 'diagnose.yml, sample_seconds=0', diagnose + ['-e', 'process_audit_sample_seconds=0']),
+        ('lean', 'diagnose.yml, sample 0, show false',
+         diagnose + ['-e', 'process_audit_sample_seconds=0', '-e', 'process_audit_show=false']),
     ]
+
+
+def task_profile(log):
+    """The TASKS RECAP lines of a playbook log written with the profile_tasks callback."""
+    with open(log) as handle:
+        lines = handle.read().splitlines()
+    start = [i for i, line in enumerate(lines) if line.startswith('TASKS RECAP')]
+    return [line for line in lines[start[-1] + 3:] if line.strip()] if start else []
 
 
 def check_report(path, hosts):
@@ -337,15 +348,17 @@ def summarize(results):
 def print_table(rows, args, images):
     print('\nheadroom fleet bench: N=%d hosts over SSH (%s), forks=%d, %d run(s) each, cold SSH per run'
           % (args.hosts, ', '.join(images), args.forks, args.repeat))
+    print('controller: %d CPU(s), load average %s at the end (other work on the machine skews wall times)'
+          % (os.cpu_count(), ' '.join('%.1f' % v for v in os.getloadavg())))
     if args.env:
         print('environment: %s' % ' '.join(args.env))
     ping, setup, naive = rows['ping']['median'], rows['setup']['median'], rows['naive']['median']
     head = ('run', 'median s', 'min', 'max', 'x ping', 'x setup', 'naive/x', 'ctrl max proc', 'ctrl tree RSS',
             'ctrl tree PSS', 'target peak', '(+added)')
-    print('%-32s %8s %6s %6s %7s %7s %7s %13s %13s %13s %11s %8s' % head)
+    print('%-36s %8s %6s %6s %7s %7s %7s %13s %13s %13s %11s %8s' % head)
     for row in rows.values():
         med = row['median']
-        print('%-32s %8.2f %6.2f %6.2f %7.2f %7.2f %7.2f %9s MiB %9s MiB %9s MiB %7s MiB %4s MiB'
+        print('%-36s %8.2f %6.2f %6.2f %7.2f %7.2f %7.2f %9s MiB %9s MiB %9s MiB %7s MiB %4s MiB'
               % (row['label'], med, row['min'], row['max'], med / ping, med / setup, naive / med,
                  mib(row['ctrl_max_rss']), mib(row['ctrl_tree_rss']), mib(row['ctrl_tree_pss']),
                  mib(row['target_peak']), mib(row['target_added'])))
@@ -364,7 +377,7 @@ def parse_args(argv):
     parser.add_argument('--repeat', type=int, default=3, help='runs of each command; the median counts (default 3)')
     parser.add_argument('--image', action='append',
                         help='image(s) to use in turn (default: the three headroom/debian releases)')
-    parser.add_argument('--only', action='append', help='run only these commands (ping setup naive diagnose diagnose0); '
+    parser.add_argument('--only', action='append', help='run only these commands (diagnose diagnose0 lean); '
                         'ping, setup and naive always run, they are the baselines')
     parser.add_argument('--env', action='append', default=[], metavar='KEY=VALUE',
                         help='environment for every Ansible run, e.g. ANSIBLE_PIPELINING=False')
@@ -373,6 +386,8 @@ def parse_args(argv):
     parser.add_argument('--sample-interval', type=float, default=0.25,
                         help='seconds between samples of the controller\'s memory (default 0.25)')
     parser.add_argument('--start-workers', type=int, default=8, help='containers started at once (default 8)')
+    parser.add_argument('--profile', action='store_true',
+                        help='time every task of the playbooks (profile_tasks callback) and print diagnose\'s')
     parser.add_argument('--json', help='also write the results here')
     args = parser.parse_args(argv)
     args.forks = args.forks or args.hosts
@@ -404,18 +419,21 @@ def main(argv=None):
         t0 = time.monotonic()
         fleet.start(args.start_workers)
         fleet.wait_for_ssh(timeout=60 + args.hosts)
-        print('started %d containers with sshd in %.1f s (network %s)'
-              % (args.hosts, time.monotonic() - t0, fleet.network), flush=True)
+        print('started %d containers with sshd in %.1f s (network %s), load average %.1f'
+              % (args.hosts, time.monotonic() - t0, fleet.network, os.getloadavg()[0]), flush=True)
         inventory = os.path.join(workdir, 'inventory.yml')
         fleet.inventory(inventory, pin_interpreter=not args.discover_interpreter)
         report = os.path.join(workdir, 'report.json')
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_HOST_KEY_CHECKING='False',
                    ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='False')
         env.update(item.split('=', 1) for item in args.env)
+        if args.profile:
+            env['ANSIBLE_CALLBACKS_ENABLED'] = 'ansible.posix.profile_tasks'
         target = TargetMemory(cgroup_dir(fleet.hosts[0][2]))
         plan = [c for c in commands(inventory, args.forks, report)
                 if not args.only or c[0] in args.only or c[0] in ('ping', 'setup', 'naive')]
         results = dict((name, []) for name, _, _ in plan)
+        profiles = []
 
         def once(name, argv, tag):
             control_dir = os.path.join(workdir, 'cp-%s' % tag)
@@ -439,12 +457,17 @@ def main(argv=None):
             shift = round_no % len(plan)
             for name, _, argv in plan[shift:] + plan[:shift]:
                 result = once(name, argv, '%s-%d' % (name, round_no))
-                if name.startswith('diagnose'):
+                if name in ('diagnose', 'diagnose0', 'lean'):
                     result['fleet'] = check_report(report, args.hosts)
+                    if args.profile and name == 'diagnose':
+                        profiles.append(task_profile(os.path.join(workdir, '%s-%d.log' % (name, round_no))))
                 results[name].append(result)
                 print('  round %d %-10s %6.2f s' % (round_no + 1, name, result['wall']), flush=True)
         rows = summarize([(name, label, results[name]) for name, label, _ in plan])
         print_table(rows, args, images)
+        if profiles:
+            print('\ndiagnose.yml per task (profile_tasks, last run):')
+            print('\n'.join('  ' + line for line in profiles[-1]))
         verdicts = results['diagnose'][-1]['fleet']['counts'] if results.get('diagnose') else None
         if verdicts:
             print('diagnose verdicts (last run): %s' % ', '.join('%d %s' % (n, v) for v, n in verdicts.items() if n))
