@@ -76,6 +76,26 @@ def stats(samples):
             'p99_ms': round(pct(99), 3), 'p99_9_ms': round(pct(99.9), 3)}
 
 
+def slowest_commands(client):
+    """Redis's own view, free of client scheduling noise: the slowest commands it ran
+    (SLOWLOG keeps those above slowlog-log-slower-than), as (ms, command name)."""
+    entries = client.execute_command('SLOWLOG', 'GET', 1024)
+    found = []
+    for entry in entries:
+        # [id, timestamp, microseconds, [args...], ...]; redis-py may already parse it into a dict
+        if isinstance(entry, dict):
+            micros, args = entry['duration'], entry['command']
+            args = args.split() if isinstance(args, (str, bytes)) else args
+        else:
+            micros, args = entry[2], entry[3]
+        args = [a.decode() if isinstance(a, bytes) else str(a) for a in args[:2]]
+        # MEMORY USAGE and MEMORY PURGE differ; an UNLINK's first key says nothing
+        name = ' '.join(args).upper() if args[0].upper() == 'MEMORY' else args[0].upper()
+        found.append((round(micros / 1000.0, 2), name))
+    found.sort(reverse=True)
+    return found[:3]
+
+
 def run_module(port, batch_size):
     args = {'port': port, 'password': PASSWORD, 'batch_size': batch_size,
             'patterns': [{'db': 0, 'match': VIEW_PREFIX + ':*'}]}
@@ -121,21 +141,28 @@ def main():
               % (info['server']['redis_version'], client.dbsize(), half, opts.keys - half,
                  info['memory']['used_memory'] / 2.0 ** 20, opts.batch_size))
 
+        client.execute_command('CONFIG', 'SET', 'slowlog-log-slower-than', 1000)
+        client.execute_command('CONFIG', 'SET', 'slowlog-max-len', 1024)
         _, _, idle = measure(port, lambda: time.sleep(3))
         print('idle baseline (3 s):           %s' % idle)
 
+        client.execute_command('SLOWLOG', 'RESET')
         result, seconds, during = measure(port, lambda: run_module(port, opts.batch_size))
+        slow = slowest_commands(client)
         target = result['targets'][0]
         print('redis_flush via ansible:       deleted %d keys (%.1f MiB by MEMORY USAGE) in %d batches, '
               'flush loop %.2f s, whole ansible run %.2f s'
               % (result['keys'], result['bytes'] / 2.0 ** 20, target['batches'], target['seconds'], seconds))
         print('  latency seen by other client: %s' % during)
+        print('  slowest commands inside Redis (ms, over 1 ms): %s' % (slow or 'none'))
         print('  sessions left: %d (expected %d)' % (client.dbsize(), opts.keys - half))
 
         if not opts.no_contrast:
+            client.execute_command('SLOWLOG', 'RESET')
             _, seconds, blocking = measure(port, lambda: client.execute_command('FLUSHDB', 'SYNC'))
             print('contrast, blocking FLUSHDB SYNC of the %d sessions: %.2f s' % (opts.keys - half, seconds))
             print('  latency seen by other client: %s' % blocking)
+            print('  slowest commands inside Redis (ms): %s' % slowest_commands(client))
     finally:
         server.terminate()
         server.wait(30)
