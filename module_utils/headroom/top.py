@@ -479,6 +479,12 @@ class _Table(object):
         # One space-holding column, and it is the last: split on whitespace and
         # let the last column keep the rest of the line (the common, fast case).
         self.simple = not spaced or spaced == [len(self.names) - 1]
+        self.plan = []
+        for name in self.names:
+            key = self.keys.get(name)
+            if key is None and name == 'TIME' and 'TIME+' not in self.names:
+                key = 'time'
+            self.plan.append((name, key, key or 'extra.' + name, _converter(name)))
         self.columns = []
         pos = 0
         for name in self.names:
@@ -534,69 +540,63 @@ class _Table(object):
         proc = dict.fromkeys(_PROCESS_KEYS)
         extra = {}
         truncated = []
-        keys = self.keys
-        for name, value in zip(self.names, values):
-            key = keys.get(name)
-            if key is None and name == 'TIME' and 'TIME+' not in self.names:
-                key = 'time'
-            if key is None and self.busybox and name == 'STAT':
-                proc['state'] = value[:1]
-            label = key or 'extra.' + name
-            converted = self._value(name, key, value, line, lineno)
-            if converted is _TRUNCATED:
-                truncated.append(label)
+        for (name, key, label, convert), value in zip(self.plan, values):
+            if value == '-' and key != 'command':
                 converted = None
-            elif isinstance(converted, _Text) and converted.truncated:
+            elif convert is None:
+                converted = value
+                # A text cut by top keeps its prefix ('g++' is a name, not a cut).
+                if value[-1] == '+' and len(value) > 1 and value[-2] != '+':
+                    truncated.append(label)
+            elif value[-1] == '+':
+                converted = None
                 truncated.append(label)
-            if isinstance(converted, _Text):
-                converted = str(converted)
-            if key is not None:
-                proc[key] = converted
             else:
+                converted = convert(value, name, line, lineno)
+            if key is None:
                 extra[name] = converted
+            else:
+                proc[key] = converted
+        if self.busybox and 'STAT' in extra and extra['STAT']:
+            proc['state'] = extra['STAT'][:1]
         proc['extra'] = extra
         proc['truncated'] = truncated
         return proc
 
-    def _value(self, name, key, value, line, lineno):
-        if value == '-' and name not in ('COMMAND',):
-            return None
-        if name in _MEM_COLUMNS:
-            if value.endswith('+'):
-                return _TRUNCATED
-            try:
-                return parse_size(value, 1024)
-            except ParseError:
-                raise ParseError('column %s: not a size: %r' % (name, value), line, lineno)
-        if name == 'PR':
-            if value == 'rt':
-                return 'rt'
-            if value.endswith('+'):
-                return _TRUNCATED
-            return _int(value, name, line, lineno)
-        if name in _INT_COLUMNS:
-            if value.endswith('+'):
-                return _TRUNCATED
-            if _INTEGER.match(value):
-                return int(value)
-            if name in ('PID', 'NI'):
-                raise ParseError('column %s: not an integer: %r' % (name, value), line, lineno)
-            return _counter(value, line, lineno)
-        if name in _FLOAT_COLUMNS:
-            if value.endswith('+'):
-                return _TRUNCATED
-            return _number(value.rstrip('%'), line, lineno)
-        text = _Text(value)
-        text.truncated = value.endswith('+') and not value.endswith('++') and len(value) > 1
-        return text
+
+def _size(value, name, line, lineno):
+    try:
+        return parse_size(value, 1024)
+    except ParseError:
+        raise ParseError('column %s: not a size: %r' % (name, value), line, lineno)
 
 
-class _Text(str):
-    """A text value, marked when top cut it."""
-    truncated = False
+def _priority(value, name, line, lineno):
+    return 'rt' if value == 'rt' else _int(value, name, line, lineno)
 
 
-_TRUNCATED = object()
+def _whole(value, name, line, lineno):
+    if _INTEGER.match(value):
+        return int(value)
+    if name in ('PID', 'NI'):
+        raise ParseError('column %s: not an integer: %r' % (name, value), line, lineno)
+    return _counter(value, line, lineno)
+
+
+def _percent(value, name, line, lineno):
+    return _number(value[:-1] if value[-1:] == '%' else value, line, lineno)
+
+
+def _converter(name):
+    if name in _MEM_COLUMNS:
+        return _size
+    if name == 'PR':
+        return _priority
+    if name in _INT_COLUMNS:
+        return _whole
+    if name in _FLOAT_COLUMNS:
+        return _percent
+    return None
 
 
 def _int(value, name, line, lineno):
