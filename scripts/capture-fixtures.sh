@@ -32,11 +32,20 @@ SWAP_FLAGS=(--cap-add SYS_ADMIN --security-opt seccomp=unconfined)
 
 containers=()
 swapdir=""
+runner_pid=""
+result=$(mktemp "$LOG_DIR/capture.XXXXXX.json")
 
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     local c
+    # A host runner stops its workers on TERM; a `docker exec` client just goes, and its
+    # runner goes with the container below.
+    if [ -n "$runner_pid" ]; then
+        kill "$runner_pid" 2>/dev/null || true
+        wait "$runner_pid" 2>/dev/null || true
+    fi
+    rm -f "$result"
     if [ -n "$swapdir" ]; then
         for c in "${containers[@]}"; do
             docker exec "$c" swapoff /swap/swapfile >/dev/null 2>&1 || true
@@ -64,6 +73,7 @@ import ctypes, datetime, json, os, pty, re, select, shutil, signal, subprocess, 
 import fcntl, struct, termios
 
 opts = json.loads(sys.argv[1])
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally: stop the workers
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOME = tempfile.mkdtemp(prefix="headroom-capture-")  # no toprc of anyone else's applies
 BASE_ENV = {"PATH": PATH, "HOME": HOME}
@@ -346,10 +356,16 @@ PY
 
 # capture SYSTEM JSON-OPTIONS COMMAND...: run the runner with COMMAND (python3 on the host,
 # or `docker exec -i NAME python3`) and write its documents.
+# The runner is waited for in the background so that a signal reaches the trap at once
+# instead of after the whole capture set; its documents are written only when it succeeded.
 capture() {
     local system=$1 opts=$2
     shift 2
-    "$@" - "$opts" <<<"$RUNNER" | python3 -c "$WRITER" "$system" "$out"
+    "$@" - "$opts" <<<"$RUNNER" >"$result" &
+    runner_pid=$!
+    wait "$runner_pid"
+    runner_pid=""
+    python3 -c "$WRITER" "$system" "$out" <"$result"
 }
 
 start_container() {
