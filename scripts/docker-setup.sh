@@ -18,6 +18,10 @@ INCLUDE=python3,procps,systemd,systemd-sysv,sudo,busybox,openssh-server,locales,
 LOCALES=("en_US.UTF-8 UTF-8" "de_DE.UTF-8 UTF-8")
 
 mkdir -p "$LOG_DIR"
+# Several test runs may start at once on a fresh machine: one builds, the others wait and
+# then find the images (and the engine) in place.
+exec 9>"$LOG_DIR/docker-setup.lock"
+flock 9
 work=""
 pids=()
 
@@ -69,11 +73,17 @@ start_engine() {
         exit 1
     fi
     echo "headroom: starting dockerd (log: $LOG_DIR/dockerd.log)"
-    # setsid: the engine must outlive this script and not get its Ctrl-C.
-    nohup setsid /usr/sbin/dockerd >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
-    local t0 waited=0
+    # setsid: the engine must outlive this script and not get its Ctrl-C; 9>&-: nor hold
+    # our lock for the rest of its life.
+    nohup setsid /usr/sbin/dockerd >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null 9>&- &
+    local dockerd=$! t0 waited=0
     t0=$(now)
     until docker info >/dev/null 2>&1; do
+        if ! kill -0 "$dockerd" 2>/dev/null; then
+            echo "headroom: dockerd exited at start; last lines of $LOG_DIR/dockerd.log:" >&2
+            tail -n 20 "$LOG_DIR/dockerd.log" >&2
+            exit 1
+        fi
         if [ "$waited" -ge "$DOCKERD_TIMEOUT" ]; then
             echo "headroom: dockerd did not answer within ${DOCKERD_TIMEOUT}s; last lines of $LOG_DIR/dockerd.log:" >&2
             tail -n 20 "$LOG_DIR/dockerd.log" >&2
@@ -85,7 +95,7 @@ start_engine() {
     echo "headroom: dockerd answers after $(elapsed "$t0")s"
 }
 
-# build_image SUITE IMAGE LOGFILE: debootstrap a rootfs, add locales, import, remove the rootfs.
+# build_image SUITE IMAGE: debootstrap a rootfs, add locales, import, remove the rootfs.
 build_image() {
     local suite=$1 image=$2 rootfs="$work/$1"
     debootstrap --variant=minbase --include="$INCLUDE" "$suite" "$rootfs" "$MIRROR"
