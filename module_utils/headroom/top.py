@@ -84,6 +84,8 @@ _KEYS = {
     'RES': 'res', 'SHR': 'shr', 'S': 'state', '%CPU': 'cpu_percent', '%MEM': 'mem_percent',
     'TIME+': 'time', 'COMMAND': 'command',
 }
+# Header names procps-ng translates (German, as captured under LC_ALL=de_DE.UTF-8).
+_HEADER_ALIASES = {'ZEIT+': 'TIME+', 'ZEIT': 'TIME', 'BEFEHL': 'COMMAND'}
 _BUSYBOX_KEYS = {'PID': 'pid', 'USER': 'user', 'VSZ': 'virt', '%CPU': 'cpu_percent',
                  'COMMAND': 'command', 'RSS': 'res'}
 _PROCESS_KEYS = ('pid', 'user', 'priority', 'nice', 'virt', 'res', 'shr', 'state',
@@ -105,8 +107,10 @@ _UPTIME = re.compile(
 _PAIR = r'(?P<value>\d[\d.,]*[kmgtpe]?\+?|\+)\s*(?P<label>%s)'
 _TASKS_PAIR = re.compile(_PAIR % 'total|running|sleeping|stopped|zombie')
 _CPU_PAIR = re.compile(r'(?P<value>\d[\d.,]*)%?\s*(?P<label>us|sy|ni|id|wa|hi|si|st)\b')
-_MEM_LINE = re.compile(r'^(?P<unit>[KMGTPE])iB (?P<kind>Mem|Swap)\s?:(?P<rest>.*)$')
-_MEM_PAIR = re.compile(_PAIR % r'total|free|used|buff/cache|avail Mem|buffers|cached Mem')
+# procps-ng 4 in a German locale prints "Spch" (Speicher) for Mem; numbers and the other labels
+# stay as in C (decimal commas aside).
+_MEM_LINE = re.compile(r'^(?P<unit>[KMGTPE])iB (?P<kind>Mem|Swap|Spch)\s?:(?P<rest>.*)$')
+_MEM_PAIR = re.compile(_PAIR % r'total|free|used|buff/cache|avail (?:Mem|Spch)|buffers|cached Mem')
 _OLD_MEM_LINE = re.compile(r'^(?P<kind>Mem|Swap):\s+(?P<rest>\d.*\btotal\b.*)$')
 _OLD_MEM_PAIR = re.compile(r'(?P<value>\d+k?\+?)\s*(?P<label>total|used|free|buffers|cached)')
 _BB_MEM_LINE = re.compile(r'^Mem:\s+(?P<rest>\d[\d.]*[KMGT]?\s+used,.*)$')
@@ -204,7 +208,7 @@ def _empty_summary():
 
 def _is_header(stripped):
     tokens = stripped.split()
-    return 'PID' in tokens and ('COMMAND' in tokens or 'USER' in tokens or 'CMD' in tokens)
+    return 'PID' in tokens and ('COMMAND' in tokens or 'USER' in tokens or 'BEFEHL' in tokens)
 
 
 def _summary_line(line, lineno, summary, busybox):
@@ -215,7 +219,7 @@ def _summary_line(line, lineno, summary, busybox):
     if line.startswith(('Tasks:', 'Threads:')):
         _pairs(_TASKS_PAIR, line, lineno, summary['tasks'], 'tasks', summary, _counter, 5)
         return None
-    if line.startswith('%Cpu(s):'):
+    if line.startswith(('%Cpu(s):', '%CPU(s):')):
         summary['cpu'] = _cpu(line, lineno, _CPU_PAIR, None)
         return None
     if line.startswith('Cpu(s):'):
@@ -334,7 +338,7 @@ def _cpu(line, lineno, pattern, names):
 def _mem_line(match, line, lineno, summary):
     """``KiB Mem : ... total, ... free, ...`` (3.3.10+) or ``KiB Mem:  ... total, ... used`` (<= 3.3.9)."""
     multiplier = _UNIT[match.group('unit')]
-    kind = match.group('kind')
+    kind = 'Mem' if match.group('kind') == 'Spch' else match.group('kind')
     rest = match.group('rest')
 
     def size(token, line, lineno):
@@ -347,7 +351,7 @@ def _mem_line(match, line, lineno, summary):
     truncated = []
     for pair in _MEM_PAIR.finditer(rest):
         token = pair.group('value')
-        label = pair.group('label')
+        label = 'avail Mem' if pair.group('label') == 'avail Spch' else pair.group('label')
         if token.endswith('+'):
             values[label] = None
             truncated.append(label)
@@ -470,7 +474,8 @@ class _Table(object):
 
     def __init__(self, header, lineno, busybox):
         self.header = header
-        self.names = header.split()
+        printed = header.split()
+        self.names = [_HEADER_ALIASES.get(name, name) for name in printed]
         if len(set(self.names)) != len(self.names):
             raise ParseError('process header with a repeated column', header, lineno - 1)
         self.busybox = busybox
@@ -487,9 +492,9 @@ class _Table(object):
             self.plan.append((name, key, key or 'extra.' + name, _converter(name)))
         self.columns = []
         pos = 0
-        for name in self.names:
-            start = header.index(name, pos)
-            pos = start + len(name)
+        for name, shown in zip(self.names, printed):
+            start = header.index(shown, pos)
+            pos = start + len(shown)
             self.columns.append((name, start, pos))
 
     def row(self, line, lineno):
