@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Re-capture the real `free` / `top` outputs under tests/fixtures/captures/.
 #   scripts/capture-fixtures.sh [SYSTEM...]
-# SYSTEM is any of: host bullseye bookworm trixie swap (default: all of them).
+# SYSTEM is any of: host bullseye bookworm trixie swap (default: all of them); the host's
+# captures go to host-<ID><VERSION_ID> (host-debian12 here).
 # Run by hand by a developer (root, Docker); tests only read what it wrote.
 #
 # Each capture is one JSON file tests/fixtures/captures/<system>/<slug>.json holding the exact
@@ -413,11 +414,12 @@ main() {
     local systems=("$@")
     [ ${#systems[@]} -gt 0 ] || systems=(host bullseye bookworm trixie swap)
     "$root/scripts/docker-setup.sh"
-    local s
+    local s host
+    host="host-$(. /etc/os-release && echo "$ID$VERSION_ID")"
     for s in "${systems[@]}"; do
         case $s in
             # Full command lines of a workstation's processes are nobody's fixture: no -c.
-            host) capture host-debian12 '{"system": "host-debian12", "no_cmdlines": true}' python3 ;;
+            host) capture "$host" "{\"system\": \"$host\", \"no_cmdlines\": true}" python3 ;;
             bullseye) capture_container bullseye "$IMAGE_BULLSEYE" ;;
             bookworm) capture_container bookworm "$IMAGE_BOOKWORM" ;;
             trixie) capture_container trixie "$IMAGE_TRIXIE" ;;
