@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -610,3 +611,69 @@ def test_capture(path, data):
         assert len(agree) >= 0.75 * len(matched), [(p['pid'], p['res'], rss[p['pid']]) for p, _ in matched]
         exact = [p for p, value in matched if abs(p['res'] - value) <= step / 2]
         assert len(exact) >= 0.5 * len(matched)
+
+
+# --------------------------------------------------------------- the top_facts module, run for real
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RUNNER = '''
+import os, runpy, sys
+import ansible.module_utils
+ansible.module_utils.__path__.append(os.path.join(sys.argv[1], 'module_utils'))
+sys.argv = [sys.argv[2], sys.argv[3]]
+runpy.run_path(sys.argv[0], run_name='__main__')
+'''
+
+
+def run_module(tmp_path, args, path=None):
+    """Run library/top_facts.py as Ansible would run it on a host (arguments from a file)."""
+    pytest.importorskip('ansible')
+    args_file = tmp_path / 'args.json'
+    args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
+    env = dict(os.environ)
+    if path is not None:
+        env['PATH'] = path
+    done = subprocess.run([sys.executable, '-c', RUNNER, ROOT, os.path.join(ROOT, 'library', 'top_facts.py'),
+                           str(args_file)], capture_output=True, text=True, env=env)
+    return json.loads(done.stdout)
+
+
+@needs_top
+def test_module_runs_top_and_limits(tmp_path):
+    result = run_module(tmp_path, {'limit': 3})
+    top = result['ansible_facts']['top']
+    assert result['changed'] is False and top['format'] == 'procps-ng>=3.3.10'
+    assert len(top['processes']) == 3 and top['process_count'] > 3
+    assert top['processes'] == top['samples'][-1]['processes']
+    mems = [p['mem_percent'] for p in top['processes']]
+    assert mems == sorted(mems, reverse=True)  # -o %MEM
+
+
+def test_module_parses_output_and_fails_cleanly(tmp_path):
+    text = legacy('jc-centos-7.7-top-b-n3.excerpt.out')
+    result = run_module(tmp_path, {'output': text, 'limit': 0})
+    assert len(result['ansible_facts']['top']['processes']) == 15
+    bad = run_module(tmp_path, {'output': text.replace('Tasks:', 'Aufgaben:')})
+    assert bad['failed'] and 'cannot read top output' in bad['msg'] and 'Aufgaben: 112' in bad['msg']
+    assert 'Traceback' not in json.dumps(bad)
+    assert run_module(tmp_path, {'iterations': 0})['msg'] == 'iterations must be at least 1, got 0'
+
+
+def test_module_without_top(tmp_path):
+    empty = tmp_path / 'bin'
+    empty.mkdir()
+    result = run_module(tmp_path, {}, path=str(empty))
+    assert result['failed'] and 'top is not installed' in result['msg']
+
+
+@pytest.mark.skipif(shutil.which('busybox') is None, reason='busybox not installed')
+def test_module_with_busybox_top(tmp_path):
+    bindir = tmp_path / 'bin'
+    bindir.mkdir()
+    (bindir / 'top').symlink_to(shutil.which('busybox'))
+    result = run_module(tmp_path, {'limit': 5, 'delay': 0.2, 'iterations': 2},
+                        path='%s:%s' % (bindir, os.environ['PATH']))
+    top = result['ansible_facts']['top']
+    assert top['format'] == 'busybox' and len(top['samples']) == 2
+    virts = [p['virt'] for p in top['processes']]
+    assert len(virts) == 5 and virts == sorted(virts, reverse=True)
