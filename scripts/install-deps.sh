@@ -28,6 +28,11 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
+# Concurrent runs on a fresh machine would trip over apt's locks: one installs, the others
+# wait and then find everything present.
+exec 9>/var/lock/headroom-install-deps.lock
+flock 9
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     # A workstation with a working Docker (Docker CE, a rootful engine already up, ...)
