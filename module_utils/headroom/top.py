@@ -49,6 +49,13 @@ Conventions (why each one is the way it is):
   in ``extra`` under top's own header name; memory ones in bytes, counters as
   ints, ``-`` as None, anything else as printed.
 
+- ``format`` does not tell procps-ng 3.3.10 from 4.x: their layouts are the same.
+- Locale: decimal commas are read everywhere; of the translated labels, procps-ng's German ones
+  (``%CPU(s)``, ``MiB Spch``, ``avail Spch``, ``ZEIT+``, ``BEFEHL``) are known. Any other unknown
+  summary line is refused rather than skipped. The top_facts module runs top with ``LC_ALL=C``.
+- Summary figures are rounded by top to the digits shown (``24105.55`` MiB prints ``24105.6``),
+  busybox truncates its scaled VSZ (``1352m`` for 1352.9 MiB).
+
 Anything that cannot be read raises ParseError quoting the line.
 """
 
