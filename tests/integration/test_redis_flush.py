@@ -133,6 +133,7 @@ def test_flush_deletes_only_what_was_declared_then_no_change(ansible_run, redis_
     flush = report(tasks, 'redis_flush')
     assert flush['changed'] is True and flush['keys'] == 610 and flush['check_mode'] is False
     assert tasks['Show what was deleted']['msg'].startswith('deleted 610 keys')
+    assert flush['purged'] is True  # Debian's redis-server uses jemalloc
     after = redis_server.all_keys()
     assert after == before - doomed           # every other key still there
     assert len(after) == 826 - 610 == 216
@@ -310,3 +311,11 @@ def test_acl_user_flushes_and_a_user_without_unlink_is_told(ansible_run, redis_f
     result, _ = ansible_run.module('redis_flush', dict(args, user='cachebot', password='bot-pw'))
     assert result['changed'] and result['keys'] == len(doomed)
     assert server.all_keys() == before - doomed
+
+
+def test_undeclared_db_number_refused_nothing_deleted(ansible_run, redis_server):
+    seed(redis_server)
+    before = redis_server.all_keys()
+    result, _ = ansible_run.module('redis_flush', dict(redis_server.module_args(), flush_dbs=[1, 16]))
+    assert result['failed'] and 'DB 16 does not exist (this server has DBs 0 to 15)' in result['msg']
+    assert redis_server.all_keys() == before
