@@ -35,6 +35,12 @@ options:
       - Ignored when O(output) is not given (the module runs C(free -b)).
     type: str
     default: ''
+  version:
+    description:
+      - What C(free -V) printed on the system that produced O(output) (or just the number, C(3.3.17)).
+      - Needed only for output made with C(--si), which procps-ng 3.3.x and 4.x print differently
+        (3.3.x keeps binary values under it); without it such output fails rather than being guessed.
+    type: str
 attributes:
   check_mode:
     description: Runs in check mode and returns the same facts; it never changes anything.
@@ -90,6 +96,7 @@ ansible_facts:
             - C(total used free shared buffers cache buff_cache available).
             - C(buff_cache) is the sum of C(buffers) and C(cache) where they are printed apart.
             - C(used) is as printed; before procps 3.3.10 it includes buffers and cache.
+            - V(null) also where procps 3.3.x C(-h) printed a small value as C(0.0Ki), a display bug.
           type: dict
           sample: {total: 8201379840, used: 2147483648, free: 318767104, shared: 220200960,
                    buffers: null, cache: null, buff_cache: 1610612736, available: 5737418240}
@@ -132,6 +139,7 @@ def main():
         argument_spec=dict(
             output=dict(type='str'),
             flags=dict(type='str', default=''),
+            version=dict(type='str'),
         ),
         supports_check_mode=True,
     )
@@ -145,7 +153,7 @@ def main():
             module.fail_json(msg='free -b failed (rc=%d): %s' % (rc, err.strip()), rc=rc)
         flags = '-b'
     try:
-        facts = parse_free(output, flags)
+        facts = parse_free(output, flags, module.params['version'])
     except ParseError as err:
         module.fail_json(msg='cannot read free output: %s' % err)
     module.exit_json(changed=False, ansible_facts={'free': facts})

@@ -1,10 +1,13 @@
 """Parse the output of `free` (procps 3.3.x, procps-ng 4.x, busybox) into exact bytes.
 
-    parse_free(text, flags='') -> dict
+    parse_free(text, flags='', version=None) -> dict
 
 ``flags`` are the options `free` ran with: they decide what a bare number
 counts (KiB by default, bytes with -b, MiB with -m, kB with --si ...). Suffixed
-values (``-h``) carry their own unit. The result:
+values (``-h``) carry their own unit. ``version`` is what `free -V` printed
+(or just '3.3.17'): procps-ng 3.3.x ignores a bare ``--si`` for its numbers
+(it prints KiB, and binary values under the letters of ``-h --si``), 4.x does
+not, and the output does not say which, so ``--si`` output needs it. The result:
 
     {'format': 'standard' | 'wide' | 'legacy' | 'line',
      'mem': {total, used, free, shared, buffers, cache, buff_cache, available},
@@ -12,7 +15,9 @@ values (``-h``) carry their own unit. The result:
      'low': {...}, 'high': {...}, 'total': {...},   # only when printed (-l, -t)
      'comm': {total, used, free}}                   # -v: CommitLimit, Committed_AS, the rest
 
-Values are int bytes; None where the output lacks them. ``buff_cache`` is the
+Values are int bytes; None where the output lacks them, and None where procps
+3.3.x's `-h` printed a small non-zero value as ``0.0Ki`` (a display bug: the true
+value is unknown). ``buff_cache`` is the
 sum of buffers and cache where those are printed separately (-w, legacy).
 ``used`` is as printed: before 3.3.10 it still includes buffers and cache.
 Several blocks (``free -s 1 -c 3``) give the last one and a ``samples`` list.
@@ -66,14 +71,16 @@ _SHORT = {'b': '-b', 'k': '-k', 'm': '-m', 'g': '-g', 'h': '-h', 'w': '-w', 't':
 
 _NUMBER = re.compile(r'^\d+(?:[.,]\d+)?(?:[KMGTPE]i?|B)?$')
 _ONE_LETTER = re.compile(r'^\d+(?:[.,]\d+)?[KMGTPE]$')
+_DISPLAY_BUG = re.compile(r'^0[.,]0[KMGTPE]i?$')
 
 
 class _Units(object):
     """What the flags say about the numbers: multiplier for bare ones, SI or not, human."""
 
-    def __init__(self, flags):
+    def __init__(self, flags, version=None):
         self.exponent = 1
         self.si = False
+        bare_si = False
         self.human = False
         self.flags_given = bool(flags.strip()) if isinstance(flags, str) else bool(flags)
         tokens = flags.split() if isinstance(flags, str) else list(flags)
@@ -88,7 +95,7 @@ class _Units(object):
                 elif flag in _SI_UNIT_FLAGS:
                     self.exponent, self.si = _SI_UNIT_FLAGS[flag], True
                 elif flag == '--si':
-                    self.si = True
+                    self.si = bare_si = True
                 elif flag in ('-h', '--human'):
                     self.human = True
                 elif flag in _ARG_FLAGS:
@@ -98,9 +105,27 @@ class _Units(object):
                 else:
                     raise ParseError('unknown free flag %r in flags %r' % (flag, flags))
 
+        if bare_si:
+            major = _major(version, flags)
+            if major is not None and major < 4:
+                # procps-ng 3.3.x: --si changes the letters, not the numbers (seen in 3.3.17)
+                self.si = any(flag in tokens for flag in _SI_UNIT_FLAGS)
+
     @property
     def multiplier(self):
         return (1000 if self.si else 1024) ** self.exponent
+
+
+_VERSION = re.compile(r'(\d+)\.(\d+)(?:\.(\d+))?')
+
+
+def _major(version, flags):
+    """procps's major version from `free -V` text; --si output cannot be read without it."""
+    match = _VERSION.search(version or '')
+    if not match:
+        raise ParseError('free %s: --si means powers of 1000 in procps-ng 4.x, but 3.3.x prints binary '
+                         'values under it; pass the version (`free -V`) to say which' % flags)
+    return int(match.group(1))
 
 
 def _expand(token):
@@ -117,11 +142,11 @@ def _expand(token):
     return flags
 
 
-def parse_free(text, flags=''):
+def parse_free(text, flags='', version=None):
     """Parse `free` output produced with ``flags``; see the module docstring."""
     if not isinstance(text, str):
         raise ParseError('free output must be text, got %s' % type(text).__name__)
-    units = _Units(flags)
+    units = _Units(flags, version)
     lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:
         raise ParseError('free output is empty')
@@ -225,8 +250,11 @@ def _sizes(values, units, line, lineno):
         if not _NUMBER.match(value):
             raise ParseError('not a size: %r' % value, line, lineno)
         suffixed = not value[-1].isdigit()
-        if units.human and not suffixed:
+        if units.human and not suffixed and value != '0':  # busybox -h prints a bare 0
             raise ParseError('free -h prints a unit after every value; %r has none' % value, line, lineno)
+        if units.human and _DISPLAY_BUG.match(value):
+            sizes.append(None)  # procps 3.3.x prints small values as 0.0Ki: unknown, not zero
+            continue
         if not units.flags_given and _ONE_LETTER.match(value):
             raise ParseError('%r has a one-letter unit, which means 1024 in procps < 3.3.13 `free -h` '
                              'but 1000 in `free -h --si`: pass flags to say which' % value, line, lineno)
