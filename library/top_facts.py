@@ -26,7 +26,7 @@ description:
   - Fails with a message that quotes the offending line on anything it cannot read; it never
     guesses a number (values that top cut with a trailing C(+) become V(null)).
 version_added: "0.1.0"
-author: headroom contributors
+author: headroom contributors (@headroom)
 options:
   iterations:
     description:
@@ -62,8 +62,10 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Runs in check mode and returns the same facts; it never changes anything.
     support: full
   diff_mode:
+    description: Nothing changes, so there is nothing to show.
     support: none
 notes:
   - Reads only; changes nothing on the host.
