@@ -32,7 +32,8 @@ options:
   facts:
     description:
       - For each host of O(hosts), at the same position, its C(ansible_facts) (their C(headroom) key is
-        read; a host without it has no diagnosis), or directly its C(ansible_facts.headroom), or V(null).
+        read, a host without it has no diagnosis; C(headroom_redis), what the cache_flush role read of
+        Redis, is kept beside it), or directly its C(ansible_facts.headroom), or V(null).
     type: list
     elements: raw
     default: []
@@ -133,6 +134,19 @@ def write(module, path, text):
     module.atomic_move(tmp, path)
 
 
+def host_facts(item):
+    """A host's headroom facts from its ansible_facts (or the headroom facts themselves), with what
+    the cache_flush role read of its Redis (ansible_facts.headroom_redis) when that ran."""
+    if not isinstance(item, dict):
+        return None
+    if 'audit' in item:
+        return item
+    headroom = item.get('headroom')
+    if headroom and item.get('headroom_redis'):
+        headroom = dict(headroom, redis=item['headroom_redis'])
+    return headroom
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -149,8 +163,7 @@ def main():
     )
     path = module.params['path']
     now = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
-    facts = [item.get('headroom', item if 'audit' in item else None) if isinstance(item, dict) else None
-             for item in module.params['facts']]
+    facts = [host_facts(item) for item in module.params['facts']]
     try:
         report = build_report(module.params['hosts'], facts, now, module.params['before'],
                               module.params['errors'])
