@@ -250,6 +250,57 @@ class SwapFile(object):
                 return area
         return None
 
+    @staticmethod
+    def swap_busy(path):
+        """Whether the kernel uses this very inode as swap.
+
+        /proc/swaps names areas by path only, and containers sharing a kernel can each have
+        their own /swap/x listed under the same name; the kernel refuses fallocate on an
+        active swap file (ETXTBSY), whoever looks. One byte at offset 0 is always allocated
+        in a file mkswap has written, so on an inactive file the call changes nothing.
+        """
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+        try:
+            os.posix_fallocate(fd, 0, 1)
+        except OSError as err:
+            if err.errno == errno.ETXTBSY:
+                return True
+            if err.errno in (errno.EOPNOTSUPP, errno.EINVAL):
+                return None
+            raise
+        finally:
+            os.close(fd)
+        return False
+
+    def leftover_active(self, path):
+        """Whether a leftover of an interrupted run is an active swap area (only a file with
+        mkswap's signature can be; others are never probed, so nothing is written to them)."""
+        if os.path.islink(path) or not os.path.isfile(path):
+            return False
+        with open(path, 'rb') as handle:
+            if not swap.has_swap_signature(handle.read(65536)):
+                return False
+        return bool(self.swap_busy(path))
+
+    def own_area(self, areas, path, size):
+        """The /proc/swaps area of the file at ``path``, or None when it is not active."""
+        candidates = [a for a in areas if a['path'] == os.path.join(
+            os.path.realpath(os.path.dirname(path)), os.path.basename(path)) and not a['deleted']]
+        busy = self.swap_busy(path)
+        if busy is None:
+            # No way to ask the inode: trust the name.
+            return candidates[0] if candidates else None
+        if not busy:
+            return None
+        if len(candidates) == 1:
+            return candidates[0]
+        # Active, but listed under another name or under a name several areas share: what
+        # is swapped out to it is unknown, so assume all of it (the swapoff guard stays safe).
+        priorities = [a['priority'] for a in candidates]
+        wanted = self.params['priority']
+        return {'path': path, 'type': 'file', 'size': size, 'used': size, 'deleted': False,
+                'priority': wanted if wanted in priorities else (priorities[0] if priorities else None)}
+
     def describe(self, fstab_text):
         """What is at self.path now: the ``current`` dict swap.plan() takes."""
         info = {'exists': False, 'regular': False, 'size': 0, 'signature': False, 'mode': 0, 'uid': 0}
@@ -267,7 +318,9 @@ class SwapFile(object):
                     info['signature'] = swap.has_swap_signature(os.read(fd, 65536))
                 finally:
                     os.close(fd)
-        info['active'] = self.active_area(self.areas(), self.kernel_path)
+        info['active'] = None
+        if info['signature']:
+            info['active'] = self.own_area(self.areas(), self.path, info['size'])
         lines = fstab_text.splitlines()
         entries = swap.fstab_entries(fstab_text, self.path)
         info['fstab_line'] = lines[entries[0]] if entries else None
@@ -524,7 +577,7 @@ def main():
         areas = sf.areas()
         for leftover in (sf.tmp, sf.old):
             if os.path.lexists(leftover):
-                if sf.active_area(areas, os.path.join(os.path.dirname(sf.kernel_path), os.path.basename(leftover))):
+                if sf.leftover_active(leftover):
                     module.fail_json(msg='%s is an active swap area left by an interrupted run: swapoff it'
                                          ' and delete it, then run again' % leftover)
                 sf.actions.append('cleanup')
