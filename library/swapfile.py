@@ -259,7 +259,13 @@ class SwapFile(object):
         active swap file (ETXTBSY), whoever looks. One byte at offset 0 is always allocated
         in a file mkswap has written, so on an inactive file the call changes nothing.
         """
-        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+        except OSError as err:
+            # Some kernels refuse even the open of an active swap file for writing.
+            if err.errno == errno.ETXTBSY:
+                return True
+            raise
         try:
             os.posix_fallocate(fd, 0, 1)
         except OSError as err:
