@@ -156,16 +156,32 @@ class Fleet:
             found.update(docker('ps', '-aq', '--no-trunc', '--filter', 'label=%s=%s' % (LABEL, self.run_id)).split())
         except BenchError as err:
             problems.append(str(err))
+        if found and self.network:
+            # Disconnect first: docker 20.10 removing 100 attached containers at once under load
+            # left the network with a phantom endpoint that only a restart of the engine clears.
+            def disconnect(cid):
+                try:
+                    docker('network', 'disconnect', '-f', self.network, cid)
+                except BenchError:
+                    pass  # not attached (its start failed): nothing to undo
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(disconnect, sorted(found)))
         if found:
             try:
                 docker('rm', '-f', '-v', *sorted(found))
             except BenchError as err:
                 problems.append(str(err))
         if self.network:
-            try:
-                docker('network', 'rm', self.network)
-            except BenchError as err:
-                problems.append(str(err))
+            # the engine releases the endpoints of removed containers a moment later (seen at N=100)
+            for attempt in range(20):
+                try:
+                    docker('network', 'rm', self.network)
+                    break
+                except BenchError as err:
+                    if attempt == 19 or 'active endpoints' not in str(err):
+                        problems.append(str(err))
+                        break
+                    time.sleep(0.5)
         return len(found), problems
 
 
