@@ -166,9 +166,14 @@ ansible_facts:
         overcommit_memory:
           description: C(vm.overcommit_memory) (0 heuristic, 1 always, 2 strict).
           type: int
+        container:
+          description: Whether the host is a container (Docker, podman, systemd-nspawn, LXC).
+          type: bool
         oom:
           description: C(kills) (the kernel's C(oom_kill) counter since boot, or the events found when the
-            kernel has no counter), C(sources) (the logs read), and the last O(oom_events_limit) C(events)
+            kernel has no counter; in a container the cgroup's own count, since the kernel's is the
+            machine's), C(machine_wide) (true in a container, whose kernel log shows every container's
+            kills), C(sources) (the logs read), and the last O(oom_events_limit) C(events)
             (C(time pid comm uid total_vm anon_rss file_rss shmem_rss constraint memcg task_memcg invoked_by)).
           type: dict
         growth:
@@ -185,7 +190,9 @@ ansible_facts:
         audit:
           description: The verdict (C(ok warning critical)), C(reasons), ranked C(recommendations)
             (C(rank step title detail role bytes)), C(effective_total), C(available), C(available_pct),
-            C(limited_by_cgroup), a one-line C(summary) and C(lines), the whole verdict as text for a person.
+            C(limited_by_cgroup), C(swap_total) and C(swap_used) (the swap the workload may use; a cgroup
+            swap limit caps the machine's), a one-line C(summary) and C(lines), the whole verdict as text
+            for a person.
           type: dict
         gaps:
           description: Sources that could not be read on this host, each with the reason.
@@ -200,16 +207,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.headroom.audit import audit, classify, group_processes, growth, merge_policy
 from ansible.module_utils.headroom.errors import ParseError
 from ansible.module_utils.headroom.free import parse_free
-from ansible.module_utils.headroom.kernel import (parse_meminfo, parse_vmstat, read_cgroup_memory,
-                                                  read_pressure, read_smaps_rollup)
+from ansible.module_utils.headroom.kernel import (in_container, parse_meminfo, parse_vmstat,
+                                                  read_cgroup_memory, read_pressure, read_smaps_rollup)
 from ansible.module_utils.headroom.oom import collect_oom_history
-from ansible.module_utils.headroom.top import parse_top
+from ansible.module_utils.headroom.top import TOP_ENV, parse_top, run_top
 
 C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
 _VMSTAT_KEYS = ('oom_kill', 'pswpin', 'pswpout', 'pgmajfault', 'pgscan_direct')
-# procps top sorted by memory and wide enough that commands are not cut; busybox top knows neither.
-TOP_PROCPS = ['top', '-b', '-n', '1', '-o', '%MEM', '-w', '512']
-TOP_BUSYBOX = ['top', '-b', '-n', '1']
 
 
 class Collector(object):
@@ -264,16 +268,22 @@ class Collector(object):
                       'swap_free': meminfo.get('SwapFree', 0)}
 
     def top(self, samples, seconds):
-        argv = list(TOP_BUSYBOX if self._is_busybox('top') else TOP_PROCPS)
-        if samples > 1:
-            argv[argv.index('-n') + 1] = str(samples)
-            argv += ['-d', '%.2f' % max(0.1, seconds / (samples - 1))]
-        out = self.run('top', argv)
-        return parse_top(out) if out is not None else None
-
-    def _is_busybox(self, tool):
-        path = self.module.get_bin_path(tool)
-        return bool(path) and os.path.basename(os.path.realpath(path)) == 'busybox'
+        path = self.module.get_bin_path('top')
+        if path is None:
+            self.gaps.append('top: not installed: processes not read')
+            return None
+        delay = max(0.1, seconds / (samples - 1)) if samples > 1 else None
+        try:
+            out, busybox = run_top(lambda argv: self.module.run_command([path] + argv[1:], environ_update=TOP_ENV),
+                                   samples, delay)
+        except OSError as err:
+            self.gaps.append('top: %s' % err)
+            return None
+        top = parse_top(out)
+        if busybox:  # busybox top cannot sort by memory: its biggest first by VSZ
+            for sample in top['samples']:
+                sample['processes'].sort(key=lambda p: p.get('virt') or 0, reverse=True)
+        return top
 
     def pss(self, processes, limit):
         sizes = {}
@@ -361,7 +371,18 @@ def main():
         module.fail_json(msg='cannot read this host\'s memory figures: %s' % err, gaps=collect.gaps)
 
     vmstat = dict((key, vm_after.get(key)) for key in _VMSTAT_KEYS) if vm_after else None
-    oom_kills = vmstat['oom_kill'] if vmstat and vmstat.get('oom_kill') is not None else len(events)
+    container = in_container()
+    if container:
+        # /proc/vmstat and the kernel log are the whole machine's: count the cgroup's own kills
+        cg_events = (cgroup or {}).get('events') or {}
+        oom_kills = cg_events.get('oom_kill') or 0
+        if cg_events.get('oom_kill') is None:
+            collect.gaps.append('OOM kills: in a container the kernel counter is the machine\'s and the '
+                                'cgroup has no oom_kill count; kills not counted')
+        own_events = []
+    else:
+        oom_kills = vmstat['oom_kill'] if vmstat and vmstat.get('oom_kill') is not None else len(events)
+        own_events = events
     groups = classify(group_processes(processes, pss), policy)
     facts = {
         'memory': memory,
@@ -373,14 +394,15 @@ def main():
         'pressure': pressure,
         'cgroup': cgroup,
         'overcommit_memory': int(overcommit) if overcommit and overcommit.strip().isdigit() else None,
-        'oom': {'kills': oom_kills, 'sources': sources,
+        'container': container,
+        'oom': {'kills': oom_kills, 'sources': sources, 'machine_wide': container,
                 'events': events[-params['oom_events_limit']:] if params['oom_events_limit'] else []},
         'groups': groups[:params['top_limit']],
         'growth': growth(top.get('samples') if top else None, params['sample_seconds'])[:params['top_limit']],
         'gaps': collect.gaps,
     }
     facts['audit'] = audit({'memory': memory, 'meminfo': meminfo, 'cgroup': cgroup, 'rates': facts['rates'],
-                            'pressure': pressure, 'oom_kills': oom_kills, 'oom_events': events,
+                            'pressure': pressure, 'oom_kills': oom_kills, 'oom_events': own_events,
                             'overcommit_memory': facts['overcommit_memory'], 'groups': groups,
                             'instance_type': params['instance_type'], 'growth': facts['growth']}, policy)
     module.exit_json(changed=False, ansible_facts={'headroom': facts})

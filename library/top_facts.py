@@ -151,36 +151,21 @@ ansible_facts:
           sample: 112
 '''
 
-import math
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.headroom.errors import ParseError
-from ansible.module_utils.headroom.top import parse_top
+from ansible.module_utils.headroom.top import TOP_ENV, parse_top, run_top
 
-# A toprc can reorder, hide or add columns and switch the memory lines to
-# graphs: pointing HOME nowhere makes top use its built-in layout.
-TOP_ENV = {'LC_ALL': 'C', 'LANG': 'C', 'HOME': '/nonexistent', 'XDG_CONFIG_HOME': '/nonexistent'}
-
-
-def run_top(module, iterations, delay, full_command):
+def run(module, iterations, delay, full_command):
+    """top's output and whether it is busybox's; the module fails when top is missing or refuses."""
     top = module.get_bin_path('top')
     if top is None:
         module.fail_json(msg='top is not installed on this host (package procps, or busybox)')
-    rc, out, err = module.run_command([top, '-V'], environ_update=TOP_ENV)
-    busybox = 'busybox' in (out + err).lower()
-    base = [top, '-b', '-n', str(iterations)]
-    if busybox:
-        cmd = base + (['-d', str(int(math.ceil(delay)))] if delay is not None else [])
-    else:
-        cmd = base + (['-d', repr(delay)] if delay is not None else [])
-        if full_command:
-            cmd.append('-c')
-    attempts = [cmd] if busybox else [cmd + ['-o', '%MEM', '-w', '512'], cmd]
-    for attempt in attempts:
-        rc, out, err = module.run_command(attempt, environ_update=TOP_ENV)
-        if rc == 0:
-            return out, busybox
-    module.fail_json(msg='%s failed (rc=%d): %s' % (' '.join(attempts[-1]), rc, err.strip()), rc=rc)
+    try:
+        return run_top(lambda argv: module.run_command([top] + argv[1:], environ_update=TOP_ENV),
+                       iterations, delay, full_command)
+    except OSError as err:
+        module.fail_json(msg=str(err))
 
 
 def main():
@@ -203,7 +188,7 @@ def main():
         module.fail_json(msg='limit must be 0 (no limit) or more, got %d' % params['limit'])
     output, busybox = params['output'], False
     if output is None:
-        output, busybox = run_top(module, params['iterations'], params['delay'], params['full_command'])
+        output, busybox = run(module, params['iterations'], params['delay'], params['full_command'])
     try:
         facts = parse_top(output)
     except ParseError as err:

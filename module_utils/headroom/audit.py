@@ -8,6 +8,7 @@ lists, ``DEFAULT_POLICY`` merged with the user's) and returns
      'reasons': [{'level', 'signal', 'message'}],
      'recommendations': [{'rank', 'step', 'title', 'detail', 'role', 'bytes'}],
      'effective_total', 'available', 'available_pct', 'limited_by_cgroup',
+     'swap_total', 'swap_used' (the swap the workload may use: a cgroup's swap limit caps the machine's),
      'summary', 'lines'}
 
 Recommendations follow the order an operator would try them, cheapest first:
@@ -158,6 +159,19 @@ def classify(groups, policy):
     return groups
 
 
+def effective_swap(memory, cgroup):
+    """(total, used) of the swap the workload may really use: a cgroup's swap limit caps the machine's.
+
+    Inside a container `free` shows the machine's swap; memory.swap.max (v2) or memsw minus mem (v1)
+    says how much of it the container's processes may use: 0 means they cannot swap at all.
+    """
+    total, used = memory.get('swap_total') or 0, memory.get('swap_used') or 0
+    if cgroup and cgroup.get('swap_limit') is not None and cgroup['swap_limit'] < total:
+        current = cgroup.get('swap_current')
+        return cgroup['swap_limit'], min(used, current if current is not None else used, cgroup['swap_limit'])
+    return total, used
+
+
 def effective_memory(memory, cgroup):
     """(total, available) the workload really has: the cgroup's limit when it is tighter."""
     total, available = memory['total'], memory['available']
@@ -194,7 +208,7 @@ def audit(facts, policy=None):
         reason('warning', 'available', '%.1f%% available (%s %s %s)'
                % (available_pct, human(available), scope, human(total)))
 
-    swap_total, swap_used = memory.get('swap_total') or 0, memory.get('swap_used') or 0
+    swap_total, swap_used = effective_swap(memory, facts.get('cgroup'))
     swap_pct = 100.0 * swap_used / swap_total if swap_total else 0.0
     if swap_total and swap_pct >= policy['swap_used_critical_pct']:
         reason('critical', 'swap_used', 'swap %.0f%% used (%s of %s)' % (swap_pct, human(swap_used), human(swap_total)))
@@ -254,13 +268,16 @@ def audit(facts, policy=None):
     verdict = max((r['level'] for r in reasons), key=_LEVELS.index, default='ok')
     short = any(r['signal'] in _SHORT_SIGNALS for r in reasons)
     recommendations = _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
-                                 oom_kills, policy, facts.get('instance_type'), growing)
+                                 oom_kills, policy, facts.get('instance_type'), growing,
+                                 swap_total, facts.get('cgroup'))
     result = {
         'verdict': verdict,
         'reasons': reasons,
         'recommendations': recommendations,
         'effective_total': total,
         'available': available,
+        'swap_total': swap_total,
+        'swap_used': swap_used,
         'available_pct': round(available_pct, 1),
         'limited_by_cgroup': limited,
         'summary': summary(verdict, available, total, swap_used, swap_total, oom_kills),
@@ -280,7 +297,7 @@ def lines(result):
 
 
 def _recommend(short, total, available, memory, meminfo, groups, runaway, rates, oom_kills, policy,
-               instance_type=None, growing=()):
+               instance_type=None, growing=(), swap_total=0, cgroup=None):
     recs = []
 
     def add(step, title, detail, role=None, size=None):
@@ -328,11 +345,15 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
             'dropping an unused Django admin), fewer workers, or recycle them (max-requests)'
             % (group['count'], human(per), group['measure'].upper()), size=group['memory'])
     # 4. swap
-    swap_total = memory.get('swap_total') or 0
     if swap_total == 0 and (short or oom_kills >= policy['oom_kills_warning']):
-        add('swap', 'Add swap as an emergency buffer',
-            'the host has no swap: a swap file absorbs a spike that would otherwise wake the OOM killer '
-            '(frequent swapping is itself a symptom)', role='swap_setup')
+        if cgroup and cgroup.get('swap_limit') == 0:
+            add('swap', 'Let the cgroup swap',
+                'its swap limit is 0 (memory.swap.max, or a container run with --memory-swap equal to '
+                '--memory), so a swap file would not help it: raise that limit, or the memory limit')
+        else:
+            add('swap', 'Add swap as an emergency buffer',
+                'the host has no swap: a swap file absorbs a spike that would otherwise wake the OOM killer '
+                '(frequent swapping is itself a symptom)', role='swap_setup')
     # 5. refactor
     for item in growing:
         add('refactor', 'Look into %s (pid %s) for a leak or a heavy request' % (item['command'], item['pid']),

@@ -393,3 +393,19 @@ def read_cgroup_memory(root='/', proc_self_cgroup=None):
             info['limit_cgroup'] = '/' if rel == '.' else '/' + rel
         return info
     return None
+
+
+def in_container(root='/'):
+    """True when this process runs in a container, where /proc/vmstat and the kernel log are the machine's.
+
+    Docker creates /.dockerenv, podman /run/.containerenv; systemd-nspawn, LXC and others put
+    ``container=`` in PID 1's environment (readable by root).
+    """
+    for marker in ('.dockerenv', 'run/.containerenv'):
+        if os.path.exists(_path(root, marker)):
+            return True
+    try:
+        with open(_path(root, 'proc/1/environ'), 'rb') as handle:
+            return any(item.startswith(b'container=') for item in handle.read().split(b'\0'))
+    except (IOError, OSError):
+        return False

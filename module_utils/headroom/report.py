@@ -23,7 +23,8 @@ def host_record(host, facts, error=None):
     result = facts['audit']
     record = {'host': host, 'verdict': result['verdict'], 'summary': result['summary'],
               'available': result['available'], 'effective_total': result['effective_total'],
-              'available_pct': result['available_pct'], 'reasons': result['reasons'],
+              'available_pct': result['available_pct'], 'swap_total': result.get('swap_total'),
+              'swap_used': result.get('swap_used'), 'reasons': result['reasons'],
               'recommendations': result['recommendations'], 'lines': result['lines']}
     for key in _KEEP:
         record[key] = facts.get(key)
@@ -78,10 +79,14 @@ def build_report(hosts, facts, generated_at, before=None, errors=None):
 def change(before, after):
     """What remediation changed on a host: verdicts and bytes available, before and after."""
     delta = (after.get('available') or 0) - (before.get('available') or 0)
+    text = '%s -> %s, available %s%s' % (before['verdict'], after['verdict'], '+' if delta >= 0 else '-',
+                                         human(abs(delta)))
+    if (before.get('swap_total') or 0) != (after.get('swap_total') or 0):
+        text += ', swap %s -> %s' % (human(before.get('swap_total')), human(after.get('swap_total')))
     return {'verdict': [before['verdict'], after['verdict']],
             'available': [before.get('available'), after.get('available')],
-            'summary': '%s -> %s, available %s%s' % (before['verdict'], after['verdict'],
-                                                       '+' if delta >= 0 else '-', human(abs(delta)))}
+            'swap_total': [before.get('swap_total'), after.get('swap_total')],
+            'summary': text}
 
 
 def merge_reports(reports):

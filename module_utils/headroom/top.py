@@ -59,6 +59,7 @@ Conventions (why each one is the way it is):
 Anything that cannot be read raises ParseError quoting the line.
 """
 
+import math
 import re
 
 from .errors import ParseError
@@ -615,3 +616,33 @@ def _int(value, name, line, lineno):
     if not _INTEGER.match(value):
         raise ParseError('column %s: not an integer: %r' % (name, value), line, lineno)
     return int(value)
+
+
+# A toprc can reorder, hide or add columns and switch the memory lines to graphs, and procps top
+# creates ~/.config/procps when it runs: pointing HOME nowhere gives the built-in layout and leaves
+# the host as it was.
+TOP_ENV = {'LC_ALL': 'C', 'LANG': 'C', 'HOME': '/nonexistent', 'XDG_CONFIG_HOME': '/nonexistent'}
+
+
+def run_top(run, iterations=1, delay=None, full_command=False):
+    """Run top in batch mode the way this host's top understands, and return (stdout, busybox).
+
+    ``run(argv)`` returns ``(rc, stdout, stderr)`` like AnsibleModule.run_command, with TOP_ENV in
+    the environment; argv starts with 'top'. procps top is sorted by memory and made wide so that
+    commands are not cut; an old procps that rejects -o/-w is asked again without them; busybox top
+    knows neither and takes whole seconds. Raises OSError with top's message when every form fails.
+    """
+    rc, out, err = run(['top', '-V'])
+    busybox = 'busybox' in (out + err).lower()
+    base = ['top', '-b', '-n', str(iterations)]
+    if busybox:
+        cmd = base + (['-d', str(int(math.ceil(delay)))] if delay is not None else [])
+        attempts = [cmd]
+    else:
+        cmd = base + (['-d', repr(delay)] if delay is not None else []) + (['-c'] if full_command else [])
+        attempts = [cmd + ['-o', '%MEM', '-w', '512'], cmd]
+    for attempt in attempts:
+        rc, out, err = run(attempt)
+        if rc == 0:
+            return out, busybox
+    raise OSError('%s failed (rc=%d): %s' % (' '.join(attempts[-1]), rc, err.strip()))

@@ -183,3 +183,20 @@ def test_growth_across_top_samples_is_a_refactor_lead():
     assert 'grew by 130.0 MiB (200.0 MiB to 330.0 MiB) in 4 s' in rec['detail']
     # below the threshold it is not a finding
     assert audit(host(available=6 * GIB, growth=grown), merge_policy({'growth_warning_bytes': 200 * MIB}))['verdict'] == 'ok'
+
+
+def test_a_cgroup_swap_limit_caps_the_machines_swap():
+    # a container run with --memory-swap equal to --memory sees the machine's 2 GiB of swap in free
+    cgroup = {'limit': GIB, 'current': 950 * MIB, 'swap_limit': 0, 'swap_current': 0}
+    result = audit(host(available=6 * GIB, swap_total=2 * GIB, swap_used=GIB, cgroup=cgroup))
+    assert (result['swap_total'], result['swap_used']) == (0, 0)
+    swap = [r for r in result['recommendations'] if r['step'] == 'swap'][0]
+    assert swap['title'] == 'Let the cgroup swap' and swap['role'] is None
+    # allowed 512 MiB of it, 100 MiB in use by the cgroup
+    cgroup = dict(cgroup, swap_limit=512 * MIB, swap_current=100 * MIB)
+    result = audit(host(available=6 * GIB, swap_total=2 * GIB, swap_used=GIB, cgroup=cgroup))
+    assert (result['swap_total'], result['swap_used']) == (512 * MIB, 100 * MIB)
+    assert 'swap' not in [r['step'] for r in result['recommendations']]
+    # no swap anywhere and a cgroup that may swap: a swap file is the fix
+    result = audit(host(available=6 * GIB, cgroup=dict(cgroup, swap_limit=None)))
+    assert [r['role'] for r in result['recommendations'] if r['step'] == 'swap'] == ['swap_setup']
