@@ -113,15 +113,11 @@ def test_a_healthy_host_is_not_short_of_memory(host, groups, record):
     assert oom_kill_counter(host) == record['cgroup']['events']['oom_kill'] == 0
 
 
-@pytest.mark.xfail(strict=True, reason='memory_facts counts OOM kills from /proc/vmstat, which is the whole '
-                   "kernel's: every container on a machine with any OOM kill since boot gets a warning; "
-                   "the cgroup's own counter (cgroup.events.oom_kill) is collected but not used")
 def test_a_healthy_host_is_ok(host, groups, record):
     if 'short' in groups:
         pytest.skip('short host')
     assert record['verdict'] == 'ok', record['reasons']
 
 
-@pytest.mark.xfail(strict=True, reason='oom.kills is the kernel-wide /proc/vmstat counter, not the cgroup\'s')
 def test_a_containers_oom_kills_are_its_own(host, record):
     assert record['oom']['kills'] == oom_kill_counter(host)

@@ -100,8 +100,6 @@ def test_check_mode_finds_the_same(facts, host, hog):
     assert group['status'] == 'denied' and group['pids'] == [hog['pid']]
 
 
-@pytest.mark.xfail(strict=True, reason='memory_facts runs top with the real HOME, and procps top creates '
-                   '~/.config/procps (top_facts points HOME and XDG_CONFIG_HOME nowhere; memory_facts does not)')
 def test_the_role_changed_nothing_on_the_host(host, hog):
     # read-only: nothing new in the writable places since prepare installed the hog
     assert host.file('/usr/local/bin/%s' % hog['name']).exists
