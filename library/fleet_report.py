@@ -37,12 +37,18 @@ options:
     type: list
     elements: raw
     default: []
-  errors:
+  error_hosts:
     description:
-      - For each host of O(hosts), at the same position, why it has no diagnosis (the failed task's
-        message), or V(null). Unreachable hosts need none.
+      - Hosts whose diagnosis failed, with the reason at the same position in O(errors). A host of
+        O(hosts) with no facts and not named here was unreachable.
     type: list
-    elements: raw
+    elements: str
+    default: []
+  errors:
+    description: Why each host of O(error_hosts) has no diagnosis (the failed task's message).
+    type: list
+    elements: str
+    default: []
   before:
     description:
       - For each host of O(hosts), at the same position, its C(ansible_facts.headroom) from before
@@ -103,6 +109,12 @@ summary_markdown:
   description: The Markdown summary itself, for C(set_stats) and notifications.
   returned: always
   type: str
+details:
+  description: Every host that is not ok, worst first (at most 20), with its reasons and ranked
+    recommendations, as lines for a person.
+  returned: always
+  type: list
+  elements: str
 fleet:
   description:
     - C(hosts), C(counts) per verdict (C(ok warning critical failed)), C(worst), C(order) (hosts worst
@@ -147,6 +159,19 @@ def host_facts(item):
     return headroom
 
 
+def details(report, limit=20):
+    """The whole verdict of every host that is not ok, worst first, for the play's output."""
+    records = dict((record['host'], record) for record in report['hosts'])
+    bad = [records[host] for host in report['fleet']['order'] if records[host]['verdict'] != 'ok']
+    lines = []
+    for record in bad[:limit]:
+        lines.append('%s: %s' % (record['host'], record['summary']))
+        lines.extend(record['lines'][1:])
+    if len(bad) > limit:
+        lines.append('... and %d more host(s) not ok: see the report' % (len(bad) - limit))
+    return lines
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -154,7 +179,8 @@ def main():
             hosts=dict(type='list', elements='str', default=[]),
             facts=dict(type='list', elements='raw', default=[]),
             before=dict(type='list', elements='raw'),
-            errors=dict(type='list', elements='raw'),
+            error_hosts=dict(type='list', elements='str', default=[]),
+            errors=dict(type='list', elements='str', default=[]),
             merge=dict(type='list', elements='path', default=[]),
             html=dict(type='path'),
             markdown=dict(type='path'),
@@ -164,9 +190,12 @@ def main():
     path = module.params['path']
     now = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
     facts = [host_facts(item) for item in module.params['facts']]
+    if len(module.params['error_hosts']) != len(module.params['errors']):
+        module.fail_json(msg='error_hosts and errors must have the same length')
+    failed = dict(zip(module.params['error_hosts'], module.params['errors']))
+    errors = [failed.get(host) for host in module.params['hosts']]
     try:
-        report = build_report(module.params['hosts'], facts, now, module.params['before'],
-                              module.params['errors'])
+        report = build_report(module.params['hosts'], facts, now, module.params['before'], errors)
     except ValueError as err:
         module.fail_json(msg=str(err))
     earlier = []
@@ -191,7 +220,7 @@ def main():
         extra['html'] = html
     if markdown:
         extra['markdown'] = markdown
-    module.exit_json(changed=True, path=path, fleet=report['fleet'], **extra)
+    module.exit_json(changed=True, path=path, fleet=report['fleet'], details=details(report), **extra)
 
 
 if __name__ == '__main__':
