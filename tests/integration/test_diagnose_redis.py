@@ -1,0 +1,37 @@
+"""diagnose.yml with headroom_redis=true: a real redis-server's own memory report lands in the fleet report,
+and its password in no output."""
+import json
+import os
+import subprocess
+import sys
+
+from conftest import PASSWORD
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+
+
+def test_redis_report_joins_the_diagnosis(tmp_path, redis_server):
+    client = redis_server.client()
+    client.flushall()
+    for i in range(300):
+        client.set(':1:views.decorators.cache.page.%d' % i, 'x' * 512)
+    extra = tmp_path / 'vars.json'
+    report = tmp_path / 'fleet.json'
+    extra.write_text(json.dumps({'headroom_redis': True, 'headroom_report_path': str(report),
+                                 'cache_flush_redis_port': redis_server.port,
+                                 'cache_flush_redis_password': PASSWORD}))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'))
+    proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), 'diagnose.yml', '-e', '@%s' % extra, '-v'],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    assert PASSWORD not in proc.stdout + proc.stderr
+    record = json.loads(report.read_text())['hosts'][0]
+    redis = record['redis']
+    assert redis['keyspace'] == {'0': 300}
+    from headroom.redis_client import info as redis_info
+    info = redis_info(client, 'memory')['memory']
+    # used_memory moves a little with every command; the report's is from moments before
+    assert abs(redis['memory']['used_memory'] - info['used_memory']) < 1 << 20
+    assert redis['memory']['maxmemory'] == info['maxmemory']
+    assert PASSWORD not in report.read_text()
