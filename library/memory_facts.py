@@ -157,7 +157,8 @@ ansible_facts:
           type: dict
         pressure:
           description: PSI from C(/proc/pressure/memory) (C(some), C(full) with C(avg10 avg60 avg300 total)),
-            or C(null) when the kernel has none (see C(gaps)).
+            in a container its cgroup's C(memory.pressure) where the kernel has it (cgroup v2), or C(null)
+            when the kernel has none (see C(gaps)).
           type: dict
         cgroup:
           description: The memory cgroup this host's processes run in (C(version limit current peak
@@ -343,6 +344,9 @@ def main():
     except ValueError as err:
         module.fail_json(msg='thresholds: %s' % err)
 
+    if params['top_samples'] < 1:
+        module.fail_json(msg='top_samples must be 1 or more, got %d' % params['top_samples'])
+
     collect = Collector(module)
     try:
         vm_before, start = collect.vmstat()
@@ -351,8 +355,6 @@ def main():
         free, memory = collect.memory(meminfo)
         if meminfo:
             memory['available_meminfo'] = meminfo.get('MemAvailable')
-        if params['top_samples'] < 1:
-            module.fail_json(msg='top_samples must be 1 or more, got %d' % params['top_samples'])
         top = collect.top(params['top_samples'], params['sample_seconds'])
         processes = top['processes'] if top else []
         pss = collect.pss(processes, params['pss_limit'])
@@ -372,6 +374,8 @@ def main():
 
     vmstat = dict((key, vm_after.get(key)) for key in _VMSTAT_KEYS) if vm_after else None
     container = in_container()
+    if container and cgroup and cgroup.get('pressure'):
+        pressure = cgroup['pressure']  # /proc/pressure is the machine's; the cgroup's is the container's
     if container:
         # /proc/vmstat and the kernel log are the whole machine's: count the cgroup's own kills
         cg_events = (cgroup or {}).get('events') or {}
