@@ -541,6 +541,17 @@ def summary(info):
     return text + '\n'
 
 
+def refuse_swapoff(module, active, meminfo, path, min_available, result):
+    """Fail, changing nothing, when memory cannot take back what the active swap area holds."""
+    try:
+        refusal = swap.swapoff_guard(active['used'], meminfo['MemAvailable'], meminfo['MemTotal'], path,
+                                     min_available)
+    except ParseError as err:
+        module.fail_json(msg=str(err), **result)
+    if refusal:
+        module.fail_json(msg=refusal, **result)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -623,13 +634,7 @@ def main():
         result['filesystem'] = {'fstype': mount['fstype'], 'mount_point': mount['mount_point'],
                                 'method': alloc['method']}
     if active and ('swapoff' in steps or 'replace' in steps):
-        try:
-            refusal = swap.swapoff_guard(active['used'], meminfo['MemAvailable'], meminfo['MemTotal'], path,
-                                         params['swapoff_min_available'])
-        except ParseError as err:
-            module.fail_json(msg=str(err), **result)
-        if refusal:
-            module.fail_json(msg=refusal, **result)
+        refuse_swapoff(module, active, meminfo, path, params['swapoff_min_available'], result)
 
     before = sf.public(current)
     if not module.check_mode:
@@ -831,13 +836,7 @@ def zram_main(module):
     result['size'] = size or 0
     active = current['active'] if current else None
     if active and 'swapoff' in steps:
-        try:
-            refusal = swap.swapoff_guard(active['used'], meminfo['MemAvailable'], meminfo['MemTotal'],
-                                         zr.path, params['swapoff_min_available'])
-        except ParseError as err:
-            module.fail_json(msg=str(err), **result)
-        if refusal:
-            module.fail_json(msg=refusal, **result)
+        refuse_swapoff(module, active, meminfo, zr.path, params['swapoff_min_available'], result)
 
     before = zr.public(current)
     if not module.check_mode:
