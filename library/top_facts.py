@@ -37,7 +37,8 @@ options:
   delay:
     description:
       - Seconds between samples (C(-d)); top's own default (3 s for procps) when not given.
-      - busybox C(top) takes whole seconds; the value is rounded up for it.
+      - busybox C(top) only sleeps whole seconds, so for busybox the module runs C(top -b -n 1) once
+        per sample and waits O(delay) itself between them (busybox's own 5 s when not given).
     type: float
   output:
     description:

@@ -59,8 +59,8 @@ Conventions (why each one is the way it is):
 Anything that cannot be read raises ParseError quoting the line.
 """
 
-import math
 import re
+import time
 
 from .errors import ParseError
 from .units import parse_size
@@ -621,28 +621,45 @@ def _int(value, name, line, lineno):
 # A toprc can reorder, hide or add columns and switch the memory lines to graphs, and procps top
 # creates ~/.config/procps when it runs: pointing HOME nowhere gives the built-in layout and leaves
 # the host as it was.
+# busybox top's own default pause between samples, in seconds.
+BUSYBOX_DELAY = 5
+
 TOP_ENV = {'LC_ALL': 'C', 'LANG': 'C', 'HOME': '/nonexistent', 'XDG_CONFIG_HOME': '/nonexistent'}
 
 
-def run_top(run, iterations=1, delay=None, full_command=False):
+def run_top(run, iterations=1, delay=None, full_command=False, sleep=time.sleep):
     """Run top in batch mode the way this host's top understands, and return (stdout, busybox).
 
     ``run(argv)`` returns ``(rc, stdout, stderr)`` like AnsibleModule.run_command, with TOP_ENV in
     the environment; argv starts with 'top'. procps top is sorted by memory and made wide so that
     commands are not cut; an old procps that rejects -o/-w is asked again without them; busybox top
-    knows neither and takes whole seconds. Raises OSError with top's message when every form fails.
+    knows neither and is run once per sample. Raises OSError with top's message when every form fails.
     """
     rc, out, err = run(['top', '-V'])
-    busybox = 'busybox' in (out + err).lower()
-    base = ['top', '-b', '-n', str(iterations)]
-    if busybox:
-        cmd = base + (['-d', str(int(math.ceil(delay)))] if delay is not None else [])
-        attempts = [cmd]
-    else:
-        cmd = base + (['-d', repr(delay)] if delay is not None else []) + (['-c'] if full_command else [])
-        attempts = [cmd + ['-o', '%MEM', '-w', '512'], cmd]
+    if 'busybox' in (out + err).lower():
+        return _run_busybox_top(run, iterations, delay, sleep), True
+    cmd = ['top', '-b', '-n', str(iterations)] + (['-d', repr(delay)] if delay is not None else [])
+    cmd += ['-c'] if full_command else []
+    attempts = [cmd + ['-o', '%MEM', '-w', '512'], cmd]
     for attempt in attempts:
         rc, out, err = run(attempt)
         if rc == 0:
-            return out, busybox
+            return out, False
     raise OSError('%s failed (rc=%d): %s' % (' '.join(attempts[-1]), rc, err.strip()))
+
+
+def _run_busybox_top(run, iterations, delay, sleep):
+    """One ``top -b -n 1`` per sample, the pause between them kept here.
+
+    busybox top only sleeps whole seconds, and when it finds no process in /proc it prints what it
+    has so far and still exits 0: a sample count of its own could come up short without a word.
+    """
+    outputs = []
+    for i in range(iterations):
+        if i:
+            sleep(BUSYBOX_DELAY if delay is None else delay)
+        rc, out, err = run(['top', '-b', '-n', '1'])
+        if rc != 0 or not out.strip():
+            raise OSError('top -b -n 1 (busybox) failed (rc=%d): %s' % (rc, err.strip() or 'no output'))
+        outputs.append(out if out.endswith('\n') else out + '\n')
+    return ''.join(outputs)

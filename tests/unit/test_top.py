@@ -21,7 +21,7 @@ import sys
 import pytest
 
 from headroom.errors import ParseError
-from headroom.top import parse_top
+from headroom.top import parse_top, run_top
 from headroom.units import resolution
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures')
@@ -664,6 +664,40 @@ def test_module_without_top(tmp_path):
     empty.mkdir()
     result = run_module(tmp_path, {}, path=str(empty))
     assert result['failed'] and 'top is not installed' in result['msg']
+
+
+class FakeTop(object):
+    """Stands in for a host's top: answers argv from a table, records calls and pauses."""
+
+    def __init__(self, answers):
+        self.answers, self.calls, self.pauses = answers, [], []
+
+    def __call__(self, argv):
+        self.calls.append(argv)
+        return self.answers.get(' '.join(argv), (1, '', 'top: unknown option'))
+
+
+def test_run_top_procps_falls_back_without_o_and_w():
+    fake = FakeTop({'top -V': (0, 'procps-ng 3.3.9', ''), 'top -b -n 2 -d 0.5': (0, 'OUT', '')})
+    assert run_top(fake, 2, 0.5) == ('OUT', False)
+    assert fake.calls[1][-4:] == ['-o', '%MEM', '-w', '512'] and len(fake.calls) == 3
+
+
+def test_run_top_busybox_one_run_per_sample_with_its_own_pause():
+    with open(os.path.join(FIXTURES, 'captures', 'bookworm-container', 'busybox-top-b-n1.json')) as handle:
+        sample = json.load(handle)['output']
+    fake = FakeTop({'top -V': (1, '', 'BusyBox v1.35.0 multi-call binary.'), 'top -b -n 1': (0, sample, '')})
+    out, busybox = run_top(fake, 3, 0.2, sleep=fake.pauses.append)
+    assert busybox and fake.pauses == [0.2, 0.2] and fake.calls.count(['top', '-b', '-n', '1']) == 3
+    assert len(parse_top(out)['samples']) == 3
+    run_top(fake, 2, None, sleep=fake.pauses.append)
+    assert fake.pauses[-1] == 5
+
+
+def test_run_top_busybox_without_processes_fails_clearly():
+    fake = FakeTop({'top -V': (1, '', 'BusyBox v1.35.0'), 'top -b -n 1': (0, '', 'top: no process info in /proc')})
+    with pytest.raises(OSError, match='no process info in /proc'):
+        run_top(fake, 2, 0.1, sleep=lambda s: None)
 
 
 @pytest.mark.skipif(shutil.which('busybox') is None, reason='busybox not installed')
