@@ -6,7 +6,7 @@
 The hosts headroom diagnoses are already short of memory, so memory_facts must cost them no more
 than `setup` does. Each module's AnsiballZ payload is built once by Ansible (kept with
 ANSIBLE_KEEP_REMOTE_FILES), then run here as the target runs it, `python AnsiballZ_x.py`, several
-times; each run's wall time and peak RSS come from os.wait4 on that one process. Target = this
+times; each run's wall time, CPU time (user + system, with its children) and peak RSS come from os.wait4 on that one process. Target = this
 machine. memory_facts runs with sample_seconds=0 (its vmstat window would otherwise add up to 1 s
 of sleeping, which costs no memory or CPU), and with its default 1 s window once, for reference.
 """
@@ -48,16 +48,18 @@ def run(path):
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0 or json.loads(out).get('failed'):
         raise SystemExit('%s failed: %s' % (path, out[:500]))
-    return wall, usage.ru_maxrss * 1024, len(out)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, len(out)
 
 
 def measure(name, path, runs):
-    walls, rss, size = [], [], 0
+    walls, cpus, rss, size = [], [], [], 0
     for _ in range(runs):
-        wall, peak, size = run(path)
+        wall, cpu, peak, size = run(path)
         walls.append(wall)
+        cpus.append(cpu)
         rss.append(peak)
     return {'name': name, 'wall_median': statistics.median(walls), 'wall_min': min(walls),
+            'cpu_median': statistics.median(cpus),
             'rss_max': max(rss), 'rss_median': statistics.median(rss), 'result_bytes': size}
 
 
@@ -68,6 +70,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix='headroom-bench-')
     try:
         cases = [
+            ('ping (the floor)', payload('ansible.builtin.ping', '', tmp + '/p')),
             ('setup (all facts)', payload('ansible.builtin.setup', '', tmp + '/a')),
             ('setup gather_subset=hardware', payload('ansible.builtin.setup', 'gather_subset=!all,hardware', tmp + '/b')),
             ('memory_facts sample_seconds=0', payload('memory_facts', 'sample_seconds=0', tmp + '/c')),
@@ -80,12 +83,13 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     print('target: this machine (%s), %d runs each, python %s' % (os.uname().release, opts.runs,
                                                                   sys.version.split()[0]))
-    print('%-36s %12s %12s %14s %12s' % ('module', 'wall median', 'wall min', 'peak RSS max', 'result'))
+    print('%-36s %12s %12s %12s %14s %12s' % ('module', 'wall median', 'wall min', 'CPU median', 'peak RSS max',
+                                              'result'))
     for row in rows:
-        print('%-36s %10.0f ms %10.0f ms %11.1f MiB %9.1f KiB' % (
-            row['name'], row['wall_median'] * 1000, row['wall_min'] * 1000, row['rss_max'] / 1048576.0,
-            row['result_bytes'] / 1024.0))
-    setup, ours = rows[0], rows[2]
+        print('%-36s %10.0f ms %10.0f ms %10.0f ms %11.1f MiB %9.1f KiB' % (
+            row['name'], row['wall_median'] * 1000, row['wall_min'] * 1000, row['cpu_median'] * 1000,
+            row['rss_max'] / 1048576.0, row['result_bytes'] / 1024.0))
+    setup, ours = rows[1], rows[3]
     print('memory_facts / setup: wall %.2fx, peak RSS %.2fx'
           % (ours['wall_median'] / setup['wall_median'], ours['rss_max'] / setup['rss_max']))
 

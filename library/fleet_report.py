@@ -17,6 +17,9 @@ description:
   - Reports of several runs (AWX job slices) are merged with O(merge) into the report of the whole fleet.
   - Meant to run once, on the controller (a play on C(localhost), or C(delegate_to=localhost) with
     C(run_once=true)).
+  - An action plugin of the same name (C(action_plugins/fleet_report.py)) does the same work inside the
+    controller's worker process, without starting a module, so the report of a big fleet is written
+    sooner. This module file is what runs where that plugin is not installed.
 version_added: "0.1.0"
 author: headroom contributors (@headroom)
 options:
@@ -123,104 +126,17 @@ fleet:
   type: dict
 '''
 
-import io
-import json
-import os
-import tempfile
-import time
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.headroom.render import render_html, render_markdown
-from ansible.module_utils.headroom.report import build_report, merge_reports
-
-
-def write(module, path, text):
-    """Write text to path atomically, creating its directory."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        os.makedirs(directory)
-    handle, tmp = tempfile.mkstemp(dir=directory, prefix='.headroom-report-')
-    # UTF-8 whatever the controller's locale: host names and commands can be anything
-    with io.open(handle, 'w', encoding='utf-8') as out:
-        out.write(text)
-    module.atomic_move(tmp, path)
-
-
-def host_facts(item):
-    """A host's headroom facts from its ansible_facts (or the headroom facts themselves), with what
-    the cache_flush role read of its Redis (ansible_facts.headroom_redis) when that ran."""
-    if not isinstance(item, dict):
-        return None
-    if 'audit' in item:
-        return item
-    headroom = item.get('headroom')
-    if headroom and item.get('headroom_redis'):
-        headroom = dict(headroom, redis=item['headroom_redis'])
-    return headroom
-
-
-def details(report, limit=20):
-    """The whole verdict of every host that is not ok, worst first, for the play's output."""
-    records = dict((record['host'], record) for record in report['hosts'])
-    bad = [records[host] for host in report['fleet']['order'] if records[host]['verdict'] != 'ok']
-    lines = []
-    for record in bad[:limit]:
-        lines.append('%s: %s' % (record['host'], record['summary']))
-        lines.extend(record['lines'][1:])
-    if len(bad) > limit:
-        lines.append('... and %d more host(s) not ok: see the report' % (len(bad) - limit))
-    return lines
+from ansible.module_utils.headroom.fleet_report import ARGUMENT_SPEC, ReportError, write_reports
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', required=True),
-            hosts=dict(type='list', elements='str', default=[]),
-            facts=dict(type='list', elements='raw', default=[]),
-            before=dict(type='list', elements='raw'),
-            error_hosts=dict(type='list', elements='str', default=[]),
-            errors=dict(type='list', elements='str', default=[]),
-            merge=dict(type='list', elements='path', default=[]),
-            html=dict(type='path'),
-            markdown=dict(type='path'),
-        ),
-        supports_check_mode=True,
-    )
-    path = module.params['path']
-    now = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
-    facts = [host_facts(item) for item in module.params['facts']]
-    if len(module.params['error_hosts']) != len(module.params['errors']):
-        module.fail_json(msg='error_hosts and errors must have the same length')
-    failed = dict(zip(module.params['error_hosts'], module.params['errors']))
-    errors = [failed.get(host) for host in module.params['hosts']]
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        report = build_report(module.params['hosts'], facts, now, module.params['before'], errors)
-    except ValueError as err:
-        module.fail_json(msg=str(err))
-    earlier = []
-    for other in module.params['merge']:
-        try:
-            with open(other) as handle:
-                earlier.append(json.load(handle))
-        except (IOError, OSError, ValueError) as err:
-            module.fail_json(msg='cannot read report %s to merge: %s' % (other, err))
-    if earlier:
-        report = merge_reports(earlier + [report])
-    html, markdown = module.params['html'], module.params['markdown']
-    summary = render_markdown(report, link=html)
-    extra = {'summary_markdown': summary}
-    if not module.check_mode:
-        write(module, path, json.dumps(report, indent=2, sort_keys=True))
-        if html:
-            write(module, html, render_html(report))
-        if markdown:
-            write(module, markdown, summary)
-    if html:
-        extra['html'] = html
-    if markdown:
-        extra['markdown'] = markdown
-    module.exit_json(changed=True, path=path, fleet=report['fleet'], details=details(report), **extra)
+        result = write_reports(module.params, module.check_mode)
+    except (ReportError, IOError, OSError) as err:
+        module.fail_json(msg='cannot write the fleet report: %s' % err)
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

@@ -83,6 +83,15 @@ def test_bad_threshold_fails_with_a_clear_message(tmp_path):
     assert "unknown threshold 'avail'" in proc.stdout
 
 
+def test_a_mistyped_role_variable_stops_the_run_before_any_host_is_read(tmp_path):
+    report = tmp_path / 'r.json'
+    proc = ansible(os.path.join(BIN, 'ansible-playbook'), 'diagnose.yml', '-e', 'headroom_report_path=%s' % report,
+                   '-e', 'process_audit_top_limit=twenty')
+    assert proc.returncode == 2
+    assert "argument 'process_audit_top_limit' is of type str" in proc.stdout
+    assert 'Collect memory facts' not in proc.stdout and not report.exists()
+
+
 @pytest.mark.parametrize('playbook', ['diagnose.yml', 'playbooks/diagnose.yml'])
 def test_check_mode_changes_no_host(playbook, tmp_path):
     proc = ansible(os.path.join(BIN, 'ansible-playbook'), playbook, '--check', '--diff',

@@ -1,0 +1,154 @@
+"""The fleet_report task: its shared core, its action plugin (what playbooks run) and its module.
+
+The facts are real: tests/fixtures/reports/localhost-facts.json is what memory_facts returned on
+this machine. The plugin and the module run for real, through ansible-playbook and as Ansible runs
+a module (an arguments file), with the same inputs: they must write the same report.
+"""
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from headroom.fleet_report import ARGUMENT_SPEC, ReportError, write_reports
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FACTS = os.path.join(ROOT, 'tests', 'fixtures', 'reports', 'localhost-facts.json')
+NOW = '2026-11-25T16:00:00Z'
+
+
+def facts():
+    with open(FACTS) as handle:
+        return json.load(handle)
+
+
+def params(tmp_path, **changes):
+    """The task's parameters with ARGUMENT_SPEC's defaults, as Ansible would pass them."""
+    base = dict((name, spec.get('default')) for name, spec in ARGUMENT_SPEC.items())
+    base.update(path=str(tmp_path / 'out' / 'r.json'), hosts=['web-1', 'lost-2', 'bad-3'],
+                facts=[{'headroom': facts(), 'headroom_redis': {'used_memory': 1}}, None, None],
+                error_hosts=['bad-3'], errors=["unknown threshold 'x'"],
+                html=str(tmp_path / 'out' / 'r.html'), markdown=str(tmp_path / 'out' / 'r.md'))
+    base.update(changes)
+    return base
+
+
+def test_writes_json_html_and_markdown_that_agree(tmp_path):
+    old = os.umask(0o022)
+    try:
+        result = write_reports(params(tmp_path), check_mode=False, now=NOW)
+    finally:
+        os.umask(old)
+    out = tmp_path / 'out'
+    assert sorted(os.listdir(str(out))) == ['r.html', 'r.json', 'r.md']  # no temporary file left
+    report = json.loads((out / 'r.json').read_text())
+    assert report['fleet'] == result['fleet'] and report['generated_at'] == NOW
+    records = dict((r['host'], r) for r in report['hosts'])
+    assert records['web-1']['verdict'] == facts()['audit']['verdict']
+    assert records['web-1']['redis'] == {'used_memory': 1}
+    assert records['lost-2']['verdict'] == 'failed' and 'unreachable' in records['lost-2']['summary']
+    assert records['bad-3']['error'] == "unknown threshold 'x'"
+    assert result['summary_markdown'] == (out / 'r.md').read_text()
+    assert 'web-1' in (out / 'r.html').read_text()
+    assert result['details'][0].startswith(report['fleet']['order'][0] + ': ')
+    for name in ('r.json', 'r.html', 'r.md'):
+        assert stat.S_IMODE(os.stat(str(out / name)).st_mode) == 0o644
+
+
+def test_check_mode_writes_nothing_and_still_reports(tmp_path):
+    result = write_reports(params(tmp_path), check_mode=True, now=NOW)
+    assert not (tmp_path / 'out').exists()
+    assert result['fleet']['counts']['failed'] == 2 and 'web-1' in result['summary_markdown']
+
+
+@pytest.mark.parametrize('changes, message', [
+    ({'errors': []}, 'error_hosts and errors must have the same length'),
+    ({'merge': ['/nonexistent/slice-1.json']}, 'cannot read report /nonexistent/slice-1.json to merge'),
+])
+def test_bad_input_fails_before_anything_is_written(tmp_path, changes, message):
+    target = tmp_path / 'out' / 'r.json'
+    target.parent.mkdir()
+    target.write_text('{"the": "previous report"}')
+    with pytest.raises(ReportError, match=message):
+        write_reports(params(tmp_path, **changes), check_mode=False, now=NOW)
+    assert target.read_text() == '{"the": "previous report"}'
+    assert sorted(os.listdir(str(target.parent))) == ['r.json']
+
+
+def test_merges_slices_into_one_report(tmp_path):
+    first = params(tmp_path, path=str(tmp_path / 's1.json'), hosts=['web-1'], facts=[facts()],
+                   error_hosts=[], errors=[], html=None, markdown=None)
+    write_reports(first, check_mode=False, now=NOW)
+    second = params(tmp_path, hosts=['lost-2'], facts=[None], error_hosts=[], errors=[],
+                    merge=[str(tmp_path / 's1.json')])
+    result = write_reports(second, check_mode=False, now=NOW)
+    assert result['fleet']['hosts'] == 2 and sorted(result['fleet']['order']) == ['lost-2', 'web-1']
+
+
+# ------------------------------------------------------------ the action plugin and the module, for real
+
+PLAYBOOK = '''
+- hosts: localhost
+  gather_facts: false
+  vars:
+    headroom: "{{ lookup('ansible.builtin.file', '%(facts)s') | from_json }}"
+  tasks:
+    - fleet_report: %(args)s
+      register: out
+    - ansible.builtin.copy:
+        content: "{{ out | to_json }}"
+        dest: "%(result)s"
+'''
+
+RUNNER = '''
+import os, runpy, sys
+import ansible.module_utils
+ansible.module_utils.__path__.append(os.path.join(sys.argv[1], 'module_utils'))
+sys.argv = [sys.argv[2], sys.argv[3]]
+runpy.run_path(sys.argv[0], run_name='__main__')
+'''
+
+
+def run_plugin(tmp_path, args):
+    """Run fleet_report in a playbook from the checkout (so its action plugin is used); its result."""
+    playbook = tmp_path / 'play.yml'
+    result = tmp_path / 'plugin-result.json'
+    playbook.write_text(PLAYBOOK % {'facts': FACTS, 'args': json.dumps(args), 'result': result})
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1')
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'),
+                           '-i', 'inventory/localhost.yml', str(playbook)],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    return proc, (json.loads(result.read_text()) if result.exists() else None)
+
+
+def run_library_module(tmp_path, args):
+    args_file = tmp_path / 'args.json'
+    args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
+    done = subprocess.run([sys.executable, '-c', RUNNER, ROOT, os.path.join(ROOT, 'library', 'fleet_report.py'),
+                           str(args_file)], capture_output=True, text=True)
+    return json.loads(done.stdout)
+
+
+def test_the_action_plugin_and_the_module_write_the_same_report(tmp_path):
+    pytest.importorskip('ansible')
+    plugin_dir, module_dir = tmp_path / 'plugin', tmp_path / 'module'
+    args = {'hosts': ['web-1', 'lost-2'], 'error_hosts': [], 'errors': []}
+    proc, by_plugin = run_plugin(tmp_path, dict(args, path=str(plugin_dir / 'r.json'),
+                                                facts=['{{ headroom }}', None]))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    by_module = run_library_module(tmp_path, dict(args, path=str(module_dir / 'r.json'), facts=[facts(), None]))
+    assert not by_module.get('failed'), by_module
+    plugin_report = json.loads((plugin_dir / 'r.json').read_text())
+    module_report = json.loads((module_dir / 'r.json').read_text())
+    plugin_report.pop('generated_at'), module_report.pop('generated_at')
+    assert plugin_report == module_report
+    assert by_plugin['fleet'] == by_module['fleet'] and by_plugin['details'] == by_module['details']
+
+
+def test_the_action_plugin_names_a_bad_option(tmp_path):
+    pytest.importorskip('ansible')
+    proc, _ = run_plugin(tmp_path, {'path': str(tmp_path / 'r.json'), 'hosts': ['a'], 'colour': 'red'})
+    assert proc.returncode == 2
+    assert 'colour' in proc.stdout and not (tmp_path / 'r.json').exists()
