@@ -140,13 +140,20 @@ class Fleet:
             if waiting:
                 time.sleep(0.2)
 
-    def inventory(self, path, pin_interpreter):
-        common = {'ansible_user': 'root', 'ansible_ssh_private_key_file': self.key,
-                  'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null '
-                                             '-o LogLevel=ERROR'}
+    def inventory(self, path, pin_interpreter, connection='ssh'):
+        """Over SSH (as real fleets are), or over the docker connection (docker exec per command,
+        as the issue's reference figures were taken)."""
+        if connection == 'docker':
+            common = {'ansible_connection': 'community.docker.docker', 'ansible_user': 'root'}
+            hosts = dict((name, {'ansible_host': cid}) for name, _, cid in self.hosts)
+        else:
+            common = {'ansible_user': 'root', 'ansible_ssh_private_key_file': self.key,
+                      'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null '
+                                                 '-o LogLevel=ERROR'}
+            hosts = dict((name, {'ansible_host': ip}) for name, ip, _ in self.hosts)
         if pin_interpreter:
             common['ansible_python_interpreter'] = '/usr/bin/python3'
-        data = {'all': {'vars': common, 'hosts': dict((name, {'ansible_host': ip}) for name, ip, _ in self.hosts)}}
+        data = {'all': {'vars': common, 'hosts': hosts}}
         with open(path, 'w') as handle:
             json.dump(data, handle, indent=1)  # JSON is YAML: the yaml inventory plugin reads it
 
@@ -405,8 +412,9 @@ def seconds(value):
 
 
 def print_table(rows, args, images):
-    print('\nheadroom fleet bench: N=%d hosts over SSH (%s), forks=%d, %d run(s) each, cold SSH per run'
-          % (args.hosts, ', '.join(images), args.forks, args.repeat))
+    print('\nheadroom fleet bench: N=%d hosts over %s (%s), forks=%d, %d run(s) each, cold SSH per run'
+          % (args.hosts, 'SSH' if args.connection == 'ssh' else 'the docker connection', ', '.join(images),
+             args.forks, args.repeat))
     print('controller: %d CPU(s), load average %s at the end (other work on the machine skews wall times)'
           % (os.cpu_count(), ' '.join('%.1f' % v for v in os.getloadavg())))
     if args.env:
@@ -455,6 +463,9 @@ def parse_args(argv):
                         help='of the optional rows, run only these (%s always run)' % ', '.join(ALWAYS))
     parser.add_argument('--env', action='append', default=[], metavar='KEY=VALUE',
                         help='environment for every Ansible run, e.g. ANSIBLE_PIPELINING=False')
+    parser.add_argument('--connection', choices=('ssh', 'docker'), default='ssh',
+                        help='reach the hosts over SSH (default, as real fleets are) or with docker exec '
+                             '(community.docker.docker, as the issue\'s reference figures were taken)')
     parser.add_argument('--discover-interpreter', action='store_true',
                         help='let Ansible discover Python on each host instead of pinning /usr/bin/python3')
     parser.add_argument('--sample-interval', type=float, default=0.25,
@@ -496,7 +507,7 @@ def main(argv=None):
         print('started %d containers with sshd in %.1f s (network %s), load average %.1f'
               % (args.hosts, time.monotonic() - t0, fleet.network, os.getloadavg()[0]), flush=True)
         inventory = os.path.join(workdir, 'inventory.yml')
-        fleet.inventory(inventory, pin_interpreter=not args.discover_interpreter)
+        fleet.inventory(inventory, pin_interpreter=not args.discover_interpreter, connection=args.connection)
         report = os.path.join(workdir, 'report.json')
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_HOST_KEY_CHECKING='False',
                    ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='False')
