@@ -25,28 +25,9 @@ description:
     credentials error.
   - After a deletion, runs C(MEMORY PURGE) when the allocator is jemalloc (I(purge)).
 version_added: "0.1.0"
+extends_documentation_fragment:
+  - headroom_redis
 options:
-  host:
-    description: Address of the server.
-    type: str
-    default: 127.0.0.1
-  port:
-    description: TCP port of the server.
-    type: int
-    default: 6379
-  unix_socket:
-    description: Path of the server's unix socket; when set, I(host) and I(port) are ignored.
-    type: path
-  user:
-    description: ACL user (Redis 6+); empty for the default user.
-    type: str
-  password:
-    description: Password (C(requirepass) or the ACL user's). Never logged.
-    type: str
-  timeout:
-    description: Seconds to wait for the connection and for each reply.
-    type: float
-    default: 10
   flush_dbs:
     description: DB numbers to empty entirely.
     type: list

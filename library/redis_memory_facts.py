@@ -23,28 +23,9 @@ description:
   - Written instead of using C(community.general.redis_info) because that module
     returns INFO only, has no unix socket or warnings and does not tell the failures apart.
 version_added: "0.1.0"
+extends_documentation_fragment:
+  - headroom_redis
 options:
-  host:
-    description: Address of the server.
-    type: str
-    default: 127.0.0.1
-  port:
-    description: TCP port of the server.
-    type: int
-    default: 6379
-  unix_socket:
-    description: Path of the server's unix socket; when set, I(host) and I(port) are ignored.
-    type: path
-  user:
-    description: ACL user (Redis 6+); empty for the default user.
-    type: str
-  password:
-    description: Password (C(requirepass) or the ACL user's). Never logged.
-    type: str
-  timeout:
-    description: Seconds to wait for the connection and for each reply.
-    type: float
-    default: 10
   is_cache:
     description: The instance holds only cache data, so C(noeviction) is worth a warning.
     type: bool

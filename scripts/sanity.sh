@@ -14,9 +14,12 @@ coll="$work/ansible_collections/headroom/core"
 mkdir -p "$coll/plugins" "$coll/meta"
 cp -r "$root/library" "$coll/plugins/modules"
 cp -r "$root/module_utils" "$coll/plugins/module_utils"
+cp -r "$root/doc_fragments" "$coll/plugins/doc_fragments"
 find "$coll/plugins" -name '__pycache__' -prune -exec rm -rf {} +
 sed -i 's/from ansible\.module_utils\.headroom/from ansible_collections.headroom.core.plugins.module_utils.headroom/' \
     "$coll"/plugins/modules/*.py
+# a collection's modules name its doc fragments by their full name
+sed -i 's/^  - headroom_redis$/  - headroom.core.headroom_redis/' "$coll"/plugins/modules/*.py
 printf 'namespace: headroom\nname: core\nversion: 0.1.0\nreadme: README.md\nauthors: [headroom contributors]\n' \
     >"$coll/galaxy.yml"
 printf -- '---\nrequires_ansible: ">=2.17"\n' >"$coll/meta/runtime.yml"

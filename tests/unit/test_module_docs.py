@@ -47,6 +47,21 @@ def load(path):
     return module
 
 
+def documentation(module):
+    """The module's DOCUMENTATION with the options of its doc fragments (doc_fragments/) merged in,
+    as ansible-doc shows it; an option may not be both in a fragment and in the module."""
+    doc = yaml.safe_load(module.DOCUMENTATION)
+    options = {}
+    for name in doc.pop('extends_documentation_fragment', None) or []:
+        fragment = load(os.path.join(ROOT, 'doc_fragments', name + '.py')).ModuleDocFragment
+        for option, spec in yaml.safe_load(fragment.DOCUMENTATION)['options'].items():
+            assert option not in (doc.get('options') or {}), '%s: in fragment %s and in the module' % (option, name)
+            options[option] = spec
+    options.update(doc.get('options') or {})
+    doc['options'] = options
+    return doc
+
+
 def recorded_spec(module):
     original = module.AnsibleModule
     module.AnsibleModule = _Recorder
@@ -92,7 +107,7 @@ def compare(doc_options, spec_options, where, problems):
 @pytest.mark.parametrize('path', MODULES, ids=[os.path.basename(p) for p in MODULES])
 def test_documentation_matches_argument_spec(path):
     module = load(path)
-    doc = yaml.safe_load(module.DOCUMENTATION)
+    doc = documentation(module)
     yaml.safe_load(module.EXAMPLES)
     returned = yaml.safe_load(module.RETURN)
     assert doc['module'] == os.path.basename(path)[:-3]
