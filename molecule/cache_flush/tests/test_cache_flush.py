@@ -1,23 +1,18 @@
 """State after converge + side_effect: only the declared keys gone, every other key counted,
 the limit live and in redis.conf (Redis was restarted by side_effect)."""
 
+import os
+import sys
+
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
+from checks import count_keys, redis  # noqa: E402
 
 
 @pytest.fixture(scope='module')
 def vars_(host):
     return host.ansible.get_variables()
-
-
-def redis(host, vars_, args):
-    cmd = host.run('REDISCLI_AUTH=%s redis-cli %s' % (vars_['cache_flush_redis_password'], args))
-    assert cmd.rc == 0, cmd.stderr
-    return cmd.stdout.strip()
-
-
-def count(host, vars_, db, prefix):
-    out = redis(host, vars_, "-n %d --scan --pattern '%s*'" % (db, prefix))
-    return len([line for line in out.splitlines() if line])
 
 
 def test_redis_runs(host):
@@ -27,7 +22,7 @@ def test_redis_runs(host):
 def test_only_declared_keys_deleted_every_other_key_there(host, vars_):
     for entry in vars_['molecule_seed']:
         expected = 0 if entry['doomed'] else entry['count']
-        assert count(host, vars_, entry['db'], entry['prefix']) == expected, entry
+        assert count_keys(host, vars_, entry['db'], entry['prefix']) == expected, entry
 
 
 def test_dbsize_matches_the_kept_seed(host, vars_):

@@ -6,8 +6,12 @@ host (testinfra's `host`) and checks that host's record, or the fleet summary.
 """
 import json
 import os
+import sys
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
+from checks import cgroup_file, cgroup_oom_kills, record_of  # noqa: E402
 
 REPORT = os.path.join(os.environ['MOLECULE_EPHEMERAL_DIRECTORY'], 'headroom.json')
 ORDER = ('ok', 'warning', 'critical', 'failed')
@@ -28,24 +32,7 @@ def fixture_groups(host):
 
 @pytest.fixture(name='record')
 def fixture_record(host, report):
-    name = host.backend.get_hostname()
-    records = [r for r in report['hosts'] if r['host'] == name]
-    assert len(records) == 1, 'host %s is not once in the report' % name
-    return records[0]
-
-
-def cgroup_file(host, v1_name, v2_name):
-    """A file of the container's memory cgroup, as the container sees it."""
-    lines = host.file('/proc/self/cgroup').content_string.splitlines()
-    v1 = [line.split(':', 2)[2] for line in lines if line.split(':')[1] == 'memory']
-    if v1:
-        return host.file('/sys/fs/cgroup/memory%s/%s' % (v1[0], v1_name)).content_string
-    return host.file('/sys/fs/cgroup/%s' % v2_name).content_string
-
-
-def oom_kill_counter(host):
-    text = cgroup_file(host, 'memory.oom_control', 'memory.events')
-    return [int(line.split()[1]) for line in text.splitlines() if line.split()[0] == 'oom_kill'][0]
+    return record_of(host, report)
 
 
 def signals(record):
@@ -87,7 +74,7 @@ def test_the_short_host_is_judged_against_its_cgroup_limit(host, groups, record)
 def test_the_short_hosts_oom_kill_is_in_its_record(host, groups, record):
     if 'short' not in groups:
         pytest.skip('healthy host')
-    kills = oom_kill_counter(host)
+    kills = cgroup_oom_kills(host)
     assert kills >= 1
     assert record['cgroup']['events']['oom_kill'] == kills
     assert 'oom_kills' in signals(record)
@@ -110,7 +97,7 @@ def test_a_healthy_host_is_not_short_of_memory(host, groups, record):
         pytest.skip('short host')
     assert not signals(record) & SHORT_SIGNALS, record['reasons']
     assert record['cgroup']['limit'] is None and record['effective_total'] == record['memory']['total']
-    assert oom_kill_counter(host) == record['cgroup']['events']['oom_kill'] == 0
+    assert cgroup_oom_kills(host) == record['cgroup']['events']['oom_kill'] == 0
 
 
 def test_a_healthy_host_is_ok(host, groups, record):
@@ -120,4 +107,4 @@ def test_a_healthy_host_is_ok(host, groups, record):
 
 
 def test_a_containers_oom_kills_are_its_own(host, record):
-    assert record['oom']['kills'] == oom_kill_counter(host)
+    assert record['oom']['kills'] == cgroup_oom_kills(host)

@@ -11,8 +11,12 @@ report, taken before any swap existed.
 """
 import json
 import os
+import sys
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
+from checks import cgroup_file, cgroup_oom_kills, count_keys, record_of, redis  # noqa: E402
 
 DIRECTORY = os.environ['MOLECULE_EPHEMERAL_DIRECTORY']
 MIB = 1024 ** 2
@@ -33,13 +37,6 @@ def fixture_applied():
     return load('remediate-applied.json')
 
 
-def record_of(host, report):
-    name = host.backend.get_hostname()
-    records = [r for r in report['hosts'] if r['host'] == name]
-    assert len(records) == 1, 'host %s is not once in the report' % name
-    return records[0]
-
-
 def roles(record):
     return sorted({rec['role'] for rec in record['recommendations'] if rec['role']})
 
@@ -49,35 +46,10 @@ def only(want, group):
         pytest.skip('not a %s host' % group)
 
 
-def cgroup_file(host, v1_name, v2_name):
-    """A file of the container's memory cgroup, as the container sees it."""
-    lines = host.file('/proc/self/cgroup').content_string.splitlines()
-    v1 = [line.split(':', 2)[2] for line in lines if line.split(':')[1] == 'memory']
-    if v1:
-        return host.file('/sys/fs/cgroup/memory%s/%s' % (v1[0], v1_name)).content_string
-    return host.file('/sys/fs/cgroup/%s' % v2_name).content_string
-
-
-def cgroup_oom_kills(host):
-    text = cgroup_file(host, 'memory.oom_control', 'memory.events')
-    return [int(line.split()[1]) for line in text.splitlines() if line.split()[0] == 'oom_kill'][0]
-
-
 def swap_areas(host):
     """/proc/swaps as {path: (size KiB, priority)}: the whole kernel's swap."""
     rows = host.file('/proc/swaps').content_string.splitlines()[1:]
     return dict((r.split()[0], (int(r.split()[2]), int(r.split()[4]))) for r in rows)
-
-
-def redis(host, want, args):
-    cmd = host.run('REDISCLI_AUTH=%s redis-cli %s' % (want['cache_flush_redis_password'], args))
-    assert cmd.rc == 0, cmd.stderr
-    return cmd.stdout.strip()
-
-
-def count(host, want, db, prefix):
-    out = redis(host, want, "-n %d --scan --pattern '%s*'" % (db, prefix))
-    return len([line for line in out.splitlines() if line])
 
 
 # --- the report ---------------------------------------------------------------------------------
@@ -200,7 +172,7 @@ def test_only_the_disposable_keys_are_gone_every_other_key_is_there(host, want):
     only(want, 'redis')
     for entry in want['molecule_seed']:
         expected = 0 if entry['doomed'] else entry['count']
-        assert count(host, want, entry['db'], entry['prefix']) == expected, entry
+        assert count_keys(host, want, entry['db'], entry['prefix']) == expected, entry
 
 
 def test_dbsize_is_the_kept_seed(host, want):
