@@ -621,10 +621,10 @@ def _int(value, name, line, lineno):
 # A toprc can reorder, hide or add columns and switch the memory lines to graphs, and procps top
 # creates ~/.config/procps when it runs: pointing HOME nowhere gives the built-in layout and leaves
 # the host as it was.
+TOP_ENV = {'LC_ALL': 'C', 'LANG': 'C', 'HOME': '/nonexistent', 'XDG_CONFIG_HOME': '/nonexistent'}
+
 # busybox top's own default pause between samples, in seconds.
 BUSYBOX_DELAY = 5
-
-TOP_ENV = {'LC_ALL': 'C', 'LANG': 'C', 'HOME': '/nonexistent', 'XDG_CONFIG_HOME': '/nonexistent'}
 
 
 def run_top(run, iterations=1, delay=None, full_command=False, sleep=time.sleep):
