@@ -87,6 +87,13 @@ options:
       - Read the OOM killer's history from C(journalctl -k), C(dmesg) or the kernel log file.
     type: bool
     default: true
+  oom_since:
+    description:
+      - How far back the journal is read for the OOM history, as a C(journalctl --since) time
+        (C(-30d), C(2026-11-01), C(yesterday)). Empty reads every boot the journal holds. A bound keeps
+        the read short on a host with a large persistent journal. dmesg and the syslog tail are not
+        bounded by it.
+    type: str
   oom_events_limit:
     description: How many of the most recent OOM kills to return.
     type: int
@@ -296,7 +303,7 @@ class Collector(object):
             self.gaps.append('smaps_rollup: not readable (needs root, or kernel < 4.14): groups measured by RSS')
         return sizes
 
-    def oom_events(self):
+    def oom_events(self, since=None):
         """(sources, events): the journal when it has kernel lines, else dmesg merged with syslog."""
         def run(argv):
             path = self.module.get_bin_path(argv[0])
@@ -304,7 +311,7 @@ class Collector(object):
                 raise OSError('%s: not installed' % argv[0])
             return self.module.run_command([path] + argv[1:], environ_update=C_LOCALE,
                                            handle_exceptions=False)
-        history = collect_oom_history(run)
+        history = collect_oom_history(run, since=since)
         if not history['sources']:
             self.gaps.append('OOM history: no kernel log could be read (%s)' % '; '.join(
                 '%s: %s' % (t['argv'][0], t['error'] or 'rc=%s' % t['rc']) for t in history['tried']))
@@ -333,6 +340,7 @@ def main():
             top_samples=dict(type='int', default=1),
             instance_type=dict(type='str'),
             oom_history=dict(type='bool', default=True),
+            oom_since=dict(type='str'),
             oom_events_limit=dict(type='int', default=20),
         ),
         supports_check_mode=True,
@@ -364,7 +372,7 @@ def main():
             pressure = None
         cgroup = read_cgroup_memory()
         overcommit = collect.read('/proc/sys/vm/overcommit_memory')
-        sources, events = collect.oom_events() if params['oom_history'] else ([], [])
+        sources, events = collect.oom_events(params['oom_since'] or None) if params['oom_history'] else ([], [])
         remaining = params['sample_seconds'] - (time.time() - start)
         if remaining > 0:
             time.sleep(remaining)

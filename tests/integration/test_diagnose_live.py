@@ -83,6 +83,24 @@ def test_bad_threshold_fails_with_a_clear_message(tmp_path):
     assert "unknown threshold 'avail'" in proc.stdout
 
 
+def test_oom_since_bounds_the_journal_query(tmp_path, monkeypatch):
+    """The option reaches journalctl. No journald runs here, so a stand-in journalctl records its
+    arguments (test_kernel_live runs the same query against a real journald in a container)."""
+    bindir = tmp_path / 'bin'
+    bindir.mkdir()
+    calls = tmp_path / 'calls'
+    fake = bindir / 'journalctl'
+    fake.write_text('#!/bin/sh\nprintf "%%s\\n" "$*" >> %s\n' % calls)
+    fake.chmod(0o755)
+    monkeypatch.setenv('PATH', '%s:%s' % (bindir, os.environ['PATH']))
+    proc = ansible(os.path.join(BIN, 'ansible'), 'localhost', '-m', 'memory_facts',
+                   '-a', 'sample_seconds=0 oom_since=-30d')
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    queries = calls.read_text().splitlines()
+    assert queries and all('--since -30d' in q for q in queries), queries
+    assert '--grep' in queries[0]
+
+
 def test_a_mistyped_role_variable_stops_the_run_before_any_host_is_read(tmp_path):
     report = tmp_path / 'r.json'
     proc = ansible(os.path.join(BIN, 'ansible-playbook'), 'diagnose.yml', '-e', 'headroom_report_path=%s' % report,

@@ -165,8 +165,12 @@ def test_journal_command_finds_a_real_kill(release):
             if events:
                 break
             subprocess.run(['sleep', '1'], check=False)
+        # --since bounds the same query: from tomorrow on, the journal holds no kill.
+        later = subprocess.run(['docker', 'exec', cid] + oom.oom_log_commands(since='tomorrow')[0]['argv'],
+                               capture_output=True, text=True)
     finally:
         subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
     assert len(events) == 1, done.stderr
     assert events[0]['memcg'] == '/' + name and 40 * MIB <= events[0]['anon_rss'] <= 50 * MIB
     assert events[0]['time'][:4].isdigit()  # short-iso stamp
+    assert [e for e in oom.parse_oom_log(later.stdout) if e['pid'] == pid] == [], later.stdout
