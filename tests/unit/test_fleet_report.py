@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from headroom.fleet_report import ARGUMENT_SPEC, ReportError, write_reports
+from library_module import run_library_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FACTS = os.path.join(ROOT, 'tests', 'fixtures', 'reports', 'localhost-facts.json')
@@ -102,13 +103,6 @@ PLAYBOOK = '''
         dest: "%(result)s"
 '''
 
-RUNNER = '''
-import os, runpy, sys
-import ansible.module_utils
-ansible.module_utils.__path__.append(os.path.join(sys.argv[1], 'module_utils'))
-sys.argv = [sys.argv[2], sys.argv[3]]
-runpy.run_path(sys.argv[0], run_name='__main__')
-'''
 
 
 def run_plugin(tmp_path, args):
@@ -123,14 +117,6 @@ def run_plugin(tmp_path, args):
     return proc, (json.loads(result.read_text()) if result.exists() else None)
 
 
-def run_library_module(tmp_path, args):
-    args_file = tmp_path / 'args.json'
-    args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
-    done = subprocess.run([sys.executable, '-c', RUNNER, ROOT, os.path.join(ROOT, 'library', 'fleet_report.py'),
-                           str(args_file)], capture_output=True, text=True)
-    return json.loads(done.stdout)
-
-
 def test_the_action_plugin_and_the_module_write_the_same_report(tmp_path):
     pytest.importorskip('ansible')
     plugin_dir, module_dir = tmp_path / 'plugin', tmp_path / 'module'
@@ -138,7 +124,8 @@ def test_the_action_plugin_and_the_module_write_the_same_report(tmp_path):
     proc, by_plugin = run_plugin(tmp_path, dict(args, path=str(plugin_dir / 'r.json'),
                                                 facts=['{{ headroom }}', None]))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
-    by_module = run_library_module(tmp_path, dict(args, path=str(module_dir / 'r.json'), facts=[facts(), None]))
+    by_module = run_library_module('fleet_report', dict(args, path=str(module_dir / 'r.json'), facts=[facts(), None]),
+                                   tmp_path)
     assert not by_module.get('failed'), by_module
     plugin_report = json.loads((plugin_dir / 'r.json').read_text())
     module_report = json.loads((module_dir / 'r.json').read_text())

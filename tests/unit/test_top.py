@@ -16,13 +16,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 
 from headroom.errors import ParseError
 from headroom.top import parse_top, run_top
 from headroom.units import resolution
+from library_module import run_library_module
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures')
 LEGACY = os.path.join(FIXTURES, 'legacy')
@@ -615,27 +615,9 @@ def test_capture(path, data):
 
 # --------------------------------------------------------------- the top_facts module, run for real
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RUNNER = '''
-import os, runpy, sys
-import ansible.module_utils
-ansible.module_utils.__path__.append(os.path.join(sys.argv[1], 'module_utils'))
-sys.argv = [sys.argv[2], sys.argv[3]]
-runpy.run_path(sys.argv[0], run_name='__main__')
-'''
-
-
 def run_module(tmp_path, args, path=None):
     """Run library/top_facts.py as Ansible would run it on a host (arguments from a file)."""
-    pytest.importorskip('ansible')
-    args_file = tmp_path / 'args.json'
-    args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
-    env = dict(os.environ)
-    if path is not None:
-        env['PATH'] = path
-    done = subprocess.run([sys.executable, '-c', RUNNER, ROOT, os.path.join(ROOT, 'library', 'top_facts.py'),
-                           str(args_file)], capture_output=True, text=True, env=env)
-    return json.loads(done.stdout)
+    return run_library_module('top_facts', args, tmp_path, path)
 
 
 @needs_top
