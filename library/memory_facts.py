@@ -110,6 +110,14 @@ notes:
     when it is tighter than RAM.
   - Reading other users' C(smaps_rollup) and the kernel log needs root (C(become)); without it PSS
     falls back to RSS and the OOM history to the C(oom_kill) counter, both noted in C(gaps).
+  - headroom also ships an action plugin of this name (C(action_plugins/memory_facts.py)), used where
+    headroom's C(ansible.cfg) or the C(playbooks/) directory is in effect. The host then runs only the
+    reading, as a small Python program sent in the command line, without AnsiballZ, and the verdict is
+    made on the controller by the same code; options, facts and failures are the same. It costs a host
+    under a third of this module's CPU time. It runs under C(ansible_python_interpreter) (or
+    C(interpreter_python)) when one is set, else under the first Python of
+    C(INTERPRETER_PYTHON_FALLBACK) the host has, as Ansible's discovery picks one; it does not
+    support C(async).
 '''
 
 EXAMPLES = r'''
@@ -208,216 +216,28 @@ ansible_facts:
           elements: str
 '''
 
-import os
-import time
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.headroom.audit import audit, classify, group_processes, growth, merge_policy
+from ansible.module_utils.headroom.collect import OPTIONS, CollectError, collect
+from ansible.module_utils.headroom.diagnosis import ARGUMENT_SPEC, diagnose, policy_of
 from ansible.module_utils.headroom.errors import ParseError
-from ansible.module_utils.headroom.free import parse_free
-from ansible.module_utils.headroom.kernel import (in_container, parse_meminfo, parse_vmstat,
-                                                  read_cgroup_memory, read_pressure, read_smaps_rollup)
-from ansible.module_utils.headroom.oom import collect_oom_history
-from ansible.module_utils.headroom.top import TOP_ENV, parse_top, run_top
-
-C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
-_VMSTAT_KEYS = ('oom_kill', 'pswpin', 'pswpout', 'pgmajfault', 'pgscan_direct')
-
-
-class Collector(object):
-    """Runs the commands and reads the files; every parse goes through module_utils."""
-
-    def __init__(self, module):
-        self.module = module
-        self.gaps = []
-
-    def read(self, path):
-        try:
-            with open(path) as handle:
-                return handle.read()
-        except (IOError, OSError) as err:
-            self.gaps.append('%s: %s' % (path, err.strerror or err))
-            return None
-
-    def run(self, name, argv):
-        """stdout of argv, or None (noted in gaps) when the tool is missing or fails."""
-        path = self.module.get_bin_path(argv[0])
-        if path is None:
-            self.gaps.append('%s: not installed' % argv[0])
-            return None
-        rc, out, err = self.module.run_command([path] + argv[1:], environ_update=C_LOCALE)
-        if rc != 0:
-            self.gaps.append('%s: rc=%d %s' % (name, rc, (err or out).strip()[:200]))
-            return None
-        return out
-
-    def vmstat(self):
-        text = self.read('/proc/vmstat')
-        return (parse_vmstat(text), time.time()) if text is not None else (None, time.time())
-
-    def memory(self, meminfo):
-        """free -b's figures, from meminfo the way free computes them when free is missing."""
-        out = self.run('free -b', ['free', '-b'])
-        if out is not None:
-            free = parse_free(out, '-b')
-            mem, swap = free['mem'], free['swap']
-            return free, {'total': mem['total'], 'available': mem['available'], 'used': mem['used'],
-                          'free': mem['free'], 'shared': mem['shared'], 'buff_cache': mem['buff_cache'],
-                          'swap_total': swap['total'], 'swap_used': swap['used'], 'swap_free': swap['free']}
-        if not meminfo or 'MemAvailable' not in meminfo:
-            self.module.fail_json(msg='neither free nor /proc/meminfo (with MemAvailable) could be read: %s'
-                                  % '; '.join(self.gaps))
-        cache = meminfo.get('Buffers', 0) + meminfo.get('Cached', 0) + meminfo.get('SReclaimable', 0)
-        return None, {'total': meminfo['MemTotal'], 'available': meminfo['MemAvailable'],
-                      'used': meminfo['MemTotal'] - meminfo['MemAvailable'], 'free': meminfo['MemFree'],
-                      'shared': meminfo.get('Shmem'), 'buff_cache': cache,
-                      'swap_total': meminfo.get('SwapTotal', 0),
-                      'swap_used': meminfo.get('SwapTotal', 0) - meminfo.get('SwapFree', 0),
-                      'swap_free': meminfo.get('SwapFree', 0)}
-
-    def top(self, samples, seconds):
-        path = self.module.get_bin_path('top')
-        if path is None:
-            self.gaps.append('top: not installed: processes not read')
-            return None
-        delay = max(0.1, seconds / (samples - 1)) if samples > 1 else None
-        try:
-            out, busybox = run_top(lambda argv: self.module.run_command([path] + argv[1:], environ_update=TOP_ENV),
-                                   samples, delay)
-        except OSError as err:
-            self.gaps.append('top: %s' % err)
-            return None
-        top = parse_top(out)
-        if busybox:  # busybox top cannot sort by memory: its biggest first by VSZ
-            for sample in top['samples']:
-                sample['processes'].sort(key=lambda p: p.get('virt') or 0, reverse=True)
-        return top
-
-    def pss(self, processes, limit):
-        sizes = {}
-        for proc in processes[:limit]:
-            rollup = read_smaps_rollup(proc['pid'])
-            if rollup is not None:
-                sizes[proc['pid']] = rollup['pss']
-        if processes and not sizes:
-            self.gaps.append('smaps_rollup: not readable (needs root, or kernel < 4.14): groups measured by RSS')
-        return sizes
-
-    def oom_events(self, since=None):
-        """(sources, events): the journal when it has kernel lines, else dmesg merged with syslog."""
-        def run(argv):
-            path = self.module.get_bin_path(argv[0])
-            if path is None:
-                raise OSError('%s: not installed' % argv[0])
-            return self.module.run_command([path] + argv[1:], environ_update=C_LOCALE,
-                                           handle_exceptions=False)
-        history = collect_oom_history(run, since=since)
-        if not history['sources']:
-            self.gaps.append('OOM history: no kernel log could be read (%s)' % '; '.join(
-                '%s: %s' % (t['argv'][0], t['error'] or 'rc=%s' % t['rc']) for t in history['tried']))
-        return history['sources'], history['events']
-
-
-def rates(before, after, start, end, page_size):
-    if before is None or after is None or end <= start:
-        return None
-    seconds = end - start
-    per = dict((key, (after.get(key, 0) - before.get(key, 0)) / seconds) for key in _VMSTAT_KEYS[1:])
-    per['swap_bytes'] = (per['pswpin'] + per['pswpout']) * page_size
-    per['seconds'] = round(seconds, 3)
-    return per
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            thresholds=dict(type='dict', default={}),
-            allow=dict(type='list', elements='str', default=[]),
-            deny=dict(type='list', elements='str', default=[]),
-            top_limit=dict(type='int', default=20),
-            pss_limit=dict(type='int', default=200),
-            sample_seconds=dict(type='float', default=1.0),
-            top_samples=dict(type='int', default=1),
-            instance_type=dict(type='str'),
-            oom_history=dict(type='bool', default=True),
-            oom_since=dict(type='str'),
-            oom_events_limit=dict(type='int', default=20),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     try:
-        user_policy = dict(params['thresholds'], allow=params['allow'], deny=params['deny'])
-        policy = merge_policy(user_policy)
+        policy = policy_of(params)
     except ValueError as err:
-        module.fail_json(msg='thresholds: %s' % err)
+        module.fail_json(msg=str(err))
 
-    if params['top_samples'] < 1:
-        module.fail_json(msg='top_samples must be 1 or more, got %d' % params['top_samples'])
+    def run(argv, env):
+        return module.run_command(argv, environ_update=env, handle_exceptions=False)
 
-    collect = Collector(module)
     try:
-        vm_before, start = collect.vmstat()
-        meminfo_text = collect.read('/proc/meminfo')
-        meminfo = parse_meminfo(meminfo_text) if meminfo_text is not None else None
-        free, memory = collect.memory(meminfo)
-        if meminfo:
-            memory['available_meminfo'] = meminfo.get('MemAvailable')
-        top = collect.top(params['top_samples'], params['sample_seconds'])
-        processes = top['processes'] if top else []
-        pss = collect.pss(processes, params['pss_limit'])
-        pressure = read_pressure()
-        if 'unavailable' in pressure:
-            collect.gaps.append('/proc/pressure/memory: %s' % pressure['unavailable'])
-            pressure = None
-        cgroup = read_cgroup_memory()
-        overcommit = collect.read('/proc/sys/vm/overcommit_memory')
-        sources, events = collect.oom_events(params['oom_since'] or None) if params['oom_history'] else ([], [])
-        remaining = params['sample_seconds'] - (time.time() - start)
-        if remaining > 0:
-            time.sleep(remaining)
-        vm_after, end = collect.vmstat()
-    except ParseError as err:
-        module.fail_json(msg='cannot read this host\'s memory figures: %s' % err, gaps=collect.gaps)
-
-    vmstat = dict((key, vm_after.get(key)) for key in _VMSTAT_KEYS) if vm_after else None
-    container = in_container()
-    if container and cgroup and cgroup.get('pressure'):
-        pressure = cgroup['pressure']  # /proc/pressure is the machine's; the cgroup's is the container's
-    if container:
-        # /proc/vmstat and the kernel log are the whole machine's: count the cgroup's own kills
-        cg_events = (cgroup or {}).get('events') or {}
-        oom_kills = cg_events.get('oom_kill') or 0
-        if cg_events.get('oom_kill') is None:
-            collect.gaps.append('OOM kills: in a container the kernel counter is the machine\'s and the '
-                                'cgroup has no oom_kill count; kills not counted')
-        own_events = []
-    else:
-        oom_kills = vmstat['oom_kill'] if vmstat and vmstat.get('oom_kill') is not None else len(events)
-        own_events = events
-    groups = classify(group_processes(processes, pss), policy)
-    facts = {
-        'memory': memory,
-        'free': free,
-        'top': {'summary': top['summary'], 'processes': processes[:params['top_limit']]} if top else None,
-        'meminfo': meminfo,
-        'vmstat': vmstat,
-        'rates': rates(vm_before, vm_after, start, end, os.sysconf('SC_PAGE_SIZE')),
-        'pressure': pressure,
-        'cgroup': cgroup,
-        'overcommit_memory': int(overcommit) if overcommit and overcommit.strip().isdigit() else None,
-        'container': container,
-        'oom': {'kills': oom_kills, 'sources': sources, 'machine_wide': container,
-                'events': events[-params['oom_events_limit']:] if params['oom_events_limit'] else []},
-        'groups': groups[:params['top_limit']],
-        'growth': growth(top.get('samples') if top else None, params['sample_seconds'])[:params['top_limit']],
-        'gaps': collect.gaps,
-    }
-    facts['audit'] = audit({'memory': memory, 'meminfo': meminfo, 'cgroup': cgroup, 'rates': facts['rates'],
-                            'pressure': pressure, 'oom_kills': oom_kills, 'oom_events': own_events,
-                            'overcommit_memory': facts['overcommit_memory'], 'groups': groups,
-                            'instance_type': params['instance_type'], 'growth': facts['growth']}, policy)
-    module.exit_json(changed=False, ansible_facts={'headroom': facts})
+        collected = collect(dict((key, params[key]) for key in OPTIONS), run, module.get_bin_path)
+    except (ParseError, CollectError) as err:
+        module.fail_json(msg='cannot read this host\'s memory figures: %s' % err)
+    module.exit_json(changed=False, ansible_facts={'headroom': diagnose(collected, params, policy)})
 
 
 if __name__ == '__main__':

@@ -18,6 +18,7 @@ processes, caches, code, swap, refactor, scale.
 import fnmatch
 
 from .ec2 import next_size
+from .processes import group_processes, growth  # noqa: F401 (re-exported: the diagnosis works on their groups)
 
 STEPS = ('processes', 'caches', 'code', 'swap', 'refactor', 'scale')
 
@@ -80,67 +81,6 @@ def merge_policy(user=None):
     return policy
 
 
-def group_processes(processes, pss=None):
-    """Aggregate processes per command name, biggest first.
-
-    ``processes`` are top's rows (``pid``, ``user``, ``res``, ``command``);
-    ``pss`` maps pid -> proportional set size where smaps_rollup could be read.
-    RSS counts pages shared by forked workers once per worker, so a group's
-    ``memory`` is its PSS sum where every member's PSS is known, else its RSS sum.
-    """
-    pss = pss or {}
-    groups = {}
-    for proc in processes:
-        name = _name(proc.get('command'))
-        group = groups.setdefault(name, {'command': name, 'count': 0, 'rss': 0, 'pss': 0,
-                                         'pss_known': True, 'pids': [], 'users': []})
-        group['count'] += 1
-        group['rss'] += proc.get('res') or 0
-        if proc.get('pid') in pss and pss[proc['pid']] is not None:
-            group['pss'] += pss[proc['pid']]
-        else:
-            group['pss_known'] = False
-        if len(group['pids']) < 10:
-            group['pids'].append(proc.get('pid'))
-        if proc.get('user') and proc['user'] not in group['users']:
-            group['users'].append(proc['user'])
-    result = []
-    for group in groups.values():
-        group['memory'] = group['pss'] if group['pss_known'] else group['rss']
-        group['measure'] = 'pss' if group['pss_known'] else 'rss'
-        if not group['pss_known']:
-            group['pss'] = None
-        del group['pss_known']
-        result.append(group)
-    result.sort(key=lambda g: (-g['memory'], g['command']))
-    return result
-
-
-def growth(samples, seconds=None):
-    """Processes whose RSS grew from the first of top's samples to the last, biggest growth first.
-
-    ``samples`` are top_facts samples ({'processes': [...]}); a pid must be in both to count.
-    """
-    if not samples or len(samples) < 2:
-        return []
-    first = dict((p['pid'], p) for p in samples[0]['processes'] if p.get('res') is not None)
-    grown = []
-    for proc in samples[-1]['processes']:
-        start = first.get(proc['pid'])
-        if start is not None and proc.get('res') is not None and proc['res'] > start['res']:
-            grown.append({'pid': proc['pid'], 'command': _name(proc.get('command')), 'from': start['res'],
-                          'to': proc['res'], 'grew': proc['res'] - start['res'], 'seconds': seconds})
-    grown.sort(key=lambda g: -g['grew'])
-    return grown
-
-
-def _name(command):
-    if not command:
-        return '?'
-    first = command.split()[0] if command.split() else command
-    return first.rsplit('/', 1)[-1] if first.startswith('/') else first
-
-
 def _matches(name, patterns):
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
@@ -188,7 +128,8 @@ def audit(facts, policy=None):
     'meminfo': parsed /proc/meminfo or None, 'cgroup': {limit, current, ...} or None,
     'rates': {'swap_bytes', 'pgscan_direct'} per second or None,
     'pressure': {'some': {'avg10'}, 'full': {...}} or None, 'oom_kills': int,
-    'oom_events': [...], 'overcommit_memory': int or None, 'groups': group_processes()}
+    'oom_events': [...] or only their victims' names ('oom_victims'), 'overcommit_memory': int or None,
+    'groups': group_processes()}
     """
     policy = policy if policy is not None else dict(DEFAULT_POLICY)
     memory = facts['memory']
@@ -236,7 +177,9 @@ def audit(facts, policy=None):
 
     oom_kills = facts.get('oom_kills') or 0
     if oom_kills >= policy['oom_kills_warning']:
-        victims = sorted(set(e.get('comm') for e in facts.get('oom_events') or [] if e.get('comm')))
+        victims = facts.get('oom_victims')
+        if victims is None:
+            victims = sorted(set(e.get('comm') for e in facts.get('oom_events') or [] if e.get('comm')))
         reason('warning', 'oom_kills', 'the OOM killer has killed %d process(es)%s'
                % (oom_kills, ' (%s)' % ', '.join(victims) if victims else ''))
 
