@@ -20,6 +20,19 @@ VENV_BIN = os.path.join(ROOT, '.venv', 'bin')
 PASSWORD = 'it-s3cret-Pw'
 
 
+def debian_image(release):
+    """The headroom/debian image of a release (HEADROOM_IMAGE_<RELEASE> overrides it); skips the test
+    when it is not built (scripts/docker-setup.sh builds them)."""
+    image = os.environ.get('HEADROOM_IMAGE_%s' % release.upper(), 'headroom/debian:%s' % release)
+    try:
+        done = subprocess.run(['docker', 'image', 'inspect', image], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        done = None
+    if done is None or done.returncode != 0:
+        pytest.skip('docker image %s not built (scripts/docker-setup.sh)' % image)
+    return image
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(('127.0.0.1', 0))

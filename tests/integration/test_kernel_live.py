@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from conftest import debian_image
 from headroom import kernel, oom
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -130,14 +131,6 @@ def test_real_oom_kill_is_found_in_the_history():
     assert event['total_vm'] > 200 * MIB
 
 
-def _docker_image(name):
-    try:
-        done = subprocess.run(['docker', 'image', 'inspect', name], capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
-
-
 @pytest.mark.parametrize('release', ['bullseye', 'bookworm', 'trixie'])
 def test_journal_command_finds_a_real_kill(release):
     """oom_log_commands()[0] exactly as the module runs it, against a real journald.
@@ -145,9 +138,7 @@ def test_journal_command_finds_a_real_kill(release):
     journald in a container with systemd as PID 1 reads the host kernel's /dev/kmsg, so its journal
     holds the kill this test makes: systemd 247, 252 and 257 each get to run the --grep query.
     """
-    image = os.environ.get('HEADROOM_IMAGE_%s' % release.upper(), 'headroom/debian:%s' % release)
-    if not _docker_image(image):
-        pytest.skip('docker image %s not built (scripts/docker-setup.sh)' % image)
+    image = debian_image(release)
     with memory_cgroup(50 * MIB) as (_version, name, path):
         proc = run_in(path, 'x = b"\\x01" * (200 << 20)')
     assert proc.returncode == -9

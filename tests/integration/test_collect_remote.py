@@ -1,0 +1,62 @@
+"""The program the memory_facts action plugin sends to a host, run in the three Debian releases
+(Python 3.9, 3.11, 3.13; procps-ng 3.3.17, 4.0.2, 4.0.4) inside a memory-limited container, with no
+interpreter named: the host picks one the way Ansible's discovery does."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import ROOT, VENV_BIN, _env, _json_output, debian_image
+from headroom import remote
+from headroom.diagnosis import ARGUMENT_SPEC, diagnose, policy_of
+
+MIB = 1 << 20
+OPTIONS = {'top_limit': 20, 'pss_limit': 200, 'top_samples': 1, 'sample_seconds': 0.2, 'oom_history': True,
+           'oom_since': None, 'oom_events_limit': 20}
+
+
+@pytest.mark.parametrize('release', ['bullseye', 'bookworm', 'trixie'])
+def test_a_limited_container_is_judged_by_its_limit(release):
+    image = debian_image(release)
+    done = subprocess.run(['docker', 'run', '--rm', '--memory', '256m', image, 'sh', '-c',
+                           'sleep 30 & ' + remote.command(OPTIONS)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    collected = json.loads(done.stdout)['collected']
+    assert collected['container'] is True
+    assert collected['cgroup']['limit'] == 256 * MIB
+    assert 'sleep' in [g['command'] for g in collected['groups']]
+    params = dict((key, spec.get('default')) for key, spec in ARGUMENT_SPEC.items())
+    facts = diagnose(collected, params, policy_of(params))
+    assert facts['audit']['limited_by_cgroup'] is True
+    assert facts['audit']['effective_total'] == 256 * MIB
+    assert facts['oom']['machine_wide'] is True
+
+
+def test_become_reads_what_only_root_may(tmp_path):
+    """Through Ansible (the action plugin), as an unprivileged user and then with become (sudo):
+    only root reads the PSS of root's processes and the kernel log."""
+    image = debian_image('bookworm')
+    cid = subprocess.run(['docker', 'run', '-d', '--rm', image, 'sleep', 'infinity'],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        subprocess.run(['docker', 'exec', cid, 'sh', '-c',
+                        'useradd -m tester && echo "tester ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/tester'],
+                       check=True, capture_output=True)
+        inventory = tmp_path / 'hosts.yml'
+        inventory.write_text(json.dumps({'all': {'hosts': {'box': {
+            'ansible_connection': 'community.docker.docker', 'ansible_host': cid, 'ansible_user': 'tester'}}}}))
+        sleeping = {}
+        for become in (False, True):
+            cmd = [os.path.join(VENV_BIN, 'ansible'), 'box', '-i', str(inventory), '-m', 'memory_facts',
+                   '-a', 'sample_seconds=0'] + (['--become'] if become else [])
+            proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+            result = _json_output(proc)['plays'][0]['tasks'][0]['hosts']['box']
+            assert proc.returncode == 0, result
+            groups = result['ansible_facts']['headroom']['groups']
+            sleeping[become] = [g for g in groups if g['command'] == 'sleep'][0]
+    finally:
+        subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
+    assert sleeping[False]['measure'] == 'rss' and sleeping[False]['pss'] is None
+    assert sleeping[True]['measure'] == 'pss' and 0 < sleeping[True]['pss'] <= sleeping[True]['rss']

@@ -1,0 +1,118 @@
+"""The collection that memory_facts runs on a host, as the program the action plugin sends (remote.py)
+and as the module runs it: run here for real, on this machine's own free, top and /proc."""
+import ast
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from headroom import collect, remote
+from headroom.diagnosis import ARGUMENT_SPEC, diagnose, policy_of
+from library_module import run_library_module
+
+HERE = os.path.dirname(os.path.abspath(collect.__file__))
+OPTIONS = {'top_limit': 5, 'pss_limit': 200, 'top_samples': 2, 'sample_seconds': 0.2, 'oom_history': True,
+           'oom_since': None, 'oom_events_limit': 20}
+
+
+def _params(**overrides):
+    params = dict((key, spec.get('default')) for key, spec in ARGUMENT_SPEC.items())
+    params.update(OPTIONS, **overrides)
+    return params
+
+
+def _imports(name):
+    tree = ast.parse(open(os.path.join(HERE, name + '.py')).read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            yield ('.' * node.level) + (node.module or '')
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name
+
+
+def test_the_shipped_sources_are_all_the_collection_needs():
+    """What the program carries is closed under import and needs nothing outside the standard library."""
+    for name in collect.SOURCES:
+        for module in _imports(name):
+            if module.startswith('.'):
+                assert module[1:] in collect.SOURCES, '%s imports %s, which remote.py does not ship' % (name, module)
+            else:
+                assert module.split('.')[0] in sys.stdlib_module_names, '%s imports %s' % (name, module)
+
+
+def _run(cmd):
+    return subprocess.run(['/bin/sh', '-c', cmd], capture_output=True, text=True, timeout=60)
+
+
+def test_the_program_reads_this_machine():
+    done = _run(remote.command(OPTIONS, sys.executable))
+    assert done.returncode == 0, done.stderr
+    collected = json.loads(done.stdout)['collected']
+    with open('/proc/meminfo') as handle:
+        total = int(handle.readline().split()[1]) * 1024
+    assert collected['memory']['total'] == total
+    assert 0 < collected['memory']['available'] <= total
+    assert 0 < len(collected['top']['processes']) <= OPTIONS['top_limit']
+    assert collected['groups'] and sum(g['count'] for g in collected['groups']) >= len(collected['top']['processes'])
+    assert collected['rates']['seconds'] >= OPTIONS['sample_seconds']
+    facts = diagnose(collected, _params(), policy_of(_params()))
+    assert facts['audit']['verdict'] in ('ok', 'warning', 'critical')
+    assert len(facts['groups']) <= OPTIONS['top_limit']
+
+
+def test_the_program_and_the_module_return_the_same_facts(tmp_path):
+    """One code path: what the action plugin builds from the program's answer has the module's shape."""
+    module = run_library_module('memory_facts', dict(OPTIONS), tmp_path)
+    assert not module.get('failed'), module
+    done = _run(remote.command(OPTIONS, sys.executable))
+    plugin = diagnose(json.loads(done.stdout)['collected'], _params(), policy_of(_params()))
+    expected = module['ansible_facts']['headroom']
+    assert sorted(plugin) == sorted(expected)
+    for key in ('memory', 'top', 'oom', 'audit', 'cgroup'):
+        assert sorted(plugin[key] or {}) == sorted(expected[key] or {}), key
+    assert plugin['memory']['total'] == expected['memory']['total']
+    assert plugin['container'] == expected['container']
+    assert plugin['oom']['sources'] == expected['oom']['sources']
+
+
+def test_no_python_on_the_host_is_named():
+    done = _run(remote.command(OPTIONS, fallback=('/nonexistent/python3', 'python2.4')))
+    assert done.returncode == 127
+    assert 'no Python interpreter found (tried /nonexistent/python3, python2.4)' in done.stderr
+
+
+def test_output_no_parser_reads_is_a_failure_document(monkeypatch, capsys):
+    def run(argv, env):
+        if os.path.basename(argv[0]) == 'free':
+            return 0, 'this is not free\n', ''
+        return collect.run(argv, env)
+    monkeypatch.setattr(collect, 'run', run)
+    collect.main(dict(OPTIONS, top_samples=1, sample_seconds=0))
+    answer = json.loads(capsys.readouterr().out)
+    assert answer['failed'] is True
+    assert answer['msg'].startswith("cannot read this host's memory figures: ")
+    assert 'this is not free' in answer['msg']
+
+
+def test_neither_free_nor_meminfo_says_what_was_tried():
+    collector = collect.Collector(run=None, which=lambda name: None)
+    with pytest.raises(collect.CollectError, match='free: not installed'):
+        collector.memory(None)
+
+
+def test_a_command_that_cannot_start_is_a_gap():
+    def run(argv, env):
+        raise OSError(13, 'Permission denied')
+    collector = collect.Collector(run, which=lambda name: '/usr/bin/' + name)
+    assert collector.command('free -b', ['free', '-b']) is None
+    assert collector.gaps == ['free -b: Permission denied']
+
+
+def test_bad_options_are_named_before_any_host_is_read():
+    with pytest.raises(ValueError, match="unknown threshold 'avail'"):
+        policy_of(_params(thresholds={'avail': 5}))
+    with pytest.raises(ValueError, match='top_samples must be 1 or more, got 0'):
+        policy_of(_params(top_samples=0))
