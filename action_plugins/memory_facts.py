@@ -1,12 +1,13 @@
 # -*- coding: utf-8 -*-
 """memory_facts as an action plugin: the host only reads, the controller judges.
 
-The host runs module_utils/headroom/collect.py, shipped inside one command line (remote.py), and
-sends back what it read; the verdict is made here, in the controller's worker, by the module's
-own code (diagnosis.py). One round trip per host as before, without AnsiballZ: the host compiles
-the few parsers it needs instead of ansible.module_utils.basic. Options, facts and failures are the
-module's (library/memory_facts.py documents them, and runs the same code on a host where this
-plugin is not installed)."""
+The host runs module_utils/headroom/collect.py, shipped on the standard input of its Python where
+the connection pipelines, else inside the command line (remote.py), and sends back what it read;
+the verdict is made here, in the controller's worker, by the module's own code (diagnosis.py).
+One round trip per host as before, without AnsiballZ: the host compiles the few parsers it needs
+instead of ansible.module_utils.basic. Options, facts and failures are the module's
+(library/memory_facts.py documents them, and runs the same code on a host where this plugin is
+not installed)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -47,9 +48,11 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=str(err))
 
         fallback = C.config.get_config_value('INTERPRETER_PYTHON_FALLBACK', variables=task_vars)
-        cmd = command(dict((key, params[key]) for key in OPTIONS), self._interpreter(task_vars), fallback)
+        cmd, stdin = command(dict((key, params[key]) for key in OPTIONS), self._interpreter(task_vars), fallback,
+                             stdin=self._connection.is_pipelining_enabled())
         environment = self._compute_environment_string()
-        done = self._low_level_execute_command('%s %s' % (environment, cmd) if environment else cmd)
+        done = self._low_level_execute_command('%s %s' % (environment, cmd) if environment else cmd,
+                                               in_data=stdin.encode('utf-8') if stdin else None)
 
         try:
             answer = json.loads(done['stdout'])

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Wall time and peak memory of the collection module on a target, beside Ansible's own `setup`.
+"""Wall time, CPU and peak memory of the diagnosis's reading on a target, beside Ansible's own `setup`.
 
     .venv/bin/python bench/bench_collect.py [--runs 10]
 
 The hosts headroom diagnoses are already short of memory, so memory_facts must cost them no more
 than `setup` does. Each module's AnsiballZ payload is built once by Ansible (kept with
-ANSIBLE_KEEP_REMOTE_FILES), then run here as the target runs it, `python AnsiballZ_x.py`, several
-times; each run's wall time, CPU time (user + system, with its children) and peak RSS come from os.wait4 on that one process. Target = this
-machine. memory_facts runs with sample_seconds=0 (its vmstat window would otherwise add up to 1 s
-of sleeping, which costs no memory or CPU), and with its default 1 s window once, for reference.
+ANSIBLE_KEEP_REMOTE_FILES, the memory_facts action plugin turned off), then run here as the target
+runs it, `python AnsiballZ_x.py`, several times. The row "memory_facts, action plugin" runs what
+the plugin sends a host instead: `sh -c` with the reading program of module_utils/headroom/remote.py.
+Each run's wall time, CPU time (user + system, with its children) and peak RSS come from os.wait4 on
+that one process. Target = this machine. memory_facts runs with sample_seconds=0 (its vmstat window
+would otherwise add up to 1 s of sleeping, which costs no memory or CPU), and with its default 1 s
+window once, for reference.
 """
 import argparse
 import glob
@@ -23,12 +26,17 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
+sys.path.insert(0, os.path.join(ROOT, 'module_utils'))
+
+from headroom.collect import OPTIONS  # noqa: E402
+from headroom.diagnosis import ARGUMENT_SPEC  # noqa: E402
+from headroom.remote import command  # noqa: E402
 
 
 def payload(module, args, tmp):
     """Build the AnsiballZ file of `module` with `args` by running it once through Ansible."""
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_KEEP_REMOTE_FILES='1',
-               ANSIBLE_REMOTE_TMP=tmp)
+               ANSIBLE_REMOTE_TMP=tmp, ANSIBLE_ACTION_PLUGINS=os.path.join(tmp, 'none'))
     cmd = [os.path.join(BIN, 'ansible'), 'localhost', '-m', module]
     if args:
         cmd += ['-a', args]
@@ -36,25 +44,33 @@ def payload(module, args, tmp):
     found = glob.glob(os.path.join(tmp, 'ansible-tmp-*', 'AnsiballZ_%s.py' % module.split('.')[-1]))
     if len(found) != 1:
         raise SystemExit('expected one AnsiballZ payload for %s, found %r' % (module, found))
-    return found[0]
+    return [sys.executable, found[0]]
 
 
-def run(path):
+def program(**options):
+    """What the memory_facts action plugin has a host run, as argv."""
+    params = dict((key, spec.get('default')) for key, spec in ARGUMENT_SPEC.items())
+    params.update(options)
+    cmd, _stdin = command(dict((key, params[key]) for key in OPTIONS), sys.executable, stdin=False)
+    return ['/bin/sh', '-c', cmd]
+
+
+def run(argv):
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0 or json.loads(out).get('failed'):
-        raise SystemExit('%s failed: %s' % (path, out[:500]))
+        raise SystemExit('%s failed: %s' % (argv[-1][:200], out[:500]))
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, len(out)
 
 
-def measure(name, path, runs):
+def measure(name, argv, runs):
     walls, cpus, rss, size = [], [], [], 0
     for _ in range(runs):
-        wall, cpu, peak, size = run(path)
+        wall, cpu, peak, size = run(argv)
         walls.append(wall)
         cpus.append(cpu)
         rss.append(peak)
@@ -75,10 +91,11 @@ def main():
             ('setup gather_subset=hardware', payload('ansible.builtin.setup', 'gather_subset=!all,hardware', tmp + '/b')),
             ('memory_facts sample_seconds=0', payload('memory_facts', 'sample_seconds=0', tmp + '/c')),
             ('memory_facts default (1 s window)', payload('memory_facts', '', tmp + '/d')),
+            ('memory_facts, action plugin', program(sample_seconds=0)),
             ('free_facts', payload('free_facts', '', tmp + '/e')),
         ]
-        rows = [measure(name, path, opts.runs if 'default' not in name else max(3, opts.runs // 3))
-                for name, path in cases]
+        rows = [measure(name, argv, opts.runs if 'default' not in name else max(3, opts.runs // 3))
+                for name, argv in cases]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print('target: this machine (%s), %d runs each, python %s' % (os.uname().release, opts.runs,
@@ -89,9 +106,11 @@ def main():
         print('%-36s %10.0f ms %10.0f ms %10.0f ms %11.1f MiB %9.1f KiB' % (
             row['name'], row['wall_median'] * 1000, row['wall_min'] * 1000, row['cpu_median'] * 1000,
             row['rss_max'] / 1048576.0, row['result_bytes'] / 1024.0))
-    setup, ours = rows[1], rows[3]
-    print('memory_facts / setup: wall %.2fx, peak RSS %.2fx'
-          % (ours['wall_median'] / setup['wall_median'], ours['rss_max'] / setup['rss_max']))
+    ping, setup = rows[0], rows[1]
+    for ours in (rows[3], rows[5]):
+        print('%s: / setup wall %.2fx, peak RSS %.2fx; / ping CPU %.2fx'
+              % (ours['name'], ours['wall_median'] / setup['wall_median'], ours['rss_max'] / setup['rss_max'],
+                 ours['cpu_median'] / ping['cpu_median']))
 
 
 if __name__ == '__main__':

@@ -62,14 +62,18 @@ def program(options, directory=None):
                        'options': json.dumps(options, sort_keys=True)}
 
 
-def command(options, interpreter=None, fallback=FALLBACK):
-    """A shell command: the program run by ``interpreter`` (as Ansible's shebang would: its words
-    unquoted), else by the first of ``fallback`` the host has, the way Ansible discovers one."""
-    source = shlex.quote(program(options))
+def command(options, interpreter=None, fallback=FALLBACK, stdin=False):
+    """(shell command, its stdin or None): the program run by ``interpreter`` (as Ansible's shebang
+    would: its words unquoted), else by the first of ``fallback`` the host has, the way Ansible
+    discovers one. With ``stdin`` the program goes to the interpreter's standard input (where the
+    connection pipelines, as Ansible sends modules), else inside the command line, which then
+    carries about 40 KB and shows whole in Ansible's -vvv output."""
+    source = program(options)
+    args = '-' if stdin else '-c %s' % shlex.quote(source)
+    data = source if stdin else None
     if interpreter:
-        return 'exec %s -c %s' % (interpreter, source)
+        return 'exec %s %s' % (interpreter, args), data
     names = ' '.join(shlex.quote(name) for name in fallback)
-    return ('for p in %s; do command -v "$p" >/dev/null 2>&1 && exec "$p" -c %s; done; '
-            'echo %s >&2; exit 127' % (names, source,
-                                       shlex.quote('headroom: no Python interpreter found (tried %s)'
-                                                   % ', '.join(fallback))))
+    missing = shlex.quote('headroom: no Python interpreter found (tried %s)' % ', '.join(fallback))
+    return ('for p in %s; do command -v "$p" >/dev/null 2>&1 && exec "$p" %s; done; echo %s >&2; exit 127'
+            % (names, args, missing)), data

@@ -16,12 +16,13 @@ OPTIONS = {'top_limit': 20, 'pss_limit': 200, 'top_samples': 1, 'sample_seconds'
            'oom_since': None, 'oom_events_limit': 20}
 
 
+@pytest.mark.parametrize('stdin', [False, True], ids=['in the command line', 'on stdin'])
 @pytest.mark.parametrize('release', ['bullseye', 'bookworm', 'trixie'])
-def test_a_limited_container_is_judged_by_its_limit(release):
+def test_a_limited_container_is_judged_by_its_limit(release, stdin):
     image = debian_image(release)
-    done = subprocess.run(['docker', 'run', '--rm', '--memory', '256m', image, 'sh', '-c',
-                           'sleep 30 & ' + remote.command(OPTIONS)],
-                          capture_output=True, text=True, timeout=120)
+    cmd, data = remote.command(OPTIONS, stdin=stdin)
+    done = subprocess.run(['docker', 'run', '-i', '--rm', '--memory', '256m', image, 'sh', '-c', 'sleep 30 & ' + cmd],
+                          input=data, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     collected = json.loads(done.stdout)['collected']
     assert collected['container'] is True
@@ -34,9 +35,11 @@ def test_a_limited_container_is_judged_by_its_limit(release):
     assert facts['oom']['machine_wide'] is True
 
 
-def test_become_reads_what_only_root_may(tmp_path):
+@pytest.mark.parametrize('pipelining', ['True', 'False'])
+def test_become_reads_what_only_root_may(tmp_path, pipelining):
     """Through Ansible (the action plugin), as an unprivileged user and then with become (sudo):
-    only root reads the PSS of root's processes and the kernel log."""
+    only root reads the PSS of root's processes. With pipelining the program goes on stdin through
+    sudo, without it in the command line."""
     image = debian_image('bookworm')
     cid = subprocess.run(['docker', 'run', '-d', '--rm', image, 'sleep', 'infinity'],
                          capture_output=True, text=True, check=True).stdout.strip()
@@ -51,7 +54,8 @@ def test_become_reads_what_only_root_may(tmp_path):
         for become in (False, True):
             cmd = [os.path.join(VENV_BIN, 'ansible'), 'box', '-i', str(inventory), '-m', 'memory_facts',
                    '-a', 'sample_seconds=0'] + (['--become'] if become else [])
-            proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+            proc = subprocess.run(cmd, cwd=ROOT, env=dict(_env(), ANSIBLE_PIPELINING=pipelining),
+                                  capture_output=True, text=True, timeout=120)
             result = _json_output(proc)['plays'][0]['tasks'][0]['hosts']['box']
             assert proc.returncode == 0, result
             groups = result['ansible_facts']['headroom']['groups']

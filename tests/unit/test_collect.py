@@ -43,12 +43,14 @@ def test_the_shipped_sources_are_all_the_collection_needs():
                 assert module.split('.')[0] in sys.stdlib_module_names, '%s imports %s' % (name, module)
 
 
-def _run(cmd):
-    return subprocess.run(['/bin/sh', '-c', cmd], capture_output=True, text=True, timeout=60)
+def _run(command):
+    cmd, stdin = command
+    return subprocess.run(['/bin/sh', '-c', cmd], input=stdin, capture_output=True, text=True, timeout=60)
 
 
-def test_the_program_reads_this_machine():
-    done = _run(remote.command(OPTIONS, sys.executable))
+@pytest.mark.parametrize('stdin', [False, True], ids=['in the command line', 'on stdin'])
+def test_the_program_reads_this_machine(stdin):
+    done = _run(remote.command(OPTIONS, sys.executable, stdin=stdin))
     assert done.returncode == 0, done.stderr
     collected = json.loads(done.stdout)['collected']
     with open('/proc/meminfo') as handle:
@@ -67,7 +69,7 @@ def test_the_program_and_the_module_return_the_same_facts(tmp_path):
     """One code path: what the action plugin builds from the program's answer has the module's shape."""
     module = run_library_module('memory_facts', dict(OPTIONS), tmp_path)
     assert not module.get('failed'), module
-    done = _run(remote.command(OPTIONS, sys.executable))
+    done = _run(remote.command(OPTIONS, sys.executable, stdin=True))
     plugin = diagnose(json.loads(done.stdout)['collected'], _params(), policy_of(_params()))
     expected = module['ansible_facts']['headroom']
     assert sorted(plugin) == sorted(expected)
@@ -78,8 +80,9 @@ def test_the_program_and_the_module_return_the_same_facts(tmp_path):
     assert plugin['oom']['sources'] == expected['oom']['sources']
 
 
-def test_no_python_on_the_host_is_named():
-    done = _run(remote.command(OPTIONS, fallback=('/nonexistent/python3', 'python2.4')))
+@pytest.mark.parametrize('stdin', [False, True])
+def test_no_python_on_the_host_is_named(stdin):
+    done = _run(remote.command(OPTIONS, fallback=('/nonexistent/python3', 'python2.4'), stdin=stdin))
     assert done.returncode == 127
     assert 'no Python interpreter found (tried /nonexistent/python3, python2.4)' in done.stderr
 
