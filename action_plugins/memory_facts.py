@@ -49,10 +49,9 @@ class ActionModule(ActionBase):
 
         fallback = C.config.get_config_value('INTERPRETER_PYTHON_FALLBACK', variables=task_vars)
         cmd, stdin = command(dict((key, params[key]) for key in OPTIONS), self._interpreter(task_vars), fallback,
-                             stdin=self._connection.is_pipelining_enabled())
-        environment = self._compute_environment_string()
-        done = self._low_level_execute_command('%s %s' % (environment, cmd) if environment else cmd,
-                                               in_data=stdin.encode('utf-8') if stdin else None)
+                             stdin=self._connection.is_pipelining_enabled(),
+                             environment=self._compute_environment_string())
+        done = self._low_level_execute_command(cmd, in_data=stdin.encode('utf-8') if stdin else None)
 
         try:
             answer = json.loads(done['stdout'])

@@ -13,7 +13,7 @@ the same run, each command `--repeat` times (the order rotates every round):
     naive      ansible-playbook bench/fleet/naive.yml   free -h and top through command, jc
     naive_defaults  the same playbook at Ansible's own settings (an empty ansible.cfg: no pipelining),
                as a user without headroom's ansible.cfg runs it
-    diagnose   ansible-playbook diagnose.yml        headroom: one module call per host + report
+    diagnose   ansible-playbook diagnose.yml        headroom: one memory_facts round trip per host + report
     diagnose0  diagnose.yml with process_audit_sample_seconds=0 (no vmstat rate window)
 
 Every run starts cold: its own ControlPath directory, so no SSH master of an earlier run is

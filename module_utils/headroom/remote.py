@@ -62,18 +62,20 @@ def program(options, directory=None):
                        'options': json.dumps(options, sort_keys=True)}
 
 
-def command(options, interpreter=None, fallback=FALLBACK, stdin=False):
+def command(options, interpreter=None, fallback=FALLBACK, stdin=False, environment=''):
     """(shell command, its stdin or None): the program run by ``interpreter`` (as Ansible's shebang
     would: its words unquoted), else by the first of ``fallback`` the host has, the way Ansible
     discovers one. With ``stdin`` the program goes to the interpreter's standard input (where the
     connection pipelines, as Ansible sends modules), else inside the command line, which then
-    carries about 40 KB and shows whole in Ansible's -vvv output."""
+    carries about 40 KB and shows whole in Ansible's -vvv output. ``environment``: assignments
+    (the task's, from the shell plugin's env_prefix) the interpreter runs with."""
     source = program(options)
-    args = '-' if stdin else '-c %s' % shlex.quote(source)
+    prefix = (environment + ' ' if environment else '') + 'exec '
+    args = '-' if stdin else '-c ' + shlex.quote(source)  # joined, not %-formatted: the source has %
     data = source if stdin else None
     if interpreter:
-        return 'exec %s %s' % (interpreter, args), data
+        return prefix + interpreter + ' ' + args, data
     names = ' '.join(shlex.quote(name) for name in fallback)
     missing = shlex.quote('headroom: no Python interpreter found (tried %s)' % ', '.join(fallback))
-    return ('for p in %s; do command -v "$p" >/dev/null 2>&1 && exec "$p" %s; done; echo %s >&2; exit 127'
-            % (names, args, missing)), data
+    return ('for p in ' + names + '; do command -v "$p" >/dev/null 2>&1 && ' + prefix + '"$p" ' + args
+            + '; done; echo ' + missing + ' >&2; exit 127'), data

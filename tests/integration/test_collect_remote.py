@@ -64,3 +64,33 @@ def test_become_reads_what_only_root_may(tmp_path, pipelining):
         subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
     assert sleeping[False]['measure'] == 'rss' and sleeping[False]['pss'] is None
     assert sleeping[True]['measure'] == 'pss' and 0 < sleeping[True]['pss'] <= sleeping[True]['rss']
+
+
+@pytest.mark.parametrize('pipelining', ['True', 'False'])
+def test_the_task_environment_reaches_the_commands(tmp_path, pipelining):
+    """`environment:` on the task, as for a module: here a PATH with a journalctl of its own first,
+    with no interpreter named (the host's discovery loop runs under that environment)."""
+    image = debian_image('trixie')
+    cid = subprocess.run(['docker', 'run', '-d', '--rm', image, 'sleep', 'infinity'],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        subprocess.run(['docker', 'exec', cid, 'sh', '-c', 'mkdir /opt/fake && printf "%s\\n" "#!/bin/sh" '
+                        '"echo \\"\\$*\\" >> /tmp/journalctl-args" "exit 1" > /opt/fake/journalctl '
+                        '&& chmod 755 /opt/fake/journalctl'], check=True, capture_output=True)
+        inventory = tmp_path / 'hosts.yml'
+        inventory.write_text(json.dumps({'all': {'hosts': {'box': {
+            'ansible_connection': 'community.docker.docker', 'ansible_host': cid}}}}))
+        playbook = tmp_path / 'play.yml'
+        playbook.write_text(json.dumps([{'hosts': 'box', 'gather_facts': False, 'tasks': [{
+            'memory_facts': {'sample_seconds': 0, 'oom_since': '-1d'},
+            'environment': {'PATH': '/opt/fake:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin'}}]}]))
+        proc = subprocess.run([os.path.join(VENV_BIN, 'ansible-playbook'), '-i', str(inventory), str(playbook)],
+                              cwd=ROOT, env=dict(_env(), ANSIBLE_PIPELINING=pipelining),
+                              capture_output=True, text=True, timeout=120)
+        result = _json_output(proc)['plays'][0]['tasks'][0]['hosts']['box']
+        calls = subprocess.run(['docker', 'exec', cid, 'cat', '/tmp/journalctl-args'],
+                               capture_output=True, text=True).stdout
+    finally:
+        subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
+    assert proc.returncode == 0, result
+    assert '--grep' in calls and '--since -1d' in calls, calls
