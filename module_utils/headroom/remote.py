@@ -2,8 +2,8 @@
 
 As a module, memory_facts cost a host 250 ms of CPU in a Debian 12 container, 120 ms of it compiling
 ansible.module_utils.basic from the AnsiballZ zip (no bytecode is shipped; ping costs 160 ms).
-collect.py and the parsers it needs, shipped as source inside the command line, cost 72 ms
-(bench/README.md).
+collect.py and the parsers it needs, shipped as source (on the interpreter's stdin, or inside the
+command line), cost 72 ms (bench/README.md).
 Controller side only: the memory_facts action plugin sends ``command()`` over the connection and
 reads one JSON document back (collect.main's).
 """
