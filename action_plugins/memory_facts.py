@@ -25,8 +25,8 @@ _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__
 if _MODULE_UTILS not in ansible.module_utils.__path__:
     ansible.module_utils.__path__.append(_MODULE_UTILS)
 
-from ansible.module_utils.headroom.collect import OPTIONS  # noqa: E402 (needs the path above)
-from ansible.module_utils.headroom.diagnosis import ARGUMENT_SPEC, diagnose, policy_of  # noqa: E402
+from ansible.module_utils.headroom.diagnosis import (  # noqa: E402 (needs the path above)
+    ARGUMENT_SPEC, READ_OPTIONS, diagnose, policy_of)
 from ansible.module_utils.headroom.remote import command  # noqa: E402
 
 _AUTO = ('', 'auto', 'auto_legacy', 'auto_silent', 'auto_legacy_silent')
@@ -48,7 +48,7 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=str(err))
 
         fallback = C.config.get_config_value('INTERPRETER_PYTHON_FALLBACK', variables=task_vars)
-        cmd, stdin = command(dict((key, params[key]) for key in OPTIONS), self._interpreter(task_vars), fallback,
+        cmd, stdin = command(dict((key, params[key]) for key in READ_OPTIONS), self._interpreter(task_vars), fallback,
                              stdin=self._connection.is_pipelining_enabled(),
                              environment=self._compute_environment_string())
         done = self._low_level_execute_command(cmd, in_data=stdin.encode('utf-8') if stdin else None)

@@ -28,8 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 sys.path.insert(0, os.path.join(ROOT, 'module_utils'))
 
-from headroom.collect import OPTIONS  # noqa: E402
-from headroom.diagnosis import ARGUMENT_SPEC  # noqa: E402
+from headroom.diagnosis import ARGUMENT_SPEC, READ_OPTIONS  # noqa: E402
 from headroom.remote import command  # noqa: E402
 
 
@@ -51,7 +50,7 @@ def program(**options):
     """What the memory_facts action plugin has a host run, as argv."""
     params = dict((key, spec.get('default')) for key, spec in ARGUMENT_SPEC.items())
     params.update(options)
-    cmd, _stdin = command(dict((key, params[key]) for key in OPTIONS), sys.executable, stdin=False)
+    cmd, _stdin = command(dict((key, params[key]) for key in READ_OPTIONS), sys.executable, stdin=False)
     return ['/bin/sh', '-c', cmd]
 
 

@@ -217,8 +217,8 @@ ansible_facts:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.headroom.collect import OPTIONS, CollectError, collect
-from ansible.module_utils.headroom.diagnosis import ARGUMENT_SPEC, diagnose, policy_of
+from ansible.module_utils.headroom.collect import CollectError, collect
+from ansible.module_utils.headroom.diagnosis import ARGUMENT_SPEC, READ_OPTIONS, diagnose, policy_of
 from ansible.module_utils.headroom.errors import ParseError
 
 
@@ -234,7 +234,7 @@ def main():
         return module.run_command(argv, environ_update=env, handle_exceptions=False)
 
     try:
-        collected = collect(dict((key, params[key]) for key in OPTIONS), run, module.get_bin_path)
+        collected = collect(dict((key, params[key]) for key in READ_OPTIONS), run, module.get_bin_path)
     except (ParseError, CollectError) as err:
         module.fail_json(msg='cannot read this host\'s memory figures: %s' % err)
     module.exit_json(changed=False, ansible_facts={'headroom': diagnose(collected, params, policy)})

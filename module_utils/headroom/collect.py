@@ -6,7 +6,7 @@ processes and the kernel log's OOM kills, parses them with the headroom parsers 
 data for ``diagnosis.diagnose``: processes already grouped by command, so that a busy host ships
 its groups and its first ``top_limit`` processes, not every process it has.
 
-It needs only the standard library and the modules in ``SOURCES``, so the same code runs in the
+It needs only the standard library and the modules in ``remote.SOURCES``, so the same code runs in the
 memory_facts module (``run``/``which`` from AnsibleModule) and, without AnsiballZ, as the small
 program that the memory_facts action plugin sends to a host (``main`` below, with subprocess).
 """
@@ -23,15 +23,8 @@ from .oom import collect_oom_history
 from .processes import group_processes, growth
 from .top import TOP_ENV, parse_top, run_top
 
-# The modules this one needs on a host (itself included), in this package: what a program built
-# by bundle.py carries. test_collect checks that it is every module they import.
-SOURCES = ('collect', 'errors', 'free', 'free_i18n', 'kernel', 'oom', 'processes', 'top', 'units')
-
 C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
 VMSTAT_KEYS = ('oom_kill', 'pswpin', 'pswpout', 'pgmajfault', 'pgscan_direct')
-# What collect() reads from the options (memory_facts' own, see diagnosis.ARGUMENT_SPEC).
-OPTIONS = ('top_limit', 'pss_limit', 'top_samples', 'sample_seconds', 'oom_history', 'oom_since',
-           'oom_events_limit')
 
 
 class CollectError(Exception):
@@ -151,7 +144,7 @@ def rates(before, after, start, end, page_size):
 
 def collect(options, run, which, sleep=time.sleep):
     """One pass over the host. Raises ParseError on output no parser can read, CollectError when
-    neither free nor /proc/meminfo answers. ``options``: the OPTIONS of memory_facts."""
+    neither free nor /proc/meminfo answers. ``options``: memory_facts' own, diagnosis.READ_OPTIONS."""
     collector = Collector(run, which)
     vm_before, start = collector.vmstat()
     meminfo_text = collector.read('/proc/meminfo')
@@ -202,7 +195,7 @@ def collect(options, run, which, sleep=time.sleep):
     }
 
 
-# The program a host runs (bundle.py): options in, one JSON document out, with subprocess in place
+# The program a host runs (remote.py): options in, one JSON document out, with subprocess in place
 # of AnsibleModule. A failure is a document too ({'failed': True, 'msg'}); only a crash is not.
 
 _SBIN = ('/sbin', '/usr/sbin', '/usr/local/sbin')

@@ -19,6 +19,9 @@ ARGUMENT_SPEC = dict(
     oom_since=dict(type='str'),
     oom_events_limit=dict(type='int', default=20),
 )
+# The options the reading on the host uses (collect.collect); the others are the verdict's.
+READ_OPTIONS = ('top_limit', 'pss_limit', 'top_samples', 'sample_seconds', 'oom_history', 'oom_since',
+                'oom_events_limit')
 
 
 def policy_of(params):

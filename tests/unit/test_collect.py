@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from headroom import collect, remote
-from headroom.diagnosis import ARGUMENT_SPEC, diagnose, policy_of
+from headroom.diagnosis import ARGUMENT_SPEC, READ_OPTIONS, diagnose, policy_of
 from library_module import run_library_module
 
 HERE = os.path.dirname(os.path.abspath(collect.__file__))
@@ -35,12 +35,22 @@ def _imports(name):
 
 def test_the_shipped_sources_are_all_the_collection_needs():
     """What the program carries is closed under import and needs nothing outside the standard library."""
-    for name in collect.SOURCES:
+    for name in remote.SOURCES:
         for module in _imports(name):
             if module.startswith('.'):
-                assert module[1:] in collect.SOURCES, '%s imports %s, which remote.py does not ship' % (name, module)
+                assert module[1:] in remote.SOURCES, '%s imports %s, which remote.py does not ship' % (name, module)
             else:
                 assert module.split('.')[0] in sys.stdlib_module_names, '%s imports %s' % (name, module)
+
+
+def test_the_reading_gets_every_option_it_reads():
+    """READ_OPTIONS (what the plugin and the module pass to collect()) is what collect.py reads."""
+    tree = ast.parse(open(os.path.join(HERE, 'collect.py')).read())
+    read = set(node.slice.value for node in ast.walk(tree)
+               if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+               and node.value.id == 'options' and isinstance(node.slice, ast.Constant))
+    assert read == set(READ_OPTIONS)
+    assert set(READ_OPTIONS) <= set(ARGUMENT_SPEC)
 
 
 def _run(command):
