@@ -437,19 +437,26 @@ def print_table(rows, args, images):
               % (row['label'], seconds(row['ctrl_cpu']), seconds(row['targets_cpu']), mib(row['ctrl_max_rss']),
                  mib(row['ctrl_tree_rss']), mib(row['ctrl_tree_pss']), mib(row['target_peak']),
                  mib(row['target_added'])))
-    print('\ntargets (issue 3), diagnose.yml at its defaults, on medians [and on the fastest runs]:')
     checks = (('ping', 'within 1.25x the ping floor', lambda d, b: (d / b, d / b <= 1.25)),
               ('setup', 'no slower than setup', lambda d, b: (d / b, d / b <= 1.0)),
               ('naive', 'at least 2x faster than the naive playbook', lambda d, b: (b / d, b / d >= 2.0)),
               ('naive_defaults', '... than the naive one at Ansible defaults', lambda d, b: (b / d, b / d >= 2.0)))
-    for baseline, text, judge in checks:
-        if baseline not in rows:
+    # The issue lists the whole diagnosis as free, top, meminfo, pressure, OOM history, verdict and
+    # report: diagnose0. The default run adds the 1 s vmstat window for swap and reclaim rates, a
+    # wait of about 0.7 s per run that no baseline has; both are judged.
+    for row, title in (('diagnose', 'diagnose.yml at its defaults (with the 1 s rate window)'),
+                       ('diagnose0', "the issue's list without the rate window (sample_seconds=0)")):
+        if row not in rows:
             continue
-        marks = []
-        for key in ('median', 'min'):
-            value, good = judge(rows['diagnose'][key], rows[baseline][key])
-            marks.append('%s %.2fx' % ('PASS' if good else 'FAIL', value))
-        print('  %-44s %s [%s]' % (text + ':', marks[0], marks[1]))
+        print('\ntargets (issue 3), %s, on medians [and on the fastest runs]:' % title)
+        for baseline, text, judge in checks:
+            if baseline not in rows:
+                continue
+            marks = []
+            for key in ('median', 'min'):
+                value, good = judge(rows[row][key], rows[baseline][key])
+                marks.append('%s %.2fx' % ('PASS' if good else 'FAIL', value))
+            print('  %-44s %s [%s]' % (text + ':', marks[0], marks[1]))
 
 
 def parse_args(argv):
