@@ -1,6 +1,6 @@
 """What the diagnosis reads on a host: one pass over its commands and files, nothing judged yet.
 
-``collect(options, run, which)`` runs C(free -b) and top, reads /proc/meminfo, two /proc/vmstat
+``collect(options, run, which)`` runs `free -b` and top, reads /proc/meminfo, two /proc/vmstat
 samples ``sample_seconds`` apart, PSI, the cgroup's memory files, smaps_rollup of the biggest
 processes and the kernel log's OOM kills, parses them with the headroom parsers and returns plain
 data for ``diagnosis.diagnose``: processes already grouped by command, so that a busy host ships
