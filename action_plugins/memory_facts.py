@@ -67,9 +67,10 @@ class ActionModule(ActionBase):
         return result
 
     def _interpreter(self, task_vars):
-        """The Python a module would run under: ansible_python_interpreter or interpreter_python, the
-        controller's own for a local connection, else the one discovery found earlier. None lets the
-        host pick the first of INTERPRETER_PYTHON_FALLBACK, as discovery does."""
+        """The Python a module would run under, as Ansible picks it: the controller's own where the
+        connection runs modules on the controller (_remote_is_local), else ansible_python_interpreter
+        or interpreter_python, else the one a discovery found earlier. None lets the host pick the
+        first of INTERPRETER_PYTHON_FALLBACK, as discovery does."""
         if getattr(self._connection, '_remote_is_local', False) and task_vars.get('ansible_playbook_python'):
             return task_vars['ansible_playbook_python']
         configured = C.config.get_config_value('INTERPRETER_PYTHON', variables=task_vars)
