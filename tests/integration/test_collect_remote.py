@@ -1,6 +1,7 @@
 """The program the memory_facts action plugin sends to a host, run in the three Debian releases
 (Python 3.9, 3.11, 3.13; procps-ng 3.3.17, 4.0.2, 4.0.4) inside a memory-limited container, with no
 interpreter named: the host picks one the way Ansible's discovery does."""
+import contextlib
 import json
 import os
 import subprocess
@@ -14,6 +15,22 @@ from headroom.diagnosis import ARGUMENT_SPEC, diagnose, policy_of
 MIB = 1 << 20
 OPTIONS = {'top_limit': 20, 'pss_limit': 200, 'top_samples': 1, 'sample_seconds': 0.2, 'oom_history': True,
            'oom_since': None, 'oom_events_limit': 20}
+
+
+@contextlib.contextmanager
+def box(tmp_path, release, setup, **hostvars):
+    """A container of ``release`` that sleeps, ``setup`` run in it, and an inventory with it as host
+    ``box`` over the docker connection (no interpreter named); removed on the way out."""
+    cid = subprocess.run(['docker', 'run', '-d', '--rm', debian_image(release), 'sleep', 'infinity'],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        subprocess.run(['docker', 'exec', cid, 'sh', '-c', setup], check=True, capture_output=True)
+        inventory = tmp_path / 'hosts.yml'
+        inventory.write_text(json.dumps({'all': {'hosts': {'box': dict(
+            hostvars, ansible_connection='community.docker.docker', ansible_host=cid)}}}))
+        yield cid, inventory
+    finally:
+        subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
 
 
 @pytest.mark.parametrize('stdin', [False, True], ids=['in the command line', 'on stdin'])
@@ -40,16 +57,8 @@ def test_become_reads_what_only_root_may(tmp_path, pipelining):
     """Through Ansible (the action plugin), as an unprivileged user and then with become (sudo):
     only root reads the PSS of root's processes. With pipelining the program goes on stdin through
     sudo, without it in the command line."""
-    image = debian_image('bookworm')
-    cid = subprocess.run(['docker', 'run', '-d', '--rm', image, 'sleep', 'infinity'],
-                         capture_output=True, text=True, check=True).stdout.strip()
-    try:
-        subprocess.run(['docker', 'exec', cid, 'sh', '-c',
-                        'useradd -m tester && echo "tester ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/tester'],
-                       check=True, capture_output=True)
-        inventory = tmp_path / 'hosts.yml'
-        inventory.write_text(json.dumps({'all': {'hosts': {'box': {
-            'ansible_connection': 'community.docker.docker', 'ansible_host': cid, 'ansible_user': 'tester'}}}}))
+    with box(tmp_path, 'bookworm', 'useradd -m tester && echo "tester ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/tester',
+             ansible_user='tester') as (_cid, inventory):
         sleeping = {}
         for become in (False, True):
             cmd = [os.path.join(VENV_BIN, 'ansible'), 'box', '-i', str(inventory), '-m', 'memory_facts',
@@ -60,8 +69,6 @@ def test_become_reads_what_only_root_may(tmp_path, pipelining):
             assert proc.returncode == 0, result
             groups = result['ansible_facts']['headroom']['groups']
             sleeping[become] = [g for g in groups if g['command'] == 'sleep'][0]
-    finally:
-        subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
     assert sleeping[False]['measure'] == 'rss' and sleeping[False]['pss'] is None
     assert sleeping[True]['measure'] == 'pss' and 0 < sleeping[True]['pss'] <= sleeping[True]['rss']
 
@@ -69,17 +76,10 @@ def test_become_reads_what_only_root_may(tmp_path, pipelining):
 @pytest.mark.parametrize('pipelining', ['True', 'False'])
 def test_the_task_environment_reaches_the_commands(tmp_path, pipelining):
     """`environment:` on the task, as for a module: here a PATH with a journalctl of its own first,
-    with no interpreter named (the host's discovery loop runs under that environment)."""
-    image = debian_image('trixie')
-    cid = subprocess.run(['docker', 'run', '-d', '--rm', image, 'sleep', 'infinity'],
-                         capture_output=True, text=True, check=True).stdout.strip()
-    try:
-        subprocess.run(['docker', 'exec', cid, 'sh', '-c', 'mkdir /opt/fake && printf "%s\\n" "#!/bin/sh" '
-                        '"echo \\"\\$*\\" >> /tmp/journalctl-args" "exit 1" > /opt/fake/journalctl '
-                        '&& chmod 755 /opt/fake/journalctl'], check=True, capture_output=True)
-        inventory = tmp_path / 'hosts.yml'
-        inventory.write_text(json.dumps({'all': {'hosts': {'box': {
-            'ansible_connection': 'community.docker.docker', 'ansible_host': cid}}}}))
+    with no interpreter named: the discovery loop's exec of the interpreter carries the environment."""
+    fake = ('mkdir /opt/fake && printf "%s\\n" "#!/bin/sh" "echo \\"\\$*\\" >> /tmp/journalctl-args" "exit 1" '
+            '> /opt/fake/journalctl && chmod 755 /opt/fake/journalctl')
+    with box(tmp_path, 'trixie', fake) as (cid, inventory):
         playbook = tmp_path / 'play.yml'
         playbook.write_text(json.dumps([{'hosts': 'box', 'gather_facts': False, 'tasks': [{
             'memory_facts': {'sample_seconds': 0, 'oom_since': '-1d'},
@@ -90,7 +90,5 @@ def test_the_task_environment_reaches_the_commands(tmp_path, pipelining):
         result = _json_output(proc)['plays'][0]['tasks'][0]['hosts']['box']
         calls = subprocess.run(['docker', 'exec', cid, 'cat', '/tmp/journalctl-args'],
                                capture_output=True, text=True).stdout
-    finally:
-        subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
     assert proc.returncode == 0, result
     assert '--grep' in calls and '--since -1d' in calls, calls
