@@ -53,7 +53,9 @@ def _sources(directory):
         for name in SOURCES:
             with open(os.path.join(directory, name + '.py'), 'rb') as handle:
                 sources[name] = handle.read().decode('utf-8')
-        packed = zlib.compress(json.dumps(sources, sort_keys=True).encode('utf-8'), 9)
+        # zlib's default level: 2.7 ms here against 6 ms at level 9, for 0.5% more bytes; it runs
+        # in every worker, once per host
+        packed = zlib.compress(json.dumps(sources, sort_keys=True).encode('utf-8'))
         _encoded[directory] = base64.b64encode(packed).decode('ascii')
     return _encoded[directory]
 
