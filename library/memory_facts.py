@@ -112,8 +112,9 @@ notes:
     falls back to RSS and the OOM history to the C(oom_kill) counter, both noted in C(gaps).
   - headroom also ships an action plugin of this name (C(action_plugins/memory_facts.py)), used where
     headroom's C(ansible.cfg) or the C(playbooks/) directory is in effect. The host then runs only the
-    reading, as a small Python program sent in the command line, without AnsiballZ, and the verdict is
-    made on the controller by the same code; options, facts and failures are the same. It costs a host
+    reading, as a small Python program sent on its interpreter's stdin where the connection pipelines
+    (else in the command line), without AnsiballZ, and the verdict is made on the controller by the
+    same code; options, facts and failures are the same. It costs a host
     under a third of this module's CPU time. It runs under C(ansible_python_interpreter) (or
     C(interpreter_python)) when one is set, else under the first Python of
     C(INTERPRETER_PYTHON_FALLBACK) the host has, as Ansible's discovery picks one; it does not
