@@ -9,8 +9,56 @@ import time
 
 from .errors import ParseError
 
-# Patterns that name no key in particular: emptying a whole DB must be asked for by number.
-_EVERYTHING = frozenset(['*', '**', '?*', '*?'])
+
+
+def _class_end(pattern, start):
+    """(bytes a ``[...]`` class at ``pattern[start]`` (bytes) accepts, the index after it).
+
+    Redis's stringmatchlen: ``^`` first negates, ``\\`` escapes, ``a-z`` is a range (reversed
+    ends are swapped), and a class the pattern ends inside stops at the end.
+    """
+    i = start + 1
+    negate = pattern[i:i + 1] == b'^'
+    if negate:
+        i += 1
+    accepted = set()
+    while i < len(pattern) and pattern[i:i + 1] != b']':
+        if pattern[i:i + 1] == b'\\' and i + 1 < len(pattern):
+            accepted.add(pattern[i + 1])
+            i += 2
+        elif i + 2 < len(pattern) and pattern[i + 1:i + 2] == b'-':
+            low, high = sorted((pattern[i], pattern[i + 2]))
+            accepted.update(range(low, high + 1))
+            i += 3
+        else:
+            accepted.add(pattern[i])
+            i += 1
+    if negate:
+        accepted = set(range(256)) - accepted
+    return accepted, i + 1
+
+
+def names_no_key(pattern):
+    """True when a Redis glob selects keys by their length only: every part is ``*``, ``?`` or a
+    ``[...]`` class that accepts every byte, so it matches every key (of at least so many bytes).
+
+    A pattern with one literal or one narrower class does not: a key made only of a byte that part
+    refuses never matches it. This decides by what the pattern matches, whatever its spelling
+    (``***``, ``*?*``, ``[^]*``, ``?????*``).
+    """
+    pattern = pattern.encode('utf-8')  # what redis-py sends, and Redis matches byte by byte
+    i = 0
+    while i < len(pattern):
+        char = pattern[i:i + 1]
+        if char in (b'*', b'?'):
+            i += 1
+        elif char == b'[':
+            accepted, i = _class_end(pattern, i)
+            if len(accepted) < 256:
+                return False
+        else:
+            return False  # a literal, escaped (``\\*``) or not
+    return True
 
 
 def validate_targets(flush_dbs, patterns, databases=None):
@@ -33,9 +81,9 @@ def validate_targets(flush_dbs, patterns, databases=None):
         _check_db(db, databases, 'patterns entry %r' % (entry,))
         if not isinstance(match, str) or not match.strip():
             raise ParseError('patterns entry %r has an empty match' % (entry,))
-        if match.strip() in _EVERYTHING:
-            raise ParseError('patterns entry %r matches every key: name the DB in flush_dbs to empty it '
-                             'on purpose' % (entry,))
+        if names_no_key(match):
+            raise ParseError('patterns entry %r matches every key (it names none, only a length): name '
+                             'the DB in flush_dbs to empty it on purpose' % (entry,))
         if int(db) in whole:
             continue  # the whole DB goes anyway
         if (int(db), match) not in targets:

@@ -11,6 +11,7 @@ import subprocess
 import time
 
 from headroom.redis_client import connect
+from redis_patterns import EVERY_KEY, NAMES_SOME
 
 
 FLUSH_DBS = [1]
@@ -319,3 +320,28 @@ def test_undeclared_db_number_refused_nothing_deleted(ansible_run, redis_server)
     result, _ = ansible_run.module('redis_flush', dict(redis_server.module_args(), flush_dbs=[1, 16]))
     assert result['failed'] and 'DB 16 does not exist (this server has DBs 0 to 15)' in result['msg']
     assert redis_server.all_keys() == before
+
+
+def test_every_key_patterns_refused_by_what_redis_matches(ansible_run, redis_server):
+    """Each spelling the unit tests call "every key" really matches every key (Redis's own SCAN says
+    so), and the module refuses it with nothing deleted; each near miss really leaves a key out."""
+    seed(redis_server)
+    client = redis_server.client(0)
+    odd = ['a', 'aaaaaaaaaaaa', '\x00\x01', 'ends-in-nul\x00', '\xff' * 12, ']]]]]]]]]]]]', '*' * 12, '\x81' * 12]
+    for key in odd:
+        client.set(key, 'odd')
+    keys = set(client.scan_iter(count=1000))
+    before = redis_server.all_keys()
+    for match in EVERY_KEY:
+        matched = set(client.scan_iter(match=match, count=1000))
+        length = match.count('?') + match.count('[')  # each takes one byte, whatever the byte
+        if '*' in match:
+            assert matched == set(k for k in keys if len(k) >= length), match
+        else:
+            assert matched == set(k for k in keys if len(k) == length), match
+        result, _ = ansible_run.module('redis_flush', dict(redis_server.module_args(),
+                                                            patterns=[{'db': 0, 'match': match}]))
+        assert result['failed'] and 'matches every key' in result['msg'], match
+        assert redis_server.all_keys() == before, match
+    for match in NAMES_SOME:
+        assert set(client.scan_iter(match=match, count=1000)) < keys, match

@@ -6,7 +6,8 @@ import pytest
 
 from headroom.errors import ParseError
 from headroom.pagecache import available_percent, cache_bytes, decide, parse_meminfo, regained
-from headroom.redis_flush import summarize, validate_targets
+from headroom.redis_flush import names_no_key, summarize, validate_targets
+from redis_patterns import EVERY_KEY, NAMES_SOME
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'redis')
 
@@ -94,6 +95,19 @@ def test_nothing_declared_nothing_targeted():
 def test_bad_patterns_refused(patterns, message):
     with pytest.raises(ParseError, match=message):
         validate_targets([], patterns, databases=16)
+
+
+@pytest.mark.parametrize('match', EVERY_KEY)
+def test_pattern_that_matches_every_key_refused_whatever_its_spelling(match):
+    assert names_no_key(match)
+    with pytest.raises(ParseError, match='matches every key'):
+        validate_targets([], [{'db': 0, 'match': match}], databases=16)
+
+
+@pytest.mark.parametrize('match', NAMES_SOME)
+def test_pattern_that_names_keys_accepted(match):
+    assert not names_no_key(match)
+    assert validate_targets([], [{'db': 0, 'match': match}], databases=16) == [(0, match)]
 
 
 def test_bad_db_refused():
