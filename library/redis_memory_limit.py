@@ -108,7 +108,7 @@ from ansible.module_utils.headroom.redis_client import (HAS_REDIS, MISSING_REDIS
                                                         config_get, connect, connection_spec,
                                                         endpoint, info)
 from ansible.module_utils.headroom.redis_memory import (POLICIES, classify_error, config_changes,
-                                                        edit_config_file, parse_redis_size)
+                                                        edit_config_file, mask_secrets, parse_redis_size)
 
 
 def _persist(module, path, settings):
@@ -197,7 +197,9 @@ def main():
             result['config_file'] = path
             result['config_file_changed'] = file_changed
             if module._diff and file_changed:
-                result['diff'] = dict(before=before_text, after=after_text,
+                # redis.conf holds passwords (requirepass, masterauth, ACL users' >pass and #hash,
+                # TLS key passphrases): the diff shows them masked, always
+                result['diff'] = dict(before=mask_secrets(before_text), after=mask_secrets(after_text),
                                       before_header=path, after_header=path)
     except ParseError as exc:
         module.fail_json(msg='Redis at %s: %s' % (where, exc))

@@ -260,6 +260,49 @@ def edit_config_file(text, settings):
     return ''.join(lines), changed
 
 
+# Directives whose value is a secret (Redis 7, Valkey's primary* spellings, Sentinel's), and the
+# ACL rules of a ``user`` line that carry one: ``>pass``, ``<pass``, ``#sha256``, ``!sha256``.
+SECRET_DIRECTIVES = ('requirepass', 'masterauth', 'masteruser', 'primaryauth', 'primaryuser',
+                     'tls-key-file-pass', 'tls-client-key-file-pass', 'auth-pass', 'sentinel-pass',
+                     'sentinel-user', 'auth-user')
+MASK = '********'
+_SECRET_LINE = re.compile(r'^(\s*#?\s*(?:sentinel\s+)?(%s)\b)(.*?)(\r?\n?)$'
+                          % '|'.join(re.escape(d) for d in SECRET_DIRECTIVES), re.IGNORECASE)
+_USER_LINE = re.compile(r'^(\s*#?\s*user\s+\S+)(.*?)(\r?\n?)$', re.IGNORECASE)
+
+
+_RULE = re.compile(r'"(?:\\.|[^"])*"?|\'[^\']*\'?|\S+')
+
+
+def _mask_rule(rule):
+    bare = rule.strip('"\'')
+    return bare[0] + MASK if bare[:1] in ('>', '<', '#', '!') and len(bare) > 1 else rule
+
+
+def mask_secrets(text):
+    """redis.conf (or sentinel.conf) text with every secret value replaced by ``MASK``.
+
+    Active and commented-out lines alike (an old password in a comment is still a password); the
+    directive names and everything else stay, so a diff still shows what changed. A quoted value
+    with blanks is masked whole.
+    """
+    out = []
+    for line in text.splitlines(True):
+        match = _SECRET_LINE.match(line)
+        if match:
+            head, _, value, end = match.groups()
+            if value.strip():
+                line = '%s %s%s' % (head, MASK, end)
+        else:
+            match = _USER_LINE.match(line)
+            if match:
+                head, rules, end = match.groups()
+                masked = [_mask_rule(rule) for rule in _RULE.findall(rules)]
+                line = '%s %s%s' % (head, ' '.join(masked), end) if masked else line
+        out.append(line)
+    return ''.join(out)
+
+
 def _same_setting(name, current, wanted):
     if name == 'maxmemory':
         try:

@@ -5,11 +5,13 @@ a DB nobody named, and a DB where only one prefix is disposable.
 """
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import time
 
+from conftest import ROOT, VENV_BIN
 from headroom.redis_client import connect
 from redis_patterns import EVERY_KEY, NAMES_SOME
 
@@ -345,3 +347,46 @@ def test_every_key_patterns_refused_by_what_redis_matches(ansible_run, redis_ser
         assert redis_server.all_keys() == before, match
     for match in NAMES_SOME:
         assert set(client.scan_iter(match=match, count=1000)) < keys, match
+
+
+SECRETS = {'requirepass': 'rp-Secret-1', 'masterauth': 'ma-Secret-2', 'masteruser': 'mu-Secret-3',
+           'acl_pass': 'acl-Secret-4', 'tls-key-file-pass': 'tls-Secret-5',
+           'tls-client-key-file-pass': 'tlsc-Secret-6',
+           # sha256('acl-Secret-7'): a hashed ACL password is as good as the password to a cracker
+           'acl_hash': hashlib.sha256(b'acl-Secret-7').hexdigest()}
+
+
+def test_no_secret_of_redis_conf_in_diff_verbose_output_or_report(redis_factory, tmp_path):
+    """The role with persist, --diff and -vvv, and no_log off: the redis.conf diff, every result and the
+    exported report name each secret's directive but never its value."""
+    server = redis_factory(password=SECRETS['requirepass'], extra=[
+        'masterauth %s' % SECRETS['masterauth'], 'masteruser %s' % SECRETS['masteruser'],
+        'tls-key-file-pass %s' % SECRETS['tls-key-file-pass'],
+        'tls-client-key-file-pass %s' % SECRETS['tls-client-key-file-pass'],
+        'user cachebot on >%s #%s ~* &* +@all' % (SECRETS['acl_pass'], SECRETS['acl_hash']),
+        '# requirepass %s-old' % SECRETS['requirepass']])
+    server.client().config_set('maxmemory', 0)
+    role_vars = server.conn_vars()
+    role_vars.update(cache_flush_redis_maxmemory='48mb', cache_flush_redis_persist=True,
+                     cache_flush_redis_no_log=False, cache_flush_page_cache_enabled=False)
+    playbook = tmp_path / 'cache_flush.yml'
+    report_file = tmp_path / 'report.json'
+    playbook.write_text('- name: Apply cache_flush\n  hosts: localhost\n  roles:\n    - role: cache_flush\n'
+                        '  post_tasks:\n    - name: Keep the report\n      ansible.builtin.copy:\n'
+                        '        content: "{{ cache_flush_report | to_nice_json }}"\n'
+                        '        dest: %s\n        mode: "0600"\n' % report_file)
+    (tmp_path / 'vars.json').write_text(json.dumps(role_vars))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
+               ANSIBLE_STDOUT_CALLBACK='ansible.builtin.default')
+    proc = subprocess.run([os.path.join(VENV_BIN, 'ansible-playbook'), str(playbook), '-e',
+                           '@%s' % (tmp_path / 'vars.json'), '--diff', '-vvv'],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    with open(server.config_file) as handle:
+        assert handle.read().endswith('maxmemory 48mb\n')  # the file really was edited and diffed
+    assert '+maxmemory 48mb' in output and 'masterauth ********' in output and '>******** #********' in output
+    report = report_file.read_text()
+    for name, secret in SECRETS.items():
+        assert secret not in output, name
+        assert secret not in report, name

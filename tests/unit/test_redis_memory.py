@@ -5,7 +5,7 @@ import os
 import pytest
 
 from headroom.errors import ParseError
-from headroom.redis_memory import (classify_error, config_changes, config_file_values, edit_config_file,
+from headroom.redis_memory import (classify_error, config_changes, config_file_values, edit_config_file, mask_secrets,
                                    keyspace, memory_summary, parse_info, parse_redis_size, parse_thp,
                                    parse_vm_swap, warnings)
 
@@ -238,3 +238,31 @@ def test_classify_real_messages():
                          where, 'UNLINK')
     assert 'ACL user may not run UNLINK' in msg
     assert classify_error(ValueError('odd'), where, 'X').endswith('ValueError: odd')
+
+
+def test_mask_secrets_on_debian_redis_conf():
+    """Debian 12's redis.conf with every kind of secret set: values masked, the rest byte for byte."""
+    with open(os.path.join(FIXTURES, 'redis.conf_debian12_7.0.15')) as handle:
+        stock = handle.read()
+    secrets = ['requirepass "two words"\n', 'masterauth m-pw\n', 'masteruser m-user\n',
+               'primaryauth p-pw\n', 'tls-key-file-pass k-pw\n', 'tls-client-key-file-pass ck-pw\n',
+               'user alice on >a-pw <old-pw #%s ~* +@all\n' % ('ab' * 32),
+               'user bob on ">b pw" !%s nopass\n' % ('cd' * 32), 'sentinel auth-pass mymaster s-pw\n',
+               '  # masterauth commented-pw\n']
+    masked = mask_secrets(stock + ''.join(secrets))
+    lines = masked.splitlines(True)
+    head, tail = lines[:stock.count('\n')], ''.join(lines[stock.count('\n'):])
+    changed = [(n, line) for n, (line, was) in enumerate(zip(head, stock.splitlines(True)), 1) if line != was]
+    # the stock file's own commented examples (one of them prose that starts with the directive)
+    assert changed == [(207, '# tls-key-file-pass ********\n'), (224, '# tls-client-key-file-pass ********\n'),
+                       (534, '# masterauth ********\n'), (540, '# masteruser ********\n'),
+                       (542, '# masteruser ********\n'),
+                       (871, '#   user worker +@list +@connection ~jobs:* on >********\n'),
+                       (955, '#   user alice on +@all -DEBUG ~* >********\n'),
+                       (962, '#   user alice on -DEBUG +@all ~* >********\n'), (1036, '# requirepass ********\n')]
+    for word in ('two words', 'm-pw', 'm-user', 'p-pw', 'k-pw', 'ck-pw', 'a-pw', 'old-pw', 'ab' * 32, 'b pw',
+                 'cd' * 32, 's-pw', 'commented-pw'):
+        assert word not in tail, word
+    assert tail.splitlines()[6] == 'user alice on >******** <******** #******** ~* +@all'
+    assert tail.splitlines()[7] == 'user bob on >******** !******** nopass'
+    assert mask_secrets(masked) == masked and mask_secrets('maxmemory 2gb') == 'maxmemory 2gb'
