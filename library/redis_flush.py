@@ -37,7 +37,7 @@ options:
     description:
       - Keys to delete, as C({db, match}) with a C(SCAN MATCH) glob (C(*), C(?), C([abc]),
         backslash escapes). A glob that matches every key is refused, however it is spelled
-        (C(*), C(***), C(*?*), C([^]*), C(??????*): any glob made only of C(*), C(?) and classes
+        (C(*), C(***), C(*?*), C([^]*), C(??????*) - any glob made only of C(*), C(?) and classes
         that take every byte selects keys by their length, not their name); name the DB in
         I(flush_dbs) instead.
     type: list

@@ -747,7 +747,7 @@ class Zram(SwapFile):
         self.device = None
         self.path = None
         state = read_text(module.params['zram_state_file'], default='').strip()
-        if re.match(r'^zram\d+$', state) and os.path.isdir('/sys/block/%s' % state):
+        if re.match(r'^zram\d+$', state, flags=re.ASCII) and os.path.isdir('/sys/block/%s' % state):
             self.use(state)
 
     def use(self, device):

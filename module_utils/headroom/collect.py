@@ -22,6 +22,7 @@ from .kernel import in_container, parse_meminfo, parse_vmstat, read_cgroup_memor
 from .oom import collect_oom_history
 from .processes import group_processes, growth
 from .top import TOP_ENV, parse_top, run_top
+from .units import is_count
 
 C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
 VMSTAT_KEYS = ('oom_kill', 'pswpin', 'pswpout', 'pgmajfault', 'pgscan_direct')
@@ -183,7 +184,7 @@ def collect(options, run, which, sleep=time.sleep):
         'rates': rates(vm_before, vm_after, start, end, os.sysconf('SC_PAGE_SIZE')),
         'pressure': pressure,
         'cgroup': cgroup,
-        'overcommit_memory': int(overcommit) if overcommit and overcommit.strip().isdigit() else None,
+        'overcommit_memory': int(overcommit) if overcommit and is_count(overcommit.strip()) else None,
         'container': container,
         'oom_sources': sources,
         'oom_events': events[-options['oom_events_limit']:] if options['oom_events_limit'] else [],

@@ -28,7 +28,7 @@ _FAMILIES = (
     (r'c[6-8][aig]*d?n?$', 4, _STANDARD_BIG),
     (r'r[6-8][aig]*d?n?$', 16, _STANDARD_BIG),
 )
-_TYPE = re.compile(r'^([a-z][a-z0-9-]*)\.([a-z0-9]+)$')
+_TYPE = re.compile(r'^([a-z][a-z0-9-]*)\.([a-z0-9]+)$', re.ASCII)
 
 
 def family_sizes(instance_type):
@@ -38,7 +38,7 @@ def family_sizes(instance_type):
         return None
     family, size = match.groups()
     for pattern, large_gib, sizes in _FAMILIES:
-        if re.match(pattern, family) and size in sizes:
+        if re.match(pattern, family, flags=re.ASCII) and size in sizes:
             return [('%s.%s' % (family, s), int(large_gib * _FACTOR[s] * _GIB)) for s in sizes]
     return None
 

@@ -28,7 +28,7 @@ import re
 
 from .errors import ParseError
 from .free_i18n import HEADERS as _I18N_HEADERS, LABELS as _I18N_LABELS
-from .units import parse_size
+from .units import parse_size, within_total
 
 # English headers of every procps and busybox release, normalized to single spaces.
 _HEADERS = {
@@ -69,9 +69,9 @@ _ARG_FLAGS = {'-s', '--seconds', '-c', '--count'}
 _SHORT = {'b': '-b', 'k': '-k', 'm': '-m', 'g': '-g', 'h': '-h', 'w': '-w', 't': '-t',
           'l': '-l', 'v': '-v', 'L': '-L', 's': '-s', 'c': '-c'}
 
-_NUMBER = re.compile(r'^\d+(?:[.,]\d+)?(?:[KMGTPE]i?|B)?$')
-_ONE_LETTER = re.compile(r'^\d+(?:[.,]\d+)?[KMGTPE]$')
-_DISPLAY_BUG = re.compile(r'^0[.,]0[KMGTPE]i?$')
+_NUMBER = re.compile(r'^\d+(?:[.,]\d+)?(?:[KMGTPE]i?|B)?$', re.ASCII)
+_ONE_LETTER = re.compile(r'^\d+(?:[.,]\d+)?[KMGTPE]$', re.ASCII)
+_DISPLAY_BUG = re.compile(r'^0[.,]0[KMGTPE]i?$', re.ASCII)
 
 
 class _Units(object):
@@ -116,7 +116,7 @@ class _Units(object):
         return (1000 if self.si else 1024) ** self.exponent
 
 
-_VERSION = re.compile(r'(\d+)\.(\d+)(?:\.(\d+))?')
+_VERSION = re.compile(r'(\d+)\.(\d+)(?:\.(\d+))?', re.ASCII)
 
 
 def _major(version, flags):
@@ -203,7 +203,7 @@ def _parse_block(block, units):
             raise ParseError('expected %d values in the %s row, found %d (truncated output?)'
                              % (len(names), label, len(values)), line, lineno)
         row = dict(zip(names, _sizes(values, units, line, lineno)))
-        result[key] = _complete(row, _MEM_KEYS if key == 'mem' else _SWAP_KEYS)
+        result[key] = within_total(_complete(row, _MEM_KEYS if key == 'mem' else _SWAP_KEYS), label, line, lineno)
     for key, label in (('mem', 'Mem:'), ('swap', 'Swap:')):
         if result[key] is None:
             lineno, line = block[-1]
@@ -278,4 +278,6 @@ def _parse_line_block(block, units):
             raise ParseError('unknown label %r in `free --line` output' % label, line, lineno)
         section, key = _LINE_KEYS[label]
         result[section][key] = _sizes([value], units, line, lineno)[0]
+    within_total(result['mem'], 'Mem:', line, lineno)
+    within_total(result['swap'], 'Swap:', line, lineno)
     return result

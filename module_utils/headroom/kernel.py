@@ -10,6 +10,7 @@ import os
 import re
 
 from .errors import ParseError
+from .units import count, is_count
 
 _KIB = 1024
 # cgroup v1 reports "no limit" as PAGE_COUNTER_MAX * page size (9223372036854771712 with 4 KiB pages,
@@ -17,10 +18,10 @@ _KIB = 1024
 # above that reads as unlimited whatever the page size.
 _V1_UNLIMITED = 1 << 60
 
-_MEMINFO = re.compile(r'^([^:\s][^:]*):\s+(\d+)(?:\s+(kB))?\s*$')
-_VMSTAT = re.compile(r'^(\S+)\s+(-?\d+)\s*$')
+_MEMINFO = re.compile(r'^([^:\s][^:]*):\s+(\d+)(?:\s+(kB))?\s*$', re.ASCII)
+_VMSTAT = re.compile(r'^(\S+)\s+(-?\d+)\s*$', re.ASCII)
 _PSI = re.compile(r'^(some|full)\s+avg10=(\d+(?:\.\d+)?)\s+avg60=(\d+(?:\.\d+)?)\s+'
-                  r'avg300=(\d+(?:\.\d+)?)\s+total=(\d+)\s*$')
+                  r'avg300=(\d+(?:\.\d+)?)\s+total=(\d+)\s*$', re.ASCII)
 
 
 def _lines(text):
@@ -47,7 +48,8 @@ def parse_meminfo(text):
         if not match:
             raise ParseError('not a /proc/meminfo line ("Name:  value kB")', line, lineno)
         key, value, unit = match.groups()
-        result[key] = int(value) * _KIB if unit else int(value)
+        value = count(value, key, line, lineno)
+        result[key] = value * _KIB if unit else value
     if not result:
         raise ParseError('empty /proc/meminfo')
     return result
@@ -60,7 +62,9 @@ def parse_vmstat(text):
         match = _VMSTAT.match(line)
         if not match:
             raise ParseError('not a /proc/vmstat line ("name value")', line, lineno)
-        result[match.group(1)] = int(match.group(2))
+        value = match.group(2)
+        result[match.group(1)] = -count(value[1:], match.group(1), line, lineno) if value[:1] == '-' \
+            else count(value, match.group(1), line, lineno)
     if not result:
         raise ParseError('empty /proc/vmstat')
     return result
@@ -139,7 +143,7 @@ def read_smaps_rollup(pid, root='/'):
                 if not sep or name is None:
                     continue
                 fields = rest.split()
-                if len(fields) != 2 or fields[1] != 'kB' or not fields[0].isdigit():
+                if len(fields) != 2 or fields[1] != 'kB' or not is_count(fields[0]):
                     raise ParseError('not a smaps_rollup line ("Name:  value kB")',
                                      line.rstrip('\n'), lineno)
                 result[name] = int(fields[0]) * _KIB
@@ -161,7 +165,7 @@ def _parse_proc_cgroup(text):
     v2 = None
     for lineno, line in _lines(text):
         parts = line.split(':', 2)
-        if len(parts) != 3 or not parts[0].isdigit():
+        if len(parts) != 3 or not is_count(parts[0]):
             raise ParseError('not a /proc/self/cgroup line ("id:controllers:path")', line, lineno)
         hid, controllers, path = parts
         if hid == '0' and controllers == '':
@@ -189,7 +193,7 @@ def _cgroup_mounts(root):
                 if not sep or len(fields) < 5 or len(rest) < 3 or rest[0] not in ('cgroup', 'cgroup2'):
                     continue
                 # mountinfo escapes blanks as octal (\040)
-                mountpoint = re.sub(r'\\([0-7]{3})', lambda m: chr(int(m.group(1), 8)), fields[4])
+                mountpoint = re.sub(r'\\([0-7]{3})', lambda m: chr(int(m.group(1), 8)), fields[4], flags=re.ASCII)
                 mounts.append((rest[0], set(rest[2].split(',')), fields[3], mountpoint))
     except OSError:
         return None
@@ -242,7 +246,7 @@ def _int_file(directory, name, unlimited=None):
     value = text.strip()
     if unlimited is not None and value == unlimited:
         return None
-    if not value.isdigit():
+    if not is_count(value):
         raise ParseError('%s: expected a number%s' % (name, ' or %r' % unlimited if unlimited else ''),
                          value, 1)
     return int(value)
@@ -256,7 +260,7 @@ def _keyed_file(directory, name):
     result = {}
     for lineno, line in _lines(text):
         fields = line.split()
-        if len(fields) != 2 or not fields[1].lstrip('-').isdigit():
+        if len(fields) != 2 or not is_count(fields[1].lstrip('-')):
             raise ParseError('%s: not a "key value" line' % name, line, lineno)
         result[fields[0]] = int(fields[1])
     return result

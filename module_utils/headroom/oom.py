@@ -22,7 +22,7 @@ _PREFIX = re.compile(
     r')\s+)?'
     r'(?:(?P<host>[^\s\[\]:]+) (?P<ident>[^\s\[\]:]+)(?:\[\d+\])?: |kernel: )?'
     r'(?:kern\s*:\s*\w+\s*: )?'  # dmesg -x
-    r'(?:\[\s*(?P<uptime>\d+\.\d+)\] ?)?')
+    r'(?:\[\s*(?P<uptime>\d+\.\d+)\] ?)?', re.ASCII)
 
 
 
@@ -32,24 +32,24 @@ def _num(name):
 
 
 _INVOKED = re.compile(r'^(?P<comm>.+?) invoked oom-killer: gfp_mask=(?P<gfp>[^,]+(?:\([^)]*\))?),'
-                      r'(?: nodemask=\S+,)? order=(?P<order>-?\d+),.*?oom_score_adj=(?P<adj>-?\d+)')
+                      r'(?: nodemask=\S+,)? order=(?P<order>-?\d+),.*?oom_score_adj=(?P<adj>-?\d+)', re.ASCII)
 _SELECT = re.compile(r'^(?P<where>Memory cgroup out of memory|Out of memory(?: \([^)]*\))?): '
                      r'Kill process (?P<pid>\d+) \((?P<comm>.*)\) score (?P<score>\d+)'
-                     r' or sacrifice child')
+                     r' or sacrifice child', re.ASCII)
 _KILLED = re.compile(
     r'^(?:(?P<where>Memory cgroup out of memory|Out of memory(?: \((?P<why>[^)]*)\))?): )?'
     r'Killed process (?P<pid>\d+)(?:, UID (?P<uid_old>\d+),)? \((?P<comm>.*)\)'
     r'(?:, UID (?P<uid_mid>\d+))?,? (?:total-vm|vsz):' + _num('vm') + 'kB, anon-rss:' + _num('anon') +
     r'kB, file-rss:' + _num('file') + r'kB(?:, shmem-rss:' + _num('shmem') + r'kB)?'
-    r'(?:, UID:(?P<uid>\d+))?(?: pgtables:\s*' + _num('pgt') + r'kB)?(?: oom_score_adj:(?P<adj>-?\d+))?')
-_REAPED = re.compile(r'^oom_reaper: reaped process (?P<pid>\d+) \((?P<comm>.*)\), now anon-rss:')
-_SUMMARY = re.compile(r'^oom-kill:constraint=(?P<constraint>CONSTRAINT_\w+),(?P<rest>.*)$')
-_SUMMARY_TASK = re.compile(r',task=(?P<comm>.*),pid=(?P<pid>\d+),uid=(?P<uid>\d+)\s*$')
-_TASK_IN = re.compile(r'^Task in (?P<task>\S+) killed as a result of limit of (?P<memcg>\S+)')
-_UNIT_KILLED = re.compile(r'^(?P<unit>\S+): A process of this unit has been killed by the OOM killer')
-_UNIT_FAILED = re.compile(r"^(?P<unit>\S+): Failed with result 'oom-kill'")
+    r'(?:, UID:(?P<uid>\d+))?(?: pgtables:\s*' + _num('pgt') + r'kB)?(?: oom_score_adj:(?P<adj>-?\d+))?', re.ASCII)
+_REAPED = re.compile(r'^oom_reaper: reaped process (?P<pid>\d+) \((?P<comm>.*)\), now anon-rss:', re.ASCII)
+_SUMMARY = re.compile(r'^oom-kill:constraint=(?P<constraint>CONSTRAINT_\w+),(?P<rest>.*)$', re.ASCII)
+_SUMMARY_TASK = re.compile(r',task=(?P<comm>.*),pid=(?P<pid>\d+),uid=(?P<uid>\d+)\s*$', re.ASCII)
+_TASK_IN = re.compile(r'^Task in (?P<task>\S+) killed as a result of limit of (?P<memcg>\S+)', re.ASCII)
+_UNIT_KILLED = re.compile(r'^(?P<unit>\S+): A process of this unit has been killed by the OOM killer', re.ASCII)
+_UNIT_FAILED = re.compile(r"^(?P<unit>\S+): Failed with result 'oom-kill'", re.ASCII)
 # systemd 250+ words it differently for the kernel's kills in a unit
-_UNIT_KERNEL = re.compile(r'^(?P<unit>\S+): The kernel OOM killer killed some processes in this unit')
+_UNIT_KERNEL = re.compile(r'^(?P<unit>\S+): The kernel OOM killer killed some processes in this unit', re.ASCII)
 
 _CONSTRAINTS = {'CONSTRAINT_NONE': 'global', 'CONSTRAINT_MEMCG': 'cgroup',
                 'CONSTRAINT_CPUSET': 'cpuset', 'CONSTRAINT_MEMORY_POLICY': 'mempolicy'}
@@ -156,8 +156,8 @@ def parse_oom_log(source):
                 pending = _new_event(time, uptime)
             constraint = match.group('constraint')
             pending['constraint'] = _CONSTRAINTS.get(constraint, constraint.lower())
-            memcg = re.search(r'(?:^|,)oom_memcg=([^,]*)', rest)
-            task_memcg = re.search(r'(?:^|,)task_memcg=([^,]*)', rest)
+            memcg = re.search(r'(?:^|,)oom_memcg=([^,]*)', rest, flags=re.ASCII)
+            task_memcg = re.search(r'(?:^|,)task_memcg=([^,]*)', rest, flags=re.ASCII)
             if memcg:
                 pending['memcg'] = memcg.group(1)
             if task_memcg:

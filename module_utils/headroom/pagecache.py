@@ -5,6 +5,7 @@ and costs re-reads later. So it is done only when the diagnosis says memory is s
 """
 
 from .errors import ParseError
+from .kernel import parse_meminfo as read_meminfo
 
 # What each vm.drop_caches level releases (Documentation/admin-guide/sysctl/vm.rst):
 # 1 page cache, 2 reclaimable slab (dentries and inodes), 3 both.
@@ -13,16 +14,7 @@ LEVELS = {1: 'page cache', 2: 'dentries and inodes', 3: 'page cache, dentries an
 
 def parse_meminfo(text):
     """``{'MemTotal': bytes, ...}`` from /proc/meminfo; ``HugePages_*`` counts stay counts."""
-    values = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        name, sep, rest = line.partition(':')
-        parts = rest.split()
-        if not sep or not parts or not parts[0].isdigit() or len(parts) > 2 \
-                or (len(parts) == 2 and parts[1] != 'kB'):
-            raise ParseError('/proc/meminfo line is not "Name: N [kB]"', line, lineno)
-        values[name.strip()] = int(parts[0]) * (1024 if len(parts) == 2 else 1)
+    values = read_meminfo(text)
     for needed in ('MemTotal', 'MemFree'):
         if needed not in values:
             raise ParseError('/proc/meminfo has no %s line' % needed)

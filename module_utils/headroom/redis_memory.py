@@ -7,6 +7,7 @@ the text (INFO, CONFIG GET, /proc files) and hand it to these functions.
 import re
 
 from .errors import ParseError
+from .units import is_count
 
 # Redis's memtoll(): a bare "k/m/g" is decimal, "kb/mb/gb" binary, case-insensitive.
 _REDIS_UNITS = {
@@ -15,7 +16,7 @@ _REDIS_UNITS = {
     'm': 1000 ** 2, 'mb': 1024 ** 2,
     'g': 1000 ** 3, 'gb': 1024 ** 3,
 }
-_REDIS_SIZE = re.compile(r'^\s*(\d+)\s*([a-zA-Z]*)\s*$')
+_REDIS_SIZE = re.compile(r'^\s*(\d+)\s*([a-zA-Z]*)\s*$', re.ASCII)
 
 POLICIES = (
     'noeviction', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random',
@@ -28,7 +29,7 @@ FRAG_RATIO_LIMIT = 1.4
 FRAG_BYTES_LIMIT = 10 * 1024 * 1024
 PEAK_RATIO_LIMIT = 1.5
 
-_KEYSPACE = re.compile(r'^db(\d+)$')
+_KEYSPACE = re.compile(r'^db(\d+)$', re.ASCII)
 
 
 def parse_redis_size(value):
@@ -82,7 +83,7 @@ def _parse_keyspace(value, raw, lineno):
     fields = {}
     for part in value.split(','):
         name, sep, number = part.partition('=')
-        if not sep or not number.lstrip('-').isdigit():
+        if not sep or not is_count(number.lstrip('-')):
             raise ParseError('keyspace line is not "dbN:keys=..,expires=..,avg_ttl=.."', raw, lineno)
         fields[name] = int(number)
     if 'keys' not in fields:
@@ -91,9 +92,9 @@ def _parse_keyspace(value, raw, lineno):
 
 
 def _number(value):
-    if re.match(r'^-?\d+$', value):
+    if re.match(r'^-?\d+$', value, flags=re.ASCII):
         return int(value)
-    if re.match(r'^-?\d+\.\d+$', value):
+    if re.match(r'^-?\d+\.\d+$', value, flags=re.ASCII):
         return float(value)
     return value
 
@@ -133,7 +134,7 @@ def memory_summary(info):
 
 def parse_thp(text):
     """The active mode in /sys/kernel/mm/transparent_hugepage/enabled (``always [madvise] never``)."""
-    match = re.search(r'\[(\w+)\]', text or '')
+    match = re.search(r'\[(\w+)\]', text or '', flags=re.ASCII)
     if not match:
         raise ParseError('no [selected] mode in transparent_hugepage/enabled', (text or '').strip())
     return match.group(1)
@@ -144,7 +145,7 @@ def parse_vm_swap(status_text):
     for lineno, line in enumerate(status_text.splitlines(), 1):
         if line.startswith('VmSwap:'):
             parts = line.split()
-            if len(parts) != 3 or parts[2] != 'kB' or not parts[1].isdigit():
+            if len(parts) != 3 or parts[2] != 'kB' or not is_count(parts[1]):
                 raise ParseError('VmSwap line is not "VmSwap: N kB"', line, lineno)
             return int(parts[1]) * 1024
     return None
@@ -217,7 +218,7 @@ def config_changes(current, maxmemory=None, policy=None):
     return dict((k, v) for k, v in wanted.items() if str(current.get(k)) != v)
 
 
-_DIRECTIVE = re.compile(r'^\s*([A-Za-z-]+)(\s+.*)?$')
+_DIRECTIVE = re.compile(r'^\s*([A-Za-z-]+)(\s+.*)?$', re.ASCII)
 
 
 def config_file_values(text, names):
@@ -267,11 +268,11 @@ SECRET_DIRECTIVES = ('requirepass', 'masterauth', 'masteruser', 'primaryauth', '
                      'sentinel-user', 'auth-user')
 MASK = '********'
 _SECRET_LINE = re.compile(r'^(\s*#?\s*(?:sentinel\s+)?(%s)\b)(.*?)(\r?\n?)$'
-                          % '|'.join(re.escape(d) for d in SECRET_DIRECTIVES), re.IGNORECASE)
-_USER_LINE = re.compile(r'^(\s*#?\s*user\s+\S+)(.*?)(\r?\n?)$', re.IGNORECASE)
+                          % '|'.join(re.escape(d) for d in SECRET_DIRECTIVES), re.IGNORECASE | re.ASCII)
+_USER_LINE = re.compile(r'^(\s*#?\s*user\s+\S+)(.*?)(\r?\n?)$', re.IGNORECASE | re.ASCII)
 
 
-_RULE = re.compile(r'"(?:\\.|[^"])*"?|\'[^\']*\'?|\S+')
+_RULE = re.compile(r'"(?:\\.|[^"])*"?|\'[^\']*\'?|\S+', re.ASCII)
 
 
 def _mask_rule(rule):

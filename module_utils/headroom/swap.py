@@ -7,6 +7,8 @@ functions and carries out the plan they return, so every decision is testable wi
 import re
 
 from .errors import ParseError
+from .kernel import parse_meminfo as read_meminfo
+from .units import plausible
 
 KIB = 1024
 MIB = 1024 ** 2
@@ -50,7 +52,7 @@ _NO_SWAP_REASON = {
     'fuse': 'FUSE filesystems cannot hold swap',
 }
 
-_SIZE_ARG = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(i?)(B?)\s*$', re.IGNORECASE)
+_SIZE_ARG = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(i?)(B?)\s*$', re.IGNORECASE | re.ASCII)
 _POWER = {'': 0, 'K': 1, 'M': 2, 'G': 3, 'T': 4, 'P': 5}
 
 
@@ -63,10 +65,8 @@ def parse_size_arg(value):
     if isinstance(value, bool):
         raise ParseError('not a size: %r' % (value,))
     if isinstance(value, int):
-        if value < 0:
-            raise ParseError('a size cannot be negative: %r' % (value,))
-        return value
-    match = _SIZE_ARG.match(str(value))
+        return plausible(value, 'size')
+    match = _SIZE_ARG.match(str(value)) if len(str(value)) <= 64 else None
     if not match:
         raise ParseError('not a size (expected bytes or a number with K/M/G/T, e.g. 2G): %r' % (value,))
     number, prefix, binary, byte = match.groups()
@@ -74,7 +74,7 @@ def parse_size_arg(value):
     if binary and not prefix:
         raise ParseError('not a size (iB needs a prefix: KiB, MiB, GiB): %r' % (value,))
     base = 1000 if (prefix and byte and not binary) else 1024
-    return int(round(float(number) * base ** _POWER[prefix]))
+    return int(round(plausible(float(number) * base ** _POWER[prefix], 'size %r' % (value,))))
 
 
 def round_up(value, step):
@@ -130,7 +130,7 @@ def size_matches(current, wanted, auto):
 
 def _unescape_octal(text):
     """Undo the kernel's \\040-style escaping of spaces, tabs, newlines and backslashes."""
-    return re.sub(r'\\([0-7]{3})', lambda m: chr(int(m.group(1), 8)), text)
+    return re.sub(r'\\([0-7]{3})', lambda m: chr(int(m.group(1), 8)), text, flags=re.ASCII)
 
 
 def parse_proc_swaps(text):
@@ -173,15 +173,7 @@ def parse_proc_swaps(text):
 
 def parse_meminfo(text):
     """``/proc/meminfo`` as a dict: values with ``kB`` in bytes, counts as they are."""
-    values = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        match = re.match(r'^([A-Za-z0-9_()]+):\s+(\d+)(?:\s+(kB))?\s*$', line)
-        if not match:
-            raise ParseError('expected "Name: value [kB]" in /proc/meminfo', line, lineno)
-        name, number, unit = match.groups()
-        values[name] = int(number) * (KIB if unit else 1)
+    values = read_meminfo(text)
     for needed in ('MemTotal', 'MemAvailable'):
         if needed not in values:
             raise ParseError('/proc/meminfo has no %s line (kernel older than 3.14?)' % needed)
@@ -239,7 +231,7 @@ def swap_capable(fstype):
 
 
 def _kernel_version(release):
-    match = re.match(r'^(\d+)\.(\d+)', release)
+    match = re.match(r'^(\d+)\.(\d+)', release, flags=re.ASCII)
     if not match:
         raise ParseError('not a kernel release: %r' % release)
     return int(match.group(1)), int(match.group(2))
@@ -523,7 +515,7 @@ def parse_comp_algorithms(text):
         if name.startswith('[') and name.endswith(']'):
             name = name[1:-1]
             current = name
-        if not re.match(r'^[a-z0-9-]+$', name):
+        if not re.match(r'^[a-z0-9-]+$', name, flags=re.ASCII):
             raise ParseError('not a compressor name in comp_algorithm: %r' % name, text, 1)
         available.append(name)
     return available, current

@@ -63,7 +63,7 @@ import re
 import time
 
 from .errors import ParseError
-from .units import parse_size
+from .units import count, parse_size, plausible, within_total
 
 # Process columns whose values are amounts of memory (KiB when bare).
 _MEM_COLUMNS = frozenset((
@@ -108,23 +108,23 @@ _COUNTER_SCALE = {'k': 10 ** 3, 'm': 10 ** 6, 'g': 10 ** 9, 't': 10 ** 12, 'p': 
 
 _TOP_LINE = re.compile(
     r'^top - (?P<time>\S+)\s+up\s+(?P<up>.*?),\s+(?P<users>\d+)\s+users?,'
-    r'\s+load average:\s*(?P<load>.*?)\s*$')
-_TOP_LINE_LOOSE = re.compile(r'^top - (?P<time>\S+)\s+up\s+(?P<up>.*?),?\s+load average:\s*(?P<load>.*?)\s*$')
+    r'\s+load average:\s*(?P<load>.*?)\s*$', re.ASCII)
+_TOP_LINE_LOOSE = re.compile(r'^top - (?P<time>\S+)\s+up\s+(?P<up>.*?),?\s+load average:\s*(?P<load>.*?)\s*$', re.ASCII)
 _UPTIME = re.compile(
-    r'^(?:(?P<days>\d+)\s+days?,\s*)?(?:(?P<h>\d+):(?P<m>\d{2})|(?P<min>\d+)\s+min)$')
+    r'^(?:(?P<days>\d+)\s+days?,\s*)?(?:(?P<h>\d+):(?P<m>\d{2})|(?P<min>\d+)\s+min)$', re.ASCII)
 _PAIR = r'(?P<value>\d[\d.,]*[kmgtpe]?\+?|\+)\s*(?P<label>%s)'
-_TASKS_PAIR = re.compile(_PAIR % 'total|running|sleeping|stopped|zombie')
-_CPU_PAIR = re.compile(r'(?P<value>\d[\d.,]*)%?\s*(?P<label>us|sy|ni|id|wa|hi|si|st)\b')
+_TASKS_PAIR = re.compile(_PAIR % 'total|running|sleeping|stopped|zombie', re.ASCII)
+_CPU_PAIR = re.compile(r'(?P<value>\d[\d.,]*)%?\s*(?P<label>us|sy|ni|id|wa|hi|si|st)\b', re.ASCII)
 # procps-ng 4 in a German locale prints "Spch" (Speicher) for Mem; numbers and the other labels
 # stay as in C (decimal commas aside).
-_MEM_LINE = re.compile(r'^(?P<unit>[KMGTPE])iB (?P<kind>Mem|Swap|Spch)\s?:(?P<rest>.*)$')
-_MEM_PAIR = re.compile(_PAIR % r'total|free|used|buff/cache|avail (?:Mem|Spch)|buffers|cached Mem')
-_OLD_MEM_LINE = re.compile(r'^(?P<kind>Mem|Swap):\s+(?P<rest>\d.*\btotal\b.*)$')
-_OLD_MEM_PAIR = re.compile(r'(?P<value>\d+k?\+?)\s*(?P<label>total|used|free|buffers|cached)')
-_BB_MEM_LINE = re.compile(r'^Mem:\s+(?P<rest>\d[\d.]*[KMGT]?\s+used,.*)$')
-_BB_MEM_PAIR = re.compile(r'(?P<value>\d[\d.]*[KMGT]?)\s+(?P<label>used|free|shrd|buff|cached)\b')
-_BB_CPU_PAIR = re.compile(r'(?P<value>\d[\d.]*)%\s+(?P<label>usr|sys|nic|idle|io|irq|sirq)\b')
-_GRAPH = re.compile(r'^\S+ (?:Mem|Swap)\s?:.*\[')
+_MEM_LINE = re.compile(r'^(?P<unit>[KMGTPE])iB (?P<kind>Mem|Swap|Spch)\s?:(?P<rest>.*)$', re.ASCII)
+_MEM_PAIR = re.compile(_PAIR % r'total|free|used|buff/cache|avail (?:Mem|Spch)|buffers|cached Mem', re.ASCII)
+_OLD_MEM_LINE = re.compile(r'^(?P<kind>Mem|Swap):\s+(?P<rest>\d.*\btotal\b.*)$', re.ASCII)
+_OLD_MEM_PAIR = re.compile(r'(?P<value>\d+k?\+?)\s*(?P<label>total|used|free|buffers|cached)', re.ASCII)
+_BB_MEM_LINE = re.compile(r'^Mem:\s+(?P<rest>\d[\d.]*[KMGT]?\s+used,.*)$', re.ASCII)
+_BB_MEM_PAIR = re.compile(r'(?P<value>\d[\d.]*[KMGT]?)\s+(?P<label>used|free|shrd|buff|cached)\b', re.ASCII)
+_BB_CPU_PAIR = re.compile(r'(?P<value>\d[\d.]*)%\s+(?P<label>usr|sys|nic|idle|io|irq|sirq)\b', re.ASCII)
+_GRAPH = re.compile(r'^\S+ (?:Mem|Swap)\s?:.*\[', re.ASCII)
 
 
 def parse_top(text):
@@ -198,6 +198,8 @@ def _parse_sample(lines, start):
         if line.strip():
             processes.append(table.row(line, i + 1))
         i += 1
+    for kind in ('mem', 'swap'):
+        within_total(summary[kind], 'top\'s %s line:' % kind.capitalize(), lines[start], start + 1)
     return {'summary': summary, 'processes': processes}, fmt, i
 
 
@@ -233,7 +235,7 @@ def _summary_line(line, lineno, summary, busybox):
     if line.startswith('Cpu(s):'):
         summary['cpu'] = _cpu(line, lineno, _CPU_PAIR, None)
         return 'procps<=3.2'
-    if re.match(r'^%?(Cpu|Node)\d+\s', line) or line.startswith('%Cpu'):
+    if re.match(r'^%?(Cpu|Node)\d+\s', line, flags=re.ASCII) or line.startswith('%Cpu'):
         # Per-CPU or per-NUMA-node lines (toggles 1, 2, 3): the aggregate line,
         # when printed, already carries the figures we return.
         return None
@@ -274,7 +276,7 @@ def _top_line(line, lineno, summary):
         summary['users'] = int(groups['users'])
     up = ' '.join(match.group('up').split())
     summary['uptime'] = _uptime(up)
-    loads = [v for v in re.split(r',\s+|\s+', match.group('load').strip()) if v]
+    loads = [v for v in re.split(r',\s+|\s+', match.group('load').strip(), flags=re.ASCII) if v]
     if len(loads) != 3:
         raise ParseError('load average without three values', line, lineno)
     summary['load_average'] = [_number(v, line, lineno) for v in loads]
@@ -292,15 +294,16 @@ def _uptime(text):
     return (days * 1440 + minutes) * 60
 
 
-_DECIMAL = re.compile(r'^-?[0-9]+(?:[.,][0-9]+)?$')
-_INTEGER = re.compile(r'^-?[0-9]+$')
+_DECIMAL = re.compile(r'^-?[0-9]+(?:[.,][0-9]+)?$', re.ASCII)
+_INTEGER = re.compile(r'^-?[0-9]+$', re.ASCII)
 
 
 def _number(token, line, lineno):
     """A decimal printed by top, in the C or a decimal-comma locale."""
-    if not _DECIMAL.match(token):
-        raise ParseError('not a number: %r' % token, line, lineno)
-    return float(token.replace(',', '.'))
+    if not _DECIMAL.match(token) or len(token) > 48:
+        raise ParseError('not a number: %r' % token[:48], line, lineno)
+    # a share of CPU or memory, a load: finite and not negative (top prints 100 per CPU at most)
+    return plausible(float(token.replace(',', '.')), 'number', line, lineno, maximum=1e9)
 
 
 def _counter(token, line, lineno):
@@ -310,7 +313,7 @@ def _counter(token, line, lineno):
         return int(round(value))
     if not _INTEGER.match(token):
         raise ParseError('not a count: %r' % token, line, lineno)
-    return int(token)
+    return -count(token[1:], 'count', line, lineno) if token[:1] == '-' else count(token, 'count', line, lineno)
 
 
 def _pairs(pattern, line, lineno, target, section, summary, convert, expected):
@@ -519,7 +522,7 @@ class _Table(object):
 
     def _by_position(self, line, lineno):
         """Cut a row where two or more columns may hold spaces, by header position."""
-        tokens = [(m.start(), m.end(), m.group()) for m in re.finditer(r'\S+', line)]
+        tokens = [(m.start(), m.end(), m.group()) for m in re.finditer(r'\S+', line, flags=re.ASCII)]
         values = []
         t = 0
         ntok = len(tokens)
@@ -588,9 +591,20 @@ def _priority(value, name, line, lineno):
     return 'rt' if value == 'rt' else _int(value, name, line, lineno)
 
 
+# pid_max can be set up to PID_MAX_LIMIT (4194304, 2**22); PID 0 is the idle task, never listed
+_PID_MAX = 1 << 22
+
+
 def _whole(value, name, line, lineno):
+    if name in ('PID', 'PPID', 'TGID'):
+        pid = count(value, 'column %s' % name, line, lineno)
+        lowest = 0 if name == 'PPID' else 1  # PID 1's parent is 0
+        if not lowest <= pid <= _PID_MAX:
+            raise ParseError('column %s: %r is not a process id (%d to %d)' % (name, value, lowest, _PID_MAX),
+                             line, lineno)
+        return pid
     if _INTEGER.match(value):
-        return int(value)
+        return _counter(value, line, lineno)
     if name in ('PID', 'NI'):
         raise ParseError('column %s: not an integer: %r' % (name, value), line, lineno)
     return _counter(value, line, lineno)
@@ -615,7 +629,7 @@ def _converter(name):
 def _int(value, name, line, lineno):
     if not _INTEGER.match(value):
         raise ParseError('column %s: not an integer: %r' % (name, value), line, lineno)
-    return int(value)
+    return _counter(value, line, lineno)
 
 
 # A toprc can reorder, hide or add columns and switch the memory lines to graphs, and procps top

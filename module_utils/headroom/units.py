@@ -7,7 +7,54 @@ from .errors import ParseError
 # Binary prefixes always mean powers of 1024; a bare letter means 1000 only
 # under --si (procps >= 3.3.13), 1024 otherwise (older free -h, top's k/m/g).
 _POWERS = {'K': 1, 'M': 2, 'G': 3, 'T': 4, 'P': 5, 'E': 6}
-_SIZE = re.compile(r'^(\d+(?:[.,]\d+)?)([KMGTPEkmgtpe]i?|B)?$')
+# More than any machine can hold or address (16 EiB, 2**64): a figure above it is not a reading.
+MAX_BYTES = 1 << 64
+# Digits a printed figure may have: 2**64 has 20. Longer is garbage, and would cost int() time.
+_MAX_DIGITS = 24
+
+
+def is_count(text):
+    """True for a run of ASCII digits: str.isdigit also takes '٣', '８' and '²', which no tool prints."""
+    return text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS
+
+
+def plausible(value, what, line=None, lineno=None, maximum=MAX_BYTES):
+    """``value`` when it is a finite number from 0 to ``maximum``; ParseError naming ``what`` else."""
+    if value != value or value in (float('inf'), float('-inf')) or not 0 <= value <= maximum:
+        raise ParseError('%s: %s is not a possible value (0 to %d)' % (what, _clip(value), maximum),
+                         line, lineno)
+    return value
+
+
+def count(text, what, line=None, lineno=None):
+    """The int of a run of ASCII digits (a counter, a size in kB); ParseError naming ``what`` else."""
+    if not is_count(text):
+        raise ParseError('%s: not a count: %r' % (what, text[:40]), line, lineno)
+    return int(text)
+
+
+def within_total(row, what, line=None, lineno=None):
+    """``row`` when its used/free/available are at most its total: no reading has more in use than there is.
+
+    None (a value top or free could not print) passes; so does a row without a total.
+    """
+    total = row.get('total')
+    if total is None:
+        return row
+    for key in ('used', 'free', 'available'):
+        value = row.get(key)
+        if value is not None and value > total:
+            raise ParseError('%s %s (%d bytes) is more than its total (%d bytes): not a real reading'
+                             % (what, key, value, total), line, lineno)
+    return row
+
+
+def _clip(value):
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + '...'
+
+
+_SIZE = re.compile(r'^(\d+(?:[.,]\d+)?)([KMGTPEkmgtpe]i?|B)?$', re.ASCII)
 
 
 def parse_size(token, multiplier=1024, si=False):
@@ -23,6 +70,8 @@ def parse_size(token, multiplier=1024, si=False):
     if not match:
         raise ParseError('not a size: %r' % token)
     number, suffix = match.groups()
+    if len(number) > 2 * _MAX_DIGITS:
+        raise ParseError('not a size: %d digits' % len(number))
     value = float(number.replace(',', '.')) if ('.' in number or ',' in number) else int(number)
     if suffix is None:
         scale = multiplier
@@ -31,7 +80,7 @@ def parse_size(token, multiplier=1024, si=False):
     else:
         base = 1000 if (si and len(suffix) == 1) else 1024
         scale = base ** _POWERS[suffix[0].upper()]
-    return int(round(value * scale))
+    return int(round(plausible(value * scale, 'size %r' % token.strip()[:40])))
 
 
 def resolution(token, multiplier=1024, si=False):

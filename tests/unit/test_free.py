@@ -179,10 +179,10 @@ def test_localized_headers_come_from_procps_catalogs():
     ('', 'free output is empty'),
     ('hello world\n', "expected the header of free.*line 1: 'hello world'"),
     (HEADER + 'Mem:   1 2 3 4 5\nSwap: 0 0 0\n', r"expected 6 values in the Mem: row, found 5.*line 2"),
-    (HEADER + 'Mem:   1 2 3 4 5 6\n', r'no Swap: row \(truncated\?\)'),
-    (HEADER + 'Mem:   1 2 3 4 5 6\nSwap: 0 0\n', 'expected 3 values in the Swap: row, found 2'),
+    (HEADER + 'Mem:   9 2 3 4 5 6\n', r'no Swap: row \(truncated\?\)'),
+    (HEADER + 'Mem:   9 2 3 4 5 6\nSwap: 0 0\n', 'expected 3 values in the Swap: row, found 2'),
     (HEADER + 'Mém:   1 2 3 4 5 6\nSwap: 0 0 0\n', "unknown row label 'Mém:'"),
-    (HEADER + 'Mem:   1 2 3 4 5 6\nMem:   1 2 3 4 5 6\nSwap: 0 0 0\n', 'printed twice'),
+    (HEADER + 'Mem:   9 2 3 4 5 6\nMem:   9 2 3 4 5 6\nSwap: 0 0 0\n', 'printed twice'),
     (HEADER + 'Mem:   1 2 x 4 5 6\nSwap: 0 0 0\n', "not a size: 'x'|expected 6 values"),
     ('  gesamt benutzt unbekannt\nSpeicher: 1 2 3\n', 'expected the header of free'),
 ])

@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from headroom.errors import ParseError
 from headroom.free import parse_free
+from hostile import replace_a_number, sane
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fixtures', 'free')
 REAL = []
@@ -24,15 +25,18 @@ def check(text, flags):
         return
     for sample in result.get('samples', [result]):
         for row in ('mem', 'swap', 'low', 'high', 'total', 'comm'):
-            for value in (sample.get(row) or {}).values():
-                assert value is None or (isinstance(value, int) and value >= 0), (row, value)
+            values = sample.get(row) or {}
+            for value in values.values():
+                assert sane(value), (row, value)
+            for key in ('used', 'free', 'available'):
+                assert values.get(key) is None or values.get('total') is None or values[key] <= values['total']
 
 
 @st.composite
 def mangled(draw):
     lines = draw(st.sampled_from(REAL)).splitlines(True)
     for _ in range(draw(st.integers(1, 4))):
-        op = draw(st.sampled_from(['drop', 'dup', 'cut', 'swap', 'insert', 'char']))
+        op = draw(st.sampled_from(['drop', 'dup', 'cut', 'swap', 'insert', 'char', 'number', 'number']))
         if not lines:
             break
         i = draw(st.integers(0, len(lines) - 1))
@@ -48,6 +52,8 @@ def mangled(draw):
                 j, k = draw(st.integers(0, len(words) - 1)), draw(st.integers(0, len(words) - 1))
                 words[j], words[k] = words[k], words[j]
                 lines[i] = ' '.join(words) + '\n'
+        elif op == 'number':
+            lines[i] = replace_a_number(draw, lines[i].rstrip('\n')) + '\n'
         elif op == 'insert':
             lines.insert(i, draw(st.text(max_size=40)) + '\n')
         else:

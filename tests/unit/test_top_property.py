@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from headroom.errors import ParseError
 from headroom.top import parse_top
+from hostile import replace_a_number, sane
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures')
 
@@ -44,7 +45,7 @@ def mutated(draw):
             break
         i = draw(st.integers(0, len(lines) - 1))
         op = draw(st.sampled_from(['delete', 'duplicate', 'truncate', 'bytes', 'swap_lines',
-                                   'swap_columns', 'plus', 'blank', 'unicode']))
+                                   'swap_columns', 'plus', 'blank', 'unicode', 'number', 'number']))
         line = lines[i]
         if op == 'delete':
             del lines[i]
@@ -73,6 +74,8 @@ def mutated(draw):
             a = draw(st.integers(0, len(words) - 1))
             words[a] = words[a][:-1] + '+' if words[a] else '+'
             lines[i] = ' '.join(words)
+        elif op == 'number':
+            lines[i] = replace_a_number(draw, line)
         elif op == 'unicode':
             at = draw(st.integers(0, len(line)))
             lines[i] = line[:at] + draw(st.characters()) + line[at + 1:]
@@ -97,15 +100,22 @@ def _check(result):
         summary = sample['summary']
         for section in ('mem', 'swap'):
             for value in summary[section].values():
-                assert value is None or (type(value) is int and value >= 0), (section, value)
+                assert sane(value), (section, value)
+            total = summary[section].get('total')
+            for key in ('used', 'free', 'available'):
+                value = summary[section].get(key)
+                assert total is None or value is None or value <= total, (section, key, value, total)
         for value in (summary['raw_mem'] or {}).values():
-            assert value is None or (type(value) is int and value >= 0), value
+            assert sane(value), value
         for proc in sample['processes']:
+            assert proc['pid'] is None or (type(proc['pid']) is int and 1 <= proc['pid'] <= 1 << 22), proc
+            for key in ('cpu_percent', 'mem_percent'):
+                value = proc.get(key)
+                assert value is None or (0 <= value <= 1e9), (key, proc)
             for key in MEM_KEYS:
-                assert proc[key] is None or (type(proc[key]) is int and proc[key] >= 0), (key, proc)
+                assert sane(proc[key]), (key, proc)
             for key in MEM_EXTRA:
-                value = proc['extra'].get(key)
-                assert value is None or (type(value) is int and value >= 0), (key, proc)
+                assert sane(proc['extra'].get(key)), (key, proc)
 
 
 def _feed(text):
