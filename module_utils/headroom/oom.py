@@ -17,34 +17,34 @@ _KIB = 1024
 _PREFIX = re.compile(
     r'^(?:(?P<stamp>'
     r'\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\]'  # dmesg -T
-    r'|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?'  # short-iso, rfc3339
-    r'|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?'  # short, short-precise, syslog
+    r'|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,20})?(?:Z|[+-]\d\d:?\d\d)?'  # short-iso, rfc3339
+    r'|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,20})?'  # short, short-precise, syslog
     r')\s+)?'
-    r'(?:(?P<host>[^\s\[\]:]+) (?P<ident>[^\s\[\]:]+)(?:\[\d+\])?: |kernel: )?'
+    r'(?:(?P<host>[^\s\[\]:]+) (?P<ident>[^\s\[\]:]+)(?:\[\d{1,20}\])?: |kernel: )?'
     r'(?:kern\s*:\s*\w+\s*: )?'  # dmesg -x
-    r'(?:\[\s*(?P<uptime>\d+\.\d+)\] ?)?', re.ASCII)
+    r'(?:\[\s*(?P<uptime>\d{1,20}\.\d{1,20})\] ?)?', re.ASCII)
 
 
 
 def _num(name):
     # a comma can sneak in when logs are pasted through tools that group digits
-    return r'(?P<%s>\d[\d,]*)' % name
+    return r'(?P<%s>\d[\d,]{0,26})' % name
 
 
 _INVOKED = re.compile(r'^(?P<comm>.+?) invoked oom-killer: gfp_mask=(?P<gfp>[^,]+(?:\([^)]*\))?),'
-                      r'(?: nodemask=\S+,)? order=(?P<order>-?\d+),.*?oom_score_adj=(?P<adj>-?\d+)', re.ASCII)
+                      r'(?: nodemask=\S+,)? order=(?P<order>-?\d{1,20}),.*?oom_score_adj=(?P<adj>-?\d{1,20})', re.ASCII)
 _SELECT = re.compile(r'^(?P<where>Memory cgroup out of memory|Out of memory(?: \([^)]*\))?): '
-                     r'Kill process (?P<pid>\d+) \((?P<comm>.*)\) score (?P<score>\d+)'
+                     r'Kill process (?P<pid>\d{1,20}) \((?P<comm>.*)\) score (?P<score>\d{1,20})'
                      r' or sacrifice child', re.ASCII)
 _KILLED = re.compile(
     r'^(?:(?P<where>Memory cgroup out of memory|Out of memory(?: \((?P<why>[^)]*)\))?): )?'
-    r'Killed process (?P<pid>\d+)(?:, UID (?P<uid_old>\d+),)? \((?P<comm>.*)\)'
-    r'(?:, UID (?P<uid_mid>\d+))?,? (?:total-vm|vsz):' + _num('vm') + 'kB, anon-rss:' + _num('anon') +
+    r'Killed process (?P<pid>\d{1,20})(?:, UID (?P<uid_old>\d{1,20}),)? \((?P<comm>.*)\)'
+    r'(?:, UID (?P<uid_mid>\d{1,20}))?,? (?:total-vm|vsz):' + _num('vm') + 'kB, anon-rss:' + _num('anon') +
     r'kB, file-rss:' + _num('file') + r'kB(?:, shmem-rss:' + _num('shmem') + r'kB)?'
-    r'(?:, UID:(?P<uid>\d+))?(?: pgtables:\s*' + _num('pgt') + r'kB)?(?: oom_score_adj:(?P<adj>-?\d+))?', re.ASCII)
-_REAPED = re.compile(r'^oom_reaper: reaped process (?P<pid>\d+) \((?P<comm>.*)\), now anon-rss:', re.ASCII)
+    r'(?:, UID:(?P<uid>\d{1,20}))?(?: pgtables:\s*' + _num('pgt') + r'kB)?(?: oom_score_adj:(?P<adj>-?\d{1,20}))?', re.ASCII)
+_REAPED = re.compile(r'^oom_reaper: reaped process (?P<pid>\d{1,20}) \((?P<comm>.*)\), now anon-rss:', re.ASCII)
 _SUMMARY = re.compile(r'^oom-kill:constraint=(?P<constraint>CONSTRAINT_\w+),(?P<rest>.*)$', re.ASCII)
-_SUMMARY_TASK = re.compile(r',task=(?P<comm>.*),pid=(?P<pid>\d+),uid=(?P<uid>\d+)\s*$', re.ASCII)
+_SUMMARY_TASK = re.compile(r',task=(?P<comm>.*),pid=(?P<pid>\d{1,20}),uid=(?P<uid>\d{1,20})\s*$', re.ASCII)
 _TASK_IN = re.compile(r'^Task in (?P<task>\S+) killed as a result of limit of (?P<memcg>\S+)', re.ASCII)
 _UNIT_KILLED = re.compile(r'^(?P<unit>\S+): A process of this unit has been killed by the OOM killer', re.ASCII)
 _UNIT_FAILED = re.compile(r"^(?P<unit>\S+): Failed with result 'oom-kill'", re.ASCII)

@@ -273,24 +273,25 @@ def _top_line(line, lineno, summary):
     summary['time'] = match.group('time')
     groups = match.groupdict()
     if groups.get('users') is not None:
-        summary['users'] = int(groups['users'])
+        summary['users'] = count(groups['users'], 'users', line, lineno)
     up = ' '.join(match.group('up').split())
-    summary['uptime'] = _uptime(up)
+    summary['uptime'] = _uptime(up, line, lineno)
     loads = [v for v in re.split(r',\s+|\s+', match.group('load').strip(), flags=re.ASCII) if v]
     if len(loads) != 3:
         raise ParseError('load average without three values', line, lineno)
     summary['load_average'] = [_number(v, line, lineno) for v in loads]
 
 
-def _uptime(text):
+def _uptime(text, line, lineno):
     match = _UPTIME.match(text)
     if not match:
         return text
-    days = int(match.group('days') or 0)
+    days = count(match.group('days') or '0', 'uptime days', line, lineno)
     if match.group('min') is not None:
-        minutes = int(match.group('min'))
+        minutes = count(match.group('min'), 'uptime', line, lineno)
     else:
-        minutes = int(match.group('h')) * 60 + int(match.group('m'))
+        minutes = count(match.group('h'), 'uptime', line, lineno) * 60 + count(match.group('m'), 'uptime', line,
+                                                                                lineno)
     return (days * 1440 + minutes) * 60
 
 

@@ -83,3 +83,13 @@ def test_kernel_files_refuse_huge_and_foreign_digits():
 def test_swap_size_refused_with_its_own_message(size):
     with pytest.raises(ParseError):
         swap.parse_size_arg(size)
+
+
+def test_oom_log_lines_with_huge_numbers_are_noise_not_a_crash():
+    """Anyone can write to syslog (logger): a forged kill line with a 5000-digit pid is skipped."""
+    from headroom.oom import parse_oom_log
+    real = ('[ 4242.000000] Out of memory: Killed process 1888 (gunicorn) total-vm:300000kB, '
+            'anon-rss:200000kB, file-rss:0kB, shmem-rss:0kB, UID:1001 pgtables:600kB oom_score_adj:0\n')
+    forged = real.replace('1888', '9' * 5000).replace('300000', '9' * 5000)
+    events = parse_oom_log(forged + real)
+    assert [(e['pid'], e['comm']) for e in events] == [(1888, 'gunicorn')]
