@@ -187,11 +187,22 @@ ansible_facts:
           description: Whether the host is a container (Docker, podman, systemd-nspawn, LXC).
           type: bool
         oom:
-          description: C(kills) (the kernel's C(oom_kill) counter since boot, or the events found when the
-            kernel has no counter; in a container the cgroup's own count, since the kernel's is the
-            machine's), C(machine_wide) (true in a container, whose kernel log shows every container's
-            kills), C(sources) (the logs read), and the last O(oom_events_limit) C(events)
-            (C(time pid comm uid total_vm anon_rss file_rss shmem_rss constraint memcg task_memcg invoked_by)).
+          description:
+            - The OOM kills of this host's scope. On a host, the kernel's C(oom_kill) counter since boot
+              and its log. In a container both are the machine's, so the kills counted are the
+              container's cgroup's, in every cgroup below its root (cgroup v1 counts a kill only in the
+              victim's own cgroup, such as C(system.slice/gunicorn.service)), and the log lines whose
+              cgroup lies in the container.
+            - C(kills) (all known, the larger of the counter and the log; null when neither could be
+              read), C(recent) (in the last C(oom_window_hours) threshold, 24 by default; a kill with no
+              time counts as recent), C(undated), C(window_hours), C(last) (epoch of the last kill),
+              C(counted) and C(counted_by) (the counter and where it was read), C(logged) (kills in the
+              log), C(victims) (commands, and units whose cgroup counted kills), C(by_cgroup)
+              (C(cgroup oom_kill) below a container's root), C(scope) (the container's cgroup as the
+              kernel names it), C(sources) (the logs read), C(complete) and C(incomplete) (why kills may
+              be missing, such as a wrapped ring buffer, a log read only in part, no readable log or
+              removed v1 cgroups), and the last O(oom_events_limit) C(events) (C(time epoch pid comm uid total_vm
+              anon_rss file_rss shmem_rss constraint memcg task_memcg invoked_by unit)).
           type: dict
         growth:
           description: With O(top_samples) of 2 or more, processes whose RSS grew between the first and the

@@ -16,6 +16,7 @@ processes, caches, code, swap, refactor, scale.
 """
 
 import fnmatch
+import time
 
 from .ec2 import next_size
 from .processes import group_processes, growth  # noqa: F401 (re-exported: the diagnosis works on their groups)
@@ -37,8 +38,9 @@ DEFAULT_POLICY = {
     # PSI averages over 10 s, percent of time stalled
     'psi_some_warning': 10.0,
     'psi_full_critical': 20.0,
-    # OOM kills seen (since boot, or in the log window) before it is a warning
+    # OOM kills in the last oom_window_hours before it is a warning (older ones are reported, not judged)
     'oom_kills_warning': 1,
+    'oom_window_hours': 24,
     # one command holding this share of memory is a runaway candidate
     'runaway_pct': 40.0,
     # unreclaimable kernel slab above this share points at the kernel, not a process
@@ -175,13 +177,19 @@ def audit(facts, policy=None):
     elif some is not None and some >= policy['psi_some_warning']:
         reason('warning', 'pressure', 'tasks stalled on memory %.1f%% of the last 10 s (PSI some)' % some)
 
-    oom_kills = facts.get('oom_kills') or 0
+    oom = oom_summary(facts)
+    oom_kills = oom['recent']
+    victims = ' (%s)' % ', '.join(oom['victims']) if oom['victims'] else ''
+    last = ', the last at %s' % when(oom['last']) if oom['last'] else ''
     if oom_kills >= policy['oom_kills_warning']:
-        victims = facts.get('oom_victims')
-        if victims is None:
-            victims = sorted(set(e.get('comm') for e in facts.get('oom_events') or [] if e.get('comm')))
-        reason('warning', 'oom_kills', 'the OOM killer has killed %d process(es)%s'
-               % (oom_kills, ' (%s)' % ', '.join(victims) if victims else ''))
+        undated = ' (%d with no time: no kernel log line dates them)' % oom['undated'] if oom['undated'] else ''
+        reason('warning', 'oom_kills', 'the OOM killer has killed %d process(es) in the last %s h%s%s%s'
+               % (oom_kills, _num(oom['window_hours']), victims, last, undated))
+    elif oom['kills']:
+        reason('ok', 'oom_kills_past', 'no OOM kill in the last %s h; %d before%s%s'
+               % (_num(oom['window_hours']), oom['kills'], victims, last))
+    if oom['kills'] is not None and oom['incomplete']:
+        reason('ok', 'oom_history', 'the kill history may be incomplete: %s' % '; '.join(oom['incomplete']))
 
     meminfo = facts.get('meminfo') or {}
     sunreclaim = meminfo.get('SUnreclaim')
@@ -227,6 +235,27 @@ def audit(facts, policy=None):
     }
     result['lines'] = lines(result)
     return result
+
+
+def oom_summary(facts):
+    """The kills facts say: ``facts['oom']`` (diagnosis.oom_facts), or a bare count and victims."""
+    if facts.get('oom') is not None:
+        return facts['oom']
+    kills = facts.get('oom_kills') or 0
+    victims = facts.get('oom_victims')
+    if victims is None:
+        victims = sorted(set(e.get('comm') for e in facts.get('oom_events') or [] if e.get('comm')))
+    return {'kills': kills, 'recent': kills, 'undated': 0, 'window_hours': DEFAULT_POLICY['oom_window_hours'],
+            'last': None, 'victims': victims, 'incomplete': []}
+
+
+def when(epoch):
+    """A kill's time for a message: UTC, to the second."""
+    return time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(epoch))
+
+
+def _num(value):
+    return ('%d' % value) if float(value).is_integer() else ('%g' % value)
 
 
 def lines(result):

@@ -18,8 +18,9 @@ import time
 
 from .errors import ParseError
 from .free import parse_free
-from .kernel import in_container, parse_meminfo, parse_vmstat, read_cgroup_memory, read_pressure, read_smaps_rollup
-from .oom import collect_oom_history
+from .kernel import (boot_time, container_id, in_container, parse_meminfo, parse_vmstat, read_cgroup_memory,
+                     read_pressure, read_smaps_rollup)
+from .oom import attribute, collect_oom_history, stamp_epoch
 from .processes import group_processes, growth
 from .top import TOP_ENV, parse_top, run_top
 from .units import is_count
@@ -119,18 +120,38 @@ class Collector(object):
             self.gaps.append('smaps_rollup: not readable (needs root, or kernel < 4.14): groups measured by RSS')
         return sizes
 
-    def oom_events(self, since=None):
-        """(sources, events): the journal when it has kernel lines, else dmesg merged with syslog."""
+    def oom_history(self, since=None, btime=None):
+        """collect_oom_history's result: the journal when it has kernel lines, else dmesg and syslog."""
         def run(argv):
             path = self._which(argv[0])
             if path is None:
                 raise OSError('%s: not installed' % argv[0])
             return self._run([path] + argv[1:], C_LOCALE)
-        history = collect_oom_history(run, since=since)
+        history = collect_oom_history(run, since=since, btime=btime)
         if not history['sources']:
             self.gaps.append('OOM history: no kernel log could be read (%s)' % '; '.join(
                 '%s: %s' % (t['argv'][0], t['error'] or 'rc=%s' % t['rc']) for t in history['tried']))
-        return history['sources'], history['events']
+        return history
+
+
+def in_scope(events, cgroup, container, cid):
+    """(the kills of this host's scope, how many kernel kills could not be attributed).
+
+    A host's log is its own. A container's dmesg (and a journal fed from /dev/kmsg) is the machine's:
+    a kernel kill counts when the victim's cgroup lies in the container's (``cgroup['scope']``); a
+    systemd unit line names no cgroup but comes from the container's own systemd.
+    """
+    if not container:
+        return events, 0
+    kept, unknown = [], 0
+    scope = (cgroup or {}).get('scope')
+    for event in events:
+        mine = attribute(event, scope, cid)
+        if mine or (mine is None and event['pid'] is None and event['unit']):
+            kept.append(event)
+        elif mine is None:
+            unknown += 1
+    return kept, unknown
 
 
 def rates(before, after, start, end, page_size):
@@ -160,18 +181,21 @@ def collect(options, run, which, sleep=time.sleep):
     if 'unavailable' in pressure:
         collector.gaps.append('/proc/pressure/memory: %s' % pressure['unavailable'])
         pressure = None
-    cgroup = read_cgroup_memory()
+    container = in_container()
+    cgroup = read_cgroup_memory(container=container)
     overcommit = collector.read('/proc/sys/vm/overcommit_memory')
+    btime = boot_time()
+    history = {'sources': [], 'events': [], 'incomplete': []}
     if options['oom_history']:
-        sources, events = collector.oom_events(options['oom_since'] or None)
-    else:
-        sources, events = [], []
+        history = collector.oom_history(options['oom_since'] or None, btime)
+    events, unattributed = in_scope(history['events'], cgroup, container, container_id() if container else None)
+    for event in events:
+        event['epoch'] = stamp_epoch(event['time'], event['uptime'], btime)
     remaining = options['sample_seconds'] - (time.time() - start)
     if remaining > 0:
         sleep(remaining)
     vm_after, end = collector.vmstat()
 
-    container = in_container()
     if container and cgroup and cgroup.get('pressure'):
         pressure = cgroup['pressure']  # /proc/pressure is the machine's; the cgroup's is the container's
     limit = options['top_limit']
@@ -186,9 +210,14 @@ def collect(options, run, which, sleep=time.sleep):
         'cgroup': cgroup,
         'overcommit_memory': int(overcommit) if overcommit and is_count(overcommit.strip()) else None,
         'container': container,
-        'oom_sources': sources,
+        'oom_sources': history['sources'],
+        'oom_incomplete': history['incomplete'],
+        'oom_unattributed': unattributed,
         'oom_events': events[-options['oom_events_limit']:] if options['oom_events_limit'] else [],
         'oom_events_count': len(events),
+        # when each kill happened, for the verdict's window (a busy host's thousand kills: 20 KB)
+        'oom_epochs': sorted(e['epoch'] for e in events if e.get('epoch') is not None)[-10000:],
+        'now': time.time(),
         'oom_victims': sorted(set(e['comm'] for e in events if e.get('comm'))),
         'groups': group_processes(processes, pss),
         'growth': growth(top.get('samples') if top else None, options['sample_seconds'])[:limit],

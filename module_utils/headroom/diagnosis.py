@@ -39,33 +39,82 @@ def diagnose(collected, params, policy):
     """The facts memory_facts returns under ansible_facts.headroom, from collect()'s result."""
     gaps = list(collected['gaps'])
     cgroup, vmstat, container = collected['cgroup'], collected['vmstat'], collected['container']
-    events = collected['oom_events']
-    if container:
-        # /proc/vmstat and the kernel log are the whole machine's: count the cgroup's own kills
-        cg_events = (cgroup or {}).get('events') or {}
-        oom_kills = cg_events.get('oom_kill') or 0
-        if cg_events.get('oom_kill') is None:
-            gaps.append('OOM kills: in a container the kernel counter is the machine\'s and the '
-                        'cgroup has no oom_kill count; kills not counted')
-        victims = []
-    else:
-        oom_kills = vmstat['oom_kill'] if vmstat and vmstat.get('oom_kill') is not None \
-            else collected['oom_events_count']
-        victims = collected['oom_victims']
+    oom = oom_facts(collected, policy)
+    if oom['kills'] is None:
+        gaps.append('OOM kills: not counted (no kernel counter for this scope and no kernel log)')
     groups = classify(collected['groups'], policy)
     limit = params['top_limit']
     facts = dict((key, collected[key]) for key in ('memory', 'free', 'top', 'meminfo', 'vmstat', 'rates',
                                                    'pressure', 'cgroup', 'overcommit_memory', 'container',
                                                    'growth'))
     facts.update({
-        'oom': {'kills': oom_kills, 'sources': collected['oom_sources'], 'machine_wide': container,
-                'events': events},
+        'oom': oom,
         'groups': groups[:limit],
         'gaps': gaps,
     })
     facts['audit'] = audit({'memory': facts['memory'], 'meminfo': facts['meminfo'], 'cgroup': cgroup,
-                            'rates': facts['rates'], 'pressure': facts['pressure'], 'oom_kills': oom_kills,
-                            'oom_victims': victims, 'overcommit_memory': facts['overcommit_memory'],
+                            'rates': facts['rates'], 'pressure': facts['pressure'], 'oom': oom,
+                            'overcommit_memory': facts['overcommit_memory'],
                             'groups': groups, 'instance_type': params['instance_type'],
                             'growth': facts['growth']}, policy)
     return facts
+
+
+def oom_facts(collected, policy):
+    """The OOM kills of this host's scope: how many, whose, when, and how sure that is.
+
+    On a host the kernel's counter (/proc/vmstat ``oom_kill``, since boot) and its log are its own. In a
+    container both are the machine's: the kills are the container's cgroup's (collect read them from
+    every cgroup below its root: a unit's worker killed in ``system.slice/gunicorn.service`` counts)
+    and the log lines whose cgroup lies in it. ``recent`` counts the kills of the last
+    ``oom_window_hours``; a kill the counter has but no log line dates is counted as recent, and said.
+    """
+    cgroup, vmstat, container = collected['cgroup'], collected['vmstat'], collected['container']
+    logged = collected['oom_events_count']
+    by_cgroup = []
+    if container:
+        kills = (cgroup or {}).get('kills')
+        counted = kills['total'] if kills else None
+        by_cgroup = kills['by_cgroup'] if kills else []
+        method = kills['method'] if kills else None
+    else:
+        counted = vmstat.get('oom_kill') if vmstat else None
+        method = '/proc/vmstat oom_kill (since boot)' if counted is not None else None
+    if counted is None and not collected['oom_sources']:
+        total = None
+    else:
+        total = max(counted or 0, logged)
+    incomplete = list(collected.get('oom_incomplete') or [])
+    if container and counted is not None and cgroup and cgroup.get('version') == 1 and not collected['oom_sources']:
+        incomplete.append('cgroup v1 counts a kill in the victim\'s own cgroup, which goes when its unit '
+                          'fails and is removed; the kernel log, which would keep it, is not readable here')
+    if collected.get('oom_unattributed'):
+        incomplete.append('%d kill(s) in the machine\'s log name no cgroup: they may be this container\'s'
+                          % collected['oom_unattributed'])
+    epochs = collected.get('oom_epochs') or []
+    window = policy['oom_window_hours'] * 3600.0
+    now = collected.get('now')
+    undated = max(0, (total or 0) - len(epochs))
+    recent = undated + (sum(1 for epoch in epochs if now is None or epoch >= now - window))
+    victims = list(collected['oom_victims'])
+    for item in by_cgroup:
+        unit = item['cgroup'].rsplit('/', 1)[-1]
+        if unit and unit not in victims:
+            victims.append(unit)
+    return {
+        'kills': total,
+        'recent': recent if total is not None else None,
+        'undated': undated,
+        'window_hours': policy['oom_window_hours'],
+        'last': epochs[-1] if epochs else None,
+        'counted': counted,
+        'counted_by': method,
+        'logged': logged,
+        'victims': victims,
+        'by_cgroup': by_cgroup,
+        'scope': (cgroup or {}).get('scope') if container else None,
+        'sources': collected['oom_sources'],
+        'complete': not incomplete,
+        'incomplete': incomplete,
+        'events': collected['oom_events'],
+    }

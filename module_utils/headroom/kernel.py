@@ -348,7 +348,72 @@ def _v1(directory):
     }
 
 
-def read_cgroup_memory(root='/', proc_self_cgroup=None):
+def _scope_path(reader, pid1):
+    """The container's own cgroup as the kernel names it: PID 1's (systemd puts itself in
+    ``init.scope`` below it), or what PID 1's and the reader's paths share."""
+    if pid1 is None:
+        return reader
+    if pid1.endswith('/init.scope'):
+        pid1 = pid1[:-len('/init.scope')] or '/'
+    if reader == pid1 or reader.startswith(pid1.rstrip('/') + '/'):
+        return pid1
+    common = os.path.commonpath([reader, pid1]) if reader.startswith('/') and pid1.startswith('/') else '/'
+    return common
+
+
+# A container holds a few hundred cgroups at most; a walk stops here rather than cost a short host.
+_WALK_LIMIT = 4096
+
+
+def _subtree(directory):
+    """The cgroup directories from ``directory`` down (it first), at most _WALK_LIMIT of them."""
+    seen = 0
+    for top, dirs, _ in os.walk(directory):
+        seen += 1
+        yield top
+        if seen >= _WALK_LIMIT:
+            return
+        dirs.sort()
+
+
+def _kills(directory, version):
+    """OOM kills inside the cgroup ``directory``, whatever the layout below it.
+
+    v2: ``memory.events`` is hierarchical, so the scope's own file counts every kill below it, also
+    in cgroups since removed; ``memory.events.local`` (5.3+) says where. v1 counts a kill only in the
+    victim's own cgroup (``memory.oom_control``): the subtree is summed, and a cgroup removed since
+    (a unit that failed) took its count with it. Returns ``{'total', 'by_cgroup': [{'cgroup',
+    'oom_kill'}], 'method'}``, or None when the kernel counts no kills (v1 before 4.13).
+    """
+    by_cgroup = []
+    local_name = 'memory.events.local' if version == 2 else 'memory.oom_control'
+    total = 0
+    known = False
+    for path in _subtree(directory):
+        try:
+            counts = _keyed_file(path, local_name)
+        except ParseError:
+            counts = None
+        if not counts or 'oom_kill' not in counts:
+            continue
+        known = True
+        total += counts['oom_kill']
+        if counts['oom_kill']:
+            rel = os.path.relpath(path, directory)
+            by_cgroup.append({'cgroup': '/' if rel == '.' else '/' + rel, 'oom_kill': counts['oom_kill']})
+    if version == 2:
+        events = _keyed_file(directory, 'memory.events') or {}
+        if 'oom_kill' in events:
+            return {'total': events['oom_kill'], 'by_cgroup': by_cgroup,
+                    'method': 'memory.events of the scope (hierarchical)'}
+    if not known:
+        return None
+    return {'total': total, 'by_cgroup': by_cgroup,
+            'method': 'memory.oom_control summed over the scope\'s cgroups' if version == 1
+            else 'memory.events.local summed over the scope\'s cgroups'}
+
+
+def read_cgroup_memory(root='/', proc_self_cgroup=None, container=False):
     """Memory limit and use of the calling process's cgroup, or None when there is no memory cgroup.
 
     ``proc_self_cgroup`` is the text of /proc/self/cgroup (read from ``root`` when None). The mounts
@@ -357,24 +422,39 @@ def read_cgroup_memory(root='/', proc_self_cgroup=None):
     (the process's cgroup path below the mountpoint). The memory controller decides the version: on
     a hybrid host (v1 memory plus an empty cgroup2 at /sys/fs/cgroup/unified) it is v1.
 
-    Returns ``{'version': 1|2, 'path', 'dir', 'limit' (effective bytes, None = not limited),
+    With ``container`` the figures are the container's, not the reader's: a reader that came in by
+    ssh sits in a leaf (``/user.slice/...``) of a container whose limit, use and OOM kills belong to
+    its root. That root is PID 1's cgroup (``root``/proc/1/cgroup, without systemd's
+    ``/init.scope``), and ``kills`` counts the OOM kills in every cgroup below it.
+
+    Returns ``{'version': 1|2, 'path' (the reader's cgroup), 'scope' (the cgroup the figures are of),
+    'dir', 'limit' (effective bytes, None = not limited),
     'reclaimable' (inactive page cache in bytes, from memory.stat),
     'limit_cgroup' (where the binding limit is set, inside the mount; None when v1 only reports it
-    as hierarchical), 'high' (v2 memory.high), 'current', 'peak', 'swap_limit', 'swap_current', 'events', 'pressure'}``.
+    as hierarchical), 'high' (v2 memory.high), 'current', 'peak', 'swap_limit', 'swap_current', 'events',
+    'pressure', 'kills' (containers only: see ``_kills``)}``.
     """
     if proc_self_cgroup is None:
         proc_self_cgroup = _read(_path(root, 'proc/self/cgroup'))
         if proc_self_cgroup is None:
             return None
     groups = _parse_proc_cgroup(proc_self_cgroup)
+    pid1 = {'v1': {}, 'v2': None}
+    if container:
+        text = _read(_path(root, 'proc/1/cgroup'))
+        try:
+            pid1 = _parse_proc_cgroup(text) if text else pid1
+        except ParseError:
+            pass
     mounts = _cgroup_mounts(root)
     candidates = []
     if 'memory' in groups['v1']:
-        candidates.append((1, groups['v1']['memory']))
+        candidates.append((1, groups['v1']['memory'], pid1['v1'].get('memory')))
     if groups['v2'] is not None:
-        candidates.append((2, groups['v2']))
-    for version, cgpath in candidates:
-        directory, top = _locate(root, mounts, version, cgpath)
+        candidates.append((2, groups['v2'], pid1['v2']))
+    for version, cgpath, pid1_path in candidates:
+        scope = _scope_path(cgpath, pid1_path) if container else cgpath
+        directory, top = _locate(root, mounts, version, scope)
         if directory is None:
             continue
         if version == 2:
@@ -387,7 +467,9 @@ def read_cgroup_memory(root='/', proc_self_cgroup=None):
         if info is None:
             continue
         info['path'] = cgpath
+        info['scope'] = scope
         info['dir'] = os.path.normpath(directory)
+        info['kills'] = _kills(directory, version) if container else None
         where = info.pop('limit_dir')
         # where the binding limit is set, as a path inside the mounted hierarchy ('/' = its root)
         if where is None:
@@ -396,6 +478,35 @@ def read_cgroup_memory(root='/', proc_self_cgroup=None):
             rel = os.path.relpath(where, top)
             info['limit_cgroup'] = '/' if rel == '.' else '/' + rel
         return info
+    return None
+
+
+_CONTAINER_ID = re.compile(r'/(?:docker/)?(?:overlay-)?containers/([0-9a-f]{64})/', re.ASCII)
+
+
+def container_id(root='/'):
+    """The runtime's id of this container (Docker's and podman's bind mounts name it), or None."""
+    try:
+        with open(_path(root, 'proc/self/mountinfo')) as handle:
+            for line in handle:
+                match = _CONTAINER_ID.search(line)
+                if match:
+                    return match.group(1)
+    except OSError:
+        return None
+    return None
+
+
+def boot_time(root='/'):
+    """Seconds since the epoch at boot (``btime`` of /proc/stat), or None."""
+    try:
+        with open(_path(root, 'proc/stat')) as handle:
+            for line in handle:
+                if line.startswith('btime '):
+                    value = line.split()[1]
+                    return int(value) if is_count(value) else None
+    except OSError:
+        return None
     return None
 
 

@@ -6,9 +6,11 @@ A log is mostly noise: lines that are not OOM lines are skipped, never an error.
 or any iterable of lines (an open file), so a big log is never held in memory.
 """
 
+import calendar
 import io
 import os
 import re
+import time as _time
 
 _KIB = 1024
 
@@ -311,11 +313,113 @@ def read_log_tail(path, max_bytes=TAIL_BYTES):
             yield line.decode('utf-8', 'replace')
 
 
+# ---------------------------------------------------------------- when, and whose
+
+_ISO = re.compile(r'^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?'
+                  r'(Z|[+-]\d\d:?\d\d)?$', re.ASCII)
+_MONTHS = dict((name, number) for number, name in enumerate(
+    ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'), 1))
+_CTIME = re.compile(r'^(?:[A-Z][a-z]{2} )?([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.\d+)?'
+                    r'(?: (\d{4}))?$', re.ASCII)
+
+
+def stamp_epoch(stamp, uptime=None, btime=None, now=None):
+    """Seconds since the epoch of a log line's time, or None when it cannot be known.
+
+    ``stamp`` is the raw time parse_oom_log keeps: ISO 8601 (journal short-iso; without a zone it is
+    local time), ``dmesg -T``'s ``Tue Dec  1 22:54:21 2026`` or syslog's ``Dec  1 22:54:21`` (local
+    time; syslog has no year: the latest one not in the future). ``uptime`` (the kernel's own stamp)
+    with the boot time ``btime`` (/proc/stat) is used when there is no wall-clock stamp.
+    """
+    now = _time.time() if now is None else now
+    if stamp:
+        match = _ISO.match(stamp)
+        if match:
+            fields = [int(g) for g in match.groups()[:6]]
+            if not _valid(fields[1:]):
+                return None
+            fraction = float('0.' + match.group(7)) if match.group(7) else 0.0
+            zone = match.group(8)
+            try:
+                if zone is None:
+                    return _time.mktime(tuple(fields) + (0, 0, -1)) + fraction
+                offset = 0 if zone == 'Z' else (1 if zone[0] == '+' else -1) * (
+                    int(zone[1:3]) * 3600 + int(zone[-2:]) * 60)
+                return calendar.timegm(tuple(fields) + (0, 0, 0)) + fraction - offset
+            except (OverflowError, ValueError):
+                return None
+        match = _CTIME.match(stamp)
+        if match and match.group(1) in _MONTHS:
+            month, day = _MONTHS[match.group(1)], int(match.group(2))
+            clock = [int(match.group(i)) for i in (3, 4, 5)]
+            if not _valid([month, day] + clock):
+                return None
+            years = [int(match.group(6))] if match.group(6) else [_time.localtime(now).tm_year - k for k in (0, 1)]
+            for year in years:
+                try:
+                    epoch = _time.mktime((year, month, day) + tuple(clock) + (0, 0, -1))
+                except (OverflowError, ValueError):
+                    return None
+                if match.group(6) or epoch <= now + 86400:
+                    return epoch
+            return None
+    if uptime is not None and btime is not None:
+        return btime + uptime
+    return None
+
+
+def _valid(fields):
+    """month, day, hour, minute, second in their ranges: mktime would roll 99:99 over into tomorrow."""
+    return all(low <= value <= high for value, (low, high) in zip(fields, ((1, 12), (1, 31), (0, 23), (0, 59),
+                                                                         (0, 60))))
+
+
+def attribute(event, scope, container_id=None):
+    """Whether a kill the kernel logged happened inside the cgroup ``scope``.
+
+    ``scope`` is the container's cgroup as the kernel names it (``/docker/<id>``); the kernel writes
+    the victim's cgroup in the kill's summary line (4.19+) or ``Task in ... killed as a result of
+    limit of ...`` (older). Under a cgroup namespace the container sees its own cgroup as ``/`` and
+    the kernel's name for it is unknown: ``container_id`` (Docker's, podman's) then matches it.
+    Returns True, False, or None when the line names no cgroup (a global OOM on an old kernel).
+    """
+    paths = [path for path in (event.get('task_memcg'), event.get('memcg')) if path]
+    if not paths:
+        return None
+    prefix = scope.rstrip('/') + '/' if scope and scope != '/' else None
+    for path in paths:
+        if prefix is not None and (path == scope or path.startswith(prefix)):
+            return True
+        if container_id and container_id in path:
+            return True
+    return False
+
+
+def ring_buffer_wrapped(text, btime=None, now=None):
+    """True when dmesg's output no longer starts at boot: the ring buffer dropped older lines.
+
+    The kernel's first line is stamped ``[    0.000000]``; when the first line left is stamped later
+    than a minute after boot, the kills before it may be lost. None when it cannot be told.
+    """
+    for line in _iter_lines(text):
+        prefix = _PREFIX.match(line.rstrip('\r\n'))
+        if prefix is None or not line.strip():
+            continue
+        if prefix.group('uptime'):
+            return float(prefix.group('uptime')) > 60
+        stamp = prefix.group('stamp')
+        if stamp and btime is not None:
+            epoch = stamp_epoch(stamp.strip('[]'), now=now)
+            return None if epoch is None else epoch > btime + 60
+        return None
+    return None
+
+
 def _key(event):
     return (event['pid'], event['comm'], event['total_vm'], event['anon_rss'], event['unit'])
 
 
-def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES):
+def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES, btime=None):
     """The OOM history from the best source this host has.
 
     ``run(argv)`` returns ``(rc, stdout, stderr)`` like ``AnsibleModule.run_command`` (called with
@@ -323,9 +427,11 @@ def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES):
     answers, holds every boot: it is used alone. Without it, the ring buffer (this boot) and the tail
     of the first syslog file (earlier boots) are merged, dropping the kills both hold.
 
-    Returns ``{'sources': [what was read], 'events': [...], 'tried': [{'argv', 'rc', 'error'}]}``.
+    Returns ``{'sources': [what was read], 'events': [...], 'tried': [{'argv', 'rc', 'error'}],
+    'incomplete': [why kills may be missing]}``. ``btime`` (boot time) tells a wrapped ring buffer.
     """
     tried = []
+    incomplete = []
     commands = oom_log_commands(since)
 
     def attempt(command):
@@ -341,15 +447,21 @@ def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES):
     for command in commands[:2]:
         out = attempt(command)
         if out is not None:
+            if command is commands[1]:
+                incomplete.append('journalctl without --grep: only the last %d kernel lines of this boot'
+                                  % JOURNAL_LINES)
             return {'sources': [' '.join(command['argv'])], 'events': parse_oom_log(out),
-                    'tried': tried}
+                    'tried': tried, 'incomplete': incomplete}
 
     sources = []
     events = []
     for path in oom_log_files(root)[:1]:
         try:
-            events = parse_oom_log(read_log_tail(os.path.join(root, path.lstrip('/')), max_bytes))
+            full = os.path.join(root, path.lstrip('/'))
+            events = parse_oom_log(read_log_tail(full, max_bytes))
             sources.append(path)
+            if os.path.getsize(full) > max_bytes:
+                incomplete.append('%s: only its last %d MiB read' % (path, max_bytes // 1048576))
         except OSError as exc:
             tried.append({'argv': [path], 'rc': None, 'error': str(exc)})
     for command in commands[2:]:
@@ -358,5 +470,11 @@ def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES):
             sources.append(' '.join(command['argv']))
             known = set(_key(event) for event in events)
             events.extend(event for event in parse_oom_log(out) if _key(event) not in known)
+            wrapped = ring_buffer_wrapped(out, btime)
+            if wrapped is not False:
+                incomplete.append('the kernel ring buffer (dmesg) %s: older kills are lost unless a log '
+                                  'file kept them' % ('has wrapped' if wrapped else 'may have wrapped'))
             break
-    return {'sources': sources, 'events': events, 'tried': tried}
+    if not sources:
+        incomplete.append('no kernel log could be read')
+    return {'sources': sources, 'events': events, 'tried': tried, 'incomplete': incomplete}

@@ -13,7 +13,7 @@ JSON it came from.
 
 from html import escape
 
-from .audit import human
+from .audit import human, when
 from .report import VERDICTS
 
 # Hosts listed in the Markdown summary before "... and N more": chat messages and
@@ -400,14 +400,26 @@ def _oom(record):
     kills = oom.get('kills') or 0
     events = list(reversed(oom.get('events') or []))
     sources = ', '.join(str(s) for s in oom.get('sources') or [])
-    head = ('<h3>OOM kills</h3><p class="note" data-oom-kills="%s"><b>%s</b> kill(s) since boot or in the log; %s</p>'
-            % (_num(kills), _e(kills), 'history from %s' % _e(sources) if sources else
+    recent = oom.get('recent')
+    when_text = ''
+    if recent is not None:
+        when_text = '; <b data-oom-recent="%s">%s</b> in the last %s h' % (_num(recent), _e(recent),
+                                                                        _e(oom.get('window_hours')))
+    if oom.get('last'):
+        when_text += ', the last at %s' % _e(when(oom['last']))
+    head = ('<h3>OOM kills</h3><p class="note" data-oom-kills="%s"><b>%s</b> kill(s) known%s; %s</p>'
+            % (_num(kills), _e(kills), when_text, 'history from %s' % _e(sources) if sources else
                'no kernel log could be read to say which processes'))
+    if oom.get('by_cgroup'):
+        head += '<p class="note">counted by cgroup: %s</p>' % ', '.join(
+            '<code>%s</code> %s' % (_e(item['cgroup']), _e(item['oom_kill'])) for item in oom['by_cgroup'])
+    if oom.get('incomplete'):
+        head += '<p class="note warn">the history may be incomplete: %s</p>' % _e('; '.join(oom['incomplete']))
     if not events:
         return head
     rows = ''.join('<tr><td class="mono">%s</td><td class="num">%s</td><td><code>%s</code></td><td class="num" '
                    'title="%s">%s</td><td>%s</td><td class="mono">%s</td></tr>'
-                   % (_e(ev.get('time') or ev.get('uptime')), _e(ev.get('pid')), _e(ev.get('comm')),
+                   % (_e(when(ev['epoch']) if ev.get('epoch') else ev.get('time') or ev.get('uptime')), _e(ev.get('pid')), _e(ev.get('comm')),
                       _e(_bytes_title('anon-rss', ev.get('anon_rss'))),
                       human(ev.get('anon_rss')) if ev.get('anon_rss') is not None else '',
                       _e(ev.get('constraint')), _e(ev.get('task_memcg') or ev.get('memcg') or ev.get('unit')))

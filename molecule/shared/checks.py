@@ -25,9 +25,21 @@ def cgroup_file(host, v1_name, v2_name):
 
 
 def cgroup_oom_kills(host):
-    """The OOM kills the container's memory cgroup counted."""
-    text = cgroup_file(host, 'memory.oom_control', 'memory.events')
-    return [int(line.split()[1]) for line in text.splitlines() if line.split()[0] == 'oom_kill'][0]
+    """The OOM kills in the container's memory cgroup and every cgroup below it, counted here with
+    find and grep: v1 counts a kill only in the victim's own cgroup (memory.oom_control), v2's
+    memory.events at the container's root counts them all."""
+    lines = host.file('/proc/self/cgroup').content_string.splitlines()
+    v1 = [line.split(':', 2)[2] for line in lines if line.split(':')[1] == 'memory']
+    if not v1:
+        text = host.file('/sys/fs/cgroup/memory.events').content_string
+        return [int(line.split()[1]) for line in text.splitlines() if line.split()[0] == 'oom_kill'][0]
+    # PID 1's cgroup is the container's root (systemd as PID 1 sits in init.scope below it)
+    pid1 = [line.split(':', 2)[2] for line in host.file('/proc/1/cgroup').content_string.splitlines()
+            if line.split(':')[1] == 'memory'][0]
+    root = pid1[:-len('/init.scope')] if pid1.endswith('/init.scope') else pid1
+    cmd = host.run("find /sys/fs/cgroup/memory%s -name memory.oom_control -exec grep -h '^oom_kill ' {} +" % root)
+    assert cmd.rc == 0, cmd.stderr
+    return sum(int(line.split()[1]) for line in cmd.stdout.splitlines())
 
 
 def redis(host, variables, args):

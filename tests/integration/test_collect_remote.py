@@ -49,7 +49,7 @@ def test_a_limited_container_is_judged_by_its_limit(release, stdin):
     facts = diagnose(collected, params, policy_of(params))
     assert facts['audit']['limited_by_cgroup'] is True
     assert facts['audit']['effective_total'] == 256 * MIB
-    assert facts['oom']['machine_wide'] is True
+    assert facts['oom']['scope'] == collected['cgroup']['scope'] and facts['oom']['kills'] == 0
 
 
 @pytest.mark.parametrize('pipelining', ['True', 'False'])

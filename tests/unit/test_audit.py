@@ -81,7 +81,7 @@ def test_swap_use_rate_pressure_and_oom_kills_each_raise_the_verdict():
     assert signals(result) == [('critical', 'pressure')]
     result = audit(host(available=6 * GIB, oom_kills=2, oom_events=[{'comm': 'python3'}, {'comm': 'gunicorn'}]))
     assert result['verdict'] == 'warning'
-    assert 'killed 2 process(es) (gunicorn, python3)' in result['reasons'][0]['message']
+    assert 'killed 2 process(es) in the last 24 h (gunicorn, python3)' in result['reasons'][0]['message']
 
 
 def test_commit_limit_only_matters_under_strict_overcommit():

@@ -309,3 +309,61 @@ def test_cgroup_reclaimable_page_cache_from_memory_stat():
     assert host['reclaimable'] == int(re.search(r'^total_inactive_file (\d+)$', stat, re.M).group(1))
     # v2 without memory.stat: unknown, not zero
     assert kernel.read_cgroup_memory(os.path.join(FIX, 'derived', 'v2_container'))['reclaimable'] is None
+
+
+# ------------------------------------------------------------ a systemd container's own scope (REAL)
+
+SYSTEMD_CONTAINER = os.path.join(FIX, 'systemd_container')
+
+
+def _container_id():
+    return fixture('systemd_container', 'container_id').strip()
+
+
+@pytest.mark.parametrize('reader', ['docker exec', 'a unit (as ssh puts a session)'])
+def test_cgroup_v1_systemd_container_counts_every_kill_below_its_root(reader):
+    """Captured: respawner.service's workers OOM-killed 3 times; v1 counted them only in that unit's
+    cgroup, none at the container's root. Wherever the reader sits, the container's figures come."""
+    tree = os.path.join(SYSTEMD_CONTAINER, 'tree')
+    text = fixture('systemd_container', 'unit_reader_cgroup') if reader.startswith('a unit') else None
+    info = kernel.read_cgroup_memory(tree, proc_self_cgroup=text, container=True)
+    scope = '/docker/' + _container_id()
+    assert info['version'] == 1 and info['scope'] == scope
+    assert info['dir'].endswith('sys/fs/cgroup/memory' + scope)
+    assert info['limit'] == 200 * 1024 * 1024
+    assert info['kills']['total'] == 3
+    assert info['kills']['by_cgroup'] == [{'cgroup': '/system.slice/respawner.service', 'oom_kill': 3}]
+    root_count = fixture('systemd_container', 'tree', 'sys/fs/cgroup/memory' + scope, 'memory.oom_control')
+    assert 'oom_kill 0' in root_count  # what the reader's own (or the root's) cgroup alone would say
+    if text is None:  # without container=True: the reader's cgroup, as before (no kill counted there)
+        plain = kernel.read_cgroup_memory(tree)
+        assert plain['kills'] is None and plain['events']['oom_kill'] == 0
+
+
+def test_cgroup_v2_container_kills_hierarchical_and_where(tmp_path):
+    """v2 (derived: this machine has no v2 memory controller): the root's memory.events counts kills in
+    cgroups since removed; memory.events.local says where the living ones were."""
+    tree = tmp_path / 'tree'
+    shutil.copytree(os.path.join(FIX, 'derived', 'v2_container'), tree)
+    unit = tree / 'sys' / 'fs' / 'cgroup' / 'system.slice' / 'gunicorn.service'
+    unit.mkdir(parents=True)
+    (unit / 'memory.events.local').write_text('low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n')
+    (tree / 'proc' / '1').mkdir()
+    (tree / 'proc' / '1' / 'cgroup').write_text('0::/init.scope\n')
+    info = kernel.read_cgroup_memory(str(tree), container=True)
+    assert info['scope'] == '/' and info['kills']['total'] == 2  # memory.events of the root: oom_kill 2
+    assert info['kills']['by_cgroup'] == [{'cgroup': '/system.slice/gunicorn.service', 'oom_kill': 1}]
+
+
+def test_container_id_from_mountinfo():
+    assert kernel.container_id(os.path.join(SYSTEMD_CONTAINER, 'tree')) is None  # only cgroup lines kept
+    assert kernel.container_id(os.path.join(FIX, 'tree_host_unlimited')) is None
+
+
+def test_container_id_docker_and_podman(tmp_path):
+    cid = 'a' * 64
+    for line in ('90 72 254:0 /var/lib/docker/containers/%s/hostname /etc/hostname rw - ext4 /dev/vda rw' % cid,
+                 '91 72 0:50 /overlay-containers/%s/userdata/hosts /etc/hosts rw - tmpfs tmpfs rw' % cid):
+        (tmp_path / 'proc' / 'self').mkdir(parents=True, exist_ok=True)
+        (tmp_path / 'proc' / 'self' / 'mountinfo').write_text(line + '\n')
+        assert kernel.container_id(str(tmp_path)) == cid

@@ -1,5 +1,7 @@
 """OOM killer history: a real kill captured here, and real logs published by others."""
+import calendar
 import os
+import time
 import re
 
 from hypothesis import given, settings, strategies as st
@@ -258,3 +260,56 @@ def test_real_journal_short_iso_holds_the_same_kill():
         assert same[key] == from_dmesg[key]
     assert re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}$', same['time'])
     assert all(e['source_lines'] == 3 for e in events)
+
+
+# ---- whose kill, and when (REAL: this kernel's ring buffer with two containers' kills) -----------
+
+def _systemd_container(name):
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'kernel', 'systemd_container', name)
+    with open(path) as handle:
+        return handle.read()
+
+
+def test_kills_attributed_to_their_container_only():
+    events = oom.parse_oom_log(_systemd_container('dmesg_T_host.txt'))
+    cid = _systemd_container('container_id').strip()
+    mine = [e for e in events if oom.attribute(e, '/docker/' + cid)]
+    others = [e for e in events if oom.attribute(e, '/docker/' + cid) is False]
+    assert len(mine) == 3 and len(others) == len(events) - 3 > 0  # an earlier container's kills
+    assert all(e['task_memcg'] == '/docker/%s/system.slice/respawner.service' % cid for e in mine)
+    # under a cgroup namespace the scope is '/': the container id names it
+    assert [e['pid'] for e in events if oom.attribute(e, '/', cid)] == [e['pid'] for e in mine]
+    assert oom.attribute({'task_memcg': None, 'memcg': None}, '/docker/' + cid) is None
+
+
+def test_stamp_epoch_of_every_form():
+    now = calendar.timegm((2026, 12, 1, 23, 0, 0))
+    assert oom.stamp_epoch('2026-12-01T22:52:47+0000') == calendar.timegm((2026, 12, 1, 22, 52, 47))
+    assert oom.stamp_epoch('2026-12-01T22:52:47.250000+01:00') == calendar.timegm((2026, 12, 1, 21, 52, 47)) + 0.25
+    local = time.mktime((2026, 12, 1, 22, 54, 21, 0, 0, -1))
+    assert oom.stamp_epoch('Tue Dec  1 22:54:21 2026') == local
+    assert oom.stamp_epoch('Dec  1 22:54:21', now=now) == local  # syslog: no year, this one
+    assert oom.stamp_epoch('Dec 31 22:54:21', now=now) == time.mktime((2025, 12, 31, 22, 54, 21, 0, 0, -1))
+    assert oom.stamp_epoch('4242.000000', 4242.0, btime=1000) == 5242.0
+    assert oom.stamp_epoch('4242.000000', 4242.0) is None
+    assert oom.stamp_epoch('garbage') is None and oom.stamp_epoch('9999-99-99T99:99:99') is None
+
+
+def test_ring_buffer_wrapped():
+    assert oom.ring_buffer_wrapped('[    0.000000] Linux version 6.1\n[ 5.0] x\n') is False
+    assert oom.ring_buffer_wrapped('[86400.123456] eth0: link up\n') is True
+    text = _systemd_container('dmesg_T_host.txt')  # dmesg -T: told against the boot time
+    first = oom.stamp_epoch(text.split(']', 1)[0].strip('['))
+    assert oom.ring_buffer_wrapped(text, btime=first - 3600) is True
+    assert oom.ring_buffer_wrapped(text, btime=first - 10) is False
+    assert oom.ring_buffer_wrapped(text) is None
+
+
+def test_collect_oom_history_says_when_dmesg_wrapped():
+    def run(argv):
+        if argv[0] == 'journalctl':
+            return 1, '', 'No journal files were found.'
+        return 0, '[86400.5] Out of memory: Killed process 7 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n', ''
+    history = oom.collect_oom_history(run, root='/nonexistent')
+    assert [e['pid'] for e in history['events']] == [7]
+    assert any('ring buffer (dmesg) has wrapped' in reason for reason in history['incomplete'])
