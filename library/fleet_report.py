@@ -52,6 +52,19 @@ options:
     type: list
     elements: str
     default: []
+  gap_hosts:
+    description:
+      - Hosts where an optional reading failed (the Redis report of C(headroom_redis=true)), with
+        what failed at the same position in O(gaps). The host keeps its memory diagnosis; the
+        failure is added to its C(gaps), "what could not be read".
+    type: list
+    elements: str
+    default: []
+  gaps:
+    description: What could not be read on each host of O(gap_hosts).
+    type: list
+    elements: str
+    default: []
   before:
     description:
       - For each host of O(hosts), at the same position, its C(ansible_facts.headroom) from before

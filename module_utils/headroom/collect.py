@@ -69,15 +69,24 @@ class Collector(object):
             return None
         return out
 
+    def parsed(self, what, parse, *args):
+        """``parse(*args)``, or None with a gap naming ``what`` when its text cannot be read: one
+        unreadable source is a hole in the diagnosis, not the loss of the host's."""
+        try:
+            return parse(*args)
+        except ParseError as err:
+            self.gaps.append('%s: unreadable output (%s)' % (what, err))
+            return None
+
     def vmstat(self):
         text = self.read('/proc/vmstat')
-        return (parse_vmstat(text), time.time()) if text is not None else (None, time.time())
+        return (self.parsed('/proc/vmstat', parse_vmstat, text) if text is not None else None), time.time()
 
     def memory(self, meminfo):
         """free -b's figures, from meminfo the way free computes them when free is missing."""
         out = self.command('free -b', ['free', '-b'])
-        if out is not None:
-            free = parse_free(out, '-b')
+        free = self.parsed('free -b', parse_free, out, '-b') if out is not None else None
+        if free is not None:
             mem, swap = free['mem'], free['swap']
             return free, {'total': mem['total'], 'available': mem['available'], 'used': mem['used'],
                           'free': mem['free'], 'shared': mem['shared'], 'buff_cache': mem['buff_cache'],
@@ -104,7 +113,9 @@ class Collector(object):
         except OSError as err:
             self.gaps.append('top: %s' % err)
             return None
-        top = parse_top(out)
+        top = self.parsed('top', parse_top, out)
+        if top is None:
+            return None
         if busybox:  # busybox top cannot sort by memory: its biggest first by VSZ
             for sample in top['samples']:
                 sample['processes'].sort(key=lambda p: p.get('virt') or 0, reverse=True)
@@ -113,7 +124,7 @@ class Collector(object):
     def pss(self, processes, limit):
         sizes = {}
         for proc in processes[:limit]:
-            rollup = read_smaps_rollup(proc['pid'])
+            rollup = self.parsed('/proc/%s/smaps_rollup' % proc['pid'], read_smaps_rollup, proc['pid'])
             if rollup is not None:
                 sizes[proc['pid']] = rollup['pss']
         if processes and not sizes:
@@ -170,19 +181,19 @@ def collect(options, run, which, sleep=time.sleep):
     collector = Collector(run, which)
     vm_before, start = collector.vmstat()
     meminfo_text = collector.read('/proc/meminfo')
-    meminfo = parse_meminfo(meminfo_text) if meminfo_text is not None else None
+    meminfo = collector.parsed('/proc/meminfo', parse_meminfo, meminfo_text) if meminfo_text is not None else None
     free, memory = collector.memory(meminfo)
     if meminfo:
         memory['available_meminfo'] = meminfo.get('MemAvailable')
     top = collector.top(options['top_samples'], options['sample_seconds'])
     processes = top['processes'] if top else []
     pss = collector.pss(processes, options['pss_limit'])
-    pressure = read_pressure()
-    if 'unavailable' in pressure:
+    pressure = collector.parsed('/proc/pressure/memory', read_pressure)
+    if pressure and 'unavailable' in pressure:
         collector.gaps.append('/proc/pressure/memory: %s' % pressure['unavailable'])
         pressure = None
     container = in_container()
-    cgroup = read_cgroup_memory(container=container)
+    cgroup = collector.parsed('the memory cgroup', read_cgroup_memory, '/', None, container)
     overcommit = collector.read('/proc/sys/vm/overcommit_memory')
     btime = boot_time()
     history = {'sources': [], 'events': [], 'incomplete': []}

@@ -22,6 +22,8 @@ ARGUMENT_SPEC = dict(
     before=dict(type='list', elements='raw'),
     error_hosts=dict(type='list', elements='str', default=[]),
     errors=dict(type='list', elements='str', default=[]),
+    gap_hosts=dict(type='list', elements='str', default=[]),
+    gaps=dict(type='list', elements='str', default=[]),
     merge=dict(type='list', elements='path', default=[]),
     html=dict(type='path'),
     markdown=dict(type='path'),
@@ -85,6 +87,8 @@ def write_reports(params, check_mode, now=None):
         now = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
     if len(params['error_hosts']) != len(params['errors']):
         raise ReportError('error_hosts and errors must have the same length')
+    if len(params['gap_hosts']) != len(params['gaps']):
+        raise ReportError('gap_hosts and gaps must have the same length')
     facts = [host_facts(item) for item in params['facts']]
     failed = dict(zip(params['error_hosts'], params['errors']))
     errors = [failed.get(host) for host in params['hosts']]
@@ -92,6 +96,10 @@ def write_reports(params, check_mode, now=None):
         report = build_report(params['hosts'], facts, now, params['before'], errors)
     except ValueError as err:
         raise ReportError(str(err))
+    records = dict((record['host'], record) for record in report['hosts'])
+    for host, gap in zip(params['gap_hosts'], params['gaps']):
+        if host in records:
+            records[host]['gaps'] = list(records[host].get('gaps') or []) + [gap]
     earlier = []
     for other in params['merge']:
         try:

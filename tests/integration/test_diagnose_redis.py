@@ -35,3 +35,27 @@ def test_redis_report_joins_the_diagnosis(tmp_path, redis_server):
     assert abs(redis['memory']['used_memory'] - info['used_memory']) < 1 << 20
     assert redis['memory']['maxmemory'] == info['maxmemory']
     assert PASSWORD not in report.read_text()
+
+
+def test_a_redis_that_cannot_be_read_is_a_gap_not_the_end_of_the_run(tmp_path, redis_server):
+    """headroom_redis=true, and the read fails on every host (here, the one): the memory diagnosis and
+    the report still arrive, and the report names what could not be read."""
+    from conftest import free_port
+    extra = tmp_path / 'vars.json'
+    report = tmp_path / 'fleet.json'
+    closed = free_port()
+    extra.write_text(json.dumps({'headroom_redis': True, 'headroom_report_path': str(report),
+                                 'cache_flush_redis_port': closed, 'cache_flush_redis_password': PASSWORD,
+                                 'cache_flush_redis_no_log': False}))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'))
+    proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), 'diagnose.yml', '-e', '@%s' % extra],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    record = json.loads(report.read_text())['hosts'][0]
+    assert record['verdict'] in ('ok', 'warning', 'critical') and record['memory']['total'] > 0
+    assert record.get('redis') is None
+    gap = [g for g in record['gaps'] if g.startswith('Redis: ')]
+    assert len(gap) == 1 and ('127.0.0.1:%d' % closed) in gap[0] and 'down or unreachable' in gap[0]
+    page = report.with_suffix('.html').read_text()
+    assert 'down or unreachable' in page
+    assert PASSWORD not in proc.stdout + proc.stderr + report.read_text()

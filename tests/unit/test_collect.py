@@ -97,17 +97,43 @@ def test_no_python_on_the_host_is_named(stdin):
     assert 'no Python interpreter found (tried /nonexistent/python3, python2.4)' in done.stderr
 
 
-def test_output_no_parser_reads_is_a_failure_document(monkeypatch, capsys):
+@pytest.mark.parametrize('broken', ['free', 'top'])
+def test_output_no_parser_reads_is_a_named_gap_and_the_host_is_still_read(monkeypatch, capsys, broken):
+    """One reader's garbage costs its part, not the host: an unreadable free gives way to
+    /proc/meminfo, an unreadable top to a diagnosis without processes; each is a named gap."""
+    real = collect.run
+
     def run(argv, env):
-        if os.path.basename(argv[0]) == 'free':
-            return 0, 'this is not free\n', ''
-        return collect.run(argv, env)
+        if os.path.basename(argv[0]) == broken:
+            return 0, 'this is not %s\n' % broken, ''
+        return real(argv, env)
     monkeypatch.setattr(collect, 'run', run)
+    collect.main(dict(OPTIONS, top_samples=1, sample_seconds=0))
+    answer = json.loads(capsys.readouterr().out)
+    assert 'failed' not in answer
+    collected = answer['collected']
+    gap = [g for g in collected['gaps'] if g.startswith(('free -b: unreadable', 'top: unreadable'))]
+    assert len(gap) == 1 and ('this is not %s' % broken) in gap[0]
+    with open('/proc/meminfo') as handle:
+        total = int(handle.readline().split()[1]) * 1024
+    assert collected['memory']['total'] == total
+    if broken == 'top':
+        assert collected['groups'] == [] and collected['top'] is None
+    else:
+        assert collected['free'] is None and collected['groups']
+
+
+def test_when_neither_free_nor_meminfo_reads_the_answer_is_a_failure_document(monkeypatch, capsys):
+    real = collect.run
+    monkeypatch.setattr(collect, 'run', lambda argv, env: (0, 'not free\n', '') if argv[0].endswith('free')
+                        else real(argv, env))
+    monkeypatch.setattr(collect.Collector, 'read', lambda self, path: 'garbage\n' if path == '/proc/meminfo'
+                        else open(path).read())
     collect.main(dict(OPTIONS, top_samples=1, sample_seconds=0))
     answer = json.loads(capsys.readouterr().out)
     assert answer['failed'] is True
     assert answer['msg'].startswith("cannot read this host's memory figures: ")
-    assert 'this is not free' in answer['msg']
+    assert 'free -b: unreadable' in answer['msg'] and '/proc/meminfo: unreadable' in answer['msg']
 
 
 def test_neither_free_nor_meminfo_says_what_was_tried():
