@@ -54,6 +54,10 @@ DEFAULT_POLICY = {
     'deny': [],
 }
 
+# (warning, critical, whether the warning threshold is the higher number)
+_ORDERED = (('available_warning_pct', 'available_critical_pct', True),
+            ('swap_used_warning_pct', 'swap_used_critical_pct', False),
+            ('swap_rate_warning_bytes', 'swap_rate_critical_bytes', False))
 _REDIS_LIKE = ('redis-server', 'redis', 'valkey-server', 'keydb-server')
 _CACHE_SERVERS = _REDIS_LIKE + ('memcached',)
 _APP_SERVERS = ('gunicorn', 'uwsgi', 'celery', 'python', 'python3', 'python2', 'php-fpm*',
@@ -80,6 +84,15 @@ def merge_policy(user=None):
         elif value < 0:
             raise ValueError('%s must not be negative, got %r' % (key, value))
         policy[key] = value
+    for warning, critical, higher in _ORDERED:
+        # a host must reach the warning before the critical level: a critical available share above
+        # the warning one, or a critical swap share below the warning one, would skip the warning
+        if (policy[warning] < policy[critical]) if higher else (policy[warning] > policy[critical]):
+            raise ValueError('%s (%s) must be %s %s (%s): a host is a warning before it is critical'
+                             % (warning, policy[warning], 'at least' if higher else 'at most', critical,
+                                policy[critical]))
+    if policy['oom_window_hours'] <= 0:
+        raise ValueError('oom_window_hours must be more than 0, got %r' % policy['oom_window_hours'])
     return policy
 
 

@@ -200,3 +200,20 @@ def test_a_cgroup_swap_limit_caps_the_machines_swap():
     # no swap anywhere and a cgroup that may swap: a swap file is the fix
     result = audit(host(available=6 * GIB, cgroup=dict(cgroup, swap_limit=None)))
     assert [r['role'] for r in result['recommendations'] if r['step'] == 'swap'] == ['swap_setup']
+
+
+@pytest.mark.parametrize('user, message', [
+    ({'available_warning_pct': 5, 'available_critical_pct': 50}, r'available_warning_pct \(5\) must be at least '
+                                                                 r'available_critical_pct \(50\)'),
+    ({'available_critical_pct': 30}, r'available_warning_pct \(20.0\) must be at least available_critical_pct'),
+    ({'swap_used_warning_pct': 95}, r'swap_used_warning_pct \(95\) must be at most swap_used_critical_pct'),
+    ({'swap_rate_warning_bytes': 1 << 30}, 'swap_rate_warning_bytes .* must be at most'),
+    ({'oom_window_hours': 0}, 'oom_window_hours must be more than 0'),
+])
+def test_inverted_or_impossible_thresholds_refused(user, message):
+    with pytest.raises(ValueError, match=message):
+        merge_policy(user)
+
+
+def test_equal_thresholds_accepted():
+    assert merge_policy({'available_warning_pct': 15, 'available_critical_pct': 15})['available_critical_pct'] == 15
