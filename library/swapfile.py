@@ -198,7 +198,9 @@ sysctl:
 '''
 
 import errno
+import fcntl
 import glob
+import hashlib
 import os
 import re
 import stat
@@ -223,6 +225,54 @@ def read_text(path, default=None):
         if err.errno == errno.ENOENT and default is not None:
             return default
         raise
+
+
+# Where the per-target locks live: memory only, gone at reboot, like the runs they guard.
+LOCK_DIRS = ('/run/lock', '/run', '/tmp')
+# The lock files this run holds open (and so locked) until its process ends.
+_HELD = []
+
+
+def take_lock(module, target):
+    """An exclusive lock on ``target`` (a swap file's real path, or 'zram') for this run, or a failure
+    naming the run that holds it. The kernel drops it when this process ends, however it ends."""
+    directory = next((d for d in LOCK_DIRS if os.path.isdir(d) and os.access(d, os.W_OK)), None)
+    if directory is None:
+        module.fail_json(msg='no writable directory for the lock of %s (tried %s)' % (target, ', '.join(LOCK_DIRS)))
+    name = os.path.join(directory, 'headroom-swapfile-%s.lock' % hashlib.sha256(target.encode('utf-8')).hexdigest()[:16])
+    handle = open(name, 'a+')
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (IOError, OSError) as err:
+        if err.errno not in (errno.EAGAIN, errno.EACCES):
+            raise
+        handle.seek(0)
+        holder = handle.read().strip() or 'another process'
+        module.fail_json(msg='another swapfile run (%s) is working on %s right now (lock %s): nothing was '
+                             'changed; run again when it has finished' % (holder, target, name))
+    handle.seek(0)
+    handle.truncate()
+    handle.write('pid %d\n' % os.getpid())
+    handle.flush()
+    _HELD.append(handle)
+
+
+def made_by_headroom(path):
+    """Whether a leftover temporary name holds what an interrupted run of this module left: a regular
+    root-owned 0600 file with mkswap's signature, or one still all zeros (allocated, not yet mkswap'd).
+    Anything else at that name is somebody's data, and is never deleted."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o7777 != 0o600:
+        return False
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        head = os.read(fd, 65536)
+    finally:
+        os.close(fd)
+    return swap.has_swap_signature(head) or head.count(b'\0') == len(head)
 
 
 class SwapFile(object):
@@ -328,7 +378,7 @@ class SwapFile(object):
         if info['signature']:
             info['active'] = self.own_area(self.areas(), self.path, info['size'])
         lines = fstab_text.splitlines()
-        entries = swap.fstab_entries(fstab_text, self.path)
+        entries = swap.fstab_entries(fstab_text, self.path, os.path.realpath)
         info['fstab_line'] = lines[entries[0]] if entries else None
         return info
 
@@ -409,7 +459,14 @@ class SwapFile(object):
         self.run(['swapoff', self.path], 'swapoff %s' % self.path)
 
     def write_file(self, target, text, mode=0o644):
-        """Atomically replace ``target`` with ``text`` (temp file in the same directory + rename)."""
+        """Atomically replace ``target`` with ``text`` (temp file in the same directory + rename).
+
+        A symlink is followed: the file it names is edited and the link stays (an fstab option
+        pointing at /etc/fstab.d/swap, say, must not turn that link into a file of its own).
+        """
+        target = os.path.realpath(target)
+        if os.path.lexists(target) and not os.path.isfile(target):
+            raise StepFailed('%s is not a regular file: refusing to replace it' % target)
         directory = os.path.dirname(target) or '/'
         fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(target))
         try:
@@ -583,8 +640,13 @@ def main():
         module.fail_json(msg='priority must be between 0 and 32767, got %d' % priority)
     if os.geteuid() != 0:
         module.fail_json(msg='swapfile needs root (swapon, mkswap, /etc/fstab)')
+    take_lock(module, 'zram' if params['backend'] == 'zram' else os.path.realpath(path))
     if params['backend'] == 'zram':
         zram_main(module)
+    directory = os.path.dirname(path) or '/'
+    if not os.path.isdir(directory):
+        module.fail_json(msg='the directory of %s, %s, does not exist (or is not a directory): create it '
+                             'first; nothing was changed' % (path, directory))
 
     sf = SwapFile(module)
     result = {'changed': False, 'file': path, 'state': state}
@@ -594,6 +656,10 @@ def main():
         areas = sf.areas()
         for leftover in (sf.tmp, sf.old):
             if os.path.lexists(leftover):
+                if not made_by_headroom(leftover):
+                    module.fail_json(msg='%s is in the way of this run and is not a leftover of headroom '
+                                         '(not a root-owned 0600 swap file): it may be data, so it is left as '
+                                         'it is; move it away, then run again' % leftover)
                 if sf.leftover_active(leftover):
                     module.fail_json(msg='%s is an active swap area left by an interrupted run: swapoff it'
                                          ' and delete it, then run again' % leftover)
@@ -604,7 +670,7 @@ def main():
         size, auto, sizing = wanted_size(module, sf, state, areas, meminfo)
         if sizing:
             result['sizing'] = sizing
-        decision = swap.plan(state, size, auto, priority, current, fstab_text, path)
+        decision = swap.plan(state, size, auto, priority, current, fstab_text, path, os.path.realpath)
     except ParseError as err:
         module.fail_json(msg=str(err), **result)
     except (IOError, OSError) as err:
@@ -680,7 +746,7 @@ def predict(before, steps, size, priority, fstab_after, path, state):
     if 'swapon' in steps:
         after.update(active=True, priority=priority if priority is not None and priority >= 0 else None)
     lines = fstab_after.splitlines()
-    entries = swap.fstab_entries(fstab_after, path)
+    entries = swap.fstab_entries(fstab_after, path, os.path.realpath)
     after['fstab_line'] = lines[entries[0]] if entries else None
     return after
 

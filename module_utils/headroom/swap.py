@@ -4,6 +4,7 @@ Nothing here touches the system. ``library/swapfile.py`` reads the files, calls 
 functions and carries out the plan they return, so every decision is testable without root.
 """
 
+import os
 import re
 
 from .errors import ParseError
@@ -356,17 +357,36 @@ def _fields(line):
     return stripped.split()
 
 
-def fstab_entries(text, path):
-    """Indexes (0-based) of the lines that declare ``path`` as swap."""
+def same_file_name(path):
+    """``path`` spelled one way: ``//swap/./f``, ``/swap//f`` and ``/swap/x/../f`` are ``/swap/f``.
+
+    POSIX lets a path start with exactly two slashes mean something else; Linux does not, and fstab
+    is read by Linux. ``..`` is taken lexically, which is what mount and swapon do with an fstab
+    path whose directories are not symlinks; ``resolve`` in fstab_entries covers those that are.
+    """
+    return os.path.normpath('/' + path.lstrip('/')) if path.startswith('/') else os.path.normpath(path)
+
+
+def fstab_entries(text, path, resolve=None):
+    """Indexes (0-based) of the lines that declare ``path`` as swap, however the line spells it.
+
+    ``resolve`` (os.path.realpath on the host) maps a path to the file it names, so a line through a
+    symlinked directory counts too; without it the spellings are compared only.
+    """
+    resolve = resolve or (lambda name: name)
+    wanted = (same_file_name(path), same_file_name(resolve(path)))
     found = []
     for index, line in enumerate(text.splitlines()):
         fields = _fields(line)
-        if fields and len(fields) >= 3 and _unescape_octal(fields[0]) == path and fields[2] == 'swap':
+        if not fields or len(fields) < 3 or fields[2] != 'swap' or not fields[0].startswith('/'):
+            continue
+        name = same_file_name(_unescape_octal(fields[0]))
+        if name in wanted or same_file_name(resolve(name)) in wanted:
             found.append(index)
     return found
 
 
-def fstab_ensure(text, path, priority=None):
+def fstab_ensure(text, path, priority=None, resolve=None):
     """fstab text with exactly one swap line for ``path``, everything else byte for byte.
 
     An existing line whose fields already match is kept as it is (spacing included); a
@@ -374,12 +394,15 @@ def fstab_ensure(text, path, priority=None):
     """
     wanted = fstab_line(path, priority)
     lines = text.splitlines(True)
-    indexes = fstab_entries(text, path)
+    indexes = fstab_entries(text, path, resolve)
     if not indexes:
         prefix = text if (not text or text.endswith('\n')) else text + '\n'
         return prefix + wanted + '\n'
     first = indexes[0]
-    if _fields(lines[first]) != wanted.split():
+    fields = _fields(lines[first])
+    # the same file under another spelling (``//swap/./f``) keeps the user's line as it is
+    if [fstab_escape(same_file_name(_unescape_octal(fields[0])))] + fields[1:] != \
+            [fstab_escape(same_file_name(path))] + wanted.split()[1:]:
         ending = '\n' if lines[first].endswith('\n') else ''
         lines[first] = wanted + ending
     for index in reversed(indexes[1:]):
@@ -387,10 +410,10 @@ def fstab_ensure(text, path, priority=None):
     return ''.join(lines)
 
 
-def fstab_remove(text, path):
+def fstab_remove(text, path, resolve=None):
     """fstab text without the swap lines for ``path``, everything else byte for byte."""
     lines = text.splitlines(True)
-    for index in reversed(fstab_entries(text, path)):
+    for index in reversed(fstab_entries(text, path, resolve)):
         del lines[index]
     return ''.join(lines)
 
@@ -439,7 +462,7 @@ def sysctl_overrides(own_path, files, keys):
 
 # --- the plan ----------------------------------------------------------------------------
 
-def plan(state, wanted, auto, priority, current, fstab_text, path):
+def plan(state, wanted, auto, priority, current, fstab_text, path, resolve=None):
     """Steps that bring ``path`` to ``state``: a dict ``steps`` (ordered names) and ``fstab``
     (the new fstab text).
 
@@ -462,14 +485,14 @@ def plan(state, wanted, auto, priority, current, fstab_text, path):
             steps.append('swapoff')
         if current['exists']:
             steps.append('remove')
-        new_fstab = fstab_remove(fstab_text, path)
+        new_fstab = fstab_remove(fstab_text, path, resolve)
         if new_fstab != fstab_text:
             steps.append('fstab')
         return {'steps': steps, 'fstab': new_fstab}
 
     if wanted == 0:
         # Auto found enough swap already: headroom's file is not needed.
-        return plan('absent', 0, auto, priority, current, fstab_text, path)
+        return plan('absent', 0, auto, priority, current, fstab_text, path, resolve)
     if not current['exists']:
         steps += ['create', 'swapon']
     elif not size_matches(current['size'], wanted, auto):
@@ -481,7 +504,7 @@ def plan(state, wanted, auto, priority, current, fstab_text, path):
             steps.append('swapon')
         elif priority is not None and active['priority'] != priority:
             steps += ['swapoff', 'swapon']
-    new_fstab = fstab_ensure(fstab_text, path, priority)
+    new_fstab = fstab_ensure(fstab_text, path, priority, resolve)
     if new_fstab != fstab_text:
         steps.append('fstab')
     return {'steps': steps, 'fstab': new_fstab}

@@ -11,6 +11,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -575,3 +576,101 @@ def test_dd_method_works_too(workdir):
     created = run(args)
     assert created['filesystem']['method'] == 'dd' and swaps()[path][0] > 0
     assert run(dict(args, state='absent'))['changed'] is True
+
+
+# --- what is not the module's, and two runs at once ----------------------------------------------
+
+def test_a_data_file_at_a_temporary_name_is_never_deleted(workdir):
+    """A data file named like the module's temporary files, for a swap file that never existed."""
+    path = os.path.join(workdir, 'swap')
+    for name in ('.swap.headroom-old', '.swap.headroom-new'):
+        data = os.path.join(workdir, name)
+        with open(data, 'w') as handle:
+            handle.write('precious data\n')
+        for state in ('absent', 'present'):
+            result = run(args_for(workdir, path, size='16M', state=state))
+            assert result.get('failed') is True and 'not a leftover of headroom' in result['msg'], result
+            assert open(data).read() == 'precious data\n'
+        os.unlink(data)
+    assert not os.path.exists(path)
+
+
+def test_a_leftover_of_an_interrupted_run_is_cleaned(workdir):
+    path = os.path.join(workdir, 'swap')
+    leftover = os.path.join(workdir, '.swap.headroom-new')
+    fd = os.open(leftover, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, b'\0' * 4096)  # allocated, not yet mkswap'd
+    os.close(fd)
+    result = run(args_for(workdir, path, state='absent'))
+    assert result['changed'] is True and result['actions'] == ['cleanup']
+    assert not os.path.exists(leftover)
+
+
+def test_two_runs_at_once_one_waits_its_turn(workdir):
+    """The second run on the same path fails at once, names the lock, and changes nothing; the first
+    one's temporary file is untouched and its swap file is made."""
+    path = os.path.join(workdir, 'swap')
+    slow_bin = os.path.join(workdir, 'slowbin')
+    os.mkdir(slow_bin)
+    real = shutil.which('mkswap')
+    with open(os.path.join(slow_bin, 'mkswap'), 'w') as handle:
+        handle.write('#!/bin/sh\ntouch %s/mkswap-started\nsleep 4\nexec %s "$@"\n' % (workdir, real))
+    os.chmod(os.path.join(slow_bin, 'mkswap'), 0o755)
+    first = subprocess.Popen([ANSIBLE, 'localhost', '-m', 'swapfile', '-a',
+                              json.dumps(args_for(workdir, path, size='16M', min_free_disk='1M'))],
+                             cwd=ROOT, env=dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
+                                                ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
+                                                PATH=slow_bin + os.pathsep + os.environ['PATH']),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(300):
+            if os.path.exists(os.path.join(workdir, 'mkswap-started')):
+                break
+            time.sleep(0.1)
+        assert os.path.exists(os.path.join(workdir, '.swap.headroom-new'))
+        for state in ('present', 'absent'):
+            second = run(args_for(workdir, path, size='16M', min_free_disk='1M', state=state))
+            assert second.get('failed') is True and 'is working on %s right now' % path in second['msg'], second
+            assert os.path.exists(os.path.join(workdir, '.swap.headroom-new'))
+        out, err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    done = json.loads(out)['plays'][0]['tasks'][0]['hosts']['localhost']
+    assert done['changed'] is True and path in swaps(), done
+    assert run(args_for(workdir, path, state='absent'))['changed'] is True
+
+
+@pytest.mark.parametrize('spelled', ['{dir}/./swap', '/{dir}/swap', '{dir}//swap', '{dir}/nowhere/../swap'])
+def test_fstab_line_under_another_spelling_is_the_same_file(workdir, spelled):
+    path = os.path.join(workdir, 'swap')
+    other = spelled.format(dir=workdir)
+    with open(os.path.join(workdir, 'fstab'), 'a') as handle:
+        handle.write('%s none swap sw,nofail 0 0\n' % other)
+    before = fstab_of(workdir)
+    result = run(args_for(workdir, path, size='16M', min_free_disk='1M'))
+    assert result['changed'] is True and fstab_of(workdir) == before  # no second line
+    result = run(args_for(workdir, path, state='absent'))
+    assert result['changed'] is True and other not in fstab_of(workdir) and not os.path.exists(path)
+
+
+def test_an_fstab_option_that_is_a_symlink_edits_its_target(workdir):
+    path = os.path.join(workdir, 'swap')
+    target = os.path.join(workdir, 'fstab')
+    link = os.path.join(workdir, 'fstab-link')
+    os.symlink(target, link)
+    result = run(args_for(workdir, path, size='16M', min_free_disk='1M', fstab=link))
+    assert result['changed'] is True
+    assert os.path.islink(link) and os.readlink(link) == target
+    assert '%s none swap' % path in fstab_of(workdir)
+    assert run(args_for(workdir, path, state='absent', fstab=link))['changed'] is True
+    assert os.path.islink(link) and '%s none swap' % path not in fstab_of(workdir)
+
+
+def test_a_path_in_a_missing_directory_is_refused_also_in_check_mode(workdir):
+    path = os.path.join(workdir, 'no', 'such', 'dir', 'swap')
+    for check in (True, False):
+        result = run(args_for(workdir, path, size='16M'), check=check)
+        assert result.get('failed') is True and 'does not exist' in result['msg'], result
+        assert 'Traceback' not in json.dumps(result)
+    assert not os.path.exists(os.path.join(workdir, 'no'))

@@ -1,4 +1,6 @@
 """Pure swap logic: sizing, /proc parsers, fstab editing, guards and the plan."""
+import os
+
 import pytest
 
 from headroom.errors import ParseError
@@ -411,3 +413,30 @@ def test_zram_plan():
 def test_zram_config_text():
     text = swap.zram_config_text(GIB, 'lz4', 100)
     assert 'ZRAM_SIZE=1073741824\nZRAM_ALGORITHM=lz4\nZRAM_PRIORITY=100\n' in text
+
+
+# ---- one file, many spellings ----------------------------------------------------------------
+
+@pytest.mark.parametrize('spelled', ['//swap/./f', '/swap//f', '/swap/x/../f', '/swap/f/', '///swap/f',
+                                     '/swap/./././f'])
+def test_fstab_knows_the_file_under_any_spelling(spelled):
+    text = 'UUID=1 / ext4 defaults 0 1\n%s none swap sw,nofail 0 0\n' % spelled
+    assert swap.fstab_entries(text, '/swap/f') == [1]
+    # no second line for the same file, the user's own line kept as it is
+    assert swap.fstab_ensure(text, '/swap/f') == text
+    assert swap.fstab_remove(text, '/swap/f') == 'UUID=1 / ext4 defaults 0 1\n'
+
+
+def test_fstab_through_a_symlinked_directory(tmp_path):
+    (tmp_path / 'real').mkdir()
+    (tmp_path / 'link').symlink_to(tmp_path / 'real')
+    text = '%s/link/f none swap sw,nofail 0 0\n' % tmp_path
+    path = '%s/real/f' % tmp_path
+    assert swap.fstab_entries(text, path) == []  # spelling alone cannot tell
+    assert swap.fstab_entries(text, path, os.path.realpath) == [0]
+    assert swap.fstab_remove(text, path, os.path.realpath) == ''
+
+
+def test_fstab_other_files_and_relative_names_untouched():
+    text = '/swap/g none swap sw 0 0\nswap/f none swap sw 0 0\nLABEL=swap none swap sw 0 0\n'
+    assert swap.fstab_entries(text, '/swap/f') == []
