@@ -529,32 +529,60 @@ def sysctl_text(values):
     return '\n'.join(lines) + '\n'
 
 
-def manage_sysctl(module, sf, state, diffs):
-    """Persist and apply the sysctl option; return the ``sysctl`` result and whether it changed."""
+def sysctl_plan(module, state):
+    """(values, target, proc paths) of the sysctl option, refused before anything changes when the
+    kernel lacks a key, a value is out of its range, the drop-in's directory is missing or /proc/sys
+    cannot be written: a refusal found after the swap file was made would leave half a change."""
     values = dict((k, str(v)) for k, v in module.params['sysctl'].items())
     target = module.params['sysctl_file']
-    before = read_text(target, default='')
-    result = {'file': target, 'values': values, 'live': {}, 'overrides': []}
-    changed = False
     if state == 'absent' or not values:
-        if state == 'absent' and os.path.exists(target):
+        return values, target
+    problems = []
+    directory = os.path.dirname(target) or '/'
+    if not os.path.isdir(directory):
+        problems.append('the directory of sysctl_file %s does not exist' % target)
+    for key, value in sorted(values.items()):
+        proc = '/proc/sys/' + key.replace('.', '/')
+        problem = swap.sysctl_value_problem(key, value, os.uname()[2])
+        if not os.path.exists(proc):
+            problems.append('sysctl %s does not exist on this kernel (%s is missing)' % (key, proc))
+        elif problem:
+            problems.append(problem)
+        elif not os.access(proc, os.W_OK):
+            problems.append('%s cannot be written (a read-only /proc/sys, as in a container without '
+                            'remount?)' % proc)
+    if problems:
+        module.fail_json(msg='; '.join(problems) + '; nothing was changed')
+    return values, target
+
+
+def apply_sysctl(module, sf, state, values, target, diffs):
+    """Persist and apply the sysctl option as steps of the same operation: each registers its undo,
+    so a failure later in the run puts the drop-in and the live values back as they were."""
+    before = read_text(target, default='')
+    existed = os.path.exists(target)
+    result = {'file': target, 'values': values, 'live': {}, 'overrides': []}
+
+    def restore():
+        if existed:
+            sf.write_file(target, before)
+        else:
+            sf.unlink_if_present(target)
+    if state == 'absent' or not values:
+        if state == 'absent' and existed:
             diffs.append({'before_header': target, 'after_header': target, 'before': before, 'after': ''})
             sf.actions.append('sysctl_file')
-            changed = True
             if not module.check_mode:
                 os.unlink(target)
-        return result, changed
-    for key in values:
-        proc = '/proc/sys/' + key.replace('.', '/')
-        if not os.path.exists(proc):
-            module.fail_json(msg='sysctl %s does not exist on this kernel (%s is missing)' % (key, proc))
+                sf.undo.append(('restore %s' % target, restore))
+        return result
     after = sysctl_text(values)
     if after != before:
         diffs.append({'before_header': target, 'after_header': target, 'before': before, 'after': after})
         sf.actions.append('sysctl_file')
-        changed = True
         if not module.check_mode:
             sf.write_file(target, after)
+            sf.undo.append(('restore %s' % target, restore))
     live_changed = False
     for key, value in sorted(values.items()):
         proc = '/proc/sys/' + key.replace('.', '/')
@@ -563,15 +591,10 @@ def manage_sysctl(module, sf, state, diffs):
         if live.split() != value.split():
             live_changed = True
             if not module.check_mode:
-                try:
-                    with open(proc, 'w') as handle:
-                        handle.write(value)
-                except IOError as err:
-                    module.fail_json(msg='cannot set %s live: %s (is /proc/sys read-only, as in a container'
-                                         ' without remount?)' % (key, err))
+                write_proc(proc, value)
+                sf.undo.append(('set %s back to %s' % (key, live), lambda proc=proc, live=live: write_proc(proc, live)))
     if live_changed:
         sf.actions.append('sysctl_live')
-        changed = True
     files = sysctl_files()
     if target not in [path for path, _ in files]:
         files.append((target, after))
@@ -582,7 +605,52 @@ def manage_sysctl(module, sf, state, diffs):
         where = found['file'] if real == found['file'] else '%s (-> %s)' % (found['file'], real)
         module.warn('%s sets %s = %s and is read after %s: it overrides headroom at boot'
                     % (where, found['key'], found['value'], target))
-    return result, changed
+    return result
+
+
+def write_proc(proc, value):
+    try:
+        with open(proc, 'w') as handle:
+            handle.write(value)
+    except (IOError, OSError) as err:
+        raise StepFailed('cannot set %s to %s: %s' % (proc, value, err))
+
+
+def oom_kills():
+    """The kernel's OOM kill counter, to tell whether a run cost a process its life; None when unknown."""
+    try:
+        for line in read_text('/proc/vmstat').splitlines():
+            if line.startswith('oom_kill '):
+                return int(line.split()[1])
+    except (IOError, OSError, ValueError):
+        return None
+    return None
+
+
+def after_failure(module, sf, err, snapshot, now, result):
+    """Roll back, then say what really stands: a rollback is claimed only when the host was checked
+    to be as it was (the swap file, fstab, the drop-in, no process OOM-killed meanwhile)."""
+    problems = sf.rollback()
+    differences = []
+    for what, text in sorted(snapshot.items()):
+        if what == 'oom_kill':
+            continue
+        try:
+            if now(what) != text:
+                differences.append(what)
+        except (IOError, OSError) as exc:
+            differences.append('%s (cannot be checked: %s)' % (what, exc))
+    kills = oom_kills()
+    if snapshot.get('oom_kill') is not None and kills is not None and kills > snapshot['oom_kill']:
+        differences.append('processes: the kernel OOM-killed %d while this ran' % (kills - snapshot['oom_kill']))
+    result = dict(result, actions=sf.actions)
+    if not problems and not differences:
+        result['changed'] = False
+        module.fail_json(msg='%s; rolled back: the host is as it was before this run' % err, **result)
+    stands = ['undo failed: %s' % problem for problem in problems] + [
+        'not as before: %s' % what for what in differences]
+    result.update(changed=True, stands=stands)
+    module.fail_json(msg='%s; ROLLBACK INCOMPLETE: %s' % (err, '; '.join(stands)), **result)
 
 
 def summary(info):
@@ -703,30 +771,40 @@ def main():
         refuse_swapoff(module, active, meminfo, path, params['swapoff_min_available'], result)
 
     before = sf.public(current)
-    if not module.check_mode:
-        try:
-            execute(sf, steps, current, size, priority, fstab_text, decision['fstab'],
-                    result.get('filesystem'), alloc if ('create' in steps or 'replace' in steps) else None)
-        except (StepFailed, IOError, OSError) as err:
-            problems = sf.rollback()
-            msg = '%s; rolled back: the host is as it was before this run' % err
-            if problems:
-                msg = '%s; ROLLBACK INCOMPLETE: %s' % (err, '; '.join(problems))
-            module.fail_json(msg=msg, before=before, actions=sf.actions, **result)
-        after = sf.public(sf.describe(read_text(params['fstab'], default='')))
-    else:
-        after = predict(before, steps, size, priority, decision['fstab'], path, state)
-    sf.actions.extend(steps)
-
+    values, target = sysctl_plan(module, state) if (params['sysctl'] or state == 'absent') else ({}, None)
     diffs = []
     if decision['fstab'] != fstab_text:
         diffs.append({'before_header': params['fstab'], 'after_header': params['fstab'],
                       'before': fstab_text, 'after': decision['fstab']})
+    sysctl_diffs = []
+    if not module.check_mode:
+        snapshot = {'swap file': summary(before), 'fstab': fstab_text, 'oom_kill': oom_kills()}
+        if target:
+            snapshot['sysctl file'] = read_text(target, default='')
+
+        def now(what):
+            if what == 'swap file':
+                return summary(sf.public(sf.describe(read_text(params['fstab'], default=''))))
+            return read_text(params['fstab'] if what == 'fstab' else target, default='')
+        try:
+            execute(sf, steps, current, size, priority, fstab_text, decision['fstab'],
+                    result.get('filesystem'), alloc if ('create' in steps or 'replace' in steps) else None)
+            sf.actions.extend(steps)
+            if target:
+                result['sysctl'] = apply_sysctl(module, sf, state, values, target, sysctl_diffs)
+            finish(sf, steps)
+        except (StepFailed, IOError, OSError) as err:
+            after_failure(module, sf, err, snapshot, now, dict(result, before=before))
+        after = sf.public(sf.describe(read_text(params['fstab'], default='')))
+    else:
+        after = predict(before, steps, size, priority, decision['fstab'], path, state)
+        sf.actions.extend(steps)
+        if target:
+            result['sysctl'] = apply_sysctl(module, sf, state, values, target, sysctl_diffs)
     if steps:
         diffs.append({'before_header': '%s (swap file)' % path, 'after_header': '%s (swap file)' % path,
                       'before': summary(before), 'after': summary(after)})
-    if params['sysctl'] or state == 'absent':
-        result['sysctl'], _ = manage_sysctl(module, sf, state, diffs)
+    diffs.extend(sysctl_diffs)
 
     result.update(changed=bool(sf.actions), actions=sf.actions, before=before, after=after)
     if module._diff:
@@ -780,17 +858,22 @@ def execute(sf, steps, current, size, priority, fstab_before, fstab_after, fs, a
             sf.swapon(priority)
             sf.undo.append(('swapoff %s' % sf.path, sf.swapoff))
         elif step == 'remove':
-            # Deleting is the one step that cannot be undone: it runs after the fstab edit.
+            # Deleting is the one step that cannot be undone: finish() does it, after everything else.
             continue
         elif step == 'fstab':
             sf.write_file(sf.params['fstab'], fstab_after)
             sf.undo.append(('restore %s' % sf.params['fstab'],
                             lambda: sf.write_file(sf.params['fstab'], fstab_before)))
+
+
+def finish(sf, steps):
+    """What cannot be undone, once every other step (the sysctls too) has worked: delete the file
+    being removed, or the previous file a resize replaced."""
+    sf.undo = []
     if 'remove' in steps:
         sf.unlink_if_present(sf.path)
     if 'replace' in steps:
         sf.unlink_if_present(sf.old)
-    sf.undo = []
 
 
 ZRAM_CONTROL = '/sys/class/zram-control'
@@ -905,7 +988,17 @@ def zram_main(module):
         refuse_swapoff(module, active, meminfo, zr.path, params['swapoff_min_available'], result)
 
     before = zr.public(current)
+    values, target = sysctl_plan(module, state) if (params['sysctl'] or state == 'absent') else ({}, None)
+    diffs = []
     if not module.check_mode:
+        snapshot = {'zram device': repr(before), 'zram config': config_before, 'oom_kill': oom_kills()}
+        if target:
+            snapshot['sysctl file'] = read_text(target, default='')
+
+        def now(what):
+            if what == 'zram device':
+                return repr(Zram.public(Zram(module).describe()))  # as a new run would find it
+            return read_text(params['zram_config'] if what == 'zram config' else target, default='')
         try:
             zram_execute(zr, steps, current, size, algorithm, priority)
             if config_after != config_before:
@@ -914,6 +1007,9 @@ def zram_main(module):
                     if not os.path.isdir(directory):
                         os.makedirs(directory, 0o755)
                     zr.write_file(params['zram_config'], config_after)
+                    zr.undo.append(('restore %s' % params['zram_config'],
+                                    lambda: zr.write_file(params['zram_config'], config_before) if config_before
+                                    else zr.unlink_if_present(params['zram_config'])))
                 else:
                     zr.unlink_if_present(params['zram_config'])
                     try:
@@ -921,25 +1017,27 @@ def zram_main(module):
                         os.rmdir(os.path.dirname(params['zram_config']))
                     except OSError:
                         pass
+            zr.actions.extend(steps)
+            if config_after != config_before:
+                zr.actions.append('zram_config')
+            if target:
+                result['sysctl'] = apply_sysctl(module, zr, state, values, target, diffs)
+            zr.undo = []
         except (StepFailed, IOError, OSError) as err:
-            problems = zr.rollback()
-            msg = '%s; rolled back: the host is as it was before this run' % err
-            if problems:
-                msg = '%s; ROLLBACK INCOMPLETE: %s' % (err, '; '.join(problems))
-            module.fail_json(msg=msg, before=before, actions=steps, **result)
+            after_failure(module, zr, err, snapshot, now, dict(result, before=before))
         after = zr.public(zr.describe())
         if 'zram' in result:
             result['zram']['device'] = zr.device
     else:
         after = zram_predict(before, steps, size, algorithm, priority)
-    zr.actions.extend(steps)
-    diffs = []
+        zr.actions.extend(steps)
+        if config_after != config_before:
+            zr.actions.append('zram_config')
+        if target:
+            result['sysctl'] = apply_sysctl(module, zr, state, values, target, diffs)
     if config_after != config_before:
-        zr.actions.append('zram_config')
-        diffs.append({'before_header': params['zram_config'], 'after_header': params['zram_config'],
-                      'before': config_before, 'after': config_after})
-    if params['sysctl'] or state == 'absent':
-        result['sysctl'], _ = manage_sysctl(module, zr, state, diffs)
+        diffs.insert(0, {'before_header': params['zram_config'], 'after_header': params['zram_config'],
+                         'before': config_before, 'after': config_after})
     result.update(changed=bool(zr.actions), actions=zr.actions, before=before, after=after)
     if module._diff:
         result['diff'] = diffs
@@ -978,7 +1076,6 @@ def zram_execute(zr, steps, current, size, algorithm, priority):
             zr.undo.append(('swapoff %s' % zr.path, zr.swapoff))
         elif step == 'remove':
             zr.remove()
-    zr.undo = []
 
 
 if __name__ == '__main__':

@@ -439,6 +439,41 @@ def sysctl_settings(text):
     return settings
 
 
+# Ranges the kernel enforces (or that invite the OOM killer), by key: (lowest, highest or None).
+_SYSCTL_RANGES = {
+    'vm.swappiness': (0, 200),          # 0-100 before Linux 5.8
+    'vm.vfs_cache_pressure': (1, None),  # 0 makes the kernel keep dentries and inodes until OOM
+    'vm.overcommit_memory': (0, 2),
+    'vm.overcommit_ratio': (0, None),
+    'vm.min_free_kbytes': (1, None),
+    'vm.watermark_scale_factor': (1, 3000),
+    'vm.page-cluster': (0, None),
+}
+
+
+def sysctl_value_problem(key, value, kernel_release=None):
+    """Why ``value`` cannot be set as ``key``, or None. Every vm.* setting is one or more integers;
+    the ones in _SYSCTL_RANGES are bounded as the kernel bounds them."""
+    text = str(value).strip()
+    if not text or '\n' in text:
+        return 'sysctl %s: %r is not a value' % (key, value)
+    if not key.startswith('vm.'):
+        return None
+    words = text.split()
+    if not all(word.lstrip('-').isascii() and word.lstrip('-').isdigit() and len(word) <= 20 for word in words):
+        return 'sysctl %s takes integers, got %r' % (key, value)
+    if key not in _SYSCTL_RANGES:
+        return None
+    low, high = _SYSCTL_RANGES[key]
+    if key == 'vm.swappiness' and kernel_release and _kernel_version(kernel_release) < (5, 8):
+        high = 100
+    number = int(words[0])
+    if number < low or (high is not None and number > high):
+        return 'sysctl %s must be %s, got %s' % (key, '%d to %d' % (low, high) if high is not None
+                                                 else 'at least %d' % low, text)
+    return None
+
+
 def sysctl_overrides(own_path, files, keys):
     """Settings of ``keys`` that the boot would apply after headroom's drop-in.
 

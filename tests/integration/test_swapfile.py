@@ -674,3 +674,45 @@ def test_a_path_in_a_missing_directory_is_refused_also_in_check_mode(workdir):
         assert result.get('failed') is True and 'does not exist' in result['msg'], result
         assert 'Traceback' not in json.dumps(result)
     assert not os.path.exists(os.path.join(workdir, 'no'))
+
+
+# --- never half-made: refusals before the first change, a real failure after it ------------------
+
+@pytest.mark.parametrize('sysctl, sysctl_dir, message', [
+    ({'vm.no_such_setting': 1}, None, 'sysctl vm.no_such_setting does not exist on this kernel'),
+    ({'vm.swappiness': 500}, None, 'vm.swappiness must be 0 to 200, got 500'),
+    ({'vm.swappiness': 10}, 'missing', 'the directory of sysctl_file'),
+])
+def test_a_sysctl_that_cannot_be_set_is_refused_before_the_file_is_made(workdir, sysctl, sysctl_dir, message):
+    path = os.path.join(workdir, 'swap')
+    dropin = os.path.join(workdir, sysctl_dir or '', '60-headroom-swap.conf')
+    before = fstab_of(workdir)
+    for check in (True, False):
+        result = run(args_for(workdir, path, size='16M', min_free_disk='1M', sysctl=sysctl, sysctl_file=dropin),
+                     check=check)
+        assert result.get('failed') is True and message in result['msg'] and 'nothing was changed' in result['msg']
+        assert result.get('changed') is False
+        assert not os.path.exists(path) and fstab_of(workdir) == before and not os.path.exists(dropin)
+        assert path not in swaps()
+
+
+def test_a_step_the_kernel_refuses_late_undoes_the_whole_operation(workdir, swappiness):
+    """vm.unprivileged_userfaultfd takes 0 or 1: the kernel refuses 5 at write time (EINVAL), after the
+    swap file, its fstab line, the drop-in and vm.swappiness were set. Everything goes back, and the
+    result says so only because it was checked."""
+    path = os.path.join(workdir, 'swap')
+    dropin = os.path.join(workdir, '60-headroom-swap.conf')
+    before = fstab_of(workdir)
+    other = 13 if swappiness != 13 else 14
+    userfault = open('/proc/sys/vm/unprivileged_userfaultfd').read().strip()
+    result = run(args_for(workdir, path, size='16M', min_free_disk='1M', sysctl_file=dropin,
+                          sysctl={'vm.swappiness': other, 'vm.unprivileged_userfaultfd': 5}))
+    assert result.get('failed') is True, result
+    assert 'unprivileged_userfaultfd' in result['msg']
+    assert 'rolled back: the host is as it was before this run' in result['msg'] and result['changed'] is False
+    assert result['actions'][:3] == ['create', 'swapon', 'fstab']  # what was done, then undone
+    assert not os.path.exists(path) and path not in swaps() and fstab_of(workdir) == before
+    assert not os.path.exists(dropin)
+    assert int(open('/proc/sys/vm/swappiness').read()) == swappiness
+    assert open('/proc/sys/vm/unprivileged_userfaultfd').read().strip() == userfault
+    assert leftovers(workdir) == []

@@ -440,3 +440,20 @@ def test_fstab_through_a_symlinked_directory(tmp_path):
 def test_fstab_other_files_and_relative_names_untouched():
     text = '/swap/g none swap sw 0 0\nswap/f none swap sw 0 0\nLABEL=swap none swap sw 0 0\n'
     assert swap.fstab_entries(text, '/swap/f') == []
+
+
+@pytest.mark.parametrize('key, value, release, problem', [
+    ('vm.swappiness', 500, '6.1.0', 'must be 0 to 200, got 500'),
+    ('vm.swappiness', 150, '5.4.0', 'must be 0 to 100, got 150'),
+    ('vm.swappiness', 150, '6.1.0', None),
+    ('vm.swappiness', 'ten', '6.1.0', 'takes integers'),
+    ('vm.swappiness', '１０', '6.1.0', 'takes integers'),
+    ('vm.vfs_cache_pressure', 0, '6.1.0', 'at least 1'),
+    ('vm.overcommit_memory', 3, '6.1.0', 'must be 0 to 2'),
+    ('vm.lowmem_reserve_ratio', '256 256 32 0', '6.1.0', None),
+    ('vm.swappiness', '10\nkernel.panic = 1', '6.1.0', 'is not a value'),
+    ('kernel.hostname', 'box', '6.1.0', None),
+])
+def test_sysctl_values_checked_before_anything_changes(key, value, release, problem):
+    found = swap.sysctl_value_problem(key, value, release)
+    assert (found is None) if problem is None else (problem in found), found
