@@ -112,6 +112,14 @@ options:
         deleted (live values are left as they are).
     type: dict
     default: {}
+  machine_sysctl:
+    description:
+      - Inside a container, allow O(sysctl) to set C(vm.*) settings. They are the whole machine's, shared
+        by every container on its kernel (cgroup v1 gives each container its own C(memory.swappiness),
+        which only the host can set), so by default the module refuses them there, naming the
+        container's own value. Outside a container this option changes nothing.
+    type: bool
+    default: false
   sysctl_file:
     description: The drop-in that holds O(sysctl).
     type: path
@@ -182,8 +190,9 @@ zram:
   returned: when O(backend=zram)
   type: dict
 sizing:
-  description: How O(size=auto) was computed. Keys C(mem_total), C(recommended), C(rule),
-    C(guidance), C(other_swap), C(target), all sizes in bytes.
+  description: How O(size=auto) was computed. Keys C(mem_total) (inside a container, its cgroup limit
+    when that is tighter than the machine's RAM), C(memory_scope) (which of the two it is),
+    C(recommended), C(rule), C(guidance), C(other_swap), C(target), all sizes in bytes.
   returned: when O(size=auto) and O(state=present)
   type: dict
 filesystem:
@@ -208,7 +217,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.headroom.errors import ParseError
-from ansible.module_utils.headroom import swap
+from ansible.module_utils.headroom import kernel, swap
 
 SYSCTL_DIRS = ('/etc/sysctl.d', '/run/sysctl.d', '/usr/local/lib/sysctl.d', '/usr/lib/sysctl.d', '/lib/sysctl.d')
 
@@ -492,13 +501,15 @@ class SwapFile(object):
         return errors
 
 
-def wanted_size(module, sf, state, areas, meminfo):
-    """(bytes, auto, sizing) for the size option."""
+def wanted_size(module, sf, state, areas, scope):
+    """(bytes, auto, sizing) for the size option; ``auto`` sizes from ``scope`` (swap.memory_scope):
+    a container's cgroup limit, not the machine's RAM it cannot use."""
     if state == 'absent':
         return 0, False, None
     spec = module.params['size']
     if str(spec).strip().lower() == 'auto':
-        sizing = swap.auto_size(meminfo['MemTotal'], areas, sf.kernel_path)
+        sizing = swap.auto_size(scope['total'], areas, sf.kernel_path)
+        sizing['memory_scope'] = scope['scope']
         return sizing['target'], True, sizing
     size = swap.round_up(swap.parse_size_arg(spec), swap.MIB)
     if size < swap.MIN_SWAP_SIZE:
@@ -529,15 +540,30 @@ def sysctl_text(values):
     return '\n'.join(lines) + '\n'
 
 
-def sysctl_plan(module, state):
-    """(values, target, proc paths) of the sysctl option, refused before anything changes when the
-    kernel lacks a key, a value is out of its range, the drop-in's directory is missing or /proc/sys
-    cannot be written: a refusal found after the swap file was made would leave half a change."""
+def sysctl_plan(module, state, container=False, cgroup=None):
+    """(values, target) of the sysctl option, refused before anything changes when the kernel lacks a
+    key, a value is out of its range, the drop-in's directory is missing or /proc/sys cannot be
+    written: a refusal found after the swap file was made would leave half a change.
+
+    Inside a container every vm.* sysctl is the whole machine's: setting it would change every other
+    container and leave this one's own (cgroup v1 memory.swappiness) as it was. It is refused unless
+    O(machine_sysctl) says that is meant.
+    """
     values = dict((k, str(v)) for k, v in module.params['sysctl'].items())
     target = module.params['sysctl_file']
     if state == 'absent' or not values:
         return values, target
     problems = []
+    machine_wide = sorted(key for key in values if key.startswith('vm.'))
+    if container and machine_wide and not module.params['machine_sysctl']:
+        own = ''
+        if cgroup and cgroup.get('version') == 1 and 'vm.swappiness' in values:
+            own = ('; this container\'s own swappiness is %s/memory.swappiness (%s), set from the host '
+                   '(docker run --memory-swappiness)' % (cgroup['dir'], read_text(
+                       os.path.join(cgroup['dir'], 'memory.swappiness'), default='?').strip()))
+        module.fail_json(msg='%s: in a container these are the whole machine\'s, shared by every container '
+                             'on it%s; set machine_sysctl=true to change them for all of them, or leave '
+                             'sysctl empty; nothing was changed' % (', '.join(machine_wide), own))
     directory = os.path.dirname(target) or '/'
     if not os.path.isdir(directory):
         problems.append('the directory of sysctl_file %s does not exist' % target)
@@ -666,11 +692,22 @@ def summary(info):
     return text + '\n'
 
 
-def refuse_swapoff(module, active, meminfo, path, min_available, result):
-    """Fail, changing nothing, when memory cannot take back what the active swap area holds."""
+def container_scope():
+    """(in a container, its memory cgroup or None): the limits swap is sized and guarded against."""
+    if not kernel.in_container():
+        return False, None
     try:
-        refusal = swap.swapoff_guard(active['used'], meminfo['MemAvailable'], meminfo['MemTotal'], path,
-                                     min_available)
+        return True, kernel.read_cgroup_memory(container=True)
+    except ParseError:
+        return True, None
+
+
+def refuse_swapoff(module, active, scope, path, min_available, result):
+    """Fail, changing nothing, when memory cannot take back what the active swap area holds: in a
+    container, memory is what its cgroup limit leaves, since the pages come back into it."""
+    try:
+        refusal = swap.swapoff_guard(active['used'], scope['available'], scope['total'], path,
+                                     min_available, scope['scope'])
     except ParseError as err:
         module.fail_json(msg=str(err), **result)
     if refusal:
@@ -695,6 +732,7 @@ def main():
             zram_algorithm=dict(type='str', default='auto'),
             zram_config=dict(type='path', default='/etc/headroom/zram.conf'),
             zram_state_file=dict(type='path', default='/run/headroom-zram.device'),
+            machine_sysctl=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -721,6 +759,8 @@ def main():
     try:
         fstab_text = read_text(params['fstab'], default='')
         meminfo = swap.parse_meminfo(read_text('/proc/meminfo'))
+        container, cgroup = container_scope()
+        scope = swap.memory_scope(meminfo, cgroup)
         areas = sf.areas()
         for leftover in (sf.tmp, sf.old):
             if os.path.lexists(leftover):
@@ -735,7 +775,7 @@ def main():
                 if not module.check_mode:
                     os.unlink(leftover)
         current = sf.describe(fstab_text)
-        size, auto, sizing = wanted_size(module, sf, state, areas, meminfo)
+        size, auto, sizing = wanted_size(module, sf, state, areas, scope)
         if sizing:
             result['sizing'] = sizing
         decision = swap.plan(state, size, auto, priority, current, fstab_text, path, os.path.realpath)
@@ -768,10 +808,11 @@ def main():
         result['filesystem'] = {'fstype': mount['fstype'], 'mount_point': mount['mount_point'],
                                 'method': alloc['method']}
     if active and ('swapoff' in steps or 'replace' in steps):
-        refuse_swapoff(module, active, meminfo, path, params['swapoff_min_available'], result)
+        refuse_swapoff(module, active, scope, path, params['swapoff_min_available'], result)
 
     before = sf.public(current)
-    values, target = sysctl_plan(module, state) if (params['sysctl'] or state == 'absent') else ({}, None)
+    values, target = sysctl_plan(module, state, container, cgroup) if (params['sysctl'] or state == 'absent') \
+        else ({}, None)
     diffs = []
     if decision['fstab'] != fstab_text:
         diffs.append({'before_header': params['fstab'], 'after_header': params['fstab'],
@@ -957,12 +998,14 @@ def zram_main(module):
                              ' (modprobe zram) or use backend=file' % ZRAM_CONTROL, **result)
     try:
         meminfo = swap.parse_meminfo(read_text('/proc/meminfo'))
+        container, cgroup = container_scope()
+        scope = swap.memory_scope(meminfo, cgroup)
         current = zr.describe()
         size = algorithm = priority = None
         if state == 'present':
             spec = params['size']
             if str(spec).strip().lower() == 'auto':
-                size = swap.zram_auto_size(meminfo['MemTotal'])
+                size = swap.zram_auto_size(scope['total'])
             else:
                 size = swap.round_up(swap.parse_size_arg(spec), swap.MIB)
             if current is not None:
@@ -985,10 +1028,11 @@ def zram_main(module):
     result['size'] = size or 0
     active = current['active'] if current else None
     if active and 'swapoff' in steps:
-        refuse_swapoff(module, active, meminfo, zr.path, params['swapoff_min_available'], result)
+        refuse_swapoff(module, active, scope, zr.path, params['swapoff_min_available'], result)
 
     before = zr.public(current)
-    values, target = sysctl_plan(module, state) if (params['sysctl'] or state == 'absent') else ({}, None)
+    values, target = sysctl_plan(module, state, container, cgroup) if (params['sysctl'] or state == 'absent') \
+        else ({}, None)
     diffs = []
     if not module.check_mode:
         snapshot = {'zram device': repr(before), 'zram config': config_before, 'oom_kill': oom_kills()}

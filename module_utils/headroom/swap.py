@@ -8,6 +8,7 @@ import os
 import re
 
 from .errors import ParseError
+from .audit import effective_memory
 from .kernel import parse_meminfo as read_meminfo
 from .units import plausible
 
@@ -91,6 +92,22 @@ def recommended_swap(mem_total):
         if limit is None or mem_total <= limit:
             return int(size(mem_total)), rule
     raise AssertionError('the sizing table has no catch-all row')  # pragma: no cover
+
+
+def memory_scope(meminfo, cgroup=None):
+    """The memory swap is sized and guarded against: the RAM, or a container's cgroup limit when it is
+    tighter (inside a container /proc/meminfo is the machine's, and a swapoff pages back into the
+    cgroup that owns the pages: past its limit the kernel OOM-kills in it).
+
+    Returns ``{'total', 'available', 'scope'}``, ``scope`` saying which it is, for messages.
+    """
+    total, available = effective_memory({'total': meminfo['MemTotal'], 'available': meminfo['MemAvailable']},
+                                        cgroup)
+    if total != meminfo['MemTotal']:
+        return {'total': total, 'available': available,
+                'scope': "the container's cgroup limit of %s (the machine has %s)" % (human(total),
+                                                                                    human(meminfo['MemTotal']))}
+    return {'total': total, 'available': available, 'scope': 'RAM'}
 
 
 def auto_size(mem_total, areas, own_path):
@@ -306,7 +323,7 @@ def disk_guard(free, fs_size, needed, min_free_spec, where):
                 human(needed), where, human(free), human(keep), min_free_spec))
 
 
-def swapoff_guard(used, mem_available, mem_total, path, reserve_spec=None):
+def swapoff_guard(used, mem_available, mem_total, path, reserve_spec=None, scope='RAM'):
     """None when ``used`` bytes swapped out to ``path`` can come back into RAM safely, else why not.
 
     ``reserve_spec`` (a size or a share of RAM, default SWAPOFF_RESERVE) must stay available
@@ -319,10 +336,10 @@ def swapoff_guard(used, mem_available, mem_total, path, reserve_spec=None):
     reserve = parse_reserve(reserve_spec, mem_total, 'swapoff_min_available')
     if mem_available - used >= reserve:
         return None
-    return ('refusing to swapoff %s: %s is swapped out to it and only %s of memory is available;'
+    return ('refusing to swapoff %s: %s is swapped out to it and only %s of memory is available (of %s);'
             ' at least %s (swapoff_min_available=%s) must stay available after swapoff, or the OOM'
             ' killer steps in. The current swap was left working' % (
-                path, human(used), human(mem_available), human(reserve), reserve_spec))
+                path, human(used), human(mem_available), scope, human(reserve), reserve_spec))
 
 
 def human(value):
