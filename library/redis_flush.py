@@ -115,7 +115,7 @@ used_memory_after:
   returned: always
   type: int
 keyspace_after:
-  description: Keys left per DB after the run.
+  description: Keys left per DB after the run; in check mode, what would be left (each DB's count less the keys its targets matched, 0 for a whole DB).
   returned: always
   type: dict
 check_mode:
@@ -133,7 +133,7 @@ from ansible.module_utils.headroom.errors import ParseError
 from ansible.module_utils.headroom.redis_client import (HAS_REDIS, MISSING_REDIS, REDIS_IMPORT_ERROR,
                                                         config_get, connect, connection_spec,
                                                         endpoint, info)
-from ansible.module_utils.headroom.redis_flush import flush_keys, summarize, validate_targets
+from ansible.module_utils.headroom.redis_flush import flush_keys, keys_left, summarize, validate_targets
 from ansible.module_utils.headroom.redis_memory import classify_error, keyspace
 
 
@@ -226,6 +226,8 @@ def main():
         after = info(client)
         result['used_memory_after'] = after['memory']['used_memory']
         result['keyspace_after'] = dict((str(db), n) for db, n in sorted(keyspace(after).items()))
+        if module.check_mode:  # nothing was deleted: what would be left
+            result['keyspace_after'] = keys_left(keyspace(after), result['targets'])
     except ParseError as exc:
         module.fail_json(msg='Redis at %s: %s' % (where, exc), **result)
     except Exception as exc:  # redis-py's errors, told apart by classify_error

@@ -219,10 +219,14 @@ def audit(facts, policy=None):
         if group.get('status') == 'denied':
             reason('warning', 'denied_process', '%s is running (%d process(es), %s) but is on the deny list'
                    % (group['command'], group['count'], human(group['memory'])))
-    runaway = [g for g in groups if total and 100.0 * g['memory'] / total >= policy['runaway_pct']]
+    # One process holding that share is a runaway; a pool of workers that does (a normal 4-worker
+    # gunicorn) is a question of how many fit, which the code step answers. A pool that grows is
+    # the growth signal below.
+    runaway = [g for g in groups if total and 100.0 * _largest(g)['memory'] / total >= policy['runaway_pct']]
     for group in runaway:
-        reason('warning', 'runaway', '%s holds %.0f%% of memory (%s)'
-               % (group['command'], 100.0 * group['memory'] / total, human(group['memory'])))
+        largest = _largest(group)
+        reason('warning', 'runaway', '%s (pid %s) holds %.0f%% of memory (%s)'
+               % (group['command'], largest['pid'], 100.0 * largest['memory'] / total, human(largest['memory'])))
 
     growing = [g for g in facts.get('growth') or [] if g['grew'] >= policy['growth_warning_bytes']]
     for item in growing:
@@ -303,9 +307,11 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
                 % (group['count'], human(group['memory']), ', '.join(group['users']) or '?', _pids(group)),
                 size=group['memory'])
     for group in runaway:
+        largest = _largest(group)
         add('processes', 'Check %s for a runaway' % group['command'],
-            'it holds %.0f%% of memory (%s in %d process(es))'
-            % (100.0 * group['memory'] / total, human(group['memory']), group['count']), size=group['memory'])
+            'pid %s holds %.0f%% of memory (%s; %d process(es) of it hold %s)'
+            % (largest['pid'], 100.0 * largest['memory'] / total, human(largest['memory']), group['count'],
+               human(group['memory'])), size=largest['memory'])
     # 2. caches
     for group in groups:
         big = group['memory'] >= (0.01 if short else 0.1) * total
@@ -372,6 +378,11 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
     for rank, rec in enumerate(recs, 1):
         rec['rank'] = rank
     return recs
+
+
+def _largest(group):
+    """A group's biggest process; a group from before ``largest`` existed counts as one process."""
+    return group.get('largest') or {'pid': (group.get('pids') or ['?'])[0], 'memory': group['memory']}
 
 
 def _pids(group):

@@ -140,8 +140,12 @@ class Collector(object):
             return self._run([path] + argv[1:], C_LOCALE)
         history = collect_oom_history(run, since=since, btime=btime)
         if not history['sources']:
-            self.gaps.append('OOM history: no kernel log could be read (%s)' % '; '.join(
-                '%s: %s' % (t['argv'][0], t['error'] or 'rc=%s' % t['rc']) for t in history['tried']))
+            failed = ['%s: %s' % (t['argv'][0], t['error'] or 'rc=%s' % t['rc'])
+                      for t in history['tried'] if not t['empty']]
+            empty = sorted(set(t['argv'][0] for t in history['tried'] if t['empty']))
+            self.gaps.append('OOM history: no kernel log could be read%s%s' % (
+                ' (%s)' % '; '.join(failed) if failed else '',
+                '; %s answered with no kernel line' % ', '.join(empty) if empty else ''))
         return history
 
 
@@ -165,6 +169,60 @@ def in_scope(events, cgroup, container, cid):
     return kept, unknown
 
 
+# The commands a diagnosis itself runs as: its Python, the shell and sudo that started it, and the
+# tools it runs (top, journalctl, dmesg, free). They are in top's table only because it looked.
+_PROBE_COMMANDS = ('python', 'sh', 'bash', 'dash', 'sudo', 'su', 'top', 'journalctl', 'dmesg', 'free')
+
+
+def _stat(pid):
+    """(command, parent pid) of a process from /proc/PID/stat, or None when it is gone."""
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            text = handle.read()
+    except (IOError, OSError, ValueError):
+        return None
+    head, _, tail = text.rpartition(')')
+    fields = tail.split()
+    if not fields or '(' not in head or not fields[1].isdigit():
+        return None
+    return head.split('(', 1)[1], int(fields[1])
+
+
+def probe_pids(me=None):
+    """This diagnosis's own processes: itself, the chain of shells, sudo and Pythons that started it
+    (AnsiballZ runs a Python under a Python), and its children (top while it ran)."""
+    me = os.getpid() if me is None else me
+    own = set([me])
+    pid = me
+    while True:
+        info = _stat(pid)
+        if info is None or info[1] <= 1:
+            break
+        parent = _stat(info[1])
+        if parent is None or not parent[0].startswith(_PROBE_COMMANDS):
+            break
+        pid = info[1]
+        own.add(pid)
+    return own
+
+
+def without_probe(processes, own):
+    """top's rows less the diagnosis's own processes: those in ``own``, their children, and a probe
+    command already gone (top lists itself, and has exited by now; a process gone holds nothing)."""
+    kept = []
+    for proc in processes:
+        pid = proc.get('pid')
+        if pid in own:
+            continue
+        command = (proc.get('command') or '').split(' ', 1)[0].rsplit('/', 1)[-1]
+        if command.startswith(_PROBE_COMMANDS) and isinstance(pid, int):
+            info = _stat(pid)
+            if info is None or info[1] in own:
+                continue
+        kept.append(proc)
+    return kept
+
+
 def rates(before, after, start, end, page_size):
     if before is None or after is None or end <= start:
         return None
@@ -186,7 +244,7 @@ def collect(options, run, which, sleep=time.sleep):
     if meminfo:
         memory['available_meminfo'] = meminfo.get('MemAvailable')
     top = collector.top(options['top_samples'], options['sample_seconds'])
-    processes = top['processes'] if top else []
+    processes = without_probe(top['processes'], probe_pids()) if top else []
     pss = collector.pss(processes, options['pss_limit'])
     pressure = collector.parsed('/proc/pressure/memory', read_pressure)
     if pressure and 'unavailable' in pressure:

@@ -441,7 +441,9 @@ def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES, btime=N
             rc, out, err = None, '', str(exc)
         if rc == 0 and out.strip():
             return out
-        tried.append({'argv': command['argv'], 'rc': rc, 'error': (err or '').strip()[:300]})
+        # journalctl --grep exits 1 when nothing matches, and 0 with nothing to print: an answer, no failure
+        empty = not out.strip() and not (err or '').strip() and rc in (0, 1)
+        tried.append({'argv': command['argv'], 'rc': rc, 'error': (err or '').strip()[:300], 'empty': empty})
         return None
 
     for command in commands[:2]:

@@ -11,20 +11,22 @@ def group_processes(processes, pss=None):
     ``processes`` are top's rows (``pid``, ``user``, ``res``, ``command``);
     ``pss`` maps pid -> proportional set size where smaps_rollup could be read.
     RSS counts pages shared by forked workers once per worker, so a group's
-    ``memory`` is its PSS sum where every member's PSS is known, else its RSS sum.
+    ``memory`` is its PSS sum where every member's PSS is known, else its RSS sum;
+    ``largest`` is its biggest process (``pid``, ``memory`` by the same measure).
     """
     pss = pss or {}
     groups = {}
     for proc in processes:
         name = command_name(proc.get('command'))
         group = groups.setdefault(name, {'command': name, 'count': 0, 'rss': 0, 'pss': 0,
-                                         'pss_known': True, 'pids': [], 'users': []})
+                                         'pss_known': True, 'pids': [], 'users': [], 'members': []})
         group['count'] += 1
         group['rss'] += proc.get('res') or 0
         if proc.get('pid') in pss and pss[proc['pid']] is not None:
             group['pss'] += pss[proc['pid']]
         else:
             group['pss_known'] = False
+        group['members'].append((proc.get('pid'), proc.get('res') or 0, pss.get(proc.get('pid'))))
         if len(group['pids']) < 10:
             group['pids'].append(proc.get('pid'))
         if proc.get('user') and proc['user'] not in group['users']:
@@ -33,6 +35,9 @@ def group_processes(processes, pss=None):
     for group in groups.values():
         group['memory'] = group['pss'] if group['pss_known'] else group['rss']
         group['measure'] = 'pss' if group['pss_known'] else 'rss'
+        # its biggest process, by the group's own measure: a runaway is one process, not a pool
+        pid, rss, size = max(group.pop('members'), key=lambda m: (m[2] if group['pss_known'] else m[1]) or 0)
+        group['largest'] = {'pid': pid, 'memory': size if group['pss_known'] else rss}
         if not group['pss_known']:
             group['pss'] = None
         del group['pss_known']

@@ -142,3 +142,16 @@ def summarize(results):
     keys = sum(r['keys'] for r in results)
     sizes = [r['bytes'] for r in results]
     return {'keys': keys, 'bytes': None if any(s is None for s in sizes) else sum(sizes)}
+
+
+def keys_left(keyspace, results):
+    """Keys per DB once ``results`` (flush_keys per target, with ``db`` and ``match``) are deleted: what
+    a dry run says would be left. A whole-DB target leaves 0; a pattern leaves the DB's count less what
+    it matched (at least 0: a key two patterns match, or SCAN returns twice, is counted twice)."""
+    left = dict((str(db), count) for db, count in keyspace.items())
+    for result in results:
+        db = str(result['db'])
+        if db not in left:
+            continue
+        left[db] = 0 if result['match'] is None else max(0, left[db] - result['keys'])
+    return dict((db, count) for db, count in sorted(left.items(), key=lambda item: int(item[0])))

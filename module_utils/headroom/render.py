@@ -193,10 +193,12 @@ def ram_parts(memory):
             'free': free}
 
 
-def _memory_meter(memory, caption, cgroup=None):
+def _memory_meter(memory, caption, cgroup=None, judged=None):
     """RAM (see ram_parts) with the available memory as a bracket from the right, swap below on
     the same scale so that a small swap looks small, and the workload's cgroup, when its limit is
-    tighter than RAM, on a scale of its own."""
+    tighter than RAM, on a scale of its own. Then the bracket, the swap and the legend are the ones
+    the verdict used (``judged``: the record's ``available``, ``swap_total``, ``swap_used``), and the
+    machine's RAM, which the container cannot use, is context without a bracket."""
     total = memory.get('total') or 0
     parts = ram_parts(memory)
     cache, available = memory.get('buff_cache') or 0, memory.get('available') or 0
@@ -221,7 +223,16 @@ def _memory_meter(memory, caption, cgroup=None):
                       _segment('seg-cache', 'cgroup page cache', reclaimable, limit, 'cgroup-cache'),
                       _segment('seg-free', 'cgroup headroom', limit - current, limit, 'cgroup-free'),
                       _e(_bytes_title('cgroup limit', limit)), human(limit)))
-    out.extend(['<div class="row"><span class="rl">%s</span>' % ('host RAM' if limited else 'RAM') +
+    if limited:
+        judged = judged or {}
+        available = judged.get('available') if judged.get('available') is not None else available
+        swap_total = judged.get('swap_total') if judged.get('swap_total') is not None else swap_total
+        swap_used = judged.get('swap_used') if judged.get('swap_used') is not None else swap_used
+        out.append('<div class="row"><span></span><div class="avail-mark"><span style="width:%.3f%%" title="%s">'
+                   '</span></div><span class="rv avail-v" data-judged-available="%s">%s avail.</span></div>'
+                   % (_pct(available, limit), _e(_bytes_title('available under the limit', available)),
+                      _num(available), human(available)))
+    out.extend(['<div class="row"><span class="rl">%s</span>' % ('machine RAM' if limited else 'RAM') +
                 '<div class="bar" role="img" aria-label="%s">' % _e(
                     'used %s, buff/cache %s, free %s, available %s of %s'
                     % (human(parts['used']), human(cache), human(parts['free']), human(available), human(total))),
@@ -230,14 +241,15 @@ def _memory_meter(memory, caption, cgroup=None):
                 _segment('seg-cache', 'buff/cache it can reclaim', parts['cache_reclaimable'], total,
                          'cache_reclaimable'),
                 _segment('seg-free', 'free', parts['free'], total, 'free'),
-                '</div><span class="rv" title="%s">%s</span></div>' % (_e(_bytes_title('RAM', total)), human(total)),
-                '<div class="row"><span></span><div class="avail-mark"><span style="width:%.3f%%" title="%s"></span>'
-                '</div><span class="rv avail-v">%s avail.</span></div>'
-                % (_pct(available, total), _e(_bytes_title('available', available)), human(available))])
+                '</div><span class="rv" title="%s">%s</span></div>' % (_e(_bytes_title('RAM', total)), human(total))])
+    if not limited:
+        out.append('<div class="row"><span></span><div class="avail-mark"><span style="width:%.3f%%" title="%s"></span>'
+                   '</div><span class="rv avail-v">%s avail.</span></div>'
+                   % (_pct(available, total), _e(_bytes_title('available', available)), human(available)))
     if swap_total:
         out.append('<div class="row"><span class="rl">swap</span><div><div class="bar swapbar" style="width:%.3f%%" '
                    'role="img" aria-label="%s">'
-                   % (max(_pct(swap_total, total), 3.0),
+                   % (max(_pct(swap_total, limit if limited else total), 3.0),
                       _e('swap %s used of %s' % (human(swap_used), human(swap_total)))))
         out.append(_segment('seg-swap', 'swap used', swap_used, swap_total))
         out.append(_segment('seg-swapfree', 'swap free', swap_total - swap_used, swap_total))
@@ -250,8 +262,13 @@ def _memory_meter(memory, caption, cgroup=None):
                % (_e(_bytes_title('buff/cache', cache)), human(cache), human(parts['cache_reclaimable'])))
     out.append('<li title="%s"><i class="seg-free"></i>free %s</li>'
                % (_e(_bytes_title('free', parts['free'])), human(parts['free'])))
-    out.append('<li title="%s"><i class="avail-key"></i>available %s</li>'
-               % (_e(_bytes_title('available', available)), human(available)))
+    if limited:
+        out.append('<li title="%s"><i class="avail-key"></i>available %s under the limit (machine available %s)</li>'
+                   % (_e(_bytes_title('available under the limit', available)), human(available),
+                      human(memory.get('available'))))
+    else:
+        out.append('<li title="%s"><i class="avail-key"></i>available %s</li>'
+                   % (_e(_bytes_title('available', available)), human(available)))
     if swap_total:
         out.append('<li title="%s"><i class="seg-swap"></i>swap used %s of %s</li>'
                    % (_e(_bytes_title('swap used', swap_used)), human(swap_used), human(swap_total)))
@@ -306,14 +323,14 @@ def _before_after(record):
     if not moved:
         out.append('<span class="note">remediation left it as it was</span></p>')
         if record.get('memory'):
-            out.append(_memory_meter(record['memory'], 'memory', record.get('cgroup')))
+            out.append(_memory_meter(record['memory'], 'memory', record.get('cgroup'), record))
         return '\n'.join(out)
     out.append('</p>')
     out.append('<div class="cols"><div>')
-    out.append(_memory_meter(before['memory'], 'before', before.get('cgroup')) if before.get('memory') else
+    out.append(_memory_meter(before['memory'], 'before', before.get('cgroup'), before) if before.get('memory') else
                '<p class="note">before: %s</p>' % _e(before.get('summary')))
     out.append('</div><div>')
-    out.append(_memory_meter(record['memory'], 'after', record.get('cgroup')) if record.get('memory') else
+    out.append(_memory_meter(record['memory'], 'after', record.get('cgroup'), record) if record.get('memory') else
                '<p class="note">after: %s</p>' % _e(record.get('summary')))
     out.append('</div></div>')
     return '\n'.join(out)
@@ -449,7 +466,7 @@ def _host_section(record, anchor):
     if record.get('before'):
         out.append(_before_after(record))
     elif record.get('memory'):
-        out.append(_memory_meter(record['memory'], 'memory', record.get('cgroup')))
+        out.append(_memory_meter(record['memory'], 'memory', record.get('cgroup'), record))
     if verdict == 'failed' and not record.get('reasons') and not record.get('recommendations'):
         out.append('<p class="note">Nothing was diagnosed: see the play\'s output for this host '
                    '(unreachable, or memory_facts failed).</p>')

@@ -125,6 +125,9 @@ def test_check_mode_counts_and_deletes_nothing(ansible_run, redis_server, tmp_pa
     # 60 thumbnails of 1000 bytes alone: MEMORY USAGE must count at least the payload
     assert flush['bytes'] > 300 * 200 + 60 * 1000
     assert redis_server.all_keys() == before
+    # what the real run below leaves (test_flush_deletes_only_what_was_declared...): DB 1 emptied whole
+    assert flush['keyspace_after'] == {'0': 151, '1': 0, '2': 40, '4': 25}
+    assert 'keys left per DB' in tasks['Show what was deleted']['msg']
     assert redis_server.password not in output
 
 

@@ -217,3 +217,22 @@ def test_inverted_or_impossible_thresholds_refused(user, message):
 
 def test_equal_thresholds_accepted():
     assert merge_policy({'available_warning_pct': 15, 'available_critical_pct': 15})['available_critical_pct'] == 15
+
+
+def test_a_pool_of_workers_is_no_runaway_but_one_process_is():
+    """Four gunicorn workers at 44% together (11% each) rank as no runaway; Redis alone at 41% does."""
+    workers = [proc(100 + i, 'gunicorn', int(0.11 * 8 * GIB)) for i in range(4)]
+    groups = classify(group_processes(workers + [proc(7, 'redis-server', int(0.41 * 8 * GIB))]), merge_policy())
+    result = audit(host(available=int(1.5 * GIB), groups=groups))
+    runaways = [r['message'] for r in result['reasons'] if r['signal'] == 'runaway']
+    assert runaways == ['redis-server (pid 7) holds 41% of memory (3.3 GiB)']
+    titles = [r['title'] for r in result['recommendations']]
+    assert 'Check gunicorn for a runaway' not in titles and titles[0] == 'Check redis-server for a runaway'
+    assert 'Slim gunicorn' in titles  # the pool is the code step's question
+
+
+def test_largest_member_by_the_groups_measure():
+    groups = group_processes([proc(1, 'celery', 300), proc(2, 'celery', 100)], pss={1: 50, 2: 90})
+    assert groups[0]['largest'] == {'pid': 2, 'memory': 90} and groups[0]['memory'] == 140
+    groups = group_processes([proc(1, 'celery', 300), proc(2, 'celery', 100)], pss={1: 50})
+    assert groups[0]['largest'] == {'pid': 1, 'memory': 300} and groups[0]['measure'] == 'rss'

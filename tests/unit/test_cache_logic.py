@@ -120,3 +120,11 @@ def test_bad_db_refused():
 def test_summarize():
     assert summarize([{'keys': 3, 'bytes': 10}, {'keys': 2, 'bytes': 5}]) == {'keys': 5, 'bytes': 15}
     assert summarize([{'keys': 3, 'bytes': None}]) == {'keys': 3, 'bytes': None}
+
+
+def test_keys_left_is_what_a_dry_run_would_leave():
+    from headroom.redis_flush import keys_left
+    results = [{'db': 1, 'match': None, 'keys': 150}, {'db': 0, 'match': ':1:*', 'keys': 400},
+               {'db': 0, 'match': ':1:views*', 'keys': 400}, {'db': 4, 'match': 'thumb:*', 'keys': 60}]
+    assert keys_left({0: 551, 1: 150, 2: 40, 4: 85}, results) == {'0': 0, '1': 0, '2': 40, '4': 25}
+    assert keys_left({'0': 10}, [{'db': 3, 'match': 'x*', 'keys': 0}]) == {'0': 10}

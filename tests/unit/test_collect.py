@@ -3,6 +3,7 @@ and as the module runs it: run here for real, on this machine's own free, top an
 import ast
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -155,3 +156,55 @@ def test_bad_options_are_named_before_any_host_is_read():
         policy_of(_params(thresholds={'avail': 5}))
     with pytest.raises(ValueError, match='top_samples must be 1 or more, got 0'):
         policy_of(_params(top_samples=0))
+
+
+def test_the_diagnosis_leaves_its_own_processes_out_of_the_table():
+    """Run for real as a host runs it (sh -c, then Python, which runs top): neither the Python, its sh
+    nor the top it started is a process of the host's; a process of the host's stays."""
+    program = '\n'.join([
+        'import json, os, subprocess, sys',
+        'sys.path.insert(0, %r)' % os.path.dirname(HERE),
+        'from headroom import collect',
+        'started = []',
+        'def run(argv, env):',
+        '    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, **env))',
+        '    started.append(proc.pid)',
+        '    out, err = proc.communicate()',
+        '    return proc.returncode, out.decode(), err.decode()',
+        'rows = collect.collect(%r, run, collect.which)["top"]["processes"]'
+        % dict(OPTIONS, top_limit=100000, sample_seconds=0, top_samples=1),
+        'print(json.dumps({"me": os.getpid(), "sh": os.getppid(), "own": sorted(collect.probe_pids()),'
+        ' "started": started, "rows": rows}))'])
+    sleeper = subprocess.Popen(['sleep', '30'])
+    try:
+        done = subprocess.run(['/bin/sh', '-c', '%s -c %s; true' % (sys.executable, shlex.quote(program))],
+                              capture_output=True, text=True, timeout=60)
+        answer = json.loads(done.stdout)
+    finally:
+        sleeper.kill()
+    assert answer['me'] in answer['own'] and answer['sh'] in answer['own']
+    pids = [row['pid'] for row in answer['rows']]
+    assert answer['me'] not in pids and answer['sh'] not in pids
+    assert answer['started'] and not set(answer['started']) & set(pids)  # top, free, journalctl
+    assert sleeper.pid in pids
+
+
+def test_a_journal_that_found_nothing_is_not_listed_as_a_failure(tmp_path):
+    """journalctl --grep exits 1 on no match, journalctl -k 0 with nothing: answers, not failures; dmesg
+    refused is one (as in a container without CAP_SYSLOG)."""
+    answers = {'journalctl': [(1, '', ''), (0, '', '')],
+               'dmesg': [(1, '', 'dmesg: read kernel buffer failed: Operation not permitted')] * 2}
+
+    def run(argv, env):
+        return answers[os.path.basename(argv[0])].pop(0)
+    collector = collect.Collector(run, which=lambda name: '/usr/bin/' + name)
+    history = collector.oom_history()
+    assert history['sources'] == [] or history['sources'] == ['/var/log/kern.log']
+    gap = [g for g in collector.gaps if g.startswith('OOM history')]
+    if history['sources']:
+        assert gap == []
+    else:
+        assert gap == ['OOM history: no kernel log could be read (dmesg: dmesg: read kernel buffer failed: '
+                       'Operation not permitted; dmesg: dmesg: read kernel buffer failed: Operation not '
+                       'permitted); journalctl answered with no kernel line']
+        assert 'rc=1' not in gap[0] and 'rc=0' not in gap[0]

@@ -366,3 +366,24 @@ def test_markdown_shows_before_and_after():
     delta = record['change']['available'][1] - record['change']['available'][0]
     assert '- **%s → %s** `db-1`: ' % tuple(record['change']['verdict']) in text
     assert '(%s%%, +%s)' % (record['available_pct'], human(delta)) in text
+
+
+def test_a_container_s_meter_brackets_what_the_verdict_used():
+    """Inside a container the bracket and its figure are the available under the cgroup limit, the one
+    the verdict judged, not the machine's RAM it cannot use."""
+    report = load('containers.json')
+    page = Page(render_html(report))
+    records = dict((r['host'], r) for r in report['hosts'])
+    checked = 0
+    for section in sections(page):
+        record = records[section.attrs['data-host']]
+        if not record.get('memory') or record['effective_total'] >= record['memory']['total']:
+            continue
+        meter = section.has('data-memory')[0]
+        judged = meter.has('data-judged-available')
+        assert len(judged) == 1 and int(judged[0].attrs['data-judged-available']) == record['available']
+        assert '%s avail.' % human(record['available']) in meter.text()
+        assert '%s avail.' % human(record['memory']['available']) not in meter.text()
+        assert 'machine RAM' in meter.text()
+        checked += 1
+    assert checked
