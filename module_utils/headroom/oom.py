@@ -380,12 +380,17 @@ def attribute(event, scope, container_id=None):
     ``scope`` is the container's cgroup as the kernel names it (``/docker/<id>``); the kernel writes
     the victim's cgroup in the kill's summary line (4.19+) or ``Task in ... killed as a result of
     limit of ...`` (older). Under a cgroup namespace the container sees its own cgroup as ``/`` and
-    the kernel's name for it is unknown: ``container_id`` (Docker's, podman's) then matches it.
+    the kernel's name for it is unknown: ``container_id`` (Docker's, podman's) then matches it. A scope
+    of ``/`` with no container id is the whole hierarchy (a container that sees the machine's cgroups
+    as its own): every kill is in it.
     Returns True, False, or None when the line names no cgroup (a global OOM on an old kernel).
     """
     paths = [path for path in (event.get('task_memcg'), event.get('memcg')) if path]
     if not paths:
         return None
+    if scope == '/' and not container_id:
+        # the root of the hierarchy the kernel names, with no namespace to hide more: every cgroup
+        return True
     prefix = scope.rstrip('/') + '/' if scope and scope != '/' else None
     for path in paths:
         if prefix is not None and (path == scope or path.startswith(prefix)):

@@ -22,15 +22,16 @@ LIMIT = 256 * MIB
 
 
 @contextlib.contextmanager
-def limited_box(memory_swap='1g'):
+def limited_box(memory_swap='1g', writable_sysctl=True):
     host_dir = tempfile.mkdtemp(prefix='headroom-swapbox-', dir='/var/tmp')
     cid = subprocess.run(['docker', 'run', '-d', '--rm', '--memory', str(LIMIT), '--memory-swap', memory_swap,
                           '--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined',
                           '-v', '%s:/swap' % host_dir, debian_image('bookworm'), 'sleep', 'infinity'],
                          capture_output=True, text=True, check=True).stdout.strip()
     try:
-        subprocess.run(['docker', 'exec', cid, 'mount', '-o', 'remount,rw', '/proc/sys'], check=True,
-                       capture_output=True)
+        if writable_sysctl:
+            subprocess.run(['docker', 'exec', cid, 'mount', '-o', 'remount,rw', '/proc/sys'], check=True,
+                           capture_output=True)
         yield cid, host_dir
     finally:
         subprocess.run(['docker', 'exec', cid, 'sh', '-c', 'swapoff /swap/* 2>/dev/null'], capture_output=True)
@@ -108,3 +109,14 @@ def test_swapoff_is_refused_when_the_pages_would_not_fit_under_the_limit():
             time.sleep(0.2)
         assert result['changed'] is True and result.get('failed') is not True, result
         assert not os.path.exists(os.path.join(host_dir, 'file'))
+
+
+def test_a_read_only_proc_sys_is_refused_before_the_file_is_made():
+    """A container as Docker makes it: /proc/sys read-only. Even with machine_sysctl, nothing is made."""
+    with limited_box(writable_sysctl=False) as (cid, host_dir):
+        result = module(cid, {'path': '/swap/file', 'size': '32M', 'min_free_disk': '1M', 'fstab': '/swap/fstab',
+                              'sysctl': {'vm.swappiness': 11}, 'sysctl_file': '/swap/60-headroom.conf',
+                              'machine_sysctl': True})
+        assert result.get('failed') is True, result
+        assert '/proc/sys/vm/swappiness cannot be written' in result['msg'] and 'nothing was changed' in result['msg']
+        assert os.listdir(host_dir) == [] and '/swap/file' not in swaps()

@@ -280,6 +280,8 @@ def test_kills_attributed_to_their_container_only():
     # under a cgroup namespace the scope is '/': the container id names it
     assert [e['pid'] for e in events if oom.attribute(e, '/', cid)] == [e['pid'] for e in mine]
     assert oom.attribute({'task_memcg': None, 'memcg': None}, '/docker/' + cid) is None
+    # '/' with no container id: the machine's whole hierarchy is this scope
+    assert all(oom.attribute(e, '/') for e in events)
 
 
 def test_stamp_epoch_of_every_form():
