@@ -191,7 +191,7 @@ def audit(facts, policy=None):
         reason('warning', 'pressure', 'tasks stalled on memory %.1f%% of the last 10 s (PSI some)' % some)
 
     oom = oom_summary(facts)
-    oom_kills = oom['recent']
+    oom_kills = oom['recent'] or 0
     victims = ' (%s)' % ', '.join(oom['victims']) if oom['victims'] else ''
     last = ', the last at %s' % when(oom['last']) if oom['last'] else ''
     if oom_kills >= policy['oom_kills_warning']:

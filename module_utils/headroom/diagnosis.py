@@ -38,7 +38,7 @@ def policy_of(params):
 def diagnose(collected, params, policy):
     """The facts memory_facts returns under ansible_facts.headroom, from collect()'s result."""
     gaps = list(collected['gaps'])
-    cgroup, vmstat, container = collected['cgroup'], collected['vmstat'], collected['container']
+    cgroup = collected['cgroup']
     oom = oom_facts(collected, policy)
     if oom['kills'] is None:
         gaps.append('OOM kills: not counted (no kernel counter for this scope and no kernel log)')

@@ -1,0 +1,66 @@
+"""diagnosis.oom_facts: how many kills, whose, when, and how sure; the window that judges them."""
+from headroom.audit import audit, merge_policy
+from headroom.diagnosis import oom_facts
+
+HOUR = 3600.0
+NOW = 1796165567.0
+
+
+def collected(container=False, vmstat_kills=0, epochs=(), kills=None, sources=('dmesg -T',), **extra):
+    data = {'cgroup': {'scope': '/docker/abc', 'version': 1, 'kills': kills}, 'container': container,
+            'vmstat': {'oom_kill': vmstat_kills}, 'oom_events_count': len(epochs), 'oom_sources': list(sources),
+            'oom_incomplete': [], 'oom_unattributed': 0, 'oom_epochs': sorted(epochs), 'now': NOW,
+            'oom_victims': ['gunicorn'] if epochs else [], 'oom_events': []}
+    data.update(extra)
+    return data
+
+
+def test_old_kills_are_reported_not_judged():
+    """A fix that worked: 5 kills two days ago, none since. The host is ok, and the report says when."""
+    facts = oom_facts(collected(vmstat_kills=5, epochs=[NOW - 48 * HOUR + i for i in range(5)]), merge_policy())
+    assert (facts['kills'], facts['recent'], facts['undated']) == (5, 0, 0)
+    assert facts['last'] == NOW - 48 * HOUR + 4
+    result = audit({'memory': {'total': 8 << 30, 'available': 6 << 30}, 'oom': facts}, merge_policy())
+    assert result['verdict'] == 'ok'
+    past = [r for r in result['reasons'] if r['signal'] == 'oom_kills_past'][0]
+    assert past['level'] == 'ok' and 'no OOM kill in the last 24 h; 5 before (gunicorn)' in past['message']
+    assert 'the last at 2026-11-29' in past['message']
+    assert not [r for r in result['recommendations'] if r['step'] == 'refactor']
+
+
+def test_a_window_the_user_sets():
+    facts = oom_facts(collected(vmstat_kills=2, epochs=[NOW - 30 * HOUR, NOW - 2 * HOUR]),
+                      merge_policy({'oom_window_hours': 48}))
+    assert facts['recent'] == 2 and facts['window_hours'] == 48
+
+
+def test_kills_the_log_does_not_date_count_as_recent_and_are_said():
+    """The counter says 7, the wrapped log dates 3 old ones: 4 could be from a minute ago."""
+    facts = oom_facts(collected(vmstat_kills=7, epochs=[NOW - 90 * HOUR] * 3,
+                                oom_incomplete=['the kernel ring buffer (dmesg) has wrapped']), merge_policy())
+    assert (facts['kills'], facts['recent'], facts['undated']) == (7, 4, 4)
+    assert facts['complete'] is False
+    result = audit({'memory': {'total': 8 << 30, 'available': 6 << 30}, 'oom': facts}, merge_policy())
+    warning = [r for r in result['reasons'] if r['signal'] == 'oom_kills'][0]['message']
+    assert 'killed 4 process(es) in the last 24 h' in warning and '4 with no time' in warning
+    assert [r for r in result['reasons'] if r['signal'] == 'oom_history']
+
+
+def test_a_containers_kills_are_its_cgroups_not_the_machines():
+    kills = {'total': 42, 'by_cgroup': [{'cgroup': '/system.slice/gunicorn.service', 'oom_kill': 42}],
+             'method': 'memory.oom_control summed'}
+    facts = oom_facts(collected(container=True, vmstat_kills=900, kills=kills, sources=()), merge_policy())
+    assert facts['kills'] == 42 and facts['counted'] == 42 and facts['victims'] == ['gunicorn.service']
+    assert facts['scope'] == '/docker/abc' and facts['recent'] == 42 and facts['undated'] == 42
+    assert any('not readable here' in reason for reason in facts['incomplete'])
+
+
+def test_no_counter_and_no_log_is_unknown_not_zero():
+    facts = oom_facts(collected(container=True, kills=None, sources=()), merge_policy())
+    assert facts['kills'] is None and facts['recent'] is None
+
+
+def test_unknown_kills_are_no_crash_and_no_warning():
+    facts = oom_facts(collected(container=True, kills=None, sources=()), merge_policy())
+    result = audit({'memory': {'total': 8 << 30, 'available': 6 << 30}, 'oom': facts}, merge_policy())
+    assert result['verdict'] == 'ok' and 'OOM kill' not in result['summary']
