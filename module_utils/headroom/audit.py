@@ -79,10 +79,8 @@ def merge_policy(user=None):
         if isinstance(default, list):
             if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                 raise ValueError('%s must be a list of patterns, got %r' % (key, value))
-        elif isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError('%s must be a number, got %r' % (key, value))
-        elif value < 0:
-            raise ValueError('%s must not be negative, got %r' % (key, value))
+        else:
+            value = _number(key, value)
         policy[key] = value
     for warning, critical, higher in _ORDERED:
         # a host must reach the warning before the critical level: a critical available share above
@@ -98,6 +96,23 @@ def merge_policy(user=None):
 
 def _matches(name, patterns):
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def _number(key, value):
+    """A threshold as a number: ``-e`` and templating hand over ``'25'`` as often as 25. Finite, not
+    negative, and no bool; ValueError naming the key otherwise."""
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            value = float(value.strip()) if any(c in value for c in '.eE') else int(value.strip())
+        except ValueError:
+            raise ValueError('%s must be a number, got %r' % (key, value))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError('%s must be a number, got %r' % (key, value))
+    if value != value or value in (float('inf'), float('-inf')) or abs(value) > 1e18:
+        raise ValueError('%s must be a finite number, got %r' % (key, value))
+    if value < 0:
+        raise ValueError('%s must not be negative, got %r' % (key, value))
+    return value
 
 
 def classify(groups, policy):

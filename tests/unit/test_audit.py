@@ -236,3 +236,13 @@ def test_largest_member_by_the_groups_measure():
     assert groups[0]['largest'] == {'pid': 2, 'memory': 90} and groups[0]['memory'] == 140
     groups = group_processes([proc(1, 'celery', 300), proc(2, 'celery', 100)], pss={1: 50})
     assert groups[0]['largest'] == {'pid': 1, 'memory': 300} and groups[0]['measure'] == 'rss'
+
+
+def test_thresholds_as_strings_are_numbers_and_hostile_ones_are_refused():
+    assert merge_policy({'available_warning_pct': '25', 'oom_window_hours': '0.5'})['available_warning_pct'] == 25
+    assert merge_policy({'oom_window_hours': '0.5'})['oom_window_hours'] == 0.5
+    for value, message in (('lots', 'must be a number'), (float('inf'), 'finite'), ('1e400', 'finite'),
+                           (float('nan'), 'finite'), ('9' * 5000, 'must be a number'), (True, 'must be a number'),
+                           (10 ** 30, 'finite'), ('-5', 'must not be negative')):
+        with pytest.raises(ValueError, match=message):
+            merge_policy({'runaway_pct': value})
