@@ -182,6 +182,23 @@ def main():
         return connect(p['host'], p['port'], p['unix_socket'], p['user'], p['password'], db, p['timeout'])
 
     command = 'PING'
+    # keys of the target in progress already deleted: a failure halfway must say they are gone
+    partial = {'db': None, 'match': None, 'keys': 0}
+
+    def deleted_so_far():
+        if module.check_mode:
+            return 0
+        return sum(t['keys'] for t in result['targets']) + partial['keys']
+
+    def fail(msg):
+        gone = deleted_so_far()
+        if gone:
+            result.update(changed=True, keys=gone)
+            if partial['keys']:
+                result['targets'].append(dict(partial, bytes=None, batches=None, seconds=None, incomplete=True))
+            msg += '; %d key(s) were deleted before the failure and are gone' % gone
+        module.fail_json(msg=msg, **result)
+
     try:
         client = connect_db(0)
         client.ping()
@@ -210,9 +227,12 @@ def main():
                                  % (where, ', '.join(missing)), **result)
         for db, match in targets:
             command = 'SCAN/UNLINK in db %d' % db
-            done = flush_keys(connect_db(db), match, p['batch_size'], module.check_mode, p['measure_bytes'])
+            partial.update(db=db, match=match, keys=0)
+            done = flush_keys(connect_db(db), match, p['batch_size'], module.check_mode, p['measure_bytes'],
+                              on_batch=lambda keys: partial.update(keys=keys))
             done.update(db=db, match=match)
             result['targets'].append(done)
+            partial['keys'] = 0
         result.update(summarize(result['targets']))
         allocator = str(before['memory'].get('mem_allocator', ''))
         if p['purge'] and result['keys'] and not module.check_mode and allocator.startswith('jemalloc'):
@@ -229,9 +249,9 @@ def main():
         if module.check_mode:  # nothing was deleted: what would be left
             result['keyspace_after'] = keys_left(keyspace(after), result['targets'])
     except ParseError as exc:
-        module.fail_json(msg='Redis at %s: %s' % (where, exc), **result)
+        fail('Redis at %s: %s' % (where, exc))
     except Exception as exc:  # redis-py's errors, told apart by classify_error
-        module.fail_json(msg=classify_error(exc, where, command), **result)
+        fail(classify_error(exc, where, command))
 
     result['changed'] = result['keys'] > 0
     module.exit_json(**result)

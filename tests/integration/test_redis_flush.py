@@ -393,3 +393,36 @@ def test_no_secret_of_redis_conf_in_diff_verbose_output_or_report(redis_factory,
     for name, secret in SECRETS.items():
         assert secret not in output, name
         assert secret not in report, name
+
+
+def test_a_flush_that_fails_halfway_says_what_is_gone(ansible_run, redis_factory):
+    """The ACL user loses UNLINK while the flush runs (an admin's change, a failover): the module fails,
+    and says changed with exactly the keys already deleted, never 'nothing was deleted'."""
+    import threading
+    server = redis_factory(extra=['user cachebot on >bot-pw ~* &* +@all'])
+    admin = server.client(1)
+    pipe = admin.pipeline(transaction=False)
+    for i in range(200000):
+        pipe.set('tmp:%d' % i, 'x')
+    pipe.execute()
+    before = admin.dbsize()
+    revoked = threading.Event()
+
+    def revoke_when_started():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and admin.dbsize() > before - 500:
+            time.sleep(0.001)
+        admin.execute_command('ACL', 'SETUSER', 'cachebot', '-unlink')
+        revoked.set()
+    watcher = threading.Thread(target=revoke_when_started)
+    watcher.start()
+    result, _ = ansible_run.module('redis_flush', {'port': server.port, 'user': 'cachebot', 'password': 'bot-pw',
+                                                   'patterns': [{'db': 1, 'match': 'tmp:*'}], 'batch_size': 100,
+                                                   'measure_bytes': False})
+    watcher.join()
+    assert revoked.is_set()
+    gone = before - admin.dbsize()
+    assert 0 < gone < before
+    assert result['failed'] is True and result['changed'] is True, result
+    assert result['keys'] == gone
+    assert '%d key(s) were deleted before the failure and are gone' % gone in result['msg']
