@@ -693,13 +693,21 @@ def summary(info):
 
 
 def container_scope():
-    """(in a container, its memory cgroup or None): the limits swap is sized and guarded against."""
+    """(in a container, its memory cgroup or None): the limits swap is sized and guarded against.
+
+    A container whose cgroup scope is the root of the hierarchy and that no runtime names (no Docker
+    or podman id in its mounts) sees the machine's cgroups as its own: it stands for the machine (a
+    VM-like sandbox, a systemd-nspawn machine), and its sysctls are meant to be the machine's.
+    """
     if not kernel.in_container():
         return False, None
     try:
-        return True, kernel.read_cgroup_memory(container=True)
+        cgroup = kernel.read_cgroup_memory(container=True)
     except ParseError:
         return True, None
+    if (cgroup is None or cgroup.get('scope') == '/') and kernel.container_id() is None:
+        return False, cgroup
+    return True, cgroup
 
 
 def refuse_swapoff(module, active, scope, path, min_available, result):
