@@ -16,6 +16,7 @@ processes, caches, code, swap, refactor, scale.
 """
 
 import fnmatch
+import re
 import time
 
 from .ec2 import next_size
@@ -98,14 +99,18 @@ def _matches(name, patterns):
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
+_NUMERIC = re.compile(r'^-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$', re.ASCII)
+
+
 def _number(key, value):
     """A threshold as a number: ``-e`` and templating hand over ``'25'`` as often as 25. Finite, not
     negative, and no bool; ValueError naming the key otherwise."""
-    if isinstance(value, str) and len(value) <= 40:
-        try:
-            value = float(value.strip()) if any(c in value for c in '.eE') else int(value.strip())
-        except ValueError:
-            raise ValueError('%s must be a number, got %r' % (key, value))
+    if isinstance(value, str):
+        # int() and float() would also take '２５', '2_5' and 'nan': a number is plain ASCII
+        if len(value) > 40 or not _NUMERIC.match(value.strip()):
+            raise ValueError('%s must be a number, got %r' % (key, value[:40]))
+        text = value.strip()
+        value = float(text) if any(c in text for c in '.eE') else int(text)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError('%s must be a number, got %r' % (key, value))
     if value != value or value in (float('inf'), float('-inf')) or abs(value) > 1e18:

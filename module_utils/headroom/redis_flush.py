@@ -92,7 +92,7 @@ def validate_targets(flush_dbs, patterns, databases=None):
 
 
 def _check_db(db, databases, what):
-    if isinstance(db, bool) or not isinstance(db, int) and not (isinstance(db, str) and db.isdigit()):
+    if isinstance(db, bool) or not isinstance(db, int) and not (isinstance(db, str) and db.isascii() and db.isdigit()):
         raise ParseError('%s: DB must be a number, got %r' % (what, db))
     if int(db) < 0 or (databases is not None and int(db) >= int(databases)):
         raise ParseError('%s: DB %s does not exist (this server has DBs 0 to %s)'

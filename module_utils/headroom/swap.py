@@ -289,14 +289,17 @@ def has_swap_signature(head):
 
 # --- guards ------------------------------------------------------------------------------
 
+_PERCENT = re.compile(r'^[0-9]{1,3}(?:\.[0-9]{1,6})?%$', re.ASCII)
+
+
 def parse_reserve(spec, total, option='min_free_disk'):
     """Bytes that ``spec`` asks to keep: a size (``2G``) or a share (``10%``) of ``total``."""
     text = str(spec).strip()
     if text.endswith('%'):
-        try:
-            share = float(text[:-1])
-        except ValueError:
+        # float() would take '９', '1_0' and 'nan': a share is plain ASCII digits
+        if not _PERCENT.match(text):
             raise ParseError('%s: not a percentage: %r' % (option, spec))
+        share = float(text[:-1])
         if not 0 <= share <= 100:
             raise ParseError('%s: a percentage must be between 0 and 100: %r' % (option, spec))
         return int(total * share / 100)

@@ -243,6 +243,7 @@ def test_thresholds_as_strings_are_numbers_and_hostile_ones_are_refused():
     assert merge_policy({'oom_window_hours': '0.5'})['oom_window_hours'] == 0.5
     for value, message in (('lots', 'must be a number'), (float('inf'), 'finite'), ('1e400', 'finite'),
                            (float('nan'), 'finite'), ('9' * 5000, 'must be a number'), (True, 'must be a number'),
-                           (10 ** 30, 'finite'), ('-5', 'must not be negative')):
+                           (10 ** 30, 'finite'), ('-5', 'must not be negative'), ('２５', 'must be a number'),
+                           ('2_5', 'must be a number')):
         with pytest.raises(ValueError, match=message):
             merge_policy({'runaway_pct': value})

@@ -93,3 +93,13 @@ def test_oom_log_lines_with_huge_numbers_are_noise_not_a_crash():
     forged = real.replace('1888', '9' * 5000).replace('300000', '9' * 5000)
     events = parse_oom_log(forged + real)
     assert [(e['pid'], e['comm']) for e in events] == [(1888, 'gunicorn')]
+
+
+@pytest.mark.parametrize('spec', ['９%', '1_0%', 'nan%', '1e400%', '9' * 5000 + '%', '-5%', '200%', '%', '10 %%'])
+def test_a_share_is_plain_digits(spec):
+    with pytest.raises(ParseError, match='swapoff_min_available'):
+        swap.parse_reserve(spec, 8 << 30, 'swapoff_min_available')
+
+
+def test_a_share_still_reads():
+    assert swap.parse_reserve('10%', 1000) == 100 and swap.parse_reserve('12.5%', 1000) == 125
