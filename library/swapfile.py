@@ -745,6 +745,9 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    if params['path'].startswith('/'):
+        # one spelling for the file: //swap/./f is /swap/f, in fstab, the lock and the result alike
+        params['path'] = swap.same_file_name(params['path'])
     path = params['path']
     state = params['state']
     priority = params['priority']

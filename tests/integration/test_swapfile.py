@@ -716,3 +716,13 @@ def test_a_step_the_kernel_refuses_late_undoes_the_whole_operation(workdir, swap
     assert int(open('/proc/sys/vm/swappiness').read()) == swappiness
     assert open('/proc/sys/vm/unprivileged_userfaultfd').read().strip() == userfault
     assert leftovers(workdir) == []
+
+
+def test_an_odd_spelling_of_the_path_is_the_same_file(workdir):
+    path = os.path.join(workdir, 'swap')
+    odd = '/' + workdir + '/./nowhere/../swap'
+    result = run(args_for(workdir, odd, size='16M', min_free_disk='1M'))
+    assert result['changed'] is True and result['file'] == path and path in swaps()
+    assert '%s none swap' % path in fstab_of(workdir)
+    assert run(args_for(workdir, path, size='16M', min_free_disk='1M'))['changed'] is False
+    assert run(args_for(workdir, odd, state='absent'))['changed'] is True and path not in swaps()
