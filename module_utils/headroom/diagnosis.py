@@ -24,6 +24,11 @@ READ_OPTIONS = ('top_limit', 'pss_limit', 'top_samples', 'sample_seconds', 'oom_
                 'oom_events_limit')
 
 
+# What the reading may be asked for: it runs on a host short of memory, for a bounded time.
+_BOUNDS = (('sample_seconds', 0, 600), ('top_samples', 1, 100), ('top_limit', 1, 100000), ('pss_limit', 0, 100000),
+           ('oom_events_limit', 0, 100000))
+
+
 def policy_of(params):
     """The thresholds and process lists merged with the defaults; ValueError names a bad option."""
     try:
@@ -32,6 +37,11 @@ def policy_of(params):
         raise ValueError('thresholds: %s' % err)
     if params['top_samples'] < 1:
         raise ValueError('top_samples must be 1 or more, got %d' % params['top_samples'])
+    for name, low, high in _BOUNDS:
+        value = params[name]
+        # 1e400 arrives as inf from -e, and time.sleep(inf) is a traceback on the host
+        if value != value or not low <= value <= high:
+            raise ValueError('%s must be from %s to %s, got %r' % (name, low, high, value))
     return policy
 
 

@@ -208,3 +208,11 @@ def test_a_journal_that_found_nothing_is_not_listed_as_a_failure(tmp_path):
                        'Operation not permitted; dmesg: dmesg: read kernel buffer failed: Operation not '
                        'permitted); journalctl answered with no kernel line']
         assert 'rc=1' not in gap[0] and 'rc=0' not in gap[0]
+
+
+@pytest.mark.parametrize('option, value', [('sample_seconds', float('inf')), ('sample_seconds', float('nan')),
+                                           ('sample_seconds', -1.0), ('top_samples', 10 ** 9), ('top_limit', 0),
+                                           ('pss_limit', -5), ('oom_events_limit', 10 ** 12)])
+def test_reading_options_out_of_bounds_are_named_before_any_host_is_read(option, value):
+    with pytest.raises(ValueError, match='%s must be from' % option):
+        policy_of(_params(**{option: value}))
