@@ -55,12 +55,14 @@ options:
     description:
       - How many processes (in C(top)'s order, biggest memory first) and command groups to return.
         The full list of a busy host is large to ship back; the groups are built from all processes.
+        1 to 100000.
     type: int
     default: 20
   pss_limit:
     description:
       - How many of the biggest processes get their PSS read from C(smaps_rollup). Reading it walks
         the process's page tables, so it is limited on hosts that are already short of memory.
+        0 to 100000.
     type: int
     default: 200
   top_samples:
@@ -69,6 +71,7 @@ options:
         processes whose RSS grows by C(growth_warning_bytes) or more are reported (a leak, or requests
         that need far more memory than others; the refactor step).
       - Each extra sample costs one C(top) pass on the host; the default of 1 keeps the diagnosis light.
+        1 to 100.
     type: int
     default: 1
   instance_type:
@@ -79,7 +82,7 @@ options:
   sample_seconds:
     description:
       - Time between the two C(/proc/vmstat) samples that give swap and reclaim rates. The collection
-        itself runs inside this window.
+        itself runs inside this window. 0 to 600 seconds.
     type: float
     default: 1.0
   oom_history:
@@ -95,7 +98,7 @@ options:
         bounded by it.
     type: str
   oom_events_limit:
-    description: How many of the most recent OOM kills to return.
+    description: How many of the most recent OOM kills to return, 0 to 100000.
     type: int
     default: 20
 attributes:
