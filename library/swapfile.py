@@ -645,12 +645,9 @@ def write_proc(proc, value):
 def oom_kills():
     """The kernel's OOM kill counter, to tell whether a run cost a process its life; None when unknown."""
     try:
-        for line in read_text('/proc/vmstat').splitlines():
-            if line.startswith('oom_kill '):
-                return int(line.split()[1])
-    except (IOError, OSError, ValueError):
+        return kernel.parse_vmstat(read_text('/proc/vmstat')).get('oom_kill')
+    except (IOError, OSError, ParseError):
         return None
-    return None
 
 
 def after_failure(module, sf, err, snapshot, now, result):
@@ -695,9 +692,8 @@ def summary(info):
 def container_scope():
     """(in a container, its memory cgroup or None): the limits swap is sized and guarded against.
 
-    A container whose cgroup scope is the root of the hierarchy and that no runtime names (no Docker
-    or podman id in its mounts) sees the machine's cgroups as its own: it stands for the machine (a
-    VM-like sandbox, a systemd-nspawn machine), and its sysctls are meant to be the machine's.
+    A container that stands for the machine (kernel.stands_for_machine) is not one here: its sysctls
+    are meant to be the machine's.
     """
     if not kernel.in_container():
         return False, None
@@ -705,7 +701,7 @@ def container_scope():
         cgroup = kernel.read_cgroup_memory(container=True)
     except ParseError:
         return True, None
-    if (cgroup is None or cgroup.get('scope') == '/') and kernel.container_id() is None:
+    if kernel.stands_for_machine((cgroup or {}).get('scope'), kernel.container_id()):
         return False, cgroup
     return True, cgroup
 

@@ -497,6 +497,13 @@ def container_id(root='/'):
     return None
 
 
+def stands_for_machine(scope, runtime_id):
+    """Whether a container sees the machine's cgroups as its own: its cgroup scope is the root of the
+    hierarchy and no runtime (Docker, podman) names it in its mounts. It then stands for the machine
+    (a VM-like sandbox, an nspawn machine): every cgroup, kill and vm.* sysctl is its own."""
+    return scope == '/' and not runtime_id
+
+
 def boot_time(root='/'):
     """Seconds since the epoch at boot (``btime`` of /proc/stat), or None."""
     try:

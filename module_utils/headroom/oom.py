@@ -12,6 +12,8 @@ import os
 import re
 import time as _time
 
+from .kernel import stands_for_machine
+
 _KIB = 1024
 
 # Where a line's message starts. Each prefix is optional and they nest: syslog/journal stamp, host,
@@ -388,8 +390,7 @@ def attribute(event, scope, container_id=None):
     paths = [path for path in (event.get('task_memcg'), event.get('memcg')) if path]
     if not paths:
         return None
-    if scope == '/' and not container_id:
-        # the root of the hierarchy the kernel names, with no namespace to hide more: every cgroup
+    if stands_for_machine(scope, container_id):
         return True
     prefix = scope.rstrip('/') + '/' if scope and scope != '/' else None
     for path in paths:
