@@ -181,7 +181,7 @@ def _stat(pid):
             text = handle.read()
     except (IOError, OSError, ValueError):
         return None
-    head, _, tail = text.rpartition(')')
+    head, _paren, tail = text.rpartition(')')
     fields = tail.split()
     if not fields or '(' not in head or not fields[1].isdigit():
         return None

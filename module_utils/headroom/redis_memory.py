@@ -291,7 +291,7 @@ def mask_secrets(text):
     for line in text.splitlines(True):
         match = _SECRET_LINE.match(line)
         if match:
-            head, _, value, end = match.groups()
+            head, _directive, value, end = match.groups()
             if value.strip():
                 line = '%s %s%s' % (head, MASK, end)
         else:
