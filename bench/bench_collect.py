@@ -26,10 +26,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
-sys.path.insert(0, os.path.join(ROOT, 'module_utils'))
+sys.path.insert(0, os.path.join(ROOT, 'collections'))  # the collection, by its full name
 
-from headroom.diagnosis import ARGUMENT_SPEC, READ_OPTIONS  # noqa: E402
-from headroom.remote import command  # noqa: E402
+from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import ARGUMENT_SPEC, READ_OPTIONS  # noqa: E402
+from ansible_collections.headroom.memory.plugins.module_utils.read.remote import command  # noqa: E402
 
 
 def payload(module, args, tmp):

@@ -24,9 +24,9 @@ import time
 import tracemalloc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'module_utils'))
+sys.path.insert(0, os.path.join(ROOT, 'collections'))  # the collection, by its full name
 
-from headroom.top import parse_top  # noqa: E402
+from ansible_collections.headroom.memory.plugins.module_utils.read.top import parse_top  # noqa: E402
 
 FIXTURES = os.path.join(ROOT, 'tests', 'fixtures')
 
@@ -95,7 +95,7 @@ def main():
 
     cases = [('top', 'headroom parse_top', parse_top, top_text)]
     try:
-        from headroom.free import parse_free
+        from ansible_collections.headroom.memory.plugins.module_utils.read.free import parse_free
         cases.append(('free', 'headroom parse_free', lambda t: parse_free(t, ''), free_text))
     except ImportError:
         print('headroom.free not found: parse_free skipped')

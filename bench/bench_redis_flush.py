@@ -24,9 +24,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'module_utils'))
+sys.path.insert(0, os.path.join(ROOT, 'collections'))  # the collection, by its full name
 
-from headroom.redis_client import connect, info as redis_info  # noqa: E402 - needs the path above
+from ansible_collections.headroom.memory.plugins.module_utils.redis_client import connect, info as redis_info  # noqa: E402 - needs the path above
 
 PASSWORD = 'bench-pw'
 VIEW_PREFIX = ':1:views.decorators.cache.cache_page'
@@ -101,7 +101,7 @@ def run_module(port, batch_size):
             'patterns': [{'db': 0, 'match': VIEW_PREFIX + ':*'}]}
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
                ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_LOAD_CALLBACK_PLUGINS='1')
-    proc = subprocess.run([os.path.join(ROOT, '.venv', 'bin', 'ansible'), 'localhost', '-m', 'redis_flush',
+    proc = subprocess.run([os.path.join(ROOT, '.venv', 'bin', 'ansible'), 'localhost', '-m', 'headroom.memory.redis_flush',
                            '-a', json.dumps(args)], cwd=ROOT, env=env, capture_output=True, text=True)
     data = json.loads(proc.stdout[proc.stdout.find('{'):])
     result = data['plays'][0]['tasks'][0]['hosts']['localhost']

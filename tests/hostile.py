@@ -3,7 +3,7 @@ figure stands. Each must come out as the parser's own ParseError or as a plausib
 
 from hypothesis import strategies as st
 
-from headroom.units import MAX_BYTES
+from ansible_collections.headroom.memory.plugins.module_utils.units import MAX_BYTES
 
 NUMBERS = st.one_of(
     st.integers(20, 5000).map(lambda n: '9' * n),                     # 400- and 5000-digit integers

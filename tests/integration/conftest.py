@@ -79,7 +79,7 @@ class RedisServer(object):
         pytest.fail('redis-server on port %d did not answer within %.0fs' % (self.port, timeout))
 
     def client(self, db=0):
-        from headroom.redis_client import connect
+        from ansible_collections.headroom.memory.plugins.module_utils.redis_client import connect
         return connect('127.0.0.1', self.port, None, None, self.password, db, 10.0)
 
     def stop(self):
@@ -150,7 +150,7 @@ def _json_output(proc):
 
 def run_module(name, args, check=False, diff=False):
     """Run one module on localhost through ``ansible``; return (result dict, full output text)."""
-    cmd = [os.path.join(VENV_BIN, 'ansible'), 'localhost', '-m', name, '-a', json.dumps(args)]
+    cmd = [os.path.join(VENV_BIN, 'ansible'), 'localhost', '-m', 'headroom.memory.' + name, '-a', json.dumps(args)]
     if check:
         cmd.append('--check')
     if diff:

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 
 from conftest import ROOT, VENV_BIN, _env, _json_output, debian_image
-from headroom import remote
-from headroom.diagnosis import ARGUMENT_SPEC, diagnose, policy_of
+from ansible_collections.headroom.memory.plugins.module_utils.read import remote
+from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import ARGUMENT_SPEC, diagnose, policy_of
 
 MIB = 1 << 20
 OPTIONS = {'top_limit': 20, 'pss_limit': 200, 'top_samples': 1, 'sample_seconds': 0.2, 'oom_history': True,
@@ -61,7 +61,7 @@ def test_become_reads_what_only_root_may(tmp_path, pipelining):
              ansible_user='tester') as (_cid, inventory):
         sleeping = {}
         for become in (False, True):
-            cmd = [os.path.join(VENV_BIN, 'ansible'), 'box', '-i', str(inventory), '-m', 'memory_facts',
+            cmd = [os.path.join(VENV_BIN, 'ansible'), 'box', '-i', str(inventory), '-m', 'headroom.memory.memory_facts',
                    '-a', 'sample_seconds=0'] + (['--become'] if become else [])
             proc = subprocess.run(cmd, cwd=ROOT, env=dict(_env(), ANSIBLE_PIPELINING=pipelining),
                                   capture_output=True, text=True, timeout=120)
@@ -82,7 +82,7 @@ def test_the_task_environment_reaches_the_commands(tmp_path, pipelining):
     with box(tmp_path, 'trixie', fake) as (cid, inventory):
         playbook = tmp_path / 'play.yml'
         playbook.write_text(json.dumps([{'hosts': 'box', 'gather_facts': False, 'tasks': [{
-            'memory_facts': {'sample_seconds': 0, 'oom_since': '-1d'},
+            'headroom.memory.memory_facts': {'sample_seconds': 0, 'oom_since': '-1d'},
             'environment': {'PATH': '/opt/fake:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin'}}]}]))
         proc = subprocess.run([os.path.join(VENV_BIN, 'ansible-playbook'), '-i', str(inventory), str(playbook)],
                               cwd=ROOT, env=dict(_env(), ANSIBLE_PIPELINING=pipelining),

@@ -60,7 +60,7 @@ def within_readings(available, readings, slack=16 << 20):
 
 
 def test_memory_facts_matches_free_taken_around_it():
-    proc, readings = free_during(os.path.join(BIN, 'ansible'), 'localhost', '-m', 'memory_facts',
+    proc, readings = free_during(os.path.join(BIN, 'ansible'), 'localhost', '-m', 'headroom.memory.memory_facts',
                                  '-a', 'sample_seconds=0')
     assert proc.returncode == 0, proc.stdout + proc.stderr
     facts = json.loads(proc.stdout[proc.stdout.index('{'):])['plays'][0]['tasks'][0]['hosts']['localhost']
@@ -103,7 +103,7 @@ def test_fail_on_makes_a_scheduler_see_a_bad_verdict(tmp_path):
 
 
 def test_bad_threshold_fails_with_a_clear_message(tmp_path):
-    proc = ansible(os.path.join(BIN, 'ansible'), 'localhost', '-m', 'memory_facts',
+    proc = ansible(os.path.join(BIN, 'ansible'), 'localhost', '-m', 'headroom.memory.memory_facts',
                    '-a', '{"thresholds": {"avail": 5}}')
     assert proc.returncode != 0
     assert "unknown threshold 'avail'" in proc.stdout
@@ -119,7 +119,7 @@ def test_oom_since_bounds_the_journal_query(tmp_path, monkeypatch):
     fake.write_text('#!/bin/sh\nprintf "%%s\\n" "$*" >> %s\n' % calls)
     fake.chmod(0o755)
     monkeypatch.setenv('PATH', '%s:%s' % (bindir, os.environ['PATH']))
-    proc = ansible(os.path.join(BIN, 'ansible'), 'localhost', '-m', 'memory_facts',
+    proc = ansible(os.path.join(BIN, 'ansible'), 'localhost', '-m', 'headroom.memory.memory_facts',
                    '-a', 'sample_seconds=0 oom_since=-30d')
     assert proc.returncode == 0, proc.stdout[-2000:]
     queries = calls.read_text().splitlines()

@@ -29,7 +29,7 @@ def test_redis_report_joins_the_diagnosis(tmp_path, redis_server):
     record = json.loads(report.read_text())['hosts'][0]
     redis = record['redis']
     assert redis['keyspace'] == {'0': 300}
-    from headroom.redis_client import info as redis_info
+    from ansible_collections.headroom.memory.plugins.module_utils.redis_client import info as redis_info
     info = redis_info(client, 'memory')['memory']
     # used_memory moves a little with every command; the report's is from moments before
     assert abs(redis['memory']['used_memory'] - info['used_memory']) < 1 << 20

@@ -12,10 +12,11 @@ import sys
 import pytest
 
 from conftest import debian_image
-from headroom import kernel, oom
+from ansible_collections.headroom.memory.plugins.module_utils.read import kernel
+from ansible_collections.headroom.memory.plugins.module_utils.read import oom
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MODULE_UTILS = os.path.join(ROOT, 'module_utils')
+COLLECTIONS = os.path.join(ROOT, 'collections')
 MIB = 1024 * 1024
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='creates memory cgroups: needs root')
@@ -84,8 +85,9 @@ def run_in(path, code):
 
 
 def test_reader_inside_a_limited_cgroup():
-    code = ('import json, sys; sys.path.insert(0, %r); from headroom.kernel import read_cgroup_memory;'
-            ' print(json.dumps(read_cgroup_memory()))' % MODULE_UTILS)
+    code = ('import json, sys; sys.path.insert(0, %r);'
+            ' from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import read_cgroup_memory;'
+            ' print(json.dumps(read_cgroup_memory()))' % COLLECTIONS)
     with memory_cgroup(64 * MIB) as (version, name, path):
         proc = run_in(path, code)
     assert proc.returncode == 0, proc.stderr

@@ -12,7 +12,7 @@ import subprocess
 import time
 
 from conftest import ROOT, VENV_BIN
-from headroom.redis_client import connect
+from ansible_collections.headroom.memory.plugins.module_utils.redis_client import connect
 from redis_patterns import EVERY_KEY, NAMES_SOME
 
 

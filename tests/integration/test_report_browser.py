@@ -21,10 +21,9 @@ from html.parser import HTMLParser
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, 'module_utils'))
 
-from headroom.audit import human  # noqa: E402
-from headroom.render import render_html  # noqa: E402
+from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import human  # noqa: E402
+from ansible_collections.headroom.memory.plugins.module_utils.report.render import render_html  # noqa: E402
 
 FIXTURES = os.path.join(ROOT, 'tests', 'fixtures', 'reports')
 VENV_BIN = os.path.join(ROOT, '.venv', 'bin')

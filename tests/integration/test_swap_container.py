@@ -43,7 +43,7 @@ def limited_box(memory_swap='1g', writable_sysctl=True):
 
 def module(cid, args, check=False):
     cmd = [os.path.join(VENV_BIN, 'ansible'), 'all', '-i', '%s,' % cid, '-c', 'community.docker.docker',
-           '-m', 'swapfile', '-a', json.dumps(args)]
+           '-m', 'headroom.memory.swapfile', '-a', json.dumps(args)]
     if check:
         cmd.append('--check')
     proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)

@@ -55,7 +55,7 @@ def swapoff_under(directory):
 
 def run(args, check=False, diff=False, env_path=None):
     """Run the module through `ansible localhost -m swapfile`; return the host's result dict."""
-    argv = [ANSIBLE, 'localhost', '-m', 'swapfile', '-a', json.dumps(args)]
+    argv = [ANSIBLE, 'localhost', '-m', 'headroom.memory.swapfile', '-a', json.dumps(args)]
     if check:
         argv.append('--check')
     if diff:
@@ -616,7 +616,7 @@ def test_two_runs_at_once_one_waits_its_turn(workdir):
     with open(os.path.join(slow_bin, 'mkswap'), 'w') as handle:
         handle.write('#!/bin/sh\ntouch %s/mkswap-started\nsleep 4\nexec %s "$@"\n' % (workdir, real))
     os.chmod(os.path.join(slow_bin, 'mkswap'), 0o755)
-    first = subprocess.Popen([ANSIBLE, 'localhost', '-m', 'swapfile', '-a',
+    first = subprocess.Popen([ANSIBLE, 'localhost', '-m', 'headroom.memory.swapfile', '-a',
                               json.dumps(args_for(workdir, path, size='16M', min_free_disk='1M'))],
                              cwd=ROOT, env=dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
                                                 ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',

@@ -12,7 +12,7 @@ import tempfile
 
 import pytest
 
-from headroom import swap
+from ansible_collections.headroom.memory.plugins.module_utils.fix import swap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ANSIBLE = os.path.join(ROOT, '.venv', 'bin', 'ansible')
@@ -68,7 +68,7 @@ def zenv():
 def run(env, check=False, env_path=None, **args):
     args = dict({'backend': 'zram', 'zram_state_file': env['state'], 'zram_config': env['config'],
                  'sysctl_file': os.path.join(env['dir'], 'sysctl.conf')}, **args)
-    argv = [ANSIBLE, 'localhost', '-m', 'swapfile', '-a', json.dumps(args)] + (['--check', '--diff'] if check else [])
+    argv = [ANSIBLE, 'localhost', '-m', 'headroom.memory.swapfile', '-a', json.dumps(args)] + (['--check', '--diff'] if check else [])
     penv = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS='1', ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
                 ANSIBLE_DEPRECATION_WARNINGS='false')
     if env_path:

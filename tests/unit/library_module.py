@@ -1,5 +1,5 @@
 """Run a module of library/ for real, as Ansible runs it on a host: a Python of its own, the
-arguments from a file, the project's module_utils on ansible.module_utils' package path."""
+arguments from a file, the collection's module_utils importable by their full names."""
 import json
 import os
 import subprocess
@@ -10,8 +10,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUNNER = '''
 import os, runpy, sys
-import ansible.module_utils
-ansible.module_utils.__path__.append(os.path.join(sys.argv[1], 'module_utils'))
+sys.path.insert(0, os.path.join(sys.argv[1], 'collections'))
 sys.argv = [sys.argv[2], sys.argv[3]]
 runpy.run_path(sys.argv[0], run_name='__main__')
 '''

@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from headroom.errors import ParseError
-from headroom.pagecache import available_percent, cache_bytes, decide, parse_meminfo, regained
-from headroom.redis_flush import names_no_key, summarize, validate_targets
+from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.fix.pagecache import available_percent, cache_bytes, decide, parse_meminfo, regained
+from ansible_collections.headroom.memory.plugins.module_utils.fix.redis_flush import names_no_key, summarize, validate_targets
 from redis_patterns import EVERY_KEY, NAMES_SOME
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'redis')
@@ -123,7 +123,7 @@ def test_summarize():
 
 
 def test_keys_left_is_what_a_dry_run_would_leave():
-    from headroom.redis_flush import keys_left
+    from ansible_collections.headroom.memory.plugins.module_utils.fix.redis_flush import keys_left
     results = [{'db': 1, 'match': None, 'keys': 150}, {'db': 0, 'match': ':1:*', 'keys': 400},
                {'db': 0, 'match': ':1:views*', 'keys': 400}, {'db': 4, 'match': 'thumb:*', 'keys': 60}]
     assert keys_left({0: 551, 1: 150, 2: 40, 4: 85}, results) == {'0': 0, '1': 0, '2': 40, '4': 25}

@@ -9,11 +9,14 @@ import sys
 
 import pytest
 
-from headroom import collect, remote
-from headroom.diagnosis import ARGUMENT_SPEC, READ_OPTIONS, diagnose, policy_of
+from ansible_collections.headroom.memory.plugins.module_utils.read import collect
+
+from ansible_collections.headroom.memory.plugins.module_utils.read import remote
+from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import ARGUMENT_SPEC, READ_OPTIONS, diagnose, policy_of
 from library_module import run_library_module
 
-HERE = os.path.dirname(os.path.abspath(collect.__file__))
+COLLECTIONS = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', 'collections'))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(collect.__file__)))  # module_utils
 OPTIONS = {'top_limit': 5, 'pss_limit': 200, 'top_samples': 2, 'sample_seconds': 0.2, 'oom_history': True,
            'oom_since': None, 'oom_events_limit': 20}
 
@@ -25,28 +28,36 @@ def _params(**overrides):
 
 
 def _imports(name):
-    tree = ast.parse(open(os.path.join(HERE, name + '.py')).read())
+    """What module ``name`` (dotted, under module_utils) imports: ('relative', its dotted name under
+    module_utils) or ('absolute', its name)."""
+    tree = ast.parse(open(os.path.join(HERE, *name.split('.')) + '.py').read())
+    package = name.split('.')[:-1]
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            yield ('.' * node.level) + (node.module or '')
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[:len(package) - node.level + 1]
+            yield 'relative', '.'.join(base + ([node.module] if node.module else []))
+        elif isinstance(node, ast.ImportFrom):
+            yield 'absolute', node.module
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                yield alias.name
+                yield 'absolute', alias.name
 
 
 def test_the_shipped_sources_are_all_the_collection_needs():
     """What the program carries is closed under import and needs nothing outside the standard library."""
     for name in remote.SOURCES:
-        for module in _imports(name):
-            if module.startswith('.'):
-                assert module[1:] in remote.SOURCES, '%s imports %s, which remote.py does not ship' % (name, module)
+        for kind, module in _imports(name):
+            if kind == 'relative':
+                assert module in remote.SOURCES, '%s imports %s, which remote.py does not ship' % (name, module)
             else:
                 assert module.split('.')[0] in sys.stdlib_module_names, '%s imports %s' % (name, module)
+    packages = set(name.rsplit('.', 1)[0] for name in remote.SOURCES if '.' in name)
+    assert packages == set(remote.PACKAGES)
 
 
 def test_the_reading_gets_every_option_it_reads():
     """READ_OPTIONS (what the plugin and the module pass to collect()) is what collect.py reads."""
-    tree = ast.parse(open(os.path.join(HERE, 'collect.py')).read())
+    tree = ast.parse(open(os.path.join(HERE, 'read', 'collect.py')).read())
     read = set(node.slice.value for node in ast.walk(tree)
                if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
                and node.value.id == 'options' and isinstance(node.slice, ast.Constant))
@@ -163,8 +174,8 @@ def test_the_diagnosis_leaves_its_own_processes_out_of_the_table():
     nor the top it started is a process of the host's; a process of the host's stays."""
     program = '\n'.join([
         'import json, os, subprocess, sys',
-        'sys.path.insert(0, %r)' % os.path.dirname(HERE),
-        'from headroom import collect',
+        'sys.path.insert(0, %r)' % COLLECTIONS,
+        'from ansible_collections.headroom.memory.plugins.module_utils.read import collect',
         'started = []',
         'def run(argv, env):',
         '    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, **env))',

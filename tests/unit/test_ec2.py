@@ -1,6 +1,6 @@
 """Next EC2 size in the same family."""
-from headroom.audit import audit
-from headroom.ec2 import family_sizes, next_size
+from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit
+from ansible_collections.headroom.memory.plugins.module_utils.judge.ec2 import family_sizes, next_size
 
 GIB = 1 << 30
 

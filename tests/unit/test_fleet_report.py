@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from headroom.fleet_report import ARGUMENT_SPEC, ReportError, write_reports
+from ansible_collections.headroom.memory.plugins.module_utils.report.files import ARGUMENT_SPEC, ReportError, write_reports
 from library_module import run_library_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -96,7 +96,7 @@ PLAYBOOK = '''
   vars:
     headroom: "{{ lookup('ansible.builtin.file', '%(facts)s') | from_json }}"
   tasks:
-    - fleet_report: %(args)s
+    - headroom.memory.fleet_report: %(args)s
       register: out
     - ansible.builtin.copy:
         content: "{{ out | to_json }}"

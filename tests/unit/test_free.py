@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from headroom.errors import ParseError
-from headroom.free import parse_free
-from headroom.units import resolution
+from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.read.free import parse_free
+from ansible_collections.headroom.memory.plugins.module_utils.units import resolution
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, '..', 'fixtures')

@@ -4,8 +4,8 @@ import os
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from headroom.errors import ParseError
-from headroom.free import parse_free
+from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.read.free import parse_free
 from hostile import replace_a_number, sane
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fixtures', 'free')

@@ -4,11 +4,11 @@ import os
 
 import pytest
 
-from headroom import swap
-from headroom.errors import ParseError
-from headroom.free import parse_free
-from headroom.kernel import parse_meminfo, parse_vmstat
-from headroom.top import parse_top
+from ansible_collections.headroom.memory.plugins.module_utils.fix import swap
+from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.read.free import parse_free
+from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import parse_meminfo, parse_vmstat
+from ansible_collections.headroom.memory.plugins.module_utils.read.top import parse_top
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures')
 
@@ -87,7 +87,7 @@ def test_swap_size_refused_with_its_own_message(size):
 
 def test_oom_log_lines_with_huge_numbers_are_noise_not_a_crash():
     """Anyone can write to syslog (logger): a forged kill line with a 5000-digit pid is skipped."""
-    from headroom.oom import parse_oom_log
+    from ansible_collections.headroom.memory.plugins.module_utils.read.oom import parse_oom_log
     real = ('[ 4242.000000] Out of memory: Killed process 1888 (gunicorn) total-vm:300000kB, '
             'anon-rss:200000kB, file-rss:0kB, shmem-rss:0kB, UID:1001 pgtables:600kB oom_score_adj:0\n')
     forged = real.replace('1888', '9' * 5000).replace('300000', '9' * 5000)

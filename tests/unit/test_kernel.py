@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from headroom import kernel
-from headroom.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.read import kernel
+from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
 
 FIX = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'kernel')
 

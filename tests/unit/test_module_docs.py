@@ -18,13 +18,10 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIBRARY = os.path.join(ROOT, 'library')
+FRAGMENTS = os.path.join(ROOT, 'collections', 'ansible_collections', 'headroom', 'memory', 'plugins', 'doc_fragments')
 MODULES = sorted(glob.glob(os.path.join(LIBRARY, '*.py')))
 
-ansible_module_utils = pytest.importorskip('ansible.module_utils')
-# Ansible finds module_utils/headroom next to the playbook; in the tests the same directory is
-# added to the package path, so the modules' own imports work unchanged.
-if os.path.join(ROOT, 'module_utils') not in ansible_module_utils.__path__:
-    ansible_module_utils.__path__.append(os.path.join(ROOT, 'module_utils'))
+pytest.importorskip('ansible.module_utils')
 
 
 class _Stop(Exception):
@@ -53,7 +50,8 @@ def documentation(module):
     doc = yaml.safe_load(module.DOCUMENTATION)
     options = {}
     for name in doc.pop('extends_documentation_fragment', None) or []:
-        fragment = load(os.path.join(ROOT, 'doc_fragments', name + '.py')).ModuleDocFragment
+        assert name.startswith('headroom.memory.'), '%s: a fragment is named by its full name' % name
+        fragment = load(os.path.join(FRAGMENTS, name.split('.')[-1] + '.py')).ModuleDocFragment
         for option, spec in yaml.safe_load(fragment.DOCUMENTATION)['options'].items():
             assert option not in (doc.get('options') or {}), '%s: in fragment %s and in the module' % (option, name)
             options[option] = spec

@@ -6,7 +6,7 @@ import re
 
 from hypothesis import given, settings, strategies as st
 
-from headroom import oom
+from ansible_collections.headroom.memory.plugins.module_utils.read import oom
 
 FIX = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'kernel')
 PUB = os.path.join(FIX, 'published')

@@ -1,6 +1,6 @@
 """diagnosis.oom_facts: how many kills, whose, when, and how sure; the window that judges them."""
-from headroom.audit import audit, merge_policy
-from headroom.diagnosis import oom_facts
+from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit, merge_policy
+from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import oom_facts
 
 HOUR = 3600.0
 NOW = 1796165567.0

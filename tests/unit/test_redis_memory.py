@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from headroom.errors import ParseError
-from headroom.redis_memory import (classify_error, config_changes, config_file_values, edit_config_file, mask_secrets,
+from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.read.redis import (classify_error, config_changes, config_file_values, edit_config_file, mask_secrets,
                                    keyspace, memory_summary, parse_info, parse_redis_size, parse_thp,
                                    parse_vm_swap, warnings)
 

@@ -14,9 +14,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from headroom.audit import audit, human
-from headroom.render import MARKDOWN_HOSTS, render_html, render_markdown
-from headroom.report import build_report, merge_reports
+from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit, human
+from ansible_collections.headroom.memory.plugins.module_utils.report.render import MARKDOWN_HOSTS, render_html, render_markdown
+from ansible_collections.headroom.memory.plugins.module_utils.report.records import build_report, merge_reports
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'fixtures', 'reports')
 GIB = 1 << 30

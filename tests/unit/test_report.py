@@ -1,8 +1,8 @@
 """Fleet records, summary and the merge of AWX job slices."""
 import pytest
 
-from headroom.audit import audit
-from headroom.report import build_report, fleet_summary, host_record, merge_reports
+from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit
+from ansible_collections.headroom.memory.plugins.module_utils.report.records import build_report, fleet_summary, host_record, merge_reports
 
 GIB = 1 << 30
 

@@ -3,9 +3,9 @@ import os
 
 import pytest
 
-from headroom.errors import ParseError
-from headroom import swap
-from headroom.swap import GIB, MIB
+from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.fix import swap
+from ansible_collections.headroom.memory.plugins.module_utils.fix.swap import GIB, MIB
 
 # `cat /proc/swaps` on this project's Debian 12 host (kernel 6.18) with a zram device at
 # priority 100, a file whose name has a space, and a file at priority 5.

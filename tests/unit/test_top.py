@@ -19,9 +19,9 @@ import subprocess
 
 import pytest
 
-from headroom.errors import ParseError
-from headroom.top import parse_top, run_top
-from headroom.units import resolution
+from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.read.top import parse_top, run_top
+from ansible_collections.headroom.memory.plugins.module_utils.units import resolution
 from library_module import run_library_module
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures')

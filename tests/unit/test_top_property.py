@@ -12,8 +12,8 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from headroom.errors import ParseError
-from headroom.top import parse_top
+from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.read.top import parse_top
 from hostile import replace_a_number, sane
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures')

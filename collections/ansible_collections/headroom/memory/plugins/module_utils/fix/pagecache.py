@@ -1,0 +1,68 @@
+"""Kernel page cache: when dropping it is warranted, and how much it gave back.
+
+Dropping clean caches frees nothing a process holds; it only makes MemFree look better
+and costs re-reads later. So it is done only when the diagnosis says memory is short.
+"""
+
+from ..errors import ParseError
+from ..read.kernel import parse_meminfo as read_meminfo
+
+# What each vm.drop_caches level releases (Documentation/admin-guide/sysctl/vm.rst):
+# 1 page cache, 2 reclaimable slab (dentries and inodes), 3 both.
+LEVELS = {1: 'page cache', 2: 'dentries and inodes', 3: 'page cache, dentries and inodes'}
+
+
+def parse_meminfo(text):
+    """``{'MemTotal': bytes, ...}`` from /proc/meminfo; ``HugePages_*`` counts stay counts."""
+    values = read_meminfo(text)
+    for needed in ('MemTotal', 'MemFree'):
+        if needed not in values:
+            raise ParseError('/proc/meminfo has no %s line' % needed)
+    return values
+
+
+def available_percent(meminfo):
+    """MemAvailable as a percentage of MemTotal (kernels before 3.14 lack it: estimate it)."""
+    total = meminfo['MemTotal']
+    if total <= 0:
+        raise ParseError('MemTotal is 0')
+    available = meminfo.get('MemAvailable')
+    if available is None:
+        available = meminfo['MemFree'] + meminfo.get('Buffers', 0) + meminfo.get('Cached', 0)
+    return round(100.0 * available / total, 2)
+
+
+def decide(available, threshold):
+    """``(drop, reason)``: drop only when available memory is below the threshold."""
+    if not 0 <= threshold <= 100:
+        raise ParseError('the threshold must be a percentage 0-100, got %r' % (threshold,))
+    if available < threshold:
+        return True, ('MemAvailable is %.1f%% of RAM, below the %.1f%% threshold: memory is short, '
+                      'dropping clean caches' % (available, threshold))
+    return False, ('MemAvailable is %.1f%% of RAM, at or above the %.1f%% threshold: memory is not short, '
+                   'caches left alone' % (available, threshold))
+
+
+def cache_bytes(meminfo, level=1):
+    """What the given drop level can release, as /proc/meminfo counts it."""
+    page = meminfo.get('Cached', 0) + meminfo.get('Buffers', 0)
+    slab = meminfo.get('SReclaimable', 0)
+    if level == 1:
+        return page
+    if level == 2:
+        return slab
+    if level == 3:
+        return page + slab
+    raise ParseError('vm.drop_caches level must be 1, 2 or 3, got %r' % (level,))
+
+
+def regained(before, after, level=1):
+    """Bytes the drop gave back: the fall of the caches it targets and the rise of MemFree."""
+    return {
+        'cache_bytes_before': cache_bytes(before, level),
+        'cache_bytes_after': cache_bytes(after, level),
+        'cache_bytes_dropped': cache_bytes(before, level) - cache_bytes(after, level),
+        'mem_free_gained': after['MemFree'] - before['MemFree'],
+        'mem_available_before': before.get('MemAvailable'),
+        'mem_available_after': after.get('MemAvailable'),
+    }

@@ -1,0 +1,130 @@
+"""memory_facts without the I/O: its options, and from what collect.py read to the facts and verdict.
+
+Used by the memory_facts module (on the host) and its action plugin (on the controller, where the
+host sent what collect.py read): both return the same facts.
+"""
+
+from .verdict import audit, classify, merge_policy
+
+ARGUMENT_SPEC = dict(
+    thresholds=dict(type='dict', default={}),
+    allow=dict(type='list', elements='str', default=[]),
+    deny=dict(type='list', elements='str', default=[]),
+    top_limit=dict(type='int', default=20),
+    pss_limit=dict(type='int', default=200),
+    sample_seconds=dict(type='float', default=1.0),
+    top_samples=dict(type='int', default=1),
+    instance_type=dict(type='str'),
+    oom_history=dict(type='bool', default=True),
+    oom_since=dict(type='str'),
+    oom_events_limit=dict(type='int', default=20),
+)
+# The options the reading on the host uses (collect.collect); the others are the verdict's.
+READ_OPTIONS = ('top_limit', 'pss_limit', 'top_samples', 'sample_seconds', 'oom_history', 'oom_since',
+                'oom_events_limit')
+
+
+# What the reading may be asked for: it runs on a host short of memory, for a bounded time.
+_BOUNDS = (('sample_seconds', 0, 600), ('top_samples', 1, 100), ('top_limit', 1, 100000), ('pss_limit', 0, 100000),
+           ('oom_events_limit', 0, 100000))
+
+
+def policy_of(params):
+    """The thresholds and process lists merged with the defaults; ValueError names a bad option."""
+    try:
+        policy = merge_policy(dict(params['thresholds'], allow=params['allow'], deny=params['deny']))
+    except ValueError as err:
+        raise ValueError('thresholds: %s' % err)
+    if params['top_samples'] < 1:
+        raise ValueError('top_samples must be 1 or more, got %d' % params['top_samples'])
+    for name, low, high in _BOUNDS:
+        value = params[name]
+        # 1e400 arrives as inf from -e, and time.sleep(inf) is a traceback on the host
+        if value != value or not low <= value <= high:
+            raise ValueError('%s must be from %s to %s, got %r' % (name, low, high, value))
+    return policy
+
+
+def diagnose(collected, params, policy):
+    """The facts memory_facts returns under ansible_facts.headroom, from collect()'s result."""
+    gaps = list(collected['gaps'])
+    cgroup = collected['cgroup']
+    oom = oom_facts(collected, policy)
+    if oom['kills'] is None:
+        gaps.append('OOM kills: not counted (no kernel counter for this scope and no kernel log)')
+    groups = classify(collected['groups'], policy)
+    limit = params['top_limit']
+    facts = dict((key, collected[key]) for key in ('memory', 'free', 'top', 'meminfo', 'vmstat', 'rates',
+                                                   'pressure', 'cgroup', 'overcommit_memory', 'container',
+                                                   'growth'))
+    facts.update({
+        'oom': oom,
+        'groups': groups[:limit],
+        'gaps': gaps,
+    })
+    facts['audit'] = audit({'memory': facts['memory'], 'meminfo': facts['meminfo'], 'cgroup': cgroup,
+                            'rates': facts['rates'], 'pressure': facts['pressure'], 'oom': oom,
+                            'overcommit_memory': facts['overcommit_memory'],
+                            'groups': groups, 'instance_type': params['instance_type'],
+                            'growth': facts['growth']}, policy)
+    return facts
+
+
+def oom_facts(collected, policy):
+    """The OOM kills of this host's scope: how many, whose, when, and how sure that is.
+
+    On a host the kernel's counter (/proc/vmstat ``oom_kill``, since boot) and its log are its own. In a
+    container both are the machine's: the kills are the container's cgroup's (collect read them from
+    every cgroup below its root: a unit's worker killed in ``system.slice/gunicorn.service`` counts)
+    and the log lines whose cgroup lies in it. ``recent`` counts the kills of the last
+    ``oom_window_hours``; a kill the counter has but no log line dates is counted as recent, and said.
+    """
+    cgroup, vmstat, container = collected['cgroup'], collected['vmstat'], collected['container']
+    logged = collected['oom_events_count']
+    by_cgroup = []
+    if container:
+        kills = (cgroup or {}).get('kills')
+        counted = kills['total'] if kills else None
+        by_cgroup = kills['by_cgroup'] if kills else []
+        method = kills['method'] if kills else None
+    else:
+        counted = vmstat.get('oom_kill') if vmstat else None
+        method = '/proc/vmstat oom_kill (since boot)' if counted is not None else None
+    if counted is None and not collected['oom_sources']:
+        total = None
+    else:
+        total = max(counted or 0, logged)
+    incomplete = list(collected.get('oom_incomplete') or [])
+    if container and counted is not None and cgroup and cgroup.get('version') == 1 and not collected['oom_sources']:
+        incomplete.append('cgroup v1 counts a kill in the victim\'s own cgroup, which goes when its unit '
+                          'fails and is removed; the kernel log, which would keep it, is not readable here')
+    if collected.get('oom_unattributed'):
+        incomplete.append('%d kill(s) in the machine\'s log name no cgroup: they may be this container\'s'
+                          % collected['oom_unattributed'])
+    epochs = collected.get('oom_epochs') or []
+    window = policy['oom_window_hours'] * 3600.0
+    now = collected.get('now')
+    undated = max(0, (total or 0) - len(epochs))
+    recent = undated + (sum(1 for epoch in epochs if now is None or epoch >= now - window))
+    victims = list(collected['oom_victims'])
+    for item in by_cgroup:
+        unit = item['cgroup'].rsplit('/', 1)[-1]
+        if unit and unit not in victims:
+            victims.append(unit)
+    return {
+        'kills': total,
+        'recent': recent if total is not None else None,
+        'undated': undated,
+        'window_hours': policy['oom_window_hours'],
+        'last': epochs[-1] if epochs else None,
+        'counted': counted,
+        'counted_by': method,
+        'logged': logged,
+        'victims': victims,
+        'by_cgroup': by_cgroup,
+        'scope': (cgroup or {}).get('scope') if container else None,
+        'sources': collected['oom_sources'],
+        'complete': not incomplete,
+        'incomplete': incomplete,
+        'events': collected['oom_events'],
+    }

@@ -1,0 +1,430 @@
+"""The diagnosis: from a host's memory facts to a verdict and ranked recommendations.
+
+Pure functions, no I/O. ``audit(facts, policy)`` takes the facts memory_facts
+collects (see ``audit`` for their shape) and a policy (thresholds and process
+lists, ``DEFAULT_POLICY`` merged with the user's) and returns
+
+    {'verdict': 'ok' | 'warning' | 'critical',
+     'reasons': [{'level', 'signal', 'message'}],
+     'recommendations': [{'rank', 'step', 'title', 'detail', 'role', 'bytes'}],
+     'effective_total', 'available', 'available_pct', 'limited_by_cgroup',
+     'swap_total', 'swap_used' (the swap the workload may use: a cgroup's swap limit caps the machine's),
+     'summary', 'lines'}
+
+Recommendations follow the order an operator would try them, cheapest first:
+processes, caches, code, swap, refactor, scale.
+"""
+
+import fnmatch
+import re
+import time
+
+from .ec2 import next_size
+from ..read.processes import group_processes, growth  # noqa: F401 (re-exported: the diagnosis works on their groups)
+
+STEPS = ('processes', 'caches', 'code', 'swap', 'refactor', 'scale')
+
+DEFAULT_POLICY = {
+    # MemAvailable as a share of the memory the host (or its cgroup) may use
+    'available_warning_pct': 20.0,
+    'available_critical_pct': 10.0,
+    # share of swap in use (systemd-oomd acts at 90)
+    'swap_used_warning_pct': 50.0,
+    'swap_used_critical_pct': 90.0,
+    # swap traffic, bytes/s in + out: the thrash signal
+    'swap_rate_warning_bytes': 1048576,
+    'swap_rate_critical_bytes': 16777216,
+    # direct reclaim, pages scanned per second by allocating tasks
+    'direct_scan_warning_pages': 1000,
+    # PSI averages over 10 s, percent of time stalled
+    'psi_some_warning': 10.0,
+    'psi_full_critical': 20.0,
+    # OOM kills in the last oom_window_hours before it is a warning (older ones are reported, not judged)
+    'oom_kills_warning': 1,
+    'oom_window_hours': 24,
+    # one command holding this share of memory is a runaway candidate
+    'runaway_pct': 40.0,
+    # unreclaimable kernel slab above this share points at the kernel, not a process
+    'slab_unreclaimable_warning_pct': 10.0,
+    # a command not on the allow list is reported as unknown from this size on
+    'unknown_min_bytes': 52428800,
+    # a process whose RSS grows this much across top's samples is a leak or a heavy code path
+    'growth_warning_bytes': 52428800,
+    # fnmatch patterns on the command name
+    'allow': [],
+    'deny': [],
+}
+
+# (warning, critical, whether the warning threshold is the higher number)
+_ORDERED = (('available_warning_pct', 'available_critical_pct', True),
+            ('swap_used_warning_pct', 'swap_used_critical_pct', False),
+            ('swap_rate_warning_bytes', 'swap_rate_critical_bytes', False))
+_REDIS_LIKE = ('redis-server', 'redis', 'valkey-server', 'keydb-server')
+_CACHE_SERVERS = _REDIS_LIKE + ('memcached',)
+_APP_SERVERS = ('gunicorn', 'uwsgi', 'celery', 'python', 'python3', 'python2', 'php-fpm*',
+                'puma', 'unicorn', 'node', 'java', 'ruby', 'daphne', 'uvicorn', 'dotnet')
+_LEVELS = ('ok', 'warning', 'critical')
+# Signals that say memory is short now (an OOM kill in the history says it was, once).
+_SHORT_SIGNALS = ('available', 'swap_used', 'swap_rate', 'direct_reclaim', 'pressure', 'commit')
+_MIB = 1048576
+_GIB = 1073741824
+
+
+def merge_policy(user=None):
+    """DEFAULT_POLICY updated with ``user``; an unknown key or a wrong type raises ValueError."""
+    policy = dict(DEFAULT_POLICY)
+    for key, value in (user or {}).items():
+        if key not in DEFAULT_POLICY:
+            raise ValueError('unknown threshold %r; known: %s' % (key, ', '.join(sorted(DEFAULT_POLICY))))
+        default = DEFAULT_POLICY[key]
+        if isinstance(default, list):
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise ValueError('%s must be a list of patterns, got %r' % (key, value))
+        else:
+            value = _number(key, value)
+        policy[key] = value
+    for warning, critical, higher in _ORDERED:
+        # a host must reach the warning before the critical level: a critical available share above
+        # the warning one, or a critical swap share below the warning one, would skip the warning
+        if (policy[warning] < policy[critical]) if higher else (policy[warning] > policy[critical]):
+            raise ValueError('%s (%s) must be %s %s (%s): a host is a warning before it is critical'
+                             % (warning, policy[warning], 'at least' if higher else 'at most', critical,
+                                policy[critical]))
+    if policy['oom_window_hours'] <= 0:
+        raise ValueError('oom_window_hours must be more than 0, got %r' % policy['oom_window_hours'])
+    return policy
+
+
+def _matches(name, patterns):
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+_NUMERIC = re.compile(r'^-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$', re.ASCII)
+
+
+def _number(key, value):
+    """A threshold as a number: ``-e`` and templating hand over ``'25'`` as often as 25. Finite, not
+    negative, and no bool; ValueError naming the key otherwise."""
+    if isinstance(value, str):
+        # int() and float() would also take '２５', '2_5' and 'nan': a number is plain ASCII
+        if len(value) > 40 or not _NUMERIC.match(value.strip()):
+            raise ValueError('%s must be a number, got %r' % (key, value[:40]))
+        text = value.strip()
+        value = float(text) if any(c in text for c in '.eE') else int(text)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError('%s must be a number, got %r' % (key, value))
+    if value != value or value in (float('inf'), float('-inf')) or abs(value) > 1e18:
+        raise ValueError('%s must be a finite number, got %r' % (key, value))
+    if value < 0:
+        raise ValueError('%s must not be negative, got %r' % (key, value))
+    return value
+
+
+def classify(groups, policy):
+    """Mark each group 'denied', 'allowed', 'unknown' (big and not allowed) or None."""
+    for group in groups:
+        if _matches(group['command'], policy['deny']):
+            group['status'] = 'denied'
+        elif _matches(group['command'], policy['allow']):
+            group['status'] = 'allowed'
+        elif policy['allow'] and group['memory'] >= policy['unknown_min_bytes']:
+            group['status'] = 'unknown'
+        else:
+            group['status'] = None
+    return groups
+
+
+def effective_swap(memory, cgroup):
+    """(total, used) of the swap the workload may really use: a cgroup's swap limit caps the machine's.
+
+    Inside a container `free` shows the machine's swap; memory.swap.max (v2) or memsw minus mem (v1)
+    says how much of it the container's processes may use: 0 means they cannot swap at all.
+    """
+    total, used = memory.get('swap_total') or 0, memory.get('swap_used') or 0
+    if cgroup and cgroup.get('swap_limit') is not None and cgroup['swap_limit'] < total:
+        current = cgroup.get('swap_current')
+        return cgroup['swap_limit'], min(used, current if current is not None else used, cgroup['swap_limit'])
+    return total, used
+
+
+def effective_memory(memory, cgroup):
+    """(total, available) the workload really has: the cgroup's limit when it is tighter."""
+    total, available = memory['total'], memory['available']
+    if cgroup and cgroup.get('limit') and cgroup['limit'] < total:
+        cg_available = cgroup['limit'] - (cgroup.get('current') or 0) + (cgroup.get('reclaimable') or 0)
+        return cgroup['limit'], max(0, min(available, cg_available))
+    return total, available
+
+
+def audit(facts, policy=None):
+    """Judge one host.
+
+    ``facts``: {'memory': {total, available, swap_total, swap_used, shared} bytes,
+    'meminfo': parsed /proc/meminfo or None, 'cgroup': {limit, current, ...} or None,
+    'rates': {'swap_bytes', 'pgscan_direct'} per second or None,
+    'pressure': {'some': {'avg10'}, 'full': {...}} or None, 'oom_kills': int,
+    'oom_events': [...] or only their victims' names ('oom_victims'), 'overcommit_memory': int or None,
+    'groups': group_processes()}
+    """
+    policy = policy if policy is not None else dict(DEFAULT_POLICY)
+    memory = facts['memory']
+    total, available = effective_memory(memory, facts.get('cgroup'))
+    available_pct = 100.0 * available / total if total else 0.0
+    reasons = []
+
+    def reason(level, signal, message):
+        reasons.append({'level': level, 'signal': signal, 'message': message})
+
+    limited = total != memory['total']
+    scope = 'of the cgroup limit' if limited else 'of RAM'
+    if available_pct <= policy['available_critical_pct']:
+        reason('critical', 'available', '%.1f%% available (%s %s %s)'
+               % (available_pct, human(available), scope, human(total)))
+    elif available_pct <= policy['available_warning_pct']:
+        reason('warning', 'available', '%.1f%% available (%s %s %s)'
+               % (available_pct, human(available), scope, human(total)))
+
+    swap_total, swap_used = effective_swap(memory, facts.get('cgroup'))
+    swap_pct = 100.0 * swap_used / swap_total if swap_total else 0.0
+    if swap_total and swap_pct >= policy['swap_used_critical_pct']:
+        reason('critical', 'swap_used', 'swap %.0f%% used (%s of %s)' % (swap_pct, human(swap_used), human(swap_total)))
+    elif swap_total and swap_pct >= policy['swap_used_warning_pct']:
+        reason('warning', 'swap_used', 'swap %.0f%% used (%s of %s)' % (swap_pct, human(swap_used), human(swap_total)))
+
+    rates = facts.get('rates') or {}
+    swap_rate = rates.get('swap_bytes')
+    if swap_rate is not None and swap_rate >= policy['swap_rate_critical_bytes']:
+        reason('critical', 'swap_rate', 'swapping %s/s: the host is thrashing' % human(swap_rate))
+    elif swap_rate is not None and swap_rate >= policy['swap_rate_warning_bytes']:
+        reason('warning', 'swap_rate', 'swapping %s/s' % human(swap_rate))
+    scan = rates.get('pgscan_direct')
+    if scan is not None and scan >= policy['direct_scan_warning_pages']:
+        reason('warning', 'direct_reclaim', 'processes stall reclaiming memory themselves (%d pages/s scanned): '
+               'the CPU spike of a host running out of memory' % scan)
+
+    pressure = facts.get('pressure') or {}
+    some = (pressure.get('some') or {}).get('avg10')
+    full = (pressure.get('full') or {}).get('avg10')
+    if full is not None and full >= policy['psi_full_critical']:
+        reason('critical', 'pressure', 'all tasks stalled on memory %.1f%% of the last 10 s (PSI full)' % full)
+    elif some is not None and some >= policy['psi_some_warning']:
+        reason('warning', 'pressure', 'tasks stalled on memory %.1f%% of the last 10 s (PSI some)' % some)
+
+    oom = oom_summary(facts)
+    oom_kills = oom['recent'] or 0
+    victims = ' (%s)' % ', '.join(oom['victims']) if oom['victims'] else ''
+    last = ', the last at %s' % when(oom['last']) if oom['last'] else ''
+    if oom_kills >= policy['oom_kills_warning']:
+        undated = ' (%d with no time: no kernel log line dates them)' % oom['undated'] if oom['undated'] else ''
+        reason('warning', 'oom_kills', 'the OOM killer has killed %d process(es) in the last %s h%s%s%s'
+               % (oom_kills, _num(oom['window_hours']), victims, last, undated))
+    elif oom['kills']:
+        reason('ok', 'oom_kills_past', 'no OOM kill in the last %s h; %d before%s%s'
+               % (_num(oom['window_hours']), oom['kills'], victims, last))
+    if oom['kills'] is not None and oom['incomplete']:
+        reason('ok', 'oom_history', 'the kill history may be incomplete: %s' % '; '.join(oom['incomplete']))
+
+    meminfo = facts.get('meminfo') or {}
+    sunreclaim = meminfo.get('SUnreclaim')
+    if sunreclaim and total and 100.0 * sunreclaim / memory['total'] >= policy['slab_unreclaimable_warning_pct']:
+        reason('warning', 'slab', 'the kernel holds %s of unreclaimable slab: look at drivers and kernel '
+               'objects, not processes' % human(sunreclaim))
+    committed, limit = meminfo.get('Committed_AS'), meminfo.get('CommitLimit')
+    if committed and limit and facts.get('overcommit_memory') == 2 and committed >= limit:
+        reason('critical', 'commit', 'commit limit reached (%s of %s, vm.overcommit_memory=2): allocations fail'
+               % (human(committed), human(limit)))
+
+    groups = facts.get('groups') or []
+    for group in groups:
+        if group.get('status') == 'denied':
+            reason('warning', 'denied_process', '%s is running (%d process(es), %s) but is on the deny list'
+                   % (group['command'], group['count'], human(group['memory'])))
+    # One process holding that share is a runaway; a pool of workers that does (a normal 4-worker
+    # gunicorn) is a question of how many fit, which the code step answers. A pool that grows is
+    # the growth signal below.
+    runaway = [g for g in groups if total and 100.0 * _largest(g)['memory'] / total >= policy['runaway_pct']]
+    for group in runaway:
+        largest = _largest(group)
+        reason('warning', 'runaway', '%s (pid %s) holds %.0f%% of memory (%s)'
+               % (group['command'], largest['pid'], 100.0 * largest['memory'] / total, human(largest['memory'])))
+
+    growing = [g for g in facts.get('growth') or [] if g['grew'] >= policy['growth_warning_bytes']]
+    for item in growing:
+        reason('warning', 'growth', '%s (pid %s) grew by %s while it was watched'
+               % (item['command'], item['pid'], human(item['grew'])))
+
+    verdict = max((r['level'] for r in reasons), key=_LEVELS.index, default='ok')
+    short = any(r['signal'] in _SHORT_SIGNALS for r in reasons)
+    recommendations = _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
+                                 oom_kills, policy, facts.get('instance_type'), growing,
+                                 swap_total, facts.get('cgroup'))
+    result = {
+        'verdict': verdict,
+        'reasons': reasons,
+        'recommendations': recommendations,
+        'effective_total': total,
+        'available': available,
+        'swap_total': swap_total,
+        'swap_used': swap_used,
+        'available_pct': round(available_pct, 1),
+        'limited_by_cgroup': limited,
+        'summary': summary(verdict, available, total, swap_used, swap_total, oom_kills),
+    }
+    result['lines'] = lines(result)
+    return result
+
+
+def oom_summary(facts):
+    """The kills facts say: ``facts['oom']`` (diagnosis.oom_facts), or a bare count and victims."""
+    if facts.get('oom') is not None:
+        return facts['oom']
+    kills = facts.get('oom_kills') or 0
+    victims = facts.get('oom_victims')
+    if victims is None:
+        victims = sorted(set(e.get('comm') for e in facts.get('oom_events') or [] if e.get('comm')))
+    return {'kills': kills, 'recent': kills, 'undated': 0, 'window_hours': DEFAULT_POLICY['oom_window_hours'],
+            'last': None, 'victims': victims, 'incomplete': []}
+
+
+def when(epoch):
+    """A kill's time for a message: UTC, to the second."""
+    return time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(epoch))
+
+
+def _num(value):
+    return ('%d' % value) if float(value).is_integer() else ('%g' % value)
+
+
+def lines(result):
+    """The verdict as a few lines for a person: summary, reasons, ranked recommendations."""
+    out = [result['summary']]
+    out.extend('  %s: %s' % (r['level'], r['message']) for r in result['reasons'])
+    out.extend('  %d. [%s] %s: %s%s' % (rec['rank'], rec['step'], rec['title'], rec['detail'],
+                                        ' (role %s)' % rec['role'] if rec['role'] else '')
+               for rec in result['recommendations'])
+    return out
+
+
+def _recommend(short, total, available, memory, meminfo, groups, runaway, rates, oom_kills, policy,
+               instance_type=None, growing=(), swap_total=0, cgroup=None):
+    recs = []
+
+    def add(step, title, detail, role=None, size=None):
+        recs.append({'step': step, 'title': title, 'detail': detail, 'role': role, 'bytes': size})
+
+    reclaimable = 0
+    # 1. processes
+    for group in groups:
+        if group.get('status') == 'denied':
+            reclaimable += group['memory']
+            add('processes', 'Stop %s' % group['command'],
+                '%d process(es) on the deny list hold %s (%s); pids %s'
+                % (group['count'], human(group['memory']), group['measure'].upper(), _pids(group)),
+                size=group['memory'])
+        elif group.get('status') == 'unknown':
+            add('processes', 'Identify %s' % group['command'],
+                'not on the allow list, %d process(es) hold %s; users %s, pids %s'
+                % (group['count'], human(group['memory']), ', '.join(group['users']) or '?', _pids(group)),
+                size=group['memory'])
+    for group in runaway:
+        largest = _largest(group)
+        add('processes', 'Check %s for a runaway' % group['command'],
+            'pid %s holds %.0f%% of memory (%s; %d process(es) of it hold %s)'
+            % (largest['pid'], 100.0 * largest['memory'] / total, human(largest['memory']), group['count'],
+               human(group['memory'])), size=largest['memory'])
+    # 2. caches
+    for group in groups:
+        big = group['memory'] >= (0.01 if short else 0.1) * total
+        if _matches(group['command'], _CACHE_SERVERS) and big:
+            redis = _matches(group['command'], _REDIS_LIKE)
+            add('caches', 'Trim %s' % group['command'],
+                '%s holds %s: cap it (%s) and delete disposable keys'
+                % (group['command'], human(group['memory']),
+                   'maxmemory and an evicting policy' if redis else 'its memory limit'),
+                role='cache_flush' if redis else None, size=group['memory'])
+    shmem = meminfo.get('Shmem') or memory.get('shared') or 0
+    if short and shmem >= 0.1 * total:
+        add('caches', 'Clean shared memory and tmpfs',
+            '%s sits in tmpfs or shared memory (/dev/shm, /run, /tmp on tmpfs), which the kernel cannot '
+            'reclaim: delete what nobody needs' % human(shmem), size=shmem)
+    # 3. code
+    apps = [g for g in groups if _matches(g['command'], _APP_SERVERS) and g['memory'] >= 0.05 * total]
+    for group in apps if short else []:
+        per = group['memory'] // max(1, group['count'])
+        add('code', 'Slim %s' % group['command'],
+            '%d process(es), %s each (%s): unload what the app does not use (one team freed ~200 MB by '
+            'dropping an unused Django admin), fewer workers, or recycle them (max-requests)'
+            % (group['count'], human(per), group['measure'].upper()), size=group['memory'])
+    # 4. swap
+    if swap_total == 0 and (short or oom_kills >= policy['oom_kills_warning']):
+        if cgroup and cgroup.get('swap_limit') == 0:
+            add('swap', 'Let the cgroup swap',
+                'its swap limit is 0 (memory.swap.max, or a container run with --memory-swap equal to '
+                '--memory), so a swap file would not help it: raise that limit, or the memory limit')
+        else:
+            add('swap', 'Add swap as an emergency buffer',
+                'the host has no swap: a swap file absorbs a spike that would otherwise wake the OOM killer '
+                '(frequent swapping is itself a symptom)', role='swap_setup')
+    # 5. refactor
+    for item in growing:
+        add('refactor', 'Look into %s (pid %s) for a leak or a heavy request' % (item['command'], item['pid']),
+            'its RSS grew by %s (%s to %s)%s while the host was watched' % (
+                human(item['grew']), human(item['from']), human(item['to']),
+                ' in %.0f s' % item['seconds'] if item.get('seconds') else ''), size=item['grew'])
+    swap_rate = rates.get('swap_bytes') or 0
+    seen = []
+    if swap_rate >= policy['swap_rate_warning_bytes']:
+        seen.append('swap traffic of %s/s' % human(swap_rate))
+    if oom_kills >= policy['oom_kills_warning']:
+        seen.append('%d OOM kill(s)' % oom_kills)
+    if seen:
+        add('refactor', 'Find the code paths that spike memory',
+            '%s: some requests need far more memory than usual; profile them (whole querysets or files '
+            'read into memory, unbounded in-process caches)' % ' and '.join(seen))
+    # 6. scale
+    target = policy['available_warning_pct'] / 100.0 * total
+    missing = target - available - reclaimable
+    if short and missing > 0:
+        need = int(-(-missing // _GIB)) * _GIB
+        detail = ('after the fixes above the host still lacks %s to keep %.0f%% available: scale up (more RAM) '
+                  'or out (more hosts)' % (human(missing), policy['available_warning_pct']))
+        bigger = next_size(instance_type, memory['total'] + missing) if instance_type else None
+        if bigger:
+            detail += '; on EC2 the next size with that headroom is %s (%s, now %s)' % (
+                bigger['type'], human(bigger['memory']), human(bigger['current_memory']))
+        elif instance_type:
+            detail += '; no bigger %s size in its family has that: another family, or more hosts' % instance_type
+        add('scale', 'Add about %s of memory' % human(need), detail, size=need)
+    for rank, rec in enumerate(recs, 1):
+        rec['rank'] = rank
+    return recs
+
+
+def _largest(group):
+    """A group's biggest process; a group from before ``largest`` existed counts as one process."""
+    return group.get('largest') or {'pid': (group.get('pids') or ['?'])[0], 'memory': group['memory']}
+
+
+def _pids(group):
+    pids = ', '.join(str(pid) for pid in group['pids'])
+    return pids + (' ...' if group['count'] > len(group['pids']) else '')
+
+
+def summary(verdict, available, total, swap_used, swap_total, oom_kills):
+    text = '%s: %s of %s available' % (verdict, human(available), human(total))
+    if swap_total:
+        text += ', swap %s of %s used' % (human(swap_used), human(swap_total))
+    else:
+        text += ', no swap'
+    if oom_kills:
+        text += ', %d OOM kill(s)' % oom_kills
+    return text
+
+
+def human(size):
+    """1536 -> '1.5 KiB': for messages only, never for facts."""
+    size = float(size or 0)
+    for unit in ('B', 'KiB', 'MiB', 'GiB', 'TiB'):
+        if abs(size) < 1024 or unit == 'TiB':
+            return ('%d %s' % (size, unit)) if unit == 'B' else ('%.1f %s' % (size, unit))
+        size /= 1024.0

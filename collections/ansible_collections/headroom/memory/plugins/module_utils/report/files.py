@@ -1,0 +1,126 @@
+"""What the fleet_report task does, shared by its action plugin (the controller, in-process) and
+its module (library/fleet_report.py, for a copy of headroom without the action plugin).
+
+``ARGUMENT_SPEC`` is the task's interface; ``write_reports(params, check_mode)`` builds the report,
+writes its files (atomically) unless ``check_mode``, and returns the task's result. Bad input
+raises ``ReportError`` with a message for the user, before anything is written.
+"""
+
+import io
+import json
+import os
+import tempfile
+import time
+
+from .render import render_html, render_markdown
+from .records import build_report, merge_reports
+
+ARGUMENT_SPEC = dict(
+    path=dict(type='path', required=True),
+    hosts=dict(type='list', elements='str', default=[]),
+    facts=dict(type='list', elements='raw', default=[]),
+    before=dict(type='list', elements='raw'),
+    error_hosts=dict(type='list', elements='str', default=[]),
+    errors=dict(type='list', elements='str', default=[]),
+    gap_hosts=dict(type='list', elements='str', default=[]),
+    gaps=dict(type='list', elements='str', default=[]),
+    merge=dict(type='list', elements='path', default=[]),
+    html=dict(type='path'),
+    markdown=dict(type='path'),
+)
+
+
+class ReportError(ValueError):
+    """The task's input cannot make a report; the message says why."""
+
+
+def host_facts(item):
+    """A host's headroom facts from its ansible_facts (or the headroom facts themselves), with what
+    the cache_flush role read of its Redis (ansible_facts.headroom_redis) when that ran."""
+    if not isinstance(item, dict):
+        return None
+    if 'audit' in item:
+        return item
+    headroom = item.get('headroom')
+    if headroom and item.get('headroom_redis'):
+        headroom = dict(headroom, redis=item['headroom_redis'])
+    return headroom
+
+
+def details(report, limit=20):
+    """The whole verdict of every host that is not ok, worst first, for the play's output."""
+    records = dict((record['host'], record) for record in report['hosts'])
+    bad = [records[host] for host in report['fleet']['order'] if records[host]['verdict'] != 'ok']
+    lines = []
+    for record in bad[:limit]:
+        lines.append('%s: %s' % (record['host'], record['summary']))
+        lines.extend(record['lines'][1:])
+    if len(bad) > limit:
+        lines.append('... and %d more host(s) not ok: see the report' % (len(bad) - limit))
+    return lines
+
+
+def write_text(path, text):
+    """Write text to path atomically (a temporary file beside it, then rename), creating its
+    directory; UTF-8 whatever the controller's locale: host names and commands can be anything."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+    handle, tmp = tempfile.mkstemp(dir=directory, prefix='.headroom-report-')
+    try:
+        with io.open(handle, 'w', encoding='utf-8') as out:
+            out.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would have made it, not mkstemp's 0600
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_reports(params, check_mode, now=None):
+    """Build the report from the task's ``params`` (validated against ARGUMENT_SPEC), write the JSON,
+    HTML and Markdown files unless ``check_mode``, and return the task's result."""
+    if now is None:
+        now = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+    if len(params['error_hosts']) != len(params['errors']):
+        raise ReportError('error_hosts and errors must have the same length')
+    if len(params['gap_hosts']) != len(params['gaps']):
+        raise ReportError('gap_hosts and gaps must have the same length')
+    facts = [host_facts(item) for item in params['facts']]
+    failed = dict(zip(params['error_hosts'], params['errors']))
+    errors = [failed.get(host) for host in params['hosts']]
+    try:
+        report = build_report(params['hosts'], facts, now, params['before'], errors)
+    except ValueError as err:
+        raise ReportError(str(err))
+    records = dict((record['host'], record) for record in report['hosts'])
+    for host, gap in zip(params['gap_hosts'], params['gaps']):
+        if host in records:
+            records[host]['gaps'] = list(records[host].get('gaps') or []) + [gap]
+    earlier = []
+    for other in params['merge']:
+        try:
+            with open(other) as handle:
+                earlier.append(json.load(handle))
+        except (IOError, OSError, ValueError) as err:
+            raise ReportError('cannot read report %s to merge: %s' % (other, err))
+    if earlier:
+        report = merge_reports(earlier + [report])
+    html, markdown = params['html'], params['markdown']
+    summary = render_markdown(report, link=html)
+    if not check_mode:
+        write_text(params['path'], json.dumps(report, indent=2, sort_keys=True))
+        if html:
+            write_text(html, render_html(report))
+        if markdown:
+            write_text(markdown, summary)
+    result = dict(changed=True, path=params['path'], fleet=report['fleet'], details=details(report),
+                  summary_markdown=summary)
+    if html:
+        result['html'] = html
+    if markdown:
+        result['markdown'] = markdown
+    return result

@@ -1,0 +1,100 @@
+"""The fleet report: one record per host, a summary over them, and merging of partial reports.
+
+Pure functions. A record is what a person and a program need of one host; a
+report is {'generated_at', 'fleet', 'hosts': [records]}. Reports of job slices
+(AWX splits a fleet into slices run apart) merge into the report of the whole.
+"""
+
+from ..judge.verdict import human
+
+VERDICTS = ('ok', 'warning', 'critical', 'failed')
+_KEEP = ('memory', 'cgroup', 'pressure', 'rates', 'oom', 'groups', 'growth', 'top', 'gaps', 'redis')
+
+
+def host_record(host, facts, error=None):
+    """The record of one host; ``facts`` is its ``ansible_facts.headroom``, None when it was not reached.
+
+    ``error`` says why a host has no diagnosis when that is known (the failed task's message).
+    """
+    if not facts or 'audit' not in facts:
+        why = error or 'host unreachable or the collection failed'
+        return {'host': host, 'verdict': 'failed', 'summary': 'failed: no diagnosis (%s)' % why,
+                'error': error, 'reasons': [], 'recommendations': [], 'lines': []}
+    result = facts['audit']
+    record = {'host': host, 'verdict': result['verdict'], 'summary': result['summary'],
+              'available': result['available'], 'effective_total': result['effective_total'],
+              'available_pct': result['available_pct'], 'swap_total': result.get('swap_total'),
+              'swap_used': result.get('swap_used'), 'reasons': result['reasons'],
+              'recommendations': result['recommendations'], 'lines': result['lines']}
+    for key in _KEEP:
+        record[key] = facts.get(key)
+    return record
+
+
+def fleet_summary(records):
+    """Counts per verdict, the worst verdict, hosts worst first, and lines for a person."""
+    order = sorted(records, key=lambda r: (-VERDICTS.index(r['verdict']), r.get('available_pct') or 0, r['host']))
+    counts = dict((verdict, 0) for verdict in VERDICTS)
+    for record in records:
+        counts[record['verdict']] += 1
+    worst = order[0]['verdict'] if order else 'ok'
+    text = ['fleet: %d host(s): %s' % (len(records), ', '.join('%d %s' % (counts[v], v) for v in VERDICTS if counts[v]))]
+    text.extend('  %-9s %s  %s' % (r['verdict'], r['host'], r['summary'].split(': ', 1)[-1]) for r in order)
+    steps = {}
+    for record in records:
+        for rec in record['recommendations']:
+            steps.setdefault(rec['step'], set()).add(record['host'])
+    if steps:
+        text.append('  recommended: ' + ', '.join('%s on %d host(s)' % (step, len(hosts))
+                                                 for step, hosts in sorted(steps.items())))
+    total = sum(r.get('effective_total') or 0 for r in records)
+    available = sum(r.get('available') or 0 for r in records)
+    return {'hosts': len(records), 'counts': counts, 'worst': worst,
+            'order': [r['host'] for r in order], 'available': available, 'total': total,
+            'lines': text + (['  fleet memory: %s of %s available' % (human(available), human(total))]
+                             if total else [])}
+
+
+def build_report(hosts, facts, generated_at, before=None, errors=None):
+    """The report of one run: ``hosts`` in play order, ``facts`` the matching headroom facts (or None).
+
+    ``before``, when given, holds each host's facts from before remediation at the same position:
+    its record then carries them as ``before`` and says what changed.
+    """
+    if len(hosts) != len(facts) or (before is not None and len(before) != len(hosts)) \
+            or (errors is not None and len(errors) != len(hosts)):
+        raise ValueError('got %d hosts but %d sets of facts%s' % (
+            len(hosts), len(facts), '' if before is None else ' and %d from before' % len(before)))
+    errors = errors or [None] * len(hosts)
+    records = [host_record(host, item, error) for host, item, error in zip(hosts, facts, errors)]
+    for record, earlier in zip(records, before or []):
+        if earlier:
+            previous = host_record(record['host'], earlier)
+            previous.pop('before', None)
+            record['before'] = previous
+            record['change'] = change(previous, record)
+    return {'generated_at': generated_at, 'fleet': fleet_summary(records), 'hosts': records}
+
+
+def change(before, after):
+    """What remediation changed on a host: verdicts and bytes available, before and after."""
+    delta = (after.get('available') or 0) - (before.get('available') or 0)
+    text = '%s -> %s, available %s%s' % (before['verdict'], after['verdict'], '+' if delta >= 0 else '-',
+                                         human(abs(delta)))
+    if (before.get('swap_total') or 0) != (after.get('swap_total') or 0):
+        text += ', swap %s -> %s' % (human(before.get('swap_total')), human(after.get('swap_total')))
+    return {'verdict': [before['verdict'], after['verdict']],
+            'available': [before.get('available'), after.get('available')],
+            'swap_total': [before.get('swap_total'), after.get('swap_total')],
+            'summary': text}
+
+
+def merge_reports(reports):
+    """One report from several (AWX job slices); a host in two reports keeps its newest record."""
+    newest = {}
+    for report in sorted(reports, key=lambda r: r.get('generated_at') or ''):
+        for record in report.get('hosts', []):
+            newest[record['host']] = record
+    records = sorted(newest.values(), key=lambda r: r['host'])
+    generated = max([r.get('generated_at') or '' for r in reports] or [''])
+    return {'generated_at': generated, 'fleet': fleet_summary(records), 'hosts': records}

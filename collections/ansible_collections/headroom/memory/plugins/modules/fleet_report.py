@@ -1,0 +1,156 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: fleet_report
+short_description: Write headroom's fleet report (JSON) from every host's diagnosis
+description:
+  - Builds one record per host from the C(ansible_facts.headroom) that the C(memory_facts) module returned, a fleet
+    summary (counts per verdict, hosts worst first, recommended steps), and writes it as JSON to O(path)
+    atomically. A host without a diagnosis (unreachable, or its collection failed) is recorded as
+    C(failed).
+  - Reports of several runs (AWX job slices) are merged with O(merge) into the report of the whole fleet.
+  - Meant to run once, on the controller (a play on C(localhost), or C(delegate_to=localhost) with
+    C(run_once=true)).
+  - An action plugin of the same name (C(action_plugins/fleet_report.py)) does the same work inside the
+    controller's worker process, without starting a module, so the report of a big fleet is written
+    sooner. This module file is what runs where that plugin is not installed.
+version_added: "0.1.0"
+author: headroom contributors (@headroom)
+options:
+  path:
+    description: Where to write the JSON report. Its directory is created when missing.
+    type: path
+    required: true
+  hosts:
+    description: The hosts of the play, in play order (C(ansible_play_hosts_all)).
+    type: list
+    elements: str
+    default: []
+  facts:
+    description:
+      - For each host of O(hosts), at the same position, its C(ansible_facts) (their C(headroom) key is
+        read, a host without it has no diagnosis; C(headroom_redis), what the cache_flush role read of
+        Redis, is kept beside it), or directly its C(ansible_facts.headroom), or V(null).
+    type: list
+    elements: raw
+    default: []
+  error_hosts:
+    description:
+      - Hosts whose diagnosis failed, with the reason at the same position in O(errors). A host of
+        O(hosts) with no facts and not named here was unreachable.
+    type: list
+    elements: str
+    default: []
+  errors:
+    description: Why each host of O(error_hosts) has no diagnosis (the failed task's message).
+    type: list
+    elements: str
+    default: []
+  gap_hosts:
+    description:
+      - Hosts where an optional reading failed (the Redis report of C(headroom_redis=true)), with
+        what failed at the same position in O(gaps). The host keeps its memory diagnosis; the
+        failure is added to its C(gaps), "what could not be read".
+    type: list
+    elements: str
+    default: []
+  gaps:
+    description: What could not be read on each host of O(gap_hosts).
+    type: list
+    elements: str
+    default: []
+  before:
+    description:
+      - For each host of O(hosts), at the same position, its C(ansible_facts.headroom) from before
+        remediation, or V(null); each record then carries C(before) and C(change).
+    type: list
+    elements: raw
+  html:
+    description:
+      - Also write the report as one self-contained HTML page here (inline CSS, no script, nothing
+        fetched), with per host a memory bar, top processes, OOM kills, reasons and ranked
+        recommendations, and before/after when remediation ran. Its directory is created when missing.
+    type: path
+  markdown:
+    description:
+      - Also write a short Markdown summary here, fit for a ticket or a chat message (worst hosts
+        first, at most ten). It names O(html) when both are set.
+    type: path
+  merge:
+    description:
+      - Paths of earlier reports (other job slices) to merge with this run's hosts; a host in several keeps
+        its newest record. A missing file fails the task.
+    type: list
+    elements: path
+    default: []
+attributes:
+  check_mode:
+    description: Supported; the module reads only, and in check mode writes no report.
+    support: full
+  diff_mode:
+    description: Nothing on the host changes, so there is nothing to show.
+    support: none
+'''
+
+EXAMPLES = r'''
+- name: Write the fleet report on the controller
+  fleet_report:
+    path: reports/headroom.json
+    hosts: "{{ ansible_play_hosts_all }}"
+    facts: "{{ ansible_play_hosts_all | map('extract', hostvars, 'ansible_facts') | list }}"
+  delegate_to: localhost
+  run_once: true
+'''
+
+RETURN = r'''
+path:
+  description: The report written.
+  returned: always
+  type: str
+html:
+  description: The HTML page written, when O(html) was given.
+  returned: when O(html) is set
+  type: str
+markdown:
+  description: The Markdown summary written, when O(markdown) was given.
+  returned: when O(markdown) is set
+  type: str
+summary_markdown:
+  description: The Markdown summary itself, for C(set_stats) and notifications.
+  returned: always
+  type: str
+details:
+  description: Every host that is not ok, worst first (at most 20), with its reasons and ranked
+    recommendations, as lines for a person.
+  returned: always
+  type: list
+  elements: str
+fleet:
+  description:
+    - C(hosts), C(counts) per verdict (C(ok warning critical failed)), C(worst), C(order) (hosts worst
+      first), C(available) and C(total) bytes over the fleet, and C(lines) for a person.
+  returned: always
+  type: dict
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.headroom.memory.plugins.module_utils.report.files import ARGUMENT_SPEC, ReportError, write_reports
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        result = write_reports(module.params, module.check_mode)
+    except (ReportError, IOError, OSError) as err:
+        module.fail_json(msg='cannot write the fleet report: %s' % err)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,259 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: memory_facts
+short_description: One pass over a host's memory, and a verdict on it
+description:
+  - Collects in a single module call everything headroom's diagnosis needs from a host, so a fleet
+    costs one round trip per host. C(free -b) and C(top -b -n1 -o %MEM) (both with C(LC_ALL=C)),
+    C(/proc/meminfo), swap and reclaim rates from two samples of C(/proc/vmstat), memory pressure
+    from C(/proc/pressure/memory) where the kernel has it, the cgroup memory limit when the host is
+    itself a container, proportional set sizes from C(/proc/PID/smaps_rollup) for the largest
+    processes, and the OOM killer's history from the kernel log.
+  - Then judges the host with the thresholds in O(thresholds) and returns a verdict (C(ok),
+    C(warning), C(critical)), the reasons for it and recommendations ranked in the order an operator
+    would try them, cheapest first (processes, caches, code, swap, refactor, scale).
+  - Read-only. A source the host lacks (no PSI, no permission to read the kernel log, no C(top)) is
+    reported in C(gaps) and the rest still runs; output that cannot be parsed fails the module with a
+    message that quotes the line.
+version_added: "0.1.0"
+author: headroom contributors (@headroom)
+options:
+  thresholds:
+    description:
+      - Overrides of the diagnosis thresholds; unknown keys fail. Keys and defaults
+        C(available_warning_pct=20), C(available_critical_pct=10) (MemAvailable as a share of RAM or
+        of the cgroup limit), C(swap_used_warning_pct=50), C(swap_used_critical_pct=90),
+        C(swap_rate_warning_bytes=1048576), C(swap_rate_critical_bytes=16777216) (swap-in plus
+        swap-out per second), C(direct_scan_warning_pages=1000) (direct reclaim, pages per second),
+        C(psi_some_warning=10), C(psi_full_critical=20) (PSI avg10, percent),
+        C(oom_kills_warning=1), C(runaway_pct=40), C(slab_unreclaimable_warning_pct=10),
+        C(unknown_min_bytes=52428800), C(growth_warning_bytes=52428800) (RSS growth across top samples).
+    type: dict
+    default: {}
+  allow:
+    description:
+      - Shell-style patterns (C(fnmatch)) of command names expected on the host. When set, a command
+        that matches none of them and holds at least C(unknown_min_bytes) is reported as unknown.
+    type: list
+    elements: str
+    default: []
+  deny:
+    description:
+      - Shell-style patterns of command names that should not run on the host (a miner, a forgotten
+        load test). Matching processes are reported and recommended for stopping; nothing is killed.
+    type: list
+    elements: str
+    default: []
+  top_limit:
+    description:
+      - How many processes (in C(top)'s order, biggest memory first) and command groups to return.
+        The full list of a busy host is large to ship back; the groups are built from all processes.
+        1 to 100000.
+    type: int
+    default: 20
+  pss_limit:
+    description:
+      - How many of the biggest processes get their PSS read from C(smaps_rollup). Reading it walks
+        the process's page tables, so it is limited on hosts that are already short of memory.
+        0 to 100000.
+    type: int
+    default: 200
+  top_samples:
+    description:
+      - How many times C(top) samples the processes, O(sample_seconds) apart in all. With two or more,
+        processes whose RSS grows by C(growth_warning_bytes) or more are reported (a leak, or requests
+        that need far more memory than others; the refactor step).
+      - Each extra sample costs one C(top) pass on the host; the default of 1 keeps the diagnosis light.
+        1 to 100.
+    type: int
+    default: 1
+  instance_type:
+    description:
+      - The host's EC2 instance type (for example C(t3.large)). When the host lacks memory even after
+        the cheaper fixes, the scale recommendation names the next size of its family that has enough.
+    type: str
+  sample_seconds:
+    description:
+      - Time between the two C(/proc/vmstat) samples that give swap and reclaim rates. The collection
+        itself runs inside this window. 0 to 600 seconds.
+    type: float
+    default: 1.0
+  oom_history:
+    description:
+      - Read the OOM killer's history from C(journalctl -k), C(dmesg) or the kernel log file.
+    type: bool
+    default: true
+  oom_since:
+    description:
+      - How far back the journal is read for the OOM history, as a C(journalctl --since) time
+        (C(-30d), C(2026-11-01), C(yesterday)). Empty reads every boot the journal holds. A bound keeps
+        the read short on a host with a large persistent journal. dmesg and the syslog tail are not
+        bounded by it.
+    type: str
+  oom_events_limit:
+    description: How many of the most recent OOM kills to return, 0 to 100000.
+    type: int
+    default: 20
+attributes:
+  check_mode:
+    description: Supported; the module reads only.
+    support: full
+  diff_mode:
+    description: Nothing on the host changes, so there is nothing to show.
+    support: none
+notes:
+  - C(free) and C(top) inside a container show the host's memory; the verdict uses the cgroup limit
+    when it is tighter than RAM.
+  - Reading other users' C(smaps_rollup) and the kernel log needs root (C(become)); without it PSS
+    falls back to RSS and the OOM history to the C(oom_kill) counter, both noted in C(gaps).
+  - headroom also ships an action plugin of this name (C(action_plugins/memory_facts.py)), used where
+    headroom's C(ansible.cfg) or the C(playbooks/) directory is in effect. The host then runs only the
+    reading, as a small Python program sent on its interpreter's stdin where the connection pipelines
+    (else in the command line), without AnsiballZ, and the verdict is made on the controller by the
+    same code; options, facts and failures are the same. It costs a host
+    under a third of this module's CPU time. It runs under C(ansible_python_interpreter) (or
+    C(interpreter_python)) when one is set, else under the first Python of
+    C(INTERPRETER_PYTHON_FALLBACK) the host has, as Ansible's discovery picks one; it does not
+    support C(async).
+'''
+
+EXAMPLES = r'''
+- name: Diagnose this host
+  memory_facts:
+
+- name: Diagnose with a fleet's own policy
+  memory_facts:
+    thresholds:
+      available_warning_pct: 25
+    allow: [gunicorn, redis-server, nginx, sshd, systemd*]
+    deny: [xmrig, stress*]
+  become: true
+
+- name: Say what is wrong
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.headroom.audit.summary }}"
+'''
+
+RETURN = r'''
+ansible_facts:
+  description: Facts to add to ansible_facts.
+  returned: always
+  type: dict
+  contains:
+    headroom:
+      description: The host's memory facts and the diagnosis. Sizes are in bytes.
+      returned: always
+      type: dict
+      contains:
+        memory:
+          description:
+            - C(total available used free shared buff_cache swap_total swap_used swap_free) from
+              C(free -b) (from C(/proc/meminfo) when C(free) is missing), and C(available_meminfo),
+              the kernel's own MemAvailable read in the same pass, as a cross-check.
+          type: dict
+        free:
+          description: C(free -b) as parsed by the free_facts module.
+          type: dict
+        top:
+          description: C(summary) and the first O(top_limit) C(processes) of C(top), as top_facts returns them.
+          type: dict
+        meminfo:
+          description: C(/proc/meminfo), every key, sizes in bytes (C(HugePages_*) are counts).
+          type: dict
+        vmstat:
+          description: C(oom_kill pswpin pswpout pgmajfault pgscan_direct) counters since boot.
+          type: dict
+        rates:
+          description: Per second over the sample window, C(swap_bytes) (in plus out), C(pswpin),
+            C(pswpout), C(pgscan_direct), C(pgmajfault), and C(seconds), the window.
+          type: dict
+        pressure:
+          description: PSI from C(/proc/pressure/memory) (C(some), C(full) with C(avg10 avg60 avg300 total)),
+            in a container its cgroup's C(memory.pressure) where the kernel has it (cgroup v2), or C(null)
+            when the kernel has none (see C(gaps)).
+          type: dict
+        cgroup:
+          description: The memory cgroup this host's processes run in (C(version limit current peak
+            swap_limit swap_current events pressure)); C(limit) is C(null) when not limited.
+          type: dict
+        overcommit_memory:
+          description: C(vm.overcommit_memory) (0 heuristic, 1 always, 2 strict).
+          type: int
+        container:
+          description: Whether the host is a container (Docker, podman, systemd-nspawn, LXC).
+          type: bool
+        oom:
+          description:
+            - The OOM kills of this host's scope. On a host, the kernel's C(oom_kill) counter since boot
+              and its log. In a container both are the machine's, so the kills counted are the
+              container's cgroup's, in every cgroup below its root (cgroup v1 counts a kill only in the
+              victim's own cgroup, such as C(system.slice/gunicorn.service)), and the log lines whose
+              cgroup lies in the container.
+            - C(kills) (all known, the larger of the counter and the log; null when neither could be
+              read), C(recent) (in the last C(oom_window_hours) threshold, 24 by default; a kill with no
+              time counts as recent), C(undated), C(window_hours), C(last) (epoch of the last kill),
+              C(counted) and C(counted_by) (the counter and where it was read), C(logged) (kills in the
+              log), C(victims) (commands, and units whose cgroup counted kills), C(by_cgroup)
+              (C(cgroup oom_kill) below a container's root), C(scope) (the container's cgroup as the
+              kernel names it), C(sources) (the logs read), C(complete) and C(incomplete) (why kills may
+              be missing, such as a wrapped ring buffer, a log read only in part, no readable log or
+              removed v1 cgroups), and the last O(oom_events_limit) C(events) (C(time epoch pid comm uid total_vm
+              anon_rss file_rss shmem_rss constraint memcg task_memcg invoked_by unit)).
+          type: dict
+        growth:
+          description: With O(top_samples) of 2 or more, processes whose RSS grew between the first and the
+            last sample (C(pid command from to grew seconds)), biggest growth first.
+          type: list
+          elements: dict
+        groups:
+          description: Processes aggregated per command name, biggest first (C(command count memory measure
+            rss pss pids users status)); C(memory) is the PSS sum where every member's PSS was read,
+            else the RSS sum (C(measure) says which); C(status) is C(denied), C(allowed), C(unknown) or C(null).
+          type: list
+          elements: dict
+        audit:
+          description: The verdict (C(ok warning critical)), C(reasons), ranked C(recommendations)
+            (C(rank step title detail role bytes)), C(effective_total), C(available), C(available_pct),
+            C(limited_by_cgroup), C(swap_total) and C(swap_used) (the swap the workload may use; a cgroup
+            swap limit caps the machine's), a one-line C(summary) and C(lines), the whole verdict as text
+            for a person.
+          type: dict
+        gaps:
+          description: Sources that could not be read on this host, each with the reason.
+          type: list
+          elements: str
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.headroom.memory.plugins.module_utils.read.collect import CollectError, collect
+from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import ARGUMENT_SPEC, READ_OPTIONS, diagnose, policy_of
+from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    try:
+        policy = policy_of(params)
+    except ValueError as err:
+        module.fail_json(msg=str(err))
+
+    def run(argv, env):
+        return module.run_command(argv, environ_update=env, handle_exceptions=False)
+
+    try:
+        collected = collect(dict((key, params[key]) for key in READ_OPTIONS), run, module.get_bin_path)
+    except (ParseError, CollectError) as err:
+        module.fail_json(msg='cannot read this host\'s memory figures: %s' % err)
+    module.exit_json(changed=False, ansible_facts={'headroom': diagnose(collected, params, policy)})
+
+
+if __name__ == '__main__':
+    main()

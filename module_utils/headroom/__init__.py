@@ -1,1 +1,0 @@
-"""Pure-Python core of headroom's modules: parsing and decisions, no Ansible import."""

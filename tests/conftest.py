@@ -1,6 +1,0 @@
-"""Make the pure-Python core importable as ``headroom`` without Ansible."""
-import os
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'module_utils'))
