@@ -28,7 +28,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 sys.path.insert(0, os.path.join(ROOT, 'collections'))  # the collection, by its full name
 
-from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import ARGUMENT_SPEC, READ_OPTIONS  # noqa: E402
+from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import (  # noqa: E402
+    ARGUMENT_SPEC, READ_OPTIONS)
 from ansible_collections.headroom.memory.plugins.module_utils.read.remote import command  # noqa: E402
 
 

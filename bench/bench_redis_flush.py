@@ -26,7 +26,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'collections'))  # the collection, by its full name
 
-from ansible_collections.headroom.memory.plugins.module_utils.redis_client import connect, info as redis_info  # noqa: E402 - needs the path above
+from ansible_collections.headroom.memory.plugins.module_utils.redis_client import (  # noqa: E402 - needs the path above
+    connect, info as redis_info)
 
 PASSWORD = 'bench-pw'
 VIEW_PREFIX = ':1:views.decorators.cache.cache_page'

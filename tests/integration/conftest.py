@@ -182,7 +182,7 @@ def run_playbook(playbook, extra_vars_file=None, check=False):
 def run_role(tmp_path, role_vars, check=False):
     """Apply roles/cache_flush to localhost with ``role_vars`` as extra vars."""
     playbook = tmp_path / 'cache_flush.yml'
-    playbook.write_text('- name: Apply cache_flush\n  hosts: localhost\n  roles:\n    - role: cache_flush\n')
+    playbook.write_text('- name: Apply cache_flush\n  hosts: localhost\n  roles:\n    - role: headroom.memory.cache_flush\n')
     varsfile = tmp_path / 'vars.json'
     varsfile.write_text(json.dumps(role_vars))
     return run_playbook(playbook, varsfile, check)

@@ -52,7 +52,7 @@ def test_lead_diagnosis_fact_is_used_when_present(ansible_run, tmp_path):
         '- name: Diagnose, then flush\n  hosts: localhost\n  tasks:\n'
         '    - name: Pretend the diagnosis ran\n      ansible.builtin.set_fact:\n'
         '        headroom: {audit: {available_pct: 97.0}}\n        cacheable: true\n'
-        '    - name: Apply cache_flush\n      ansible.builtin.include_role:\n        name: cache_flush\n'
+        '    - name: Apply cache_flush\n      ansible.builtin.include_role:\n        name: headroom.memory.cache_flush\n'
         '      vars:\n        cache_flush_redis_enabled: false\n')
     rc, tasks, output = ansible_run.playbook(playbook)
     assert rc == 0, output

@@ -10,7 +10,8 @@ import pytest
 
 from conftest import ROOT, VENV_BIN, _env, _json_output, debian_image
 from ansible_collections.headroom.memory.plugins.module_utils.read import remote
-from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import ARGUMENT_SPEC, diagnose, policy_of
+from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import (
+    ARGUMENT_SPEC, diagnose, policy_of)
 
 MIB = 1 << 20
 OPTIONS = {'top_limit': 20, 'pss_limit': 200, 'top_samples': 1, 'sample_seconds': 0.2, 'oom_history': True,

@@ -374,7 +374,7 @@ def test_no_secret_of_redis_conf_in_diff_verbose_output_or_report(redis_factory,
                      cache_flush_redis_no_log=False, cache_flush_page_cache_enabled=False)
     playbook = tmp_path / 'cache_flush.yml'
     report_file = tmp_path / 'report.json'
-    playbook.write_text('- name: Apply cache_flush\n  hosts: localhost\n  roles:\n    - role: cache_flush\n'
+    playbook.write_text('- name: Apply cache_flush\n  hosts: localhost\n  roles:\n    - role: headroom.memory.cache_flush\n'
                         '  post_tasks:\n    - name: Keep the report\n      ansible.builtin.copy:\n'
                         '        content: "{{ cache_flush_report | to_nice_json }}"\n'
                         '        dest: %s\n        mode: "0600"\n' % report_file)

@@ -22,7 +22,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import human  # noqa: E402
+from ansible_collections.headroom.memory.plugins.module_utils.units import human  # noqa: E402
 from ansible_collections.headroom.memory.plugins.module_utils.report.render import render_html  # noqa: E402
 
 FIXTURES = os.path.join(ROOT, 'tests', 'fixtures', 'reports')

@@ -95,7 +95,7 @@ def test_swapoff_is_refused_when_the_pages_would_not_fit_under_the_limit():
             result = module(cid, dict(args, state='absent'))
             assert result.get('failed') is True, result
             assert 'refusing to swapoff /swap/file' in result['msg']
-            assert "of the container's cgroup limit of 256 MiB" in result['msg']
+            assert "of the container's cgroup limit of 256.0 MiB" in result['msg']  # units.human, the one size printer
             assert hog.poll() is None  # nothing was OOM-killed
             assert os.path.exists(os.path.join(host_dir, 'file'))
         finally:

@@ -39,7 +39,7 @@ def test_role_variables_given_as_strings_are_converted(tmp_path):
     """swap_setup_priority=10 from -e is the string '10': the role compares it as a number. In check mode
     with state absent for a file that is not there, nothing on this machine is touched."""
     play = tmp_path / 'swap.yml'
-    play.write_text('- name: Swap\n  hosts: localhost\n  gather_facts: false\n  roles:\n    - role: swap_setup\n')
+    play.write_text('- name: Swap\n  hosts: localhost\n  gather_facts: false\n  roles:\n    - role: headroom.memory.swap_setup\n')
     common = ['swap_setup_state=absent', 'swap_setup_path=%s' % (tmp_path / 'swapfile'),
               'swap_setup_sysctl_file=%s' % (tmp_path / 'sysctl.d' / '60-headroom.conf')]
     rc, out = playbook(play, 'swap_setup_priority=10', 'swap_setup_swappiness=30', *common, check=True)

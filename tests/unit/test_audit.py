@@ -1,8 +1,9 @@
 """The verdict and the ranked recommendations, from facts shaped like memory_facts collects them."""
 import pytest
 
-from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import (DEFAULT_POLICY, STEPS, audit, classify, effective_memory, group_processes,
-                            human, merge_policy)
+from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import DEFAULT_POLICY, STEPS, audit, classify, effective_memory, merge_policy
+from ansible_collections.headroom.memory.plugins.module_utils.read.processes import group_processes
+from ansible_collections.headroom.memory.plugins.module_utils.units import human
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -168,7 +169,7 @@ def test_human_sizes_for_messages():
 
 
 def test_growth_across_top_samples_is_a_refactor_lead():
-    from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import growth
+    from ansible_collections.headroom.memory.plugins.module_utils.read.processes import growth
     samples = [{'processes': [proc(7, 'gunicorn', 200 * MIB), proc(8, 'redis-server', GIB), proc(9, 'gone', MIB)]},
                {'processes': [proc(7, 'gunicorn', 330 * MIB), proc(8, 'redis-server', GIB - MIB),
                               proc(10, 'new', 5 * GIB)]}]

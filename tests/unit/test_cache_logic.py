@@ -4,9 +4,16 @@ import os
 
 import pytest
 
-from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
-from ansible_collections.headroom.memory.plugins.module_utils.fix.pagecache import available_percent, cache_bytes, decide, parse_meminfo, regained
-from ansible_collections.headroom.memory.plugins.module_utils.fix.redis_flush import names_no_key, summarize, validate_targets
+from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.fix.pagecache import (
+    MEMINFO_NEEDS, available_percent, cache_bytes, decide, regained)
+from ansible_collections.headroom.memory.plugins.module_utils.read import kernel
+
+
+def parse_meminfo(text):
+    return kernel.parse_meminfo(text, need=MEMINFO_NEEDS)
+from ansible_collections.headroom.memory.plugins.module_utils.fix.redis_flush import (
+    names_no_key, summarize, validate_targets)
 from redis_patterns import EVERY_KEY, NAMES_SOME
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'redis')

@@ -12,7 +12,8 @@ import pytest
 from ansible_collections.headroom.memory.plugins.module_utils.read import collect
 
 from ansible_collections.headroom.memory.plugins.module_utils.read import remote
-from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import ARGUMENT_SPEC, READ_OPTIONS, diagnose, policy_of
+from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import (
+    ARGUMENT_SPEC, READ_OPTIONS, diagnose, policy_of)
 from library_module import run_library_module
 
 COLLECTIONS = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', 'collections'))

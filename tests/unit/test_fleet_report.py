@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-from ansible_collections.headroom.memory.plugins.module_utils.report.files import ARGUMENT_SPEC, ReportError, write_reports
+from ansible_collections.headroom.memory.plugins.module_utils.report.files import (
+    ARGUMENT_SPEC, ReportError, write_reports)
 from library_module import run_library_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

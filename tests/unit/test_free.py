@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.read.free import parse_free
 from ansible_collections.headroom.memory.plugins.module_utils.units import resolution
 

@@ -4,7 +4,7 @@ import os
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.read.free import parse_free
 from hostile import replace_a_number, sane
 

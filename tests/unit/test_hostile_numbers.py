@@ -5,7 +5,7 @@ import os
 import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.fix import swap
-from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.read.free import parse_free
 from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import parse_meminfo, parse_vmstat
 from ansible_collections.headroom.memory.plugins.module_utils.read.top import parse_top

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.read import kernel
-from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 
 FIX = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'kernel')
 

@@ -14,8 +14,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit, human
-from ansible_collections.headroom.memory.plugins.module_utils.report.render import MARKDOWN_HOSTS, render_html, render_markdown
+from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit
+from ansible_collections.headroom.memory.plugins.module_utils.units import human
+from ansible_collections.headroom.memory.plugins.module_utils.report.render import (
+    MARKDOWN_HOSTS, render_html, render_markdown)
 from ansible_collections.headroom.memory.plugins.module_utils.report.records import build_report, merge_reports
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'fixtures', 'reports')

@@ -2,7 +2,8 @@
 import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit
-from ansible_collections.headroom.memory.plugins.module_utils.report.records import build_report, fleet_summary, host_record, merge_reports
+from ansible_collections.headroom.memory.plugins.module_utils.report.records import (
+    build_report, fleet_summary, host_record, merge_reports)
 
 GIB = 1 << 30
 

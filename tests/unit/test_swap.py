@@ -3,9 +3,10 @@ import os
 
 import pytest
 
-from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.fix import swap
-from ansible_collections.headroom.memory.plugins.module_utils.fix.swap import GIB, MIB
+from ansible_collections.headroom.memory.plugins.module_utils.read import kernel
+from ansible_collections.headroom.memory.plugins.module_utils.units import GIB, MIB
 
 # `cat /proc/swaps` on this project's Debian 12 host (kernel 6.18) with a zram device at
 # priority 100, a file whose name has a space, and a file at priority 5.
@@ -134,18 +135,28 @@ def test_parse_proc_swaps_quotes_the_bad_line():
     assert '/swapfile file big 0 -2' in str(err.value) and 'line 2' in str(err.value)
 
 
+def parse_meminfo(text):
+    return kernel.parse_meminfo(text, need=swap.MEMINFO_NEEDS)
+
+
 def test_parse_meminfo():
-    info = swap.parse_meminfo(MEMINFO)
+    info = parse_meminfo(MEMINFO)
     assert info['MemTotal'] == 24684084 * 1024
     assert info['MemAvailable'] == 24095360 * 1024
     assert info['HugePages_Total'] == 0
 
 
-def test_parse_meminfo_needs_memavailable():
-    with pytest.raises(ParseError, match='MemAvailable'):
-        swap.parse_meminfo("MemTotal:       24684084 kB\n")
+def test_parse_meminfo_needs_memfree_and_a_before_3_14_kernel_gets_the_estimate():
+    """One meminfo parser for the whole tool: a kernel before 3.14 has no MemAvailable, and the swap
+    decisions use the estimate free(1) made there (MemFree + Buffers + Cached), as the page cache
+    ones do; a meminfo without MemFree is refused, naming it."""
     with pytest.raises(ParseError, match='MemFree'):
-        swap.parse_meminfo("MemTotal: 1 kB\nMemFree: lots\n")
+        parse_meminfo("MemTotal:       24684084 kB\n")
+    with pytest.raises(ParseError, match='MemFree'):
+        parse_meminfo("MemTotal: 1 kB\nMemFree: lots\n")
+    old = parse_meminfo('MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 20 kB\nCached: 300 kB\n')
+    assert 'MemAvailable' not in old
+    assert swap.memory_scope(old, None)['available'] == 420 * 1024
 
 
 def test_mount_of_finds_the_longest_mount_point():

@@ -19,7 +19,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.read.top import parse_top, run_top
 from ansible_collections.headroom.memory.plugins.module_utils.units import resolution
 from library_module import run_library_module

@@ -31,6 +31,7 @@ from ansible.plugins.action import ActionBase
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(('entry_point',))
     _requires_connection = False
     _supports_check_mode = True
 

@@ -1,8 +1,15 @@
 """Sizes as free and top print them, turned into exact integer bytes."""
 
+import math
 import re
 
-from .errors import ParseError
+from .parse_error import ParseError
+
+# Binary sizes, the one place they are spelled.
+KIB = 1 << 10
+MIB = 1 << 20
+GIB = 1 << 30
+TIB = 1 << 40
 
 # Binary prefixes always mean powers of 1024; a bare letter means 1000 only
 # under --si (procps >= 3.3.13), 1024 otherwise (older free -h, top's k/m/g).
@@ -13,6 +20,22 @@ MAX_BYTES = 1 << 64
 _MAX_DIGITS = 24
 
 
+def finite(value):
+    """False for NaN and the infinities (what ``-e x=1e400`` and ``float('nan')`` give), True for
+    every int however big (no conversion to float, which would overflow)."""
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def human(size):
+    """1536 -> '1.5 KiB': for messages only, never for facts."""
+    size = float(size or 0)
+    for unit in ('B', 'KiB', 'MiB', 'GiB', 'TiB'):
+        if abs(size) < 1024 or unit == 'TiB':
+            return ('%d %s' % (size, unit)) if unit == 'B' else ('%.1f %s' % (size, unit))
+        size /= 1024.0
+    return None  # not reached: TiB ends the loop
+
+
 def is_count(text):
     """True for a run of ASCII digits: str.isdigit also takes '٣', '８' and '²', which no tool prints."""
     return text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS
@@ -20,7 +43,7 @@ def is_count(text):
 
 def plausible(value, what, line=None, lineno=None, maximum=MAX_BYTES):
     """``value`` when it is a finite number from 0 to ``maximum``; ParseError naming ``what`` else."""
-    if value != value or value in (float('inf'), float('-inf')) or not 0 <= value <= maximum:
+    if not finite(value) or not 0 <= value <= maximum:
         raise ParseError('%s: %s is not a possible value (0 to %d)' % (what, _clip(value), maximum),
                          line, lineno)
     return value

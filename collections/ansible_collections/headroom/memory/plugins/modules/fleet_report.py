@@ -140,7 +140,8 @@ fleet:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.headroom.memory.plugins.module_utils.report.files import ARGUMENT_SPEC, ReportError, write_reports
+from ansible_collections.headroom.memory.plugins.module_utils.report.files import (
+    ARGUMENT_SPEC, ReportError, write_reports)
 
 
 def main():

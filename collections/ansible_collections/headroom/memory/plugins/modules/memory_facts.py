@@ -233,8 +233,9 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.headroom.memory.plugins.module_utils.read.collect import CollectError, collect
-from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import ARGUMENT_SPEC, READ_OPTIONS, diagnose, policy_of
-from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import (
+    ARGUMENT_SPEC, READ_OPTIONS, diagnose, policy_of)
+from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 
 
 def main():

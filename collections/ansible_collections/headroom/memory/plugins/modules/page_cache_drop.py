@@ -86,9 +86,10 @@ regained:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
-from ansible_collections.headroom.memory.plugins.module_utils.fix.pagecache import (LEVELS, available_percent, decide, parse_meminfo,
-                                                     regained)
+from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import parse_meminfo
+from ansible_collections.headroom.memory.plugins.module_utils.fix.pagecache import (
+    LEVELS, MEMINFO_NEEDS, available_percent, decide, regained)
 
 MEMINFO = '/proc/meminfo'
 DROP_CACHES = '/proc/sys/vm/drop_caches'
@@ -97,7 +98,7 @@ DROP_CACHES = '/proc/sys/vm/drop_caches'
 def _meminfo(module):
     try:
         with open(MEMINFO) as handle:
-            return parse_meminfo(handle.read())
+            return parse_meminfo(handle.read(), need=MEMINFO_NEEDS)
     except (IOError, OSError) as exc:
         module.fail_json(msg='cannot read %s: %s' % (MEMINFO, exc))
     except ParseError as exc:

@@ -129,11 +129,11 @@ purged:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
-from ansible_collections.headroom.memory.plugins.module_utils.redis_client import (HAS_REDIS, MISSING_REDIS, REDIS_IMPORT_ERROR,
-                                                        config_get, connect, connection_spec,
-                                                        endpoint, info)
-from ansible_collections.headroom.memory.plugins.module_utils.fix.redis_flush import flush_keys, keys_left, summarize, validate_targets
+from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.redis_client import (
+    HAS_REDIS, MISSING_REDIS, REDIS_IMPORT_ERROR, config_get, connect, connection_spec, endpoint, info)
+from ansible_collections.headroom.memory.plugins.module_utils.fix.redis_flush import (
+    flush_keys, keys_left, summarize, validate_targets)
 from ansible_collections.headroom.memory.plugins.module_utils.read.redis import classify_error, keyspace
 
 

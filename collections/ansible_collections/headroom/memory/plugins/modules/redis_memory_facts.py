@@ -95,12 +95,11 @@ ansible_facts:
 import ipaddress
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
-from ansible_collections.headroom.memory.plugins.module_utils.redis_client import (HAS_REDIS, MISSING_REDIS, REDIS_IMPORT_ERROR,
-                                                        config_get, connect, connection_spec,
-                                                        endpoint, info)
-from ansible_collections.headroom.memory.plugins.module_utils.read.redis import (keyspace, memory_summary, parse_thp,
-                                                        parse_vm_swap, warnings, classify_error)
+from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.redis_client import (
+    HAS_REDIS, MISSING_REDIS, REDIS_IMPORT_ERROR, config_get, connect, connection_spec, endpoint, info)
+from ansible_collections.headroom.memory.plugins.module_utils.read.redis import (
+    keyspace, memory_summary, parse_thp, parse_vm_swap, warnings, classify_error)
 
 
 def _read(path):

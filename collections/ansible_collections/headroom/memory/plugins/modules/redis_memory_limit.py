@@ -103,12 +103,11 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
-from ansible_collections.headroom.memory.plugins.module_utils.redis_client import (HAS_REDIS, MISSING_REDIS, REDIS_IMPORT_ERROR,
-                                                        config_get, connect, connection_spec,
-                                                        endpoint, info)
-from ansible_collections.headroom.memory.plugins.module_utils.read.redis import (POLICIES, classify_error, config_changes,
-                                                        edit_config_file, mask_secrets, parse_redis_size)
+from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.redis_client import (
+    HAS_REDIS, MISSING_REDIS, REDIS_IMPORT_ERROR, config_get, connect, connection_spec, endpoint, info)
+from ansible_collections.headroom.memory.plugins.module_utils.read.redis import (
+    POLICIES, classify_error, config_changes, edit_config_file, mask_secrets, parse_redis_size)
 
 
 def _persist(module, path, settings):

@@ -216,7 +216,7 @@ import stat
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.fix import swap
 from ansible_collections.headroom.memory.plugins.module_utils.read import kernel
 
@@ -623,7 +623,7 @@ def apply_sysctl(module, sf, state, values, target, diffs):
     if live_changed:
         sf.actions.append('sysctl_live')
     files = sysctl_files()
-    if target not in [path for path, _ in files]:
+    if target not in [path for path, _text in files]:
         files.append((target, after))
         files.sort(key=lambda item: os.path.basename(item[0]))
     result['overrides'] = swap.sysctl_overrides(target, files, set(values))
@@ -766,7 +766,7 @@ def main():
     result = {'changed': False, 'file': path, 'state': state}
     try:
         fstab_text = read_text(params['fstab'], default='')
-        meminfo = swap.parse_meminfo(read_text('/proc/meminfo'))
+        meminfo = kernel.parse_meminfo(read_text('/proc/meminfo'), need=swap.MEMINFO_NEEDS)
         container, cgroup = container_scope()
         scope = swap.memory_scope(meminfo, cgroup)
         areas = sf.areas()
@@ -1005,7 +1005,7 @@ def zram_main(module):
         module.fail_json(msg='this kernel has no zram hot_add (%s is missing): load the zram module'
                              ' (modprobe zram) or use backend=file' % ZRAM_CONTROL, **result)
     try:
-        meminfo = swap.parse_meminfo(read_text('/proc/meminfo'))
+        meminfo = kernel.parse_meminfo(read_text('/proc/meminfo'), need=swap.MEMINFO_NEEDS)
         container, cgroup = container_scope()
         scope = swap.memory_scope(meminfo, cgroup)
         current = zr.describe()

@@ -154,8 +154,9 @@ ansible_facts:
 
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.headroom.memory.plugins.module_utils.errors import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.read.top import TOP_ENV, parse_top, run_top
+
 
 def run(module, iterations, delay, full_command):
     """top's output and whether it is busybox's; the module fails when top is missing or refuses."""

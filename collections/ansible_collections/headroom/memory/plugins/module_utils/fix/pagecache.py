@@ -4,21 +4,15 @@ Dropping clean caches frees nothing a process holds; it only makes MemFree look 
 and costs re-reads later. So it is done only when the diagnosis says memory is short.
 """
 
-from ..errors import ParseError
-from ..read.kernel import parse_meminfo as read_meminfo
+from ..parse_error import ParseError
+from ..read.kernel import mem_available
 
 # What each vm.drop_caches level releases (Documentation/admin-guide/sysctl/vm.rst):
 # 1 page cache, 2 reclaimable slab (dentries and inodes), 3 both.
+# What the page cache decisions read of /proc/meminfo.
+MEMINFO_NEEDS = ('MemTotal', 'MemFree')
+
 LEVELS = {1: 'page cache', 2: 'dentries and inodes', 3: 'page cache, dentries and inodes'}
-
-
-def parse_meminfo(text):
-    """``{'MemTotal': bytes, ...}`` from /proc/meminfo; ``HugePages_*`` counts stay counts."""
-    values = read_meminfo(text)
-    for needed in ('MemTotal', 'MemFree'):
-        if needed not in values:
-            raise ParseError('/proc/meminfo has no %s line' % needed)
-    return values
 
 
 def available_percent(meminfo):
@@ -26,10 +20,7 @@ def available_percent(meminfo):
     total = meminfo['MemTotal']
     if total <= 0:
         raise ParseError('MemTotal is 0')
-    available = meminfo.get('MemAvailable')
-    if available is None:
-        available = meminfo['MemFree'] + meminfo.get('Buffers', 0) + meminfo.get('Cached', 0)
-    return round(100.0 * available / total, 2)
+    return round(100.0 * mem_available(meminfo) / total, 2)
 
 
 def decide(available, threshold):

@@ -7,8 +7,7 @@ tests and the benchmark drive the very loop the module runs.
 
 import time
 
-from ..errors import ParseError
-
+from ..parse_error import ParseError
 
 
 def _class_end(pattern, start):
@@ -72,7 +71,7 @@ def validate_targets(flush_dbs, patterns, databases=None):
     for db in flush_dbs or []:
         _check_db(db, databases, 'flush_dbs entry')
         targets.append((int(db), None))
-    whole = set(db for db, _ in targets)
+    whole = set(db for db, _pattern in targets)
     for entry in patterns or []:
         if not isinstance(entry, dict) or 'match' not in entry:
             raise ParseError('a patterns entry must be {db: N, match: GLOB}, got %r' % (entry,))

@@ -7,14 +7,11 @@ functions and carries out the plan they return, so every decision is testable wi
 import os
 import re
 
-from ..errors import ParseError
+from ..parse_error import ParseError
 from ..judge.verdict import effective_memory
-from ..read.kernel import parse_meminfo as read_meminfo
-from ..units import plausible
+from ..read.kernel import mem_available
+from ..units import GIB, KIB, MIB, human, plausible
 
-KIB = 1024
-MIB = 1024 ** 2
-GIB = 1024 ** 3
 
 # Sizing guidance: Red Hat's table for RHEL 7-9 systems that do not hibernate.
 # Why this one: it is written for servers (Ubuntu's sqrt(RAM) FAQ targets desktops),
@@ -33,6 +30,10 @@ SIZING_TABLE = (
 AUTO_STEP = 128 * MIB
 # An existing file within this fraction of the auto target is kept as it is.
 AUTO_TOLERANCE = 0.10
+# What the swap decisions read of /proc/meminfo (MemAvailable, where the kernel lacks it, is
+# estimated: kernel.mem_available).
+MEMINFO_NEEDS = ('MemTotal', 'MemFree')
+
 # After a swapoff, MemAvailable must stay above this share of MemTotal: earlyoom's
 # SIGTERM line (10%). Below it the swapoff itself would invite the OOM killer.
 SWAPOFF_RESERVE = 0.10
@@ -101,12 +102,12 @@ def memory_scope(meminfo, cgroup=None):
 
     Returns ``{'total', 'available', 'scope'}``, ``scope`` saying which it is, for messages.
     """
-    total, available = effective_memory({'total': meminfo['MemTotal'], 'available': meminfo['MemAvailable']},
+    total, available = effective_memory({'total': meminfo['MemTotal'], 'available': mem_available(meminfo)},
                                         cgroup)
     if total != meminfo['MemTotal']:
         return {'total': total, 'available': available,
-                'scope': "the container's cgroup limit of %s (the machine has %s)" % (human(total),
-                                                                                    human(meminfo['MemTotal']))}
+                'scope': "the container's cgroup limit of %s (the machine has %s)" % (
+                    human(total), human(meminfo['MemTotal']))}
     return {'total': total, 'available': available, 'scope': 'RAM'}
 
 
@@ -187,15 +188,6 @@ def parse_proc_swaps(text):
             'deleted': deleted,
         })
     return areas
-
-
-def parse_meminfo(text):
-    """``/proc/meminfo`` as a dict: values with ``kB`` in bytes, counts as they are."""
-    values = read_meminfo(text)
-    for needed in ('MemTotal', 'MemAvailable'):
-        if needed not in values:
-            raise ParseError('/proc/meminfo has no %s line (kernel older than 3.14?)' % needed)
-    return values
 
 
 def parse_mountinfo(text):
@@ -343,14 +335,6 @@ def swapoff_guard(used, mem_available, mem_total, path, reserve_spec=None, scope
             ' at least %s (swapoff_min_available=%s) must stay available after swapoff, or the OOM'
             ' killer steps in. The current swap was left working' % (
                 path, human(used), human(mem_available), scope, human(reserve), reserve_spec))
-
-
-def human(value):
-    """A byte count as a short binary string (``1.5 GiB``) for messages."""
-    for unit, size in (('TiB', 1024 ** 4), ('GiB', GIB), ('MiB', MIB), ('KiB', KIB)):
-        if abs(value) >= size:
-            return ('%.1f %s' % (value / size, unit)).replace('.0 ', ' ')
-    return '%d B' % value
 
 
 # --- fstab -------------------------------------------------------------------------------

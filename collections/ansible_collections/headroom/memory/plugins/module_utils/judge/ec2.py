@@ -6,7 +6,8 @@ in memory step by step are described by the memory of their `large` size and the
 
 import re
 
-_GIB = 1 << 30
+from ..units import GIB
+
 _SIZES = ('nano', 'micro', 'small', 'medium', 'large', 'xlarge', '2xlarge', '4xlarge', '8xlarge',
           '12xlarge', '16xlarge', '24xlarge', '32xlarge', '48xlarge')
 # multiple of the `large` size's memory
@@ -39,7 +40,7 @@ def family_sizes(instance_type):
     family, size = match.groups()
     for pattern, large_gib, sizes in _FAMILIES:
         if re.match(pattern, family, flags=re.ASCII) and size in sizes:
-            return [('%s.%s' % (family, s), int(large_gib * _FACTOR[s] * _GIB)) for s in sizes]
+            return [('%s.%s' % (family, s), int(large_gib * _FACTOR[s] * GIB)) for s in sizes]
     return None
 
 

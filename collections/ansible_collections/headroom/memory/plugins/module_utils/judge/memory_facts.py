@@ -4,6 +4,7 @@ Used by the memory_facts module (on the host) and its action plugin (on the cont
 host sent what collect.py read): both return the same facts.
 """
 
+from ..units import finite
 from .verdict import audit, classify, merge_policy
 
 ARGUMENT_SPEC = dict(
@@ -40,7 +41,7 @@ def policy_of(params):
     for name, low, high in _BOUNDS:
         value = params[name]
         # 1e400 arrives as inf from -e, and time.sleep(inf) is a traceback on the host
-        if value != value or not low <= value <= high:
+        if not finite(value) or not low <= value <= high:
             raise ValueError('%s must be from %s to %s, got %r' % (name, low, high, value))
     return policy
 

@@ -20,7 +20,7 @@ import re
 import time
 
 from .ec2 import next_size
-from ..read.processes import group_processes, growth  # noqa: F401 (re-exported: the diagnosis works on their groups)
+from ..units import GIB, MIB, finite, human
 
 STEPS = ('processes', 'caches', 'code', 'swap', 'refactor', 'scale')
 
@@ -66,8 +66,6 @@ _APP_SERVERS = ('gunicorn', 'uwsgi', 'celery', 'python', 'python3', 'python2', '
 _LEVELS = ('ok', 'warning', 'critical')
 # Signals that say memory is short now (an OOM kill in the history says it was, once).
 _SHORT_SIGNALS = ('available', 'swap_used', 'swap_rate', 'direct_reclaim', 'pressure', 'commit')
-_MIB = 1048576
-_GIB = 1073741824
 
 
 def merge_policy(user=None):
@@ -113,7 +111,7 @@ def _number(key, value):
         value = float(text) if any(c in text for c in '.eE') else int(text)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError('%s must be a number, got %r' % (key, value))
-    if value != value or value in (float('inf'), float('-inf')) or abs(value) > 1e18:
+    if not finite(value) or abs(value) > 1e18:
         raise ValueError('%s must be a finite number, got %r' % (key, value))
     if value < 0:
         raise ValueError('%s must not be negative, got %r' % (key, value))
@@ -385,7 +383,7 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
     target = policy['available_warning_pct'] / 100.0 * total
     missing = target - available - reclaimable
     if short and missing > 0:
-        need = int(-(-missing // _GIB)) * _GIB
+        need = int(-(-missing // GIB)) * GIB
         detail = ('after the fixes above the host still lacks %s to keep %.0f%% available: scale up (more RAM) '
                   'or out (more hosts)' % (human(missing), policy['available_warning_pct']))
         bigger = next_size(instance_type, memory['total'] + missing) if instance_type else None
@@ -419,12 +417,3 @@ def summary(verdict, available, total, swap_used, swap_total, oom_kills):
     if oom_kills:
         text += ', %d OOM kill(s)' % oom_kills
     return text
-
-
-def human(size):
-    """1536 -> '1.5 KiB': for messages only, never for facts."""
-    size = float(size or 0)
-    for unit in ('B', 'KiB', 'MiB', 'GiB', 'TiB'):
-        if abs(size) < 1024 or unit == 'TiB':
-            return ('%d %s' % (size, unit)) if unit == 'B' else ('%.1f %s' % (size, unit))
-        size /= 1024.0

@@ -16,10 +16,10 @@ import os
 import sys
 import time
 
-from ..errors import ParseError
+from ..parse_error import ParseError
 from .free import parse_free
-from .kernel import (boot_time, container_id, in_container, parse_meminfo, parse_vmstat, read_cgroup_memory,
-                     read_pressure, read_smaps_rollup)
+from .kernel import (
+    boot_time, container_id, in_container, parse_meminfo, parse_vmstat, read_cgroup_memory, read_pressure, read_smaps_rollup)
 from .oom import attribute, collect_oom_history, stamp_epoch
 from .processes import group_processes, growth
 from .top import TOP_ENV, parse_top, run_top

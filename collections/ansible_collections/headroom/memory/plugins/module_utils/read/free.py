@@ -26,7 +26,7 @@ Anything else raises ParseError quoting the line.
 
 import re
 
-from ..errors import ParseError
+from ..parse_error import ParseError
 from .free_i18n import HEADERS as _I18N_HEADERS, LABELS as _I18N_LABELS
 from ..units import parse_size, within_total
 

@@ -9,10 +9,9 @@ import errno
 import os
 import re
 
-from ..errors import ParseError
-from ..units import count, is_count
+from ..parse_error import ParseError
+from ..units import KIB, count, is_count
 
-_KIB = 1024
 # cgroup v1 reports "no limit" as PAGE_COUNTER_MAX * page size (9223372036854771712 with 4 KiB pages,
 # a little less with 64 KiB pages). No machine has 2**60 bytes (1 EiB) of memory, so anything at or
 # above that reads as unlimited whatever the page size.
@@ -40,8 +39,9 @@ def _lines(text):
             yield lineno, line
 
 
-def parse_meminfo(text):
-    """Every key of /proc/meminfo: ``kB`` values as int bytes, unitless ones (HugePages_*) as ints."""
+def parse_meminfo(text, need=()):
+    """Every key of /proc/meminfo: ``kB`` values as int bytes, unitless ones (HugePages_*) as ints.
+    ``need``: the keys a caller cannot do without; a missing one is a ParseError naming it."""
     result = {}
     for lineno, line in _lines(text):
         match = _MEMINFO.match(line)
@@ -49,10 +49,21 @@ def parse_meminfo(text):
             raise ParseError('not a /proc/meminfo line ("Name:  value kB")', line, lineno)
         key, value, unit = match.groups()
         value = count(value, key, line, lineno)
-        result[key] = value * _KIB if unit else value
+        result[key] = value * KIB if unit else value
     if not result:
         raise ParseError('empty /proc/meminfo')
+    for key in need:
+        if key not in result:
+            raise ParseError('/proc/meminfo has no %s line' % key)
     return result
+
+
+def mem_available(meminfo):
+    """MemAvailable, the kernel's estimate of what can be had without swapping (3.14 and later);
+    before 3.14, MemFree + Buffers + Cached, the estimate free(1) itself made then."""
+    if 'MemAvailable' in meminfo:
+        return meminfo['MemAvailable']
+    return meminfo['MemFree'] + meminfo.get('Buffers', 0) + meminfo.get('Cached', 0)
 
 
 def parse_vmstat(text):
@@ -146,7 +157,7 @@ def read_smaps_rollup(pid, root='/'):
                 if len(fields) != 2 or fields[1] != 'kB' or not is_count(fields[0]):
                     raise ParseError('not a smaps_rollup line ("Name:  value kB")',
                                      line.rstrip('\n'), lineno)
-                result[name] = int(fields[0]) * _KIB
+                result[name] = int(fields[0]) * KIB
                 seen = True
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
@@ -368,7 +379,7 @@ _WALK_LIMIT = 4096
 def _subtree(directory):
     """The cgroup directories from ``directory`` down (it first), at most _WALK_LIMIT of them."""
     seen = 0
-    for top, dirs, _ in os.walk(directory):
+    for top, dirs, _files in os.walk(directory):
         seen += 1
         yield top
         if seen >= _WALK_LIMIT:

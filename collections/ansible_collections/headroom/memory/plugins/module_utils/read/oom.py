@@ -12,9 +12,9 @@ import os
 import re
 import time as _time
 
+from ..units import KIB
 from .kernel import stands_for_machine
 
-_KIB = 1024
 
 # Where a line's message starts. Each prefix is optional and they nest: syslog/journal stamp, host,
 # ident, then the kernel's own [uptime] stamp when printk time was on.
@@ -27,7 +27,6 @@ _PREFIX = re.compile(
     r'(?:(?P<host>[^\s\[\]:]+) (?P<ident>[^\s\[\]:]+)(?:\[\d{1,20}\])?: |kernel: )?'
     r'(?:kern\s*:\s*\w+\s*: )?'  # dmesg -x
     r'(?:\[\s*(?P<uptime>\d{1,20}\.\d{1,20})\] ?)?', re.ASCII)
-
 
 
 def _num(name):
@@ -63,7 +62,7 @@ _HINTS = ('oom', 'Out of memory', 'Killed process', 'Kill process', 'Task in ', 
 
 
 def _kib(text):
-    return None if text is None else int(text.replace(',', '')) * _KIB
+    return None if text is None else int(text.replace(',', '')) * KIB
 
 
 def _new_event(time, uptime):
@@ -372,8 +371,8 @@ def stamp_epoch(stamp, uptime=None, btime=None, now=None):
 
 def _valid(fields):
     """month, day, hour, minute, second in their ranges: mktime would roll 99:99 over into tomorrow."""
-    return all(low <= value <= high for value, (low, high) in zip(fields, ((1, 12), (1, 31), (0, 23), (0, 59),
-                                                                         (0, 60))))
+    ranges = ((1, 12), (1, 31), (0, 23), (0, 59), (0, 60))
+    return all(low <= value <= high for value, (low, high) in zip(fields, ranges))
 
 
 def attribute(event, scope, container_id=None):

@@ -6,7 +6,7 @@ the text (INFO, CONFIG GET, /proc files) and hand it to these functions.
 
 import re
 
-from ..errors import ParseError
+from ..parse_error import ParseError
 from ..units import is_count
 
 # Redis's memtoll(): a bare "k/m/g" is decimal, "kb/mb/gb" binary, case-insensitive.
@@ -322,7 +322,7 @@ def classify_error(exc, endpoint, command=None):
     text = str(exc)
     what = ' running %s' % command if command else ''
     if 'AuthenticationError' in names or text.startswith(('WRONGPASS', 'NOAUTH', 'invalid password',
-                                                           'invalid username-password')):
+                                                          'invalid username-password')):
         return ('Redis at %s refused the credentials (wrong password or ACL user)%s: %s'
                 % (endpoint, what, text))
     if 'NoPermissionError' in names or text.startswith('NOPERM'):

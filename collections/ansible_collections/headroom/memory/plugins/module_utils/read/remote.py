@@ -17,7 +17,7 @@ import zlib
 # The modules collect.py needs on a host (itself included), by their names under module_utils:
 # what the program carries. test_collect checks that it is every module they import. Not imported
 # from collect.py: the controller has no use for the parsers' import cost.
-SOURCES = ('errors', 'read.collect', 'read.free', 'read.free_i18n', 'read.kernel', 'read.oom',
+SOURCES = ('parse_error', 'read.collect', 'read.free', 'read.free_i18n', 'read.kernel', 'read.oom',
            'read.processes', 'read.top', 'units')
 PACKAGES = ('read',)  # the subpackages among them
 

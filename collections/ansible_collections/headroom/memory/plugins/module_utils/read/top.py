@@ -62,7 +62,7 @@ Anything that cannot be read raises ParseError quoting the line.
 import re
 import time
 
-from ..errors import ParseError
+from ..parse_error import ParseError
 from ..units import count, parse_size, plausible, within_total
 
 # Process columns whose values are amounts of memory (KiB when bare).
@@ -290,8 +290,8 @@ def _uptime(text, line, lineno):
     if match.group('min') is not None:
         minutes = count(match.group('min'), 'uptime', line, lineno)
     else:
-        minutes = count(match.group('h'), 'uptime', line, lineno) * 60 + count(match.group('m'), 'uptime', line,
-                                                                                lineno)
+        minutes = (count(match.group('h'), 'uptime', line, lineno) * 60
+                   + count(match.group('m'), 'uptime', line, lineno))
     return (days * 1440 + minutes) * 60
 
 

@@ -5,7 +5,7 @@ report is {'generated_at', 'fleet', 'hosts': [records]}. Reports of job slices
 (AWX splits a fleet into slices run apart) merge into the report of the whole.
 """
 
-from ..judge.verdict import human
+from ..units import human
 
 VERDICTS = ('ok', 'warning', 'critical', 'failed')
 _KEEP = ('memory', 'cgroup', 'pressure', 'rates', 'oom', 'groups', 'growth', 'top', 'gaps', 'redis')
@@ -46,7 +46,7 @@ def fleet_summary(records):
             steps.setdefault(rec['step'], set()).add(record['host'])
     if steps:
         text.append('  recommended: ' + ', '.join('%s on %d host(s)' % (step, len(hosts))
-                                                 for step, hosts in sorted(steps.items())))
+                                                  for step, hosts in sorted(steps.items())))
     total = sum(r.get('effective_total') or 0 for r in records)
     available = sum(r.get('available') or 0 for r in records)
     return {'hosts': len(records), 'counts': counts, 'worst': worst,

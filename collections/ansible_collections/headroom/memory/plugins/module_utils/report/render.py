@@ -13,7 +13,8 @@ JSON it came from.
 
 from html import escape
 
-from ..judge.verdict import human, when
+from ..judge.verdict import when
+from ..units import human
 from .records import VERDICTS
 
 # Hosts listed in the Markdown summary before "... and N more": chat messages and
@@ -420,8 +421,8 @@ def _oom(record):
     recent = oom.get('recent')
     when_text = ''
     if recent is not None:
-        when_text = '; <b data-oom-recent="%s">%s</b> in the last %s h' % (_num(recent), _e(recent),
-                                                                        _e(oom.get('window_hours')))
+        when_text = '; <b data-oom-recent="%s">%s</b> in the last %s h' % (
+            _num(recent), _e(recent), _e(oom.get('window_hours')))
     if oom.get('last'):
         when_text += ', the last at %s' % _e(when(oom['last']))
     head = ('<h3>OOM kills</h3><p class="note" data-oom-kills="%s"><b>%s</b> kill(s) known%s; %s</p>'

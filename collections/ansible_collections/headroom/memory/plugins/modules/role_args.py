@@ -1,0 +1,62 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the role_args action (plugins/action/role_args.py): it runs on the controller only."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: role_args
+short_description: Check a role's variables against its argument spec and hand them to it converted
+description:
+  - Ansible checks a role's variables against its C(meta/argument_specs.yml) when the role starts, but the
+    role's tasks then see the values as they came; with C(-e swap_setup_priority=10) that is the string
+    C('10').
+  - This action checks the variables of the role it runs in against that spec and returns the converted
+    values under the role's internal name, C(__<role>), with the role's prefix taken off each variable
+    (C(__swap_setup.priority) is the number 10). Extra vars outrank facts, so the values cannot be written
+    back under their own names.
+  - It fails naming every bad variable before anything else of the role runs.
+  - When an option of the spec is C(no_log) (a password), the whole result is hidden from every output.
+version_added: 0.4.0
+author: headroom contributors
+options:
+  entry_point:
+    description: The entry point of C(meta/argument_specs.yml) whose options are checked.
+    type: str
+    default: main
+attributes:
+  check_mode:
+    support: full
+    description: It only reads the role's variables.
+  diff_mode:
+    support: none
+    description: It changes nothing, so there is nothing to show.
+  platform:
+    platforms: all
+    description: It runs on the controller, inside the role's task.
+notes:
+  - Runs only inside a role (a task of C(roles/NAME/tasks/)); elsewhere it fails.
+'''
+
+EXAMPLES = r'''
+# roles/swap_setup/tasks/main.yml: the first task of the role
+- name: Check and convert the role's variables
+  headroom.memory.role_args:
+
+# later tasks read the converted values
+- name: Show the priority, a number even when it came from -e
+  ansible.builtin.debug:
+    msg: "{{ __swap_setup.priority + 1 }}"
+'''
+
+RETURN = r'''
+ansible_facts:
+  description: The role's variables, converted, under C(__<role>) with the role's prefix taken off.
+  returned: success
+  type: dict
+  sample: {"__swap_setup": {"priority": 10, "size": "auto", "state": "present"}}
+'''
