@@ -5,6 +5,7 @@ and is stopped (and its dir removed) when the fixture ends, also when a test fai
 Helpers run headroom's modules and roles through ansible itself, never by import.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -199,3 +200,28 @@ class AnsibleRunner(object):
 @pytest.fixture
 def ansible_run():
     return AnsibleRunner()
+
+
+# A memory-limited Debian container whose swap file can lie on a host directory (swapon refuses
+# overlayfs), with the flags real swapon needs (docker-recipes.md).
+LIMIT = 256 << 20
+
+
+@contextlib.contextmanager
+def limited_box(memory_swap='1g', writable_sysctl=True):
+    host_dir = tempfile.mkdtemp(prefix='headroom-swapbox-', dir='/var/tmp')
+    cid = subprocess.run(['docker', 'run', '-d', '--rm', '--memory', str(LIMIT), '--memory-swap', memory_swap,
+                          '--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined',
+                          '-v', '%s:/swap' % host_dir, debian_image('bookworm'), 'sleep', 'infinity'],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        if writable_sysctl:
+            subprocess.run(['docker', 'exec', cid, 'mount', '-o', 'remount,rw', '/proc/sys'], check=True,
+                           capture_output=True)
+        yield cid, host_dir
+    finally:
+        subprocess.run(['docker', 'exec', cid, 'sh', '-c', 'swapoff /swap/* 2>/dev/null'], capture_output=True)
+        for name in os.listdir(host_dir):
+            subprocess.run(['swapoff', os.path.join(host_dir, name)], capture_output=True)
+        subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
+        shutil.rmtree(host_dir, ignore_errors=True)

@@ -5,40 +5,16 @@ The container gets the flags real swapon needs (docker-recipes.md) and its swap 
 directory bind-mounted at /swap (swapon refuses overlayfs). Swap is the kernel's, shared with the
 host: every test switches off what it switched on, from inside and, should that fail, from the host.
 """
-import contextlib
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 
 import pytest
 
-from conftest import ROOT, VENV_BIN, _env, _json_output, debian_image
+from conftest import LIMIT, ROOT, VENV_BIN, _env, _json_output, limited_box
 
 MIB = 1 << 20
-LIMIT = 256 * MIB
-
-
-@contextlib.contextmanager
-def limited_box(memory_swap='1g', writable_sysctl=True):
-    host_dir = tempfile.mkdtemp(prefix='headroom-swapbox-', dir='/var/tmp')
-    cid = subprocess.run(['docker', 'run', '-d', '--rm', '--memory', str(LIMIT), '--memory-swap', memory_swap,
-                          '--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined',
-                          '-v', '%s:/swap' % host_dir, debian_image('bookworm'), 'sleep', 'infinity'],
-                         capture_output=True, text=True, check=True).stdout.strip()
-    try:
-        if writable_sysctl:
-            subprocess.run(['docker', 'exec', cid, 'mount', '-o', 'remount,rw', '/proc/sys'], check=True,
-                           capture_output=True)
-        yield cid, host_dir
-    finally:
-        subprocess.run(['docker', 'exec', cid, 'sh', '-c', 'swapoff /swap/* 2>/dev/null'], capture_output=True)
-        for name in os.listdir(host_dir):
-            subprocess.run(['swapoff', os.path.join(host_dir, name)], capture_output=True)
-        subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
-        shutil.rmtree(host_dir, ignore_errors=True)
 
 
 def module(cid, args, check=False):

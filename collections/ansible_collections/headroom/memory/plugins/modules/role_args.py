@@ -22,7 +22,7 @@ description:
   - It fails naming every bad variable before anything else of the role runs.
   - When an option of the spec is C(no_log) (a password), the whole result is hidden from every output.
 version_added: 0.4.0
-author: headroom contributors
+author: headroom contributors (@headroom)
 options:
   entry_point:
     description: The entry point of C(meta/argument_specs.yml) whose options are checked.
@@ -36,6 +36,7 @@ attributes:
     support: none
     description: It changes nothing, so there is nothing to show.
   platform:
+    support: full
     platforms: all
     description: It runs on the controller, inside the role's task.
 notes:

@@ -20,7 +20,7 @@ import re
 import time
 
 from .ec2 import next_size
-from ..units import GIB, MIB, finite, human
+from ..units import GIB, finite, human
 
 STEPS = ('processes', 'caches', 'code', 'swap', 'refactor', 'scale')
 
