@@ -7,7 +7,7 @@ The hosts headroom diagnoses are already short of memory, so memory_facts must c
 than `setup` does. Each module's AnsiballZ payload is built once by Ansible (kept with
 ANSIBLE_KEEP_REMOTE_FILES, the memory_facts action plugin turned off), then run here as the target
 runs it, `python AnsiballZ_x.py`, several times. The row "memory_facts, action plugin" runs what
-the plugin sends a host instead: `sh -c` with the reading program of module_utils/headroom/remote.py.
+the plugin sends a host instead: `sh -c` with the reading program of module_utils/read/remote.py.
 Each run's wall time, CPU time (user + system, with its children) and peak RSS come from os.wait4 on
 that one process. Target = this machine. memory_facts runs with sample_seconds=0 (its vmstat window
 would otherwise add up to 1 s of sleeping, which costs no memory or CPU), and with its default 1 s

@@ -52,7 +52,7 @@ def documentation(module):
     for name in doc.pop('extends_documentation_fragment', None) or []:
         assert name.startswith('headroom.memory.'), '%s: a fragment is named by its full name' % name
         fragment = load(os.path.join(FRAGMENTS, name.split('.')[-1] + '.py')).ModuleDocFragment
-        for option, spec in yaml.safe_load(fragment.DOCUMENTATION)['options'].items():
+        for option, spec in (yaml.safe_load(fragment.DOCUMENTATION).get('options') or {}).items():
             assert option not in (doc.get('options') or {}), '%s: in fragment %s and in the module' % (option, name)
             options[option] = spec
     options.update(doc.get('options') or {})

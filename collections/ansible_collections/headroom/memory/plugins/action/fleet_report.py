@@ -2,7 +2,7 @@
 """fleet_report as an action plugin: the report is built and written inside the controller's worker
 process. As a module it would cost a Python start, AnsiballZ and the transfer of every host's facts
 for one local call; the options, the result and the files written are the module's
-(library/fleet_report.py documents them; module_utils/headroom/fleet_report.py does the work)."""
+(plugins/modules/fleet_report.py documents them; module_utils/report/files.py does the work)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type

@@ -1,12 +1,12 @@
 # -*- coding: utf-8 -*-
 """memory_facts as an action plugin: the host only reads, the controller judges.
 
-The host runs module_utils/headroom/collect.py, shipped on the standard input of its Python where
+The host runs module_utils/read/collect.py, shipped on the standard input of its Python where
 the connection pipelines, else inside the command line (remote.py), and sends back what it read;
-the verdict is made here, in the controller's worker, by the module's own code (diagnosis.py).
+the verdict is made here, in the controller's worker, by the module's own code (module_utils/judge/memory_facts.py).
 One round trip per host as before, without AnsiballZ: the host compiles the few parsers it needs
 instead of ansible.module_utils.basic. Options, facts and failures are the module's
-(library/memory_facts.py documents them, and runs the same code on a host where this plugin is
+(plugins/modules/memory_facts.py documents them, and runs the same code on a host where this plugin is
 not installed)."""
 
 from __future__ import absolute_import, division, print_function

@@ -1,9 +1,8 @@
 # -*- coding: utf-8 -*-
 """The connection options every headroom Redis module takes, documented once.
 
-Modules name it with ``extends_documentation_fragment: [headroom_redis]``; ansible.cfg's
-doc_fragment_plugins points ansible-doc here, and module_utils/headroom/redis_client.py builds the
-matching argument_spec.
+Modules name it with ``extends_documentation_fragment: [headroom.memory.headroom_redis]``, and
+module_utils/redis_client.py builds the matching argument_spec.
 """
 
 from __future__ import absolute_import, division, print_function

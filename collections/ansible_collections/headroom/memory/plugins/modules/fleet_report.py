@@ -17,7 +17,7 @@ description:
   - Reports of several runs (AWX job slices) are merged with O(merge) into the report of the whole fleet.
   - Meant to run once, on the controller (a play on C(localhost), or C(delegate_to=localhost) with
     C(run_once=true)).
-  - An action plugin of the same name (C(action_plugins/fleet_report.py)) does the same work inside the
+  - An action plugin of the same name (C(plugins/action/fleet_report.py)) does the same work inside the
     controller's worker process, without starting a module, so the report of a big fleet is written
     sooner. This module file is what runs where that plugin is not installed.
 version_added: "0.1.0"
@@ -89,12 +89,14 @@ options:
     type: list
     elements: path
     default: []
+extends_documentation_fragment:
+  - headroom.memory.attributes
 attributes:
   check_mode:
-    description: Supported; the module reads only, and in check mode writes no report.
+    details: Supported; the module reads only, and in check mode writes no report.
     support: full
   diff_mode:
-    description: Nothing on the host changes, so there is nothing to show.
+    details: Nothing on the host changes, so there is nothing to show.
     support: none
 '''
 

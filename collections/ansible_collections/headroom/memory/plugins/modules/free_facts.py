@@ -41,12 +41,14 @@ options:
       - Needed only for output made with C(--si), which procps-ng 3.3.x and 4.x print differently
         (3.3.x keeps binary values under it); without it such output fails rather than being guessed.
     type: str
+extends_documentation_fragment:
+  - headroom.memory.attributes
 attributes:
   check_mode:
-    description: Runs in check mode and returns the same facts; it never changes anything.
+    details: Runs in check mode and returns the same facts; it never changes anything.
     support: full
   diff_mode:
-    description: Nothing changes, so there is nothing to show.
+    details: Nothing changes, so there is nothing to show.
     support: none
 notes:
   - Inside a container C(free) shows the host's memory, not the container's limit; the

@@ -101,12 +101,14 @@ options:
     description: How many of the most recent OOM kills to return, 0 to 100000.
     type: int
     default: 20
+extends_documentation_fragment:
+  - headroom.memory.attributes
 attributes:
   check_mode:
-    description: Supported; the module reads only.
+    details: Supported; the module reads only.
     support: full
   diff_mode:
-    description: Nothing on the host changes, so there is nothing to show.
+    details: Nothing on the host changes, so there is nothing to show.
     support: none
 notes:
   - C(free) and C(top) inside a container show the host's memory; the verdict uses the cgroup limit

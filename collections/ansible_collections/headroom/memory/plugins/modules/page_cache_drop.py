@@ -43,12 +43,14 @@ notes:
   - Inside a container C(/proc/sys) is usually read-only; the module then fails and says so.
   - The caches are the kernel's, shared by every container on the host.
 author: headroom contributors (@headroom)
+extends_documentation_fragment:
+  - headroom.memory.attributes
 attributes:
   check_mode:
-    description: Supported; decides and reports, drops nothing.
+    details: Supported; decides and reports, drops nothing.
     support: full
   diff_mode:
-    description: No file changes.
+    details: No file changes.
     support: none
 '''
 

@@ -26,6 +26,7 @@ description:
   - After a deletion, runs C(MEMORY PURGE) when the allocator is jemalloc (I(purge)).
 version_added: "0.1.0"
 extends_documentation_fragment:
+  - headroom.memory.attributes
   - headroom.memory.headroom_redis
 options:
   flush_dbs:
@@ -73,10 +74,10 @@ requirements:
 author: headroom contributors (@headroom)
 attributes:
   check_mode:
-    description: Supported; counts and sizes what would go, deletes nothing.
+    details: Supported; counts and sizes what would go, deletes nothing.
     support: full
   diff_mode:
-    description: Deleted keys are counted, not listed.
+    details: Deleted keys are counted, not listed.
     support: none
 '''
 

@@ -24,6 +24,7 @@ description:
     returns INFO only, has no unix socket or warnings and does not tell the failures apart.
 version_added: "0.1.0"
 extends_documentation_fragment:
+  - headroom.memory.attributes
   - headroom.memory.headroom_redis
 options:
   is_cache:
@@ -35,10 +36,10 @@ requirements:
 author: headroom contributors (@headroom)
 attributes:
   check_mode:
-    description: Supported; the module reads only.
+    details: Supported; the module reads only.
     support: full
   diff_mode:
-    description: Nothing changes, so there is nothing to show.
+    details: Nothing changes, so there is nothing to show.
     support: none
 '''
 

@@ -24,6 +24,7 @@ description:
     one cannot persist, has no unix socket or ACL user, and does not tell the failures apart.
 version_added: "0.1.0"
 extends_documentation_fragment:
+  - headroom.memory.attributes
   - headroom.memory.headroom_redis
 options:
   maxmemory:
@@ -53,10 +54,10 @@ requirements:
 author: headroom contributors (@headroom)
 attributes:
   check_mode:
-    description: Supported; reports what would change and changes nothing.
+    details: Supported; reports what would change and changes nothing.
     support: full
   diff_mode:
-    description: Shows the live settings, or the config file, before and after.
+    details: Shows the live settings, or the config file, before and after.
     support: full
 '''
 

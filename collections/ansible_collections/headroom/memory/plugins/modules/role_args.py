@@ -28,17 +28,20 @@ options:
     description: The entry point of C(meta/argument_specs.yml) whose options are checked.
     type: str
     default: main
+extends_documentation_fragment:
+  - headroom.memory.attributes
 attributes:
   check_mode:
     support: full
-    description: It only reads the role's variables.
+    details: It only reads the role's variables.
   diff_mode:
     support: none
-    description: It changes nothing, so there is nothing to show.
+    details: It changes nothing, so there is nothing to show.
   platform:
+    description: Target OS/families that can be operated against.
     support: full
     platforms: all
-    description: It runs on the controller, inside the role's task.
+    details: It runs on the controller, inside the role's task.
 notes:
   - Runs only inside a role (a task of C(roles/NAME/tasks/)); elsewhere it fails.
 '''

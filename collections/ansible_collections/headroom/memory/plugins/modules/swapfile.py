@@ -124,12 +124,14 @@ options:
     description: The drop-in that holds O(sysctl).
     type: path
     default: /etc/sysctl.d/60-headroom-swap.conf
+extends_documentation_fragment:
+  - headroom.memory.attributes
 attributes:
   check_mode:
-    description: Reports exactly what would change (RV(actions), the predicted RV(after)) and runs the same refusals.
+    details: Reports exactly what would change (RV(actions), the predicted RV(after)) and runs the same refusals.
     support: full
   diff_mode:
-    description: Shows the fstab change, the sysctl drop-in change and a one-line summary of the swap file.
+    details: Shows the fstab change, the sysctl drop-in change and a one-line summary of the swap file.
     support: full
 notes:
   - Needs root, C(mkswap), C(swapon), C(swapoff) and C(fallocate) or C(dd) on the managed host.

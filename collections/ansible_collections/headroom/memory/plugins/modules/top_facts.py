@@ -61,16 +61,18 @@ options:
         (passwords given as arguments), which then end up in the facts and the logs.
     type: bool
     default: false
+extends_documentation_fragment:
+  - headroom.memory.attributes
 attributes:
   check_mode:
-    description: Runs in check mode and returns the same facts; it never changes anything.
+    details: Runs in check mode and returns the same facts; it never changes anything.
     support: full
   diff_mode:
-    description: Nothing changes, so there is nothing to show.
+    details: Nothing changes, so there is nothing to show.
     support: none
 notes:
   - Reads only; changes nothing on the host.
-  - The parser is C(module_utils/headroom/top.py); its docstring lists every convention.
+  - The parser is C(plugins/module_utils/read/top.py); its docstring lists every convention.
 '''
 
 EXAMPLES = r'''

@@ -1,6 +1,7 @@
 """The OOM killer's history: kernel and systemd log lines grouped into one event per kill.
 
-Matches every line form by pattern, not by kernel version (2.6.32 to 6.x, see field-notes.md), under
+Matches every line form by pattern, not by kernel version (2.6.32 to 6.x: the captures and published
+reports under tests/fixtures/kernel/, listed with their kernels in its README.md), under
 any of the usual prefixes (dmesg, dmesg -T, journalctl short/short-iso/short-precise, syslog files).
 A log is mostly noise: lines that are not OOM lines are skipped, never an error. Input may be a string
 or any iterable of lines (an open file), so a big log is never held in memory.

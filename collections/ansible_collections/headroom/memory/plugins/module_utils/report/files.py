@@ -1,5 +1,5 @@
 """What the fleet_report task does, shared by its action plugin (the controller, in-process) and
-its module (library/fleet_report.py, for a copy of headroom without the action plugin).
+its module (plugins/modules/fleet_report.py, which runs the same code where the action plugin is not used).
 
 ``ARGUMENT_SPEC`` is the task's interface; ``write_reports(params, check_mode)`` builds the report,
 writes its files (atomically) unless ``check_mode``, and returns the task's result. Bad input
