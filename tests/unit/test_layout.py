@@ -34,7 +34,7 @@ def test_the_top_level_points_into_the_collection(name, target):
 def test_the_playbooks_directory_finds_the_collection_beside_it():
     """playbooks/diagnose.yml run without ansible.cfg (AWX may ignore it) finds the collection as
     Ansible finds collections beside a playbook: playbooks/collections."""
-    for name in ('diagnose.yml', 'remediate.yml', 'vars', 'tasks'):
+    for name in ('diagnose.yml', 'remediate.yml', 'vars'):
         path = os.path.join(ROOT, 'playbooks', name)
         assert os.path.realpath(path) == os.path.realpath(os.path.join(COLLECTION, 'playbooks', name))
     assert os.path.realpath(os.path.join(ROOT, 'playbooks', 'collections')) == os.path.join(ROOT, 'collections')

@@ -3,7 +3,7 @@ import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit
 from ansible_collections.headroom.memory.plugins.module_utils.report.records import (
-    build_report, fleet_summary, host_record, merge_reports)
+    build_report, fail_reason, fleet_summary, host_record, merge_reports)
 
 GIB = 1 << 30
 
@@ -74,3 +74,16 @@ def test_failed_host_keeps_its_error():
     assert first['summary'] == 'failed: no diagnosis (cannot read free output: ...)'
     assert first['error'] == 'cannot read free output: ...'
     assert second['summary'] == 'failed: no diagnosis (host unreachable or the collection failed)'
+
+
+@pytest.mark.parametrize('worst, fail_on, fails', [
+    ('ok', 'never', False), ('critical', 'never', False), ('failed', 'never', False),
+    ('ok', 'warning', False), ('warning', 'warning', True), ('critical', 'warning', True), ('failed', 'warning', True),
+    ('warning', 'critical', False), ('critical', 'critical', True), ('failed', 'critical', True),
+])
+def test_fail_on_is_decided_by_the_verdicts_order(worst, fail_on, fails):
+    """headroom_fail_on, decided in code: a host at least that bad fails the run, a failed host worst of all."""
+    reason = fail_reason({'worst': worst}, fail_on)
+    assert (reason is not None) == fails
+    if fails:
+        assert reason == 'fleet verdict %s (headroom_fail_on=%s)' % (worst, fail_on)

@@ -82,6 +82,14 @@ options:
       - Also write a short Markdown summary here, fit for a ticket or a chat message (worst hosts
         first, at most ten). It names O(html) when both are set.
     type: path
+  fail_on:
+    description:
+      - Say in RV(fail_reason) that the run must fail when a host's verdict is at least this bad (a
+        failed host is worse than V(critical)). The task itself does not fail, so the report is
+        written and can be shown, mailed and published first.
+    type: str
+    choices: [never, warning, critical]
+    default: never
   merge:
     description:
       - Paths of earlier reports (other job slices) to merge with this run's hosts; a host in several keeps
@@ -122,6 +130,10 @@ html:
 markdown:
   description: The Markdown summary written, when O(markdown) was given.
   returned: when O(markdown) is set
+  type: str
+fail_reason:
+  description: Why the run must fail under O(fail_on) (C(fleet verdict critical (headroom_fail_on=warning))), or null.
+  returned: always
   type: str
 summary_markdown:
   description: The Markdown summary itself, for C(set_stats) and notifications.

@@ -13,7 +13,7 @@ import tempfile
 import time
 
 from .render import render_html, render_markdown
-from .records import build_report, merge_reports
+from .records import build_report, fail_reason, merge_reports
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', required=True),
@@ -25,6 +25,7 @@ ARGUMENT_SPEC = dict(
     gap_hosts=dict(type='list', elements='str', default=[]),
     gaps=dict(type='list', elements='str', default=[]),
     merge=dict(type='list', elements='path', default=[]),
+    fail_on=dict(type='str', choices=['never', 'warning', 'critical'], default='never'),
     html=dict(type='path'),
     markdown=dict(type='path'),
 )
@@ -118,7 +119,7 @@ def write_reports(params, check_mode, now=None):
         if markdown:
             write_text(markdown, summary)
     result = dict(changed=True, path=params['path'], fleet=report['fleet'], details=details(report),
-                  summary_markdown=summary)
+                  summary_markdown=summary, fail_reason=fail_reason(report['fleet'], params['fail_on']))
     if html:
         result['html'] = html
     if markdown:

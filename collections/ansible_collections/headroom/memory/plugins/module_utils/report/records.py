@@ -98,3 +98,11 @@ def merge_reports(reports):
     records = sorted(newest.values(), key=lambda r: r['host'])
     generated = max([r.get('generated_at') or '' for r in reports] or [''])
     return {'generated_at': generated, 'fleet': fleet_summary(records), 'hosts': records}
+
+
+def fail_reason(fleet, fail_on):
+    """Why the run must fail: a host at least as bad as ``fail_on`` (never, warning or critical; a
+    failed host is worse than critical), or None. What a scheduler sees as the run's exit code."""
+    if fail_on == 'never' or VERDICTS.index(fleet['worst']) < VERDICTS.index(fail_on):
+        return None
+    return 'fleet verdict %s (headroom_fail_on=%s)' % (fleet['worst'], fail_on)
