@@ -11,7 +11,6 @@ a stand-in that records the keyword arguments and stops. Nothing else of the mod
 import glob
 import importlib.util
 import os
-import subprocess
 
 import pytest
 import yaml
@@ -131,18 +130,6 @@ def test_documentation_matches_argument_spec(path):
 def test_every_module_is_covered():
     assert [os.path.basename(p) for p in MODULES]
     assert 'top_facts.py' in [os.path.basename(p) for p in MODULES]
-
-
-@pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, '.venv', 'bin', 'ansible-doc')),
-                    reason='no venv ansible-doc')
-@pytest.mark.parametrize('path', MODULES, ids=[os.path.basename(p) for p in MODULES])
-def test_ansible_doc_renders(path):
-    name = os.path.basename(path)[:-3]
-    result = subprocess.run([os.path.join(ROOT, '.venv', 'bin', 'ansible-doc'), '-M', LIBRARY, name],
-                            capture_output=True, text=True, cwd=ROOT,
-                            env=dict(os.environ, ANSIBLE_NOCOLOR='1', PAGER='cat'))
-    assert result.returncode == 0, result.stderr
-    assert ('MODULE %s' % name) in result.stdout and 'ERROR' not in result.stderr
 
 
 def test_compare_finds_each_kind_of_mismatch():

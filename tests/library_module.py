@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNER = '''
 import os, runpy, sys
 sys.path.insert(0, os.path.join(sys.argv[1], 'collections'))
