@@ -14,7 +14,8 @@ coll="$root/collections/ansible_collections/headroom/memory"
 # Python versions the modules run on (ansible-core 2.19's target versions)
 versions="3.8 3.9 3.10 3.11 3.12 3.13 3.14"
 bin=$(mktemp -d /tmp/headroom-sanity.XXXXXX)
-trap 'rm -rf "$bin"' EXIT
+# ansible-test's scratch space (its venvs) must not stay in the collection: builds copy the tree
+trap 'rm -rf "$bin" "$coll/tests/output"; rmdir "$coll/tests" 2>/dev/null || true' EXIT
 found=()
 for version in $versions; do
     for python in $(ls -d "$HOME"/.pyenv/versions/"$version".*/bin/"python$version" 2>/dev/null) \
