@@ -13,6 +13,7 @@ import tempfile
 import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.fix import swap
+from ansible_collections.headroom.memory.plugins.module_utils.read import kernel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ANSIBLE = os.path.join(ROOT, '.venv', 'bin', 'ansible')
@@ -125,7 +126,7 @@ def test_zram_lifecycle(zenv):
 
 
 def test_auto_size_is_half_of_ram_at_most_4g(zenv):
-    meminfo = swap.parse_meminfo(open('/proc/meminfo').read())
+    meminfo = kernel.parse_meminfo(open('/proc/meminfo').read(), need=swap.MEMINFO_NEEDS)
     result = run(zenv, size='auto')
     assert result['size'] == min(meminfo['MemTotal'] // 2, 4 * 1024 ** 3) // MIB * MIB
     assert int(open('/sys/block/%s/disksize' % result['zram']['device']).read()) == result['size']
