@@ -1,4 +1,5 @@
-"""The diagnosis: from a host's memory facts to a verdict and ranked recommendations.
+"""The verdict: from a host's memory facts to its verdict and ranked recommendations (the judging
+half of a diagnosis; judge/memory_facts.py puts the reading and this together).
 
 Pure functions, no I/O. ``audit(facts, policy)`` takes the facts memory_facts
 collects (see ``audit`` for their shape) and a policy (thresholds and process
@@ -8,6 +9,8 @@ lists, ``DEFAULT_POLICY`` merged with the user's) and returns
      'reasons': [{'level', 'signal', 'message'}],
      'recommendations': [{'rank', 'step', 'title', 'detail', 'role', 'bytes'}],
      'effective_total', 'available', 'available_pct', 'limited_by_cgroup',
+     (here ``available`` is what the workload can still have: MemAvailable, capped by the cgroup's
+     limit when that is tighter; the facts' ``memory.available`` is free's, the machine's MemAvailable)
      'swap_total', 'swap_used' (the swap the workload may use: a cgroup's swap limit caps the machine's),
      'summary', 'lines'}
 
