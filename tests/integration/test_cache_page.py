@@ -45,13 +45,13 @@ def test_callers_diagnosis_wins_over_meminfo(ansible_run, tmp_path):
 
 
 def test_lead_diagnosis_fact_is_used_when_present(ansible_run, tmp_path):
-    # The shape memory_facts exports: ansible_facts.headroom.audit.available_pct (cacheable:
+    # The shape memory_facts exports: ansible_facts.headroom.audit.usable_pct (cacheable:
     # a module's ansible_facts land there; a plain set_fact would not).
     playbook = tmp_path / 'with_fact.yml'
     playbook.write_text(
         '- name: Diagnose, then flush\n  hosts: localhost\n  tasks:\n'
         '    - name: Pretend the diagnosis ran\n      ansible.builtin.set_fact:\n'
-        '        headroom: {audit: {available_pct: 97.0}}\n        cacheable: true\n'
+        '        headroom: {audit: {usable_pct: 97.0}}\n        cacheable: true\n'
         '    - name: Apply cache_flush\n      ansible.builtin.include_role:\n        name: headroom.memory.cache_flush\n'
         '      vars:\n        cache_flush_redis_enabled: false\n')
     rc, tasks, output = ansible_run.playbook(playbook)

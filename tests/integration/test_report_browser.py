@@ -224,7 +224,7 @@ def check_numbers(dom, report):
         box = fleet.having('data-verdict', verdict)[0]
         assert int(box.attrs['data-count']) == count
         assert ' '.join(box.text().split()) == '%d %s' % (count, verdict)
-    assert '%s of %s available' % (human(report['fleet']['available']), human(report['fleet']['total'])) \
+    assert '%s of %s available' % (human(report['fleet']['usable']), human(report['fleet']['total'])) \
         in fleet.text()
 
     sections = [e for e in root.walk() if e.tag == 'section' and 'data-host' in e.attrs]
@@ -238,14 +238,14 @@ def check_numbers(dom, report):
         if record['verdict'] == 'failed':
             assert record['summary'] in section.text()
             continue
-        headline = [e for e in section.having('data-available') if e.tag == 'p'][0]
-        assert int(headline.attrs['data-available']) == record['available']
+        headline = [e for e in section.having('data-usable') if e.tag == 'p'][0]
+        assert int(headline.attrs['data-usable']) == record['usable']
         assert int(headline.attrs['data-total']) == record['effective_total']
-        assert headline.having('data-field', 'available')[0].text() == human(record['available'])
+        assert headline.having('data-field', 'usable')[0].text() == human(record['usable'])
         assert headline.having('data-field', 'total')[0].text() == human(record['effective_total'])
         cells = dict((e.attrs['data-field'], e) for e in row.having('data-field') if e.tag == 'td')
-        assert int(cells['available'].attrs['data-bytes']) == record['available']
-        assert cells['available'].text().startswith(human(record['available']))
+        assert int(cells['usable'].attrs['data-bytes']) == record['usable']
+        assert cells['usable'].text().startswith(human(record['usable']))
         assert int(cells['total'].attrs['data-bytes']) == record['effective_total']
         assert cells['total'].text() == human(record['effective_total'])
         meter = section.having('data-memory')[-1]

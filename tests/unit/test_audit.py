@@ -29,7 +29,7 @@ def test_healthy_host_is_ok_with_nothing_to_do():
     assert result['verdict'] == 'ok'
     assert result['reasons'] == []
     assert result['recommendations'] == []
-    assert result['available_pct'] == 75.0
+    assert result['usable_pct'] == 75.0
     assert result['summary'] == 'ok: 6.0 GiB of 8.0 GiB available, no swap'
 
 

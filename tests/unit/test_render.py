@@ -112,15 +112,15 @@ def test_every_host_shows_the_numbers_of_its_record(name):
         badge = section.find(data_field='verdict')[0]
         assert badge.text() == record['verdict']
         if record['verdict'] == 'failed':
-            assert not section.has('data-available')
+            assert not section.has('data-available') and not section.has('data-usable')
             assert record['summary'] in section.text()
             continue
-        headline = [n for n in section.has('data-available') if n.tag == 'p'][0]
-        assert int(headline.attrs['data-available']) == record['available']
+        headline = [n for n in section.has('data-usable') if n.tag == 'p'][0]
+        assert int(headline.attrs['data-usable']) == record['usable']
         assert int(headline.attrs['data-total']) == record['effective_total']
-        assert headline.find(data_field='available')[0].text() == human(record['available'])
+        assert headline.find(data_field='usable')[0].text() == human(record['usable'])
         assert headline.find(data_field='total')[0].text() == human(record['effective_total'])
-        assert '(%s%%)' % record['available_pct'] in headline.text()
+        assert '(%s%%)' % record['usable_pct'] in headline.text()
 
 
 @pytest.mark.parametrize('name', ['localhost.json', 'containers.json', 'fleet.json'])
@@ -167,8 +167,8 @@ def test_fleet_overview_counts_and_order():
     assert sum(counts.values()) == len(report['hosts'])
     assert [n.attrs['data-host'] for n in fleet.walk() if n.tag == 'tr' and 'data-host' in n.attrs] \
         == report['fleet']['order']
-    assert int(fleet.attrs['data-available']) == report['fleet']['available']
-    assert '%s of %s available' % (human(report['fleet']['available']), human(report['fleet']['total'])) in fleet.text()
+    assert int(fleet.attrs['data-usable']) == report['fleet']['usable']
+    assert '%s of %s available' % (human(report['fleet']['usable']), human(report['fleet']['total'])) in fleet.text()
     # each row links to its host's section
     anchors = dict((s.attrs['data-host'], s.attrs['id']) for s in sections(page))
     for row in (n for n in fleet.walk() if n.tag == 'tr' and 'data-host' in n.attrs):
@@ -243,7 +243,7 @@ def test_before_and_after_when_remediation_ran():
     change = db.has('data-before-verdict')[0]
     verdicts = [change.attrs['data-before-verdict'], change.attrs['data-after-verdict']]
     assert verdicts == record['change']['verdict']
-    delta = record['change']['available'][1] - record['change']['available'][0]
+    delta = record['change']['usable'][1] - record['change']['usable'][0]
     assert int(change.has('data-delta')[0].attrs['data-delta']) == delta > 0
     meters = dict((m.attrs['data-memory'], m) for m in db.has('data-memory'))
     assert sorted(meters) == ['after', 'before']
@@ -276,7 +276,7 @@ def test_cgroup_limited_host_shows_the_limit_it_is_judged_on(name, host):
     section = [s for s in sections(page) if s.attrs['data-host'] == host][0]
     row = section.has('data-cgroup-limit')[0]
     assert int(row.attrs['data-cgroup-limit']) == record['cgroup']['limit']
-    assert 'of the cgroup limit available' in section.find(data_available=str(record['available']))[0].text()
+    assert 'of the cgroup limit available' in section.find(data_usable=str(record['usable']))[0].text()
 
 
 def test_merged_slices_render_like_the_whole_fleet():
@@ -304,7 +304,7 @@ def test_markdown_lists_worst_first_with_the_first_step():
     fleet = report['fleet']
     assert lines[0].startswith('**headroom: fleet %s**: %d host(s)' % (fleet['worst'], fleet['hosts']))
     assert '%d critical' % fleet['counts']['critical'] in lines[0]
-    assert '%s of %s available' % (human(fleet['available']), human(fleet['total'])) in lines[0]
+    assert '%s of %s available' % (human(fleet['usable']), human(fleet['total'])) in lines[0]
     items = [line for line in lines if line.startswith('- ')]
     assert len(items) == len(report['hosts'])
     records = dict((r['host'], r) for r in report['hosts'])
@@ -315,7 +315,7 @@ def test_markdown_lists_worst_first_with_the_first_step():
             first = record['recommendations'][0]['title']
             assert first.replace('<', '\\<').replace('>', '\\>') in item
         if record['verdict'] != 'failed':
-            assert '%s of %s available' % (human(record['available']), human(record['effective_total'])) in item
+            assert '%s of %s available' % (human(record['usable']), human(record['effective_total'])) in item
 
 
 def test_markdown_keeps_host_text_inert():
@@ -365,9 +365,9 @@ def test_markdown_shows_before_and_after():
     report = load('fleet-remediate.json')
     text = render_markdown(report)
     record = [r for r in report['hosts'] if r['host'] == 'db-1'][0]
-    delta = record['change']['available'][1] - record['change']['available'][0]
+    delta = record['change']['usable'][1] - record['change']['usable'][0]
     assert '- **%s → %s** `db-1`: ' % tuple(record['change']['verdict']) in text
-    assert '(%s%%, +%s)' % (record['available_pct'], human(delta)) in text
+    assert '(%s%%, +%s)' % (record['usable_pct'], human(delta)) in text
 
 
 def test_a_container_s_meter_brackets_what_the_verdict_used():
@@ -382,9 +382,9 @@ def test_a_container_s_meter_brackets_what_the_verdict_used():
         if not record.get('memory') or record['effective_total'] >= record['memory']['total']:
             continue
         meter = section.has('data-memory')[0]
-        judged = meter.has('data-judged-available')
-        assert len(judged) == 1 and int(judged[0].attrs['data-judged-available']) == record['available']
-        assert '%s avail.' % human(record['available']) in meter.text()
+        judged = meter.has('data-judged-usable')
+        assert len(judged) == 1 and int(judged[0].attrs['data-judged-usable']) == record['usable']
+        assert '%s avail.' % human(record['usable']) in meter.text()
         assert '%s avail.' % human(record['memory']['available']) not in meter.text()
         assert 'machine RAM' in meter.text()
         checked += 1

@@ -27,7 +27,7 @@ def test_summary_counts_and_orders_worst_first():
     assert fleet['order'] == ['c', 'b', 'd', 'a']
     assert fleet['worst'] == 'failed'
     assert fleet['lines'][0] == 'fleet: 4 host(s): 1 ok, 1 warning, 1 critical, 1 failed'
-    assert fleet['available'] == 6 * GIB + GIB // 2 + int(1.5 * GIB)
+    assert fleet['usable'] == 6 * GIB + GIB // 2 + int(1.5 * GIB)
     assert [r['host'] for r in report['hosts']] == ['a', 'b', 'c', 'd']
 
 
@@ -45,7 +45,7 @@ def test_slices_merge_into_the_whole_fleet():
     slices = [build_report(hosts[k::3], [every[h] for h in hosts[k::3]], '2026-11-25T10:00:0%dZ' % k)
               for k in range(3)]
     merged = merge_reports(slices)
-    for key in ('counts', 'worst', 'order', 'available', 'total'):
+    for key in ('counts', 'worst', 'order', 'usable', 'total'):
         assert merged['fleet'][key] == whole['fleet'][key]
     assert merged['generated_at'] == '2026-11-25T10:00:02Z'
 

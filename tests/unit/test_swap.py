@@ -156,7 +156,7 @@ def test_parse_meminfo_needs_memfree_and_a_before_3_14_kernel_gets_the_estimate(
         parse_meminfo("MemTotal: 1 kB\nMemFree: lots\n")
     old = parse_meminfo('MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 20 kB\nCached: 300 kB\n')
     assert 'MemAvailable' not in old
-    assert swap.memory_scope(old, None)['available'] == 420 * 1024
+    assert swap.memory_scope(old, None)['usable'] == 420 * 1024
 
 
 def test_mount_of_finds_the_longest_mount_point():

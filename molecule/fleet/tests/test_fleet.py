@@ -68,7 +68,7 @@ def test_the_short_host_is_judged_against_its_cgroup_limit(host, groups, record)
     assert record['effective_total'] == limit and record['cgroup']['limit'] == limit
     available = [r for r in record['reasons'] if r['signal'] == 'available']
     assert len(available) == 1 and 'of the cgroup limit' in available[0]['message']
-    assert record['available_pct'] <= 20.0
+    assert record['usable_pct'] <= 20.0
 
 
 def test_the_short_hosts_oom_kill_is_in_its_record(host, groups, record):

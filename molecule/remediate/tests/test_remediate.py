@@ -79,7 +79,7 @@ def test_needs_swap_was_short_with_no_swap_and_got_swap_setup_only(host, want, a
     limit = int(cgroup_file(host, 'memory.limit_in_bytes', 'memory.max'))
     assert limit == 256 * MIB
     assert before['effective_total'] == limit and before['memory']['swap_total'] == 0
-    assert before['available_pct'] <= 20.0
+    assert before['usable_pct'] <= 20.0
     assert before['verdict'] in ('warning', 'critical')
     assert 'available' in {r['signal'] for r in before['reasons']}
     assert roles(before) == ['swap_setup']
@@ -121,7 +121,7 @@ def test_after_remediation_redis_holds_less(host, want, applied):
     size = dict((g['command'], g['memory']) for g in record['groups'])
     before = dict((g['command'], g['memory']) for g in record['before']['groups'])
     assert size['redis-server'] < before['redis-server'] / 2, (before['redis-server'], size['redis-server'])
-    assert record['available'] > record['before']['available']
+    assert record['usable'] > record['before']['usable']
 
 
 def test_the_second_run_recommends_no_swap_anywhere(host):

@@ -222,8 +222,9 @@ ansible_facts:
           elements: dict
         audit:
           description: The verdict (C(ok warning critical)), C(reasons), ranked C(recommendations)
-            (C(rank step title detail role bytes)), C(effective_total), C(available), C(available_pct),
-            C(limited_by_cgroup), C(swap_total) and C(swap_used) (the swap the workload may use; a cgroup
+            (C(rank step title detail role bytes)), C(effective_total), C(usable) and C(usable_pct) (what the
+            workload can still have, MemAvailable capped by the cgroup's limit when that is tighter, where
+            C(memory.available) is the machine's), C(limited_by_cgroup), C(swap_total) and C(swap_used) (the swap the workload may use; a cgroup
             swap limit caps the machine's), a one-line C(summary) and C(lines), the whole verdict as text
             for a person.
           type: dict

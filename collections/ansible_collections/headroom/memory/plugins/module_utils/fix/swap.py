@@ -100,15 +100,15 @@ def memory_scope(meminfo, cgroup=None):
     tighter (inside a container /proc/meminfo is the machine's, and a swapoff pages back into the
     cgroup that owns the pages: past its limit the kernel OOM-kills in it).
 
-    Returns ``{'total', 'available', 'scope'}``, ``scope`` saying which it is, for messages.
+    Returns ``{'total', 'usable', 'scope'}``: ``usable`` is MemAvailable, or what the cgroup's limit
+    leaves when that is less; ``scope`` says which, for messages.
     """
-    total, available = effective_memory({'total': meminfo['MemTotal'], 'available': mem_available(meminfo)},
-                                        cgroup)
+    total, usable = effective_memory({'total': meminfo['MemTotal'], 'available': mem_available(meminfo)}, cgroup)
     if total != meminfo['MemTotal']:
-        return {'total': total, 'available': available,
+        return {'total': total, 'usable': usable,
                 'scope': "the container's cgroup limit of %s (the machine has %s)" % (
                     human(total), human(meminfo['MemTotal']))}
-    return {'total': total, 'available': available, 'scope': 'RAM'}
+    return {'total': total, 'usable': usable, 'scope': 'RAM'}
 
 
 def auto_size(mem_total, areas, own_path):

@@ -537,7 +537,7 @@ def refuse_swapoff(task, active, scope, path, min_available, result):
     """Fail, changing nothing, when memory cannot take back what the active swap area holds: in a
     container, memory is what its cgroup limit leaves, since the pages come back into it."""
     try:
-        refusal = swap.swapoff_guard(active['used'], scope['available'], scope['total'], path,
+        refusal = swap.swapoff_guard(active['used'], scope['usable'], scope['total'], path,
                                      min_available, scope['scope'])
     except ParseError as err:
         task.fail_json(msg=str(err), **result)

@@ -8,9 +8,10 @@ lists, ``DEFAULT_POLICY`` merged with the user's) and returns
     {'verdict': 'ok' | 'warning' | 'critical',
      'reasons': [{'level', 'signal', 'message'}],
      'recommendations': [{'rank', 'step', 'title', 'detail', 'role', 'bytes'}],
-     'effective_total', 'available', 'available_pct', 'limited_by_cgroup',
-     (here ``available`` is what the workload can still have: MemAvailable, capped by the cgroup's
-     limit when that is tighter; the facts' ``memory.available`` is free's, the machine's MemAvailable)
+     'effective_total', 'usable', 'usable_pct', 'limited_by_cgroup',
+     (``usable`` is what the workload can still have: MemAvailable, capped by the cgroup's limit when
+     that is tighter, of ``effective_total``; the facts' ``memory.available`` stays free's, the
+     machine's MemAvailable)
      'swap_total', 'swap_used' (the swap the workload may use: a cgroup's swap limit caps the machine's),
      'summary', 'lines'}
 
@@ -149,7 +150,8 @@ def effective_swap(memory, cgroup):
 
 
 def effective_memory(memory, cgroup):
-    """(total, available) the workload really has: the cgroup's limit when it is tighter."""
+    """(total, usable) the workload really has: the cgroup's limit and what it leaves when it is tighter
+    than the machine, else RAM and MemAvailable."""
     total, available = memory['total'], memory['available']
     if cgroup and cgroup.get('limit') and cgroup['limit'] < total:
         cg_available = cgroup['limit'] - (cgroup.get('current') or 0) + (cgroup.get('reclaimable') or 0)
@@ -169,8 +171,8 @@ def audit(facts, policy=None):
     """
     policy = policy if policy is not None else dict(DEFAULT_POLICY)
     memory = facts['memory']
-    total, available = effective_memory(memory, facts.get('cgroup'))
-    available_pct = 100.0 * available / total if total else 0.0
+    total, usable = effective_memory(memory, facts.get('cgroup'))
+    usable_pct = 100.0 * usable / total if total else 0.0
     reasons = []
 
     def reason(level, signal, message):
@@ -178,12 +180,12 @@ def audit(facts, policy=None):
 
     limited = total != memory['total']
     scope = 'of the cgroup limit' if limited else 'of RAM'
-    if available_pct <= policy['available_critical_pct']:
+    if usable_pct <= policy['available_critical_pct']:
         reason('critical', 'available', '%.1f%% available (%s %s %s)'
-               % (available_pct, human(available), scope, human(total)))
-    elif available_pct <= policy['available_warning_pct']:
+               % (usable_pct, human(usable), scope, human(total)))
+    elif usable_pct <= policy['available_warning_pct']:
         reason('warning', 'available', '%.1f%% available (%s %s %s)'
-               % (available_pct, human(available), scope, human(total)))
+               % (usable_pct, human(usable), scope, human(total)))
 
     swap_total, swap_used = effective_swap(memory, facts.get('cgroup'))
     swap_pct = 100.0 * swap_used / swap_total if swap_total else 0.0
@@ -256,7 +258,7 @@ def audit(facts, policy=None):
 
     verdict = max((r['level'] for r in reasons), key=_LEVELS.index, default='ok')
     short = any(r['signal'] in _SHORT_SIGNALS for r in reasons)
-    recommendations = _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
+    recommendations = _recommend(short, total, usable, memory, meminfo, groups, runaway, rates,
                                  oom_kills, policy, facts.get('instance_type'), growing,
                                  swap_total, facts.get('cgroup'))
     result = {
@@ -264,12 +266,12 @@ def audit(facts, policy=None):
         'reasons': reasons,
         'recommendations': recommendations,
         'effective_total': total,
-        'available': available,
+        'usable': usable,
         'swap_total': swap_total,
         'swap_used': swap_used,
-        'available_pct': round(available_pct, 1),
+        'usable_pct': round(usable_pct, 1),
         'limited_by_cgroup': limited,
-        'summary': summary(verdict, available, total, swap_used, swap_total, oom_kills),
+        'summary': summary(verdict, usable, total, swap_used, swap_total, oom_kills),
     }
     result['lines'] = lines(result)
     return result

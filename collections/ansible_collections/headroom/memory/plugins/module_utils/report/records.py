@@ -22,8 +22,8 @@ def host_record(host, facts, error=None):
                 'error': error, 'reasons': [], 'recommendations': [], 'lines': []}
     result = facts['audit']
     record = {'host': host, 'verdict': result['verdict'], 'summary': result['summary'],
-              'available': result['available'], 'effective_total': result['effective_total'],
-              'available_pct': result['available_pct'], 'swap_total': result.get('swap_total'),
+              'usable': result['usable'], 'effective_total': result['effective_total'],
+              'usable_pct': result['usable_pct'], 'swap_total': result.get('swap_total'),
               'swap_used': result.get('swap_used'), 'reasons': result['reasons'],
               'recommendations': result['recommendations'], 'lines': result['lines']}
     for key in _KEEP:
@@ -33,7 +33,7 @@ def host_record(host, facts, error=None):
 
 def fleet_summary(records):
     """Counts per verdict, the worst verdict, hosts worst first, and lines for a person."""
-    order = sorted(records, key=lambda r: (-VERDICTS.index(r['verdict']), r.get('available_pct') or 0, r['host']))
+    order = sorted(records, key=lambda r: (-VERDICTS.index(r['verdict']), r.get('usable_pct') or 0, r['host']))
     counts = dict((verdict, 0) for verdict in VERDICTS)
     for record in records:
         counts[record['verdict']] += 1
@@ -48,10 +48,10 @@ def fleet_summary(records):
         text.append('  recommended: ' + ', '.join('%s on %d host(s)' % (step, len(hosts))
                                                   for step, hosts in sorted(steps.items())))
     total = sum(r.get('effective_total') or 0 for r in records)
-    available = sum(r.get('available') or 0 for r in records)
+    usable = sum(r.get('usable') or 0 for r in records)
     return {'hosts': len(records), 'counts': counts, 'worst': worst,
-            'order': [r['host'] for r in order], 'available': available, 'total': total,
-            'lines': text + (['  fleet memory: %s of %s available' % (human(available), human(total))]
+            'order': [r['host'] for r in order], 'usable': usable, 'total': total,
+            'lines': text + (['  fleet memory: %s of %s available' % (human(usable), human(total))]
                              if total else [])}
 
 
@@ -77,14 +77,14 @@ def build_report(hosts, facts, generated_at, before=None, errors=None):
 
 
 def change(before, after):
-    """What remediation changed on a host: verdicts and bytes available, before and after."""
-    delta = (after.get('available') or 0) - (before.get('available') or 0)
+    """What remediation changed on a host: verdicts and usable bytes, before and after."""
+    delta = (after.get('usable') or 0) - (before.get('usable') or 0)
     text = '%s -> %s, available %s%s' % (before['verdict'], after['verdict'], '+' if delta >= 0 else '-',
                                          human(abs(delta)))
     if (before.get('swap_total') or 0) != (after.get('swap_total') or 0):
         text += ', swap %s -> %s' % (human(before.get('swap_total')), human(after.get('swap_total')))
     return {'verdict': [before['verdict'], after['verdict']],
-            'available': [before.get('available'), after.get('available')],
+            'usable': [before.get('usable'), after.get('usable')],
             'swap_total': [before.get('swap_total'), after.get('swap_total')],
             'summary': text}
 

@@ -198,7 +198,7 @@ def _memory_meter(memory, caption, cgroup=None, judged=None):
     """RAM (see ram_parts) with the available memory as a bracket from the right, swap below on
     the same scale so that a small swap looks small, and the workload's cgroup, when its limit is
     tighter than RAM, on a scale of its own. Then the bracket, the swap and the legend are the ones
-    the verdict used (``judged``: the record's ``available``, ``swap_total``, ``swap_used``), and the
+    the verdict used (``judged``: the record's ``usable``, ``swap_total``, ``swap_used``), and the
     machine's RAM, which the container cannot use, is context without a bracket."""
     total = memory.get('total') or 0
     parts = ram_parts(memory)
@@ -226,11 +226,11 @@ def _memory_meter(memory, caption, cgroup=None, judged=None):
                       _e(_bytes_title('cgroup limit', limit)), human(limit)))
     if limited:
         judged = judged or {}
-        available = judged.get('available') if judged.get('available') is not None else available
+        available = judged.get('usable') if judged.get('usable') is not None else available
         swap_total = judged.get('swap_total') if judged.get('swap_total') is not None else swap_total
         swap_used = judged.get('swap_used') if judged.get('swap_used') is not None else swap_used
         out.append('<div class="row"><span></span><div class="avail-mark"><span style="width:%.3f%%" title="%s">'
-                   '</span></div><span class="rv avail-v" data-judged-available="%s">%s avail.</span></div>'
+                   '</span></div><span class="rv avail-v" data-judged-usable="%s">%s avail.</span></div>'
                    % (_pct(available, limit), _e(_bytes_title('available under the limit', available)),
                       _num(available), human(available)))
     out.extend(['<div class="row"><span class="rl">%s</span>' % ('machine RAM' if limited else 'RAM') +
@@ -282,7 +282,7 @@ def _memory_meter(memory, caption, cgroup=None, judged=None):
 
 
 def _mini_bar(record):
-    total, available = record.get('effective_total'), record.get('available')
+    total, available = record.get('effective_total'), record.get('usable')
     if not total:
         return '<div class="bar mini"></div>'
     return ('<div class="bar mini" title="%s">%s%s</div>'
@@ -295,14 +295,14 @@ def _headline(record, attrs=True):
     """'X of Y available (Z%)': the numbers the fleet is judged on, the cgroup's when it is tighter."""
     if record.get('effective_total') is None:
         return '<p class="headline">%s</p>' % _e(record.get('summary') or 'no diagnosis')
-    available, total = record.get('available'), record.get('effective_total')
+    available, total = record.get('usable'), record.get('effective_total')
     memory = record.get('memory') or {}
     scope = ' of the cgroup limit' if memory.get('total') and total != memory.get('total') else ''
-    data = (' data-available="%s" data-total="%s"' % (_num(available), _num(total))) if attrs else ''
-    return ('<p class="headline"%s><b data-field="available" title="%s">%s</b> of '
+    data = (' data-usable="%s" data-total="%s"' % (_num(available), _num(total))) if attrs else ''
+    return ('<p class="headline"%s><b data-field="usable" title="%s">%s</b> of '
             '<span data-field="total" title="%s">%s</span>%s available (%s%%)</p>'
             % (data, _e(_bytes_title('available', available)), human(available),
-               _e(_bytes_title('total', total)), human(total), scope, _e(record.get('available_pct'))))
+               _e(_bytes_title('total', total)), human(total), scope, _e(record.get('usable_pct'))))
 
 
 def _before_after(record):
@@ -314,12 +314,12 @@ def _before_after(record):
            '<p class="change" data-before-verdict="%s" data-after-verdict="%s">%s <span>&rarr;</span> %s'
            % (was, now, _badge(was), _badge(now))]
     moved = was != now
-    if before.get('available') is not None and record.get('available') is not None:
-        delta = record['available'] - before['available']
+    if before.get('usable') is not None and record.get('usable') is not None:
+        delta = record['usable'] - before['usable']
         moved = moved or abs(delta) >= 0.01 * (record.get('effective_total') or 0)
         out.append('<span class="%s" data-delta="%d" title="%s">available %s%s</span>'
                    % ('delta-up' if delta > 0 else 'delta-down' if delta < 0 else 'note', delta,
-                      _e(_bytes_title('before', before['available'])), '+' if delta >= 0 else '&minus;',
+                      _e(_bytes_title('before', before['usable'])), '+' if delta >= 0 else '&minus;',
                       human(abs(delta))))
     if not moved:
         out.append('<span class="note">remediation left it as it was</span></p>')
@@ -484,10 +484,10 @@ def _host_section(record, anchor):
 
 def _delta_cell(record):
     """Available memory gained (or lost) since before remediation, for the overview."""
-    earlier = (record.get('before') or {}).get('available')
-    if earlier is None or record.get('available') is None:
+    earlier = (record.get('before') or {}).get('usable')
+    if earlier is None or record.get('usable') is None:
         return '<td class="num">&ndash;</td>'
-    delta = record['available'] - earlier
+    delta = record['usable'] - earlier
     return ('<td class="num %s" data-field="delta" data-bytes="%d" title="%s">%s%s</td>'
             % ('delta-up' if delta > 0 else 'delta-down' if delta < 0 else 'note', delta,
                _e(_bytes_title('available before', earlier)), '+' if delta >= 0 else '&minus;', human(abs(delta))))
@@ -498,8 +498,8 @@ def _overview(report, ids):
     counts = fleet.get('counts') or {}
     records = _ordered(report)
     has_before = any(r.get('before') for r in records)
-    out = ['<section class="card fleet" id="fleet" data-hosts="%s" data-worst="%s" data-available="%s" data-total="%s">'
-           % (_num(fleet.get('hosts')), _e(fleet.get('worst')), _num(fleet.get('available')), _num(fleet.get('total'))),
+    out = ['<section class="card fleet" id="fleet" data-hosts="%s" data-worst="%s" data-usable="%s" data-total="%s">'
+           % (_num(fleet.get('hosts')), _e(fleet.get('worst')), _num(fleet.get('usable')), _num(fleet.get('total'))),
            '<h2>Fleet %s</h2>' % _badge(fleet.get('worst') if fleet.get('worst') in VERDICTS else 'failed'),
            '<div class="counts">']
     for verdict in reversed(VERDICTS):
@@ -509,7 +509,7 @@ def _overview(report, ids):
     out.append('</div>')
     if fleet.get('total'):
         out.append('<p class="meta" title="%s">%s of %s available over %d host(s)</p>'
-                   % (_e(_bytes_title('available', fleet.get('available'))), human(fleet.get('available')),
+                   % (_e(_bytes_title('available', fleet.get('usable'))), human(fleet.get('usable')),
                       human(fleet.get('total')), fleet.get('hosts') or 0))
     out.append('<table class="overview"><thead><tr><th>host</th>%s<th>memory</th>'
                '<th class="num">available</th>%s<th class="num">of</th><th>first step</th></tr></thead><tbody>'
@@ -526,10 +526,10 @@ def _overview(report, ids):
             cells.append('<td>%s</td>' % (_badge(_verdict(record['before'])) if record.get('before') else ''))
         cells.append('<td>%s</td><td>%s</td>' % (_badge(verdict), _mini_bar(record)))
         if record.get('effective_total') is not None:
-            cells.append('<td class="num" data-field="available" data-bytes="%s" title="%s">%s <span class="note">'
-                         '%s%%</span></td>' % (_num(record.get('available')),
-                                               _e(_bytes_title('available', record.get('available'))),
-                                               human(record.get('available')), _e(record.get('available_pct'))))
+            cells.append('<td class="num" data-field="usable" data-bytes="%s" title="%s">%s <span class="note">'
+                         '%s%%</span></td>' % (_num(record.get('usable')),
+                                               _e(_bytes_title('available', record.get('usable'))),
+                                               human(record.get('usable')), _e(record.get('usable_pct'))))
         else:
             cells.append('<td class="num">&ndash;</td>')
         if has_before:
@@ -598,18 +598,18 @@ def render_markdown(report, limit=MARKDOWN_HOSTS, link=None):
     line = '**headroom: fleet %s**: %d host(s)%s' % (
         fleet.get('worst') or 'ok', len(records), ' (%s)' % tally if tally else '')
     if fleet.get('total'):
-        line += ', %s of %s available' % (human(fleet.get('available')), human(fleet.get('total')))
+        line += ', %s of %s available' % (human(fleet.get('usable')), human(fleet.get('total')))
     out = [line, '']
     for record in records[:limit]:
         verdict = _verdict(record)
         if record.get('before'):
             verdict = '%s → %s' % (_verdict(record['before']), verdict)
         if record.get('effective_total') is not None:
-            state = '%s of %s available (%s%%' % (human(record.get('available')), human(record['effective_total']),
-                                                  record.get('available_pct'))
-            earlier = (record.get('before') or {}).get('available')
-            if earlier is not None and earlier != record.get('available'):
-                delta = record['available'] - earlier
+            state = '%s of %s available (%s%%' % (human(record.get('usable')), human(record['effective_total']),
+                                                  record.get('usable_pct'))
+            earlier = (record.get('before') or {}).get('usable')
+            if earlier is not None and earlier != record.get('usable'):
+                delta = record['usable'] - earlier
                 state += ', %s%s' % ('+' if delta > 0 else '-', human(abs(delta)))
             state += ')'
         else:
