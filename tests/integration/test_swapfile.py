@@ -613,8 +613,11 @@ def test_two_runs_at_once_one_waits_its_turn(workdir):
     slow_bin = os.path.join(workdir, 'slowbin')
     os.mkdir(slow_bin)
     real = shutil.which('mkswap')
+    # the first run's mkswap waits until this test has made both other runs (at most 120 s): a fixed
+    # sleep raced against the start-up of two ansible processes on a busy or freshly installed machine
     with open(os.path.join(slow_bin, 'mkswap'), 'w') as handle:
-        handle.write('#!/bin/sh\ntouch %s/mkswap-started\nsleep 4\nexec %s "$@"\n' % (workdir, real))
+        handle.write('#!/bin/sh\ntouch %s/mkswap-started\ni=0\nwhile [ ! -e %s/mkswap-go ] && [ $i -lt 1200 ]; do'
+                     ' sleep 0.1; i=$((i+1)); done\nexec %s "$@"\n' % (workdir, workdir, real))
     os.chmod(os.path.join(slow_bin, 'mkswap'), 0o755)
     first = subprocess.Popen([ANSIBLE, 'localhost', '-m', 'headroom.memory.swapfile', '-a',
                               json.dumps(args_for(workdir, path, size='16M', min_free_disk='1M'))],
@@ -632,10 +635,16 @@ def test_two_runs_at_once_one_waits_its_turn(workdir):
             second = run(args_for(workdir, path, size='16M', min_free_disk='1M', state=state))
             assert second.get('failed') is True and 'is working on %s right now' % path in second['msg'], second
             assert os.path.exists(os.path.join(workdir, '.swap.headroom-new'))
-        out, err = first.communicate(timeout=120)
+        open(os.path.join(workdir, 'mkswap-go'), 'w').close()
+        out, err = first.communicate(timeout=180)
     finally:
+        # never leave the first run waiting: it finishes, and the fixture switches its swap off
+        open(os.path.join(workdir, 'mkswap-go'), 'w').close()
         if first.poll() is None:
-            first.kill()
+            try:
+                first.communicate(timeout=180)
+            except subprocess.TimeoutExpired:
+                first.kill()
     done = json.loads(out)['plays'][0]['tasks'][0]['hosts']['localhost']
     assert done['changed'] is True and path in swaps(), done
     assert run(args_for(workdir, path, state='absent'))['changed'] is True
