@@ -126,7 +126,7 @@ def test_zram_lifecycle(zenv):
 
 
 def test_auto_size_is_half_of_ram_at_most_4g(zenv):
-    meminfo = kernel.parse_meminfo(open('/proc/meminfo').read(), need=swap.MEMINFO_NEEDS)
+    meminfo = kernel.parse_meminfo(open('/proc/meminfo').read(), need=kernel.MEMINFO_NEEDS)
     result = run(zenv, size='auto')
     assert result['size'] == min(meminfo['MemTotal'] // 2, 4 * 1024 ** 3) // MIB * MIB
     assert int(open('/sys/block/%s/disksize' % result['zram']['device']).read()) == result['size']

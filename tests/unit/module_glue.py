@@ -43,11 +43,17 @@ class Runner(object):
         return None
 
 
-def run_glue(name, args, runner):
-    """The result of library/NAME.py's main() with ``args``, its commands answered by ``runner``."""
+def load(name):
+    """library/NAME.py as a Python module (its main() not run)."""
     spec = importlib.util.spec_from_file_location('headroom_glue_' + name, os.path.join(LIBRARY, name + '.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def run_glue(name, args, runner):
+    """The result of library/NAME.py's main() with ``args``, its commands answered by ``runner``."""
+    module = load(name)
 
     def leave(self, **result):
         raise Exit(result)

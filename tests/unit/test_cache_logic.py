@@ -6,12 +6,12 @@ import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.fix.pagecache import (
-    MEMINFO_NEEDS, available_percent, cache_bytes, decide, regained)
+    available_percent, cache_bytes, decide, regained)
 from ansible_collections.headroom.memory.plugins.module_utils.read import kernel
 
 
 def parse_meminfo(text):
-    return kernel.parse_meminfo(text, need=MEMINFO_NEEDS)
+    return kernel.parse_meminfo(text, need=kernel.MEMINFO_NEEDS)
 from ansible_collections.headroom.memory.plugins.module_utils.fix.redis_flush import (
     names_no_key, summarize, validate_targets)
 from redis_patterns import EVERY_KEY, NAMES_SOME

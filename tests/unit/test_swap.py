@@ -136,7 +136,7 @@ def test_parse_proc_swaps_quotes_the_bad_line():
 
 
 def parse_meminfo(text):
-    return kernel.parse_meminfo(text, need=swap.MEMINFO_NEEDS)
+    return kernel.parse_meminfo(text, need=kernel.MEMINFO_NEEDS)
 
 
 def test_parse_meminfo():

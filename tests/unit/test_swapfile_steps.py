@@ -7,6 +7,7 @@ import os
 import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.fix import swapfile
+from module_glue import load
 
 MIB = 1 << 20
 SIZE = 4 * MIB
@@ -36,17 +37,7 @@ def _task(tmp_path, runner, fstab=None):
                          atomic_move=lambda src, dst, unsafe_writes=False: os.rename(src, dst))
 
 
-def _argument_spec():
-    import importlib.util
-    here = os.path.dirname(os.path.abspath(__file__))
-    spec = importlib.util.spec_from_file_location('headroom_swapfile_module', os.path.join(
-        here, '..', '..', 'library', 'swapfile.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.ARGUMENT_SPEC
-
-
-ARGUMENT_SPEC = _argument_spec()
+ARGUMENT_SPEC = load('swapfile').ARGUMENT_SPEC
 
 
 @pytest.fixture(autouse=True)

@@ -33,7 +33,6 @@ def human(size):
         if abs(size) < 1024 or unit == 'TiB':
             return ('%d %s' % (size, unit)) if unit == 'B' else ('%.1f %s' % (size, unit))
         size /= 1024.0
-    return None  # not reached: TiB ends the loop
 
 
 def is_count(text):

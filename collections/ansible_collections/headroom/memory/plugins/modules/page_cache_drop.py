@@ -89,9 +89,9 @@ regained:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
-from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import parse_meminfo
+from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import MEMINFO_NEEDS, parse_meminfo
 from ansible_collections.headroom.memory.plugins.module_utils.fix.pagecache import (
-    LEVELS, MEMINFO_NEEDS, available_percent, decide, regained)
+    LEVELS, available_percent, decide, regained)
 
 MEMINFO = '/proc/meminfo'
 DROP_CACHES = '/proc/sys/vm/drop_caches'

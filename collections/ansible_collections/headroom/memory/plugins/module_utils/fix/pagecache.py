@@ -9,9 +9,6 @@ from ..read.kernel import mem_available
 
 # What each vm.drop_caches level releases (Documentation/admin-guide/sysctl/vm.rst):
 # 1 page cache, 2 reclaimable slab (dentries and inodes), 3 both.
-# What the page cache decisions read of /proc/meminfo.
-MEMINFO_NEEDS = ('MemTotal', 'MemFree')
-
 LEVELS = {1: 'page cache', 2: 'dentries and inodes', 3: 'page cache, dentries and inodes'}
 
 

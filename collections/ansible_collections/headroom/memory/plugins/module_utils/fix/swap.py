@@ -30,10 +30,6 @@ SIZING_TABLE = (
 AUTO_STEP = 128 * MIB
 # An existing file within this fraction of the auto target is kept as it is.
 AUTO_TOLERANCE = 0.10
-# What the swap decisions read of /proc/meminfo (MemAvailable, where the kernel lacks it, is
-# estimated: kernel.mem_available).
-MEMINFO_NEEDS = ('MemTotal', 'MemFree')
-
 # After a swapoff, MemAvailable must stay above this share of MemTotal: earlyoom's
 # SIGTERM line (10%). Below it the swapoff itself would invite the OOM killer.
 SWAPOFF_RESERVE = 0.10

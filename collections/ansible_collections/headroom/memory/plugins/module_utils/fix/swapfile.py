@@ -578,7 +578,7 @@ def apply(task):
     result = {'changed': False, 'file': path, 'state': state}
     try:
         fstab_text = read_text(params['fstab'], default='')
-        meminfo = kernel.parse_meminfo(read_text('/proc/meminfo'), need=swap.MEMINFO_NEEDS)
+        meminfo = kernel.parse_meminfo(read_text('/proc/meminfo'), need=kernel.MEMINFO_NEEDS)
         container, cgroup = container_scope()
         scope = swap.memory_scope(meminfo, cgroup)
         areas = sf.areas()

@@ -93,7 +93,7 @@ def apply(task):
         task.fail_json(msg='this kernel has no zram hot_add (%s is missing): load the zram module'
                            ' (modprobe zram) or use backend=file' % ZRAM_CONTROL, **result)
     try:
-        meminfo = kernel.parse_meminfo(read_text('/proc/meminfo'), need=swap.MEMINFO_NEEDS)
+        meminfo = kernel.parse_meminfo(read_text('/proc/meminfo'), need=kernel.MEMINFO_NEEDS)
         container, cgroup = container_scope()
         scope = swap.memory_scope(meminfo, cgroup)
         current = zr.describe()

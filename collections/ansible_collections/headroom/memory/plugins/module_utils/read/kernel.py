@@ -58,6 +58,10 @@ def parse_meminfo(text, need=()):
     return result
 
 
+# What the memory total and mem_available() read of /proc/meminfo: the keys every caller needs.
+MEMINFO_NEEDS = ('MemTotal', 'MemFree')
+
+
 def mem_available(meminfo):
     """MemAvailable, the kernel's estimate of what can be had without swapping (3.14 and later);
     before 3.14, MemFree + Buffers + Cached, the estimate free(1) itself made then."""

@@ -19,7 +19,7 @@ import zlib
 # from collect.py: the controller has no use for the parsers' import cost.
 SOURCES = ('parse_error', 'read.collect', 'read.free', 'read.free_i18n', 'read.kernel', 'read.oom',
            'read.processes', 'read.top', 'units')
-PACKAGES = ('read',)  # the subpackages among them
+PACKAGES = tuple(sorted(set(name.rsplit('.', 1)[0] for name in SOURCES if '.' in name)))  # their subpackages
 
 PACKAGE = '_headroom'  # the name the modules import under on the host (relative imports only)
 # Ansible's own INTERPRETER_PYTHON_FALLBACK default: tried in order when no interpreter is known.
