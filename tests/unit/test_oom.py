@@ -315,3 +315,34 @@ def test_collect_oom_history_says_when_dmesg_wrapped():
     history = oom.collect_oom_history(run, root='/nonexistent')
     assert [e['pid'] for e in history['events']] == [7]
     assert any('ring buffer (dmesg) has wrapped' in reason for reason in history['incomplete'])
+
+
+def test_a_kill_the_wrap_cut_from_its_cgroup_is_a_lost_kill_not_an_unknown_one():
+    """CI saw it: dmesg's buffer began between a kill's ``oom-kill:`` summary (the only line naming its
+    cgroup on 4.19+) and its ``Killed process`` line. The capture cut at that very place."""
+    from ansible_collections.headroom.memory.plugins.module_utils.read.collect import in_scope
+    lines = _systemd_container('dmesg_T_host.txt').splitlines(True)
+    start = next(i for i, line in enumerate(lines) if 'Killed process' in line)
+    assert lines[start - 1].split('] ', 1)[1].startswith('oom-kill:')  # the cut takes the summary
+    cut = ''.join(lines[start:])
+    first = oom.stamp_epoch(cut.split(']', 1)[0].strip('['))
+
+    def run(argv):
+        if argv[0] == 'journalctl':
+            return 1, '', 'No journal files were found.'
+        return 0, cut, ''
+    history = oom.collect_oom_history(run, root='/nonexistent', btime=first - 3600)
+    head = history['events'][0]
+    assert head['cut'] is True and head['task_memcg'] is None and head['memcg'] is None
+    assert [e['cut'] for e in history['events'][1:]] == [False] * (len(history['events']) - 1)
+    assert any('has wrapped' in reason for reason in history['incomplete'])
+    cid = _systemd_container('container_id').strip()
+    mine, unknown = in_scope(history['events'], {'scope': '/docker/' + cid}, True, None)
+    assert unknown == 0
+    assert len(mine) == 3 and head not in mine  # this container's three, each with its own cgroup line
+    # the same cut kill in a buffer that did not wrap (or a grep'd excerpt): nothing says it was cut
+    history = oom.collect_oom_history(run, root='/nonexistent', btime=first - 10)
+    assert history['events'][0]['cut'] is False
+    assert in_scope(history['events'], {'scope': '/docker/' + cid}, True, None)[1] == 1
+    # on a host, every kill in its log is its own, cut or not
+    assert in_scope(history['events'], None, False, None) == (history['events'], 0)

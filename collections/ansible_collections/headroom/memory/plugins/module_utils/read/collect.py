@@ -154,7 +154,9 @@ def in_scope(events, cgroup, container, cid):
 
     A host's log is its own. A container's dmesg (and a journal fed from /dev/kmsg) is the machine's:
     a kernel kill counts when the victim's cgroup lies in the container's (``cgroup['scope']``); a
-    systemd unit line names no cgroup but comes from the container's own systemd.
+    systemd unit line names no cgroup but comes from the container's own systemd. A kill whose report
+    the ring buffer's wrap cut (``cut``) lost its cgroup with it: it is one of the kills the wrap
+    took (the history says so), not one of unknown place.
     """
     if not container:
         return events, 0
@@ -164,7 +166,7 @@ def in_scope(events, cgroup, container, cid):
         mine = attribute(event, scope, cid)
         if mine or (mine is None and event['pid'] is None and event['unit']):
             kept.append(event)
-        elif mine is None:
+        elif mine is None and not event['cut']:
             unknown += 1
     return kept, unknown
 

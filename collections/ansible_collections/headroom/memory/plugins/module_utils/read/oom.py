@@ -72,7 +72,7 @@ def _new_event(time, uptime):
             'pgtables': None, 'oom_score_adj': None, 'score': None, 'constraint': None,
             'memcg': None, 'task_memcg': None, 'invoked_by': None, 'gfp_mask': None,
             'order': None, 'unit': None, 'unit_result': None, 'slices': [], 'reaped': False,
-            'source_lines': 0}
+            'source_lines': 0, 'cut': False}
 
 
 def _iter_lines(source):
@@ -96,7 +96,8 @@ def parse_oom_log(source):
     file_rss, shmem_rss, pgtables (bytes), oom_score_adj (of the victim), score (old kernels),
     constraint ('global', 'cgroup', 'cpuset', 'mempolicy'), memcg (the cgroup whose limit was hit),
     task_memcg (the victim's cgroup), invoked_by (comm of the allocating task), gfp_mask, order,
-    unit, unit_result and slices (from systemd), reaped, source_lines (lines that made up the event).
+    unit, unit_result and slices (from systemd), reaped, source_lines (lines that made up the event),
+    cut (its report began before the log's first line: :func:`collect_oom_history` sets it).
     Events that only systemd reported (no kernel lines in the input) have pid None.
     """
     events = []
@@ -477,8 +478,13 @@ def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES, btime=N
         if out is not None:
             sources.append(' '.join(command['argv']))
             known = set(_key(event) for event in events)
-            events.extend(event for event in parse_oom_log(out) if _key(event) not in known)
+            ring = parse_oom_log(out)
             wrapped = ring_buffer_wrapped(out, btime)
+            if wrapped and ring and ring[0]['pid'] is not None and ring[0]['invoked_by'] is None:
+                # every kernel opens a report with its "invoked oom-killer" line: without it, the
+                # wrap took the report's start, and with it, on 4.19+, the line naming the cgroup
+                ring[0]['cut'] = True
+            events.extend(event for event in ring if _key(event) not in known)
             if wrapped is not False:
                 incomplete.append('the kernel ring buffer (dmesg) %s: older kills are lost unless a log '
                                   'file kept them' % ('has wrapped' if wrapped else 'may have wrapped'))
