@@ -55,7 +55,7 @@ def test_the_tarball_holds_the_collection_and_nothing_of_the_checkout(installed)
         manifest = json.load(tar.extractfile('MANIFEST.json'))
     assert manifest['collection_info']['version'] == _version()
     assert manifest['collection_info']['license'] == ['GPL-3.0-or-later']
-    for needed in ('LICENSE', 'CHANGELOG.md', 'plugins/modules/swapfile.py', 'plugins/action/memory_facts.py',
+    for needed in ('README.md', 'LICENSE', 'CHANGELOG.md', 'plugins/modules/swapfile.py', 'plugins/action/memory_facts.py',
                    'plugins/module_utils/read/collect.py', 'roles/process_audit/meta/argument_specs.yml',
                    'playbooks/diagnose.yml'):
         assert needed in names, needed

@@ -81,3 +81,18 @@ def test_every_role_is_covered():
     assert NAMES == ['cache_flush', 'process_audit', 'report', 'swap_setup']
     for role in NAMES:
         assert readme_table(role), role
+
+
+def _collection_table(kind):
+    """The names the collection's README lists as ``headroom.memory.NAME`` in its table of ``kind``."""
+    with open(os.path.join(os.path.dirname(ROLES), 'README.md')) as handle:
+        text = handle.read()
+    section = text.split('## %s\n' % kind, 1)[1].split('\n## ', 1)[0]
+    return sorted(re.findall(r'^\| `headroom\.memory\.(\w+)` \|', section, re.M))
+
+
+def test_the_collection_readme_lists_every_role_and_module():
+    modules = os.path.join(os.path.dirname(ROLES), 'plugins', 'modules')
+    assert _collection_table('Roles') == NAMES
+    assert _collection_table('Modules') == sorted(
+        name[:-3] for name in os.listdir(modules) if name.endswith('.py') and not name.startswith('_'))
