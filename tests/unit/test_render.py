@@ -389,3 +389,36 @@ def test_a_container_s_meter_brackets_what_the_verdict_used():
         assert 'machine RAM' in meter.text()
         checked += 1
     assert checked
+
+
+def test_each_kills_picture_shows_the_numbers_of_the_json():
+    """The real capture's kill (tests/fixtures/kernel/postmortem) in a host's record: one table per
+    kill, its rows the JSON's commands in order with their exact bytes; host text stays inert."""
+    from ansible_collections.headroom.memory.plugins.module_utils.read.oom import parse_oom_log, stamp_epoch
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import postmortems
+    kernel = os.path.join(os.path.dirname(FIXTURES), 'kernel', 'postmortem', 'dmesg_T.txt')
+    with open(kernel) as handle:
+        events = parse_oom_log(handle)
+    for event in events:
+        event['epoch'] = stamp_epoch(event['time'])
+    entries = postmortems(events)
+    entries[0]['tasks'][1]['command'] = '<img src=x onerror=alert(1)>'
+    record = {'host': 'web-1', 'verdict': 'warning', 'summary': 'warning: x', 'reasons': [], 'recommendations': [],
+              'lines': [], 'postmortem': entries}
+    page = render_html({'generated_at': 'now', 'fleet': {'order': ['web-1']}, 'hosts': [record]})
+    assert '<img src=x' not in page
+    blocks = re.findall(r'<div class="postmortem" data-epoch="(\d+)" data-victim-pid="(\d+)">(.*?)</div>', page, re.S)
+    assert len(blocks) == 1
+    epoch, pid, block = blocks[0]
+    assert int(epoch) == int(entries[0]['epoch']) and int(pid) == entries[0]['victim']['pid']
+    rows = re.findall(r'<tr data-command="([^"]*)"><td>.*?</td><td class="num">(\d+)</td>'
+                      r'<td class="num" data-bytes="(\d+)"', block)
+    assert [(html_unescape(c), int(n), int(b)) for c, n, b in rows] == [
+        (t['command'], t['count'], t['rss']) for t in entries[0]['tasks']]
+    assert 'data-bytes="%d"' % entries[0]['memory']['limit'] in block
+    assert block.count('status-denied') == 1  # the victim's command, and only it, says killed
+
+
+def html_unescape(text):
+    from html import unescape
+    return unescape(text)

@@ -12,7 +12,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
-from checks import cgroup_oom_kills, record_of  # noqa: E402
+from checks import cgroup_file, cgroup_oom_kills, record_of  # noqa: E402
 
 REPORT = os.path.join(os.environ['MOLECULE_EPHEMERAL_DIRECTORY'], 'headroom.json')
 
@@ -79,3 +79,27 @@ def test_without_the_kernel_log_the_history_says_it_is_incomplete(record, groups
     assert record['oom']['complete'] is False
     assert any('not readable' in reason or 'no kernel log' in reason for reason in record['oom']['incomplete'])
     assert [r for r in record['reasons'] if r['signal'] == 'oom_history']
+
+
+def test_each_logged_kill_says_what_held_the_memory_then(host, record, groups):
+    """The kernel's own report of each kill, its task dump summed per command: the gunicorn master and
+    its workers, in the container's cgroup, up against the limit the test reads from the cgroup."""
+    if 'logged' not in groups:
+        assert record['postmortem'] == []  # no kernel log: no kill, and so no picture of one
+        return
+    limit = int(cgroup_file(host, 'memory.limit_in_bytes', 'memory.max'))
+    entries = record['postmortem']
+    assert len(entries) == len(record['oom']['events']) == record['oom']['logged']
+    assert not [event for event in record['oom']['events'] if 'postmortem' in event]  # said once
+    for entry in entries:
+        assert entry['scope'] == 'cgroup' and entry['cgroup'] == record['oom']['scope']
+        assert entry['victim']['command'] == 'gunicorn'
+        assert entry['victim']['cgroup'] == record['oom']['scope'] + '/system.slice/gunicorn.service'
+        assert entry['memory']['limit'] == limit and entry['memory']['usage'] <= limit
+        gunicorn = [task for task in entry['tasks'] if task['command'] == 'gunicorn'][0]
+        assert gunicorn['count'] >= 2 and entry['victim']['pid'] in gunicorn['pids']  # master and workers
+        assert entry['rss'] == sum(task['rss'] for task in entry['tasks']) + entry['other']['rss']
+        # the worker that took the request held most of the limit when it was killed
+        assert entry['victim']['rss'] > limit // 2
+    said = [r['message'] for r in record['reasons'] if r['signal'] == 'oom_postmortem']
+    assert len(said) == 1 and 'gunicorn' in said[0] and '(killed)' in said[0]

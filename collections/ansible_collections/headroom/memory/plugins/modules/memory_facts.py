@@ -207,8 +207,24 @@ ansible_facts:
               kernel names it), C(sources) (the logs read), C(complete) and C(incomplete) (why kills may
               be missing, such as a wrapped ring buffer, a log read only in part, no readable log or
               removed v1 cgroups), and the last O(oom_events_limit) C(events) (C(time epoch pid comm uid total_vm
-              anon_rss file_rss shmem_rss constraint memcg task_memcg invoked_by unit)).
+              anon_rss file_rss shmem_rss constraint memcg task_memcg invoked_by unit cut)).
           type: dict
+        postmortem:
+          description:
+            - What held memory at each kill of C(oom.events), worst first (a system-wide OOM before a
+              cgroup's, then the most memory in use), from the kernel's own report of the kill (its
+              task dump and C(Mem-Info) or memory cgroup block, every kernel form read by its header).
+            - Each is C(time epoch scope cgroup) (C(scope) C(global cgroup cpuset mempolicy); C(cgroup) whose
+              limit was hit), C(victim) (C(pid command rss cgroup)), C(tasks) (per command, biggest first,
+              at most 10 - C(command count rss swap anon pids), C(anon) where the kernel prints
+              C(rss_anon)), C(other) (C(commands count rss swap) of the rest), C(task_count), C(rss),
+              C(swap), and C(memory) (C(anon file shmem slab free usage limit swap), those the kernel
+              printed, shmem counted once, apart).
+            - The dump's fields are null when the log kept only the kill's own lines. From the journal,
+              only the newest 5 kills are read again for their dumps (one C(journalctl) each, over the
+              seconds around the kill); from dmesg and the syslog files every kill has its own.
+          type: list
+          elements: dict
         growth:
           description: With O(top_samples) of 2 or more, processes whose RSS grew between the first and the
             last sample (C(pid command from to grew seconds)), biggest growth first.

@@ -60,12 +60,15 @@ def diagnose(collected, params, policy):
                                                    'growth'))
     facts.update({
         'oom': oom,
+        'postmortem': postmortems(oom['events']),
         'groups': groups[:limit],
         'gaps': gaps,
     })
+    for event in oom['events']:  # each kill's picture is in 'postmortem', once
+        event.pop('postmortem', None)
     facts['audit'] = audit({'memory': facts['memory'], 'meminfo': facts['meminfo'], 'cgroup': cgroup,
                             'rates': facts['rates'], 'pressure': facts['pressure'], 'oom': oom,
-                            'overcommit_memory': facts['overcommit_memory'],
+                            'overcommit_memory': facts['overcommit_memory'], 'postmortem': facts['postmortem'],
                             'groups': groups, 'instance_type': params['instance_type'],
                             'growth': facts['growth']}, policy)
     return facts
@@ -129,3 +132,37 @@ def oom_facts(collected, policy):
         'incomplete': incomplete,
         'events': collected['oom_events'],
     }
+
+
+def postmortems(events):
+    """One entry per kernel kill in ``events`` (the newest ``oom_events_limit``), worst first: what
+    held memory at that moment, from the kill report's task dump and memory block.
+
+    Worst: a system-wide OOM before a cgroup's, then the most memory in use (the cgroup's usage, or
+    the listed tasks' RSS). Each: ``time``, ``epoch``, ``scope`` (global, cgroup, cpuset, mempolicy),
+    ``cgroup`` (whose limit was hit), ``victim`` ({pid, command, rss, cgroup}), and from the dump
+    ``tasks`` (per command: count, rss, swap, anon, pids; biggest first), ``other``, ``task_count``,
+    ``rss``, ``swap`` and ``memory`` (anon, file, shmem, slab, free, usage, limit, swap: bytes, those
+    the kernel printed); the dump's fields are None when the log kept only the kill's own lines.
+    """
+    entries = []
+    for event in events:
+        if event.get('pid') is None:
+            continue
+        dump = event.get('postmortem') or {}
+        rss = [event.get(key) for key in ('anon_rss', 'file_rss', 'shmem_rss')]
+        entries.append({
+            'time': event.get('time'), 'epoch': event.get('epoch'), 'scope': event.get('constraint'),
+            'cgroup': event.get('memcg'),
+            'victim': {'pid': event['pid'], 'command': event.get('comm'),
+                       'rss': sum(r for r in rss if r is not None) if any(r is not None for r in rss) else None,
+                       'cgroup': event.get('task_memcg') or event.get('unit')},
+            'tasks': dump.get('tasks'), 'other': dump.get('other'), 'task_count': dump.get('task_count'),
+            'rss': dump.get('rss'), 'swap': dump.get('swap'), 'memory': dump.get('memory'),
+        })
+
+    def worst(entry):
+        memory = entry['memory'] or {}
+        return (entry['scope'] != 'global', -(memory.get('usage') or entry['rss'] or entry['victim']['rss'] or 0),
+                -(entry['epoch'] or 0))
+    return sorted(entries, key=worst)

@@ -226,6 +226,9 @@ def audit(facts, policy=None):
                % (_num(oom['window_hours']), oom['kills'], victims, last))
     if oom['kills'] is not None and oom['incomplete']:
         reason('ok', 'oom_history', 'the kill history may be incomplete: %s' % '; '.join(oom['incomplete']))
+    held = last_picture(facts.get('postmortem'))
+    if held:
+        reason('ok', 'oom_postmortem', held)
 
     meminfo = facts.get('meminfo') or {}
     sunreclaim = meminfo.get('SUnreclaim')
@@ -275,6 +278,27 @@ def audit(facts, policy=None):
     }
     result['lines'] = lines(result)
     return result
+
+
+def last_picture(postmortem, commands=3):
+    """What held memory at the newest kill whose report kept its task dump, in words; None without one."""
+    dumped = [entry for entry in postmortem or [] if entry.get('tasks')]
+    if not dumped:
+        return None
+    entry = max(dumped, key=lambda e: e.get('epoch') or 0)
+    victim = entry['victim']
+    # RSS counts the pages forked workers share once per worker; the anonymous part (6.8+ kernels
+    # print it) is what they hold apart, and what an OOM is about
+    anon = all(task.get('anon') is not None for task in entry['tasks'])
+    measure = 'anon' if anon else 'rss'
+    tasks = sorted(entry['tasks'], key=lambda task: -task[measure])[:commands]
+    held = ', '.join('%s%s %s%s' % (task['command'], ' x%d' % task['count'] if task['count'] > 1 else '',
+                                    human(task[measure]), ' (killed)' if victim['pid'] in task['pids'] else '')
+                     for task in tasks)
+    at = ' at %s' % when(entry['epoch']) if entry.get('epoch') else ''
+    within = entry['cgroup'] if entry.get('scope') == 'cgroup' and entry.get('cgroup') else 'the host'
+    return 'when the OOM killer last struck%s, in %s, the most %s was held by %s (%d task(s) listed)' % (
+        at, within, 'anonymous memory' if anon else 'memory (RSS)', held, entry['task_count'])
 
 
 def oom_summary(facts):

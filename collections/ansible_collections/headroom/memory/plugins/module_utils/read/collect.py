@@ -138,7 +138,7 @@ class Collector(object):
             if path is None:
                 raise OSError('%s: not installed' % argv[0])
             return self._run([path] + argv[1:], C_LOCALE)
-        history = collect_oom_history(run, since=since, btime=btime)
+        history = collect_oom_history(run, since=since, btime=btime, page_size=os.sysconf('SC_PAGE_SIZE'))
         if not history['sources']:
             failed = ['%s: %s' % (t['argv'][0], t['error'] or 'rc=%s' % t['rc'])
                       for t in history['tried'] if not t['empty']]

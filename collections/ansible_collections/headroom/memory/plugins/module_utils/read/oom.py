@@ -15,6 +15,7 @@ import time as _time
 
 from ..units import KIB
 from .kernel import stands_for_machine
+from .oom_dump import Dump
 
 
 # Where a line's message starts. Each prefix is optional and they nest: syslog/journal stamp, host,
@@ -72,7 +73,7 @@ def _new_event(time, uptime):
             'pgtables': None, 'oom_score_adj': None, 'score': None, 'constraint': None,
             'memcg': None, 'task_memcg': None, 'invoked_by': None, 'gfp_mask': None,
             'order': None, 'unit': None, 'unit_result': None, 'slices': [], 'reaped': False,
-            'source_lines': 0, 'cut': False}
+            'source_lines': 0, 'cut': False, 'postmortem': None}
 
 
 def _iter_lines(source):
@@ -88,7 +89,7 @@ def _unit_matches(event, unit):
     return memcg.endswith('/' + unit) or ('/' + unit + '/') in memcg
 
 
-def parse_oom_log(source):
+def parse_oom_log(source, page_size=4096):
     """One dict per OOM kill found in ``source`` (text or an iterable of lines), oldest first.
 
     Keys: time (the line's raw timestamp: syslog/journal/dmesg -T stamp, else the [uptime] one),
@@ -97,11 +98,14 @@ def parse_oom_log(source):
     constraint ('global', 'cgroup', 'cpuset', 'mempolicy'), memcg (the cgroup whose limit was hit),
     task_memcg (the victim's cgroup), invoked_by (comm of the allocating task), gfp_mask, order,
     unit, unit_result and slices (from systemd), reaped, source_lines (lines that made up the event),
-    cut (its report began before the log's first line: :func:`collect_oom_history` sets it).
+    cut (its report began before the log's first line: :func:`collect_oom_history` sets it),
+    postmortem (what held memory then, from the report's task dump and memory block, in bytes with
+    ``page_size``: :meth:`oom_dump.Dump.result`; None when the log kept no such lines).
     Events that only systemd reported (no kernel lines in the input) have pid None.
     """
     events = []
     pending = None  # the kill being described, until its "Killed process" line
+    dump = None  # the task dump and memory block of the report that pending's invoking line opened
 
     def flush():
         if pending is not None and (pending['pid'] is not None or pending['unit'] is not None):
@@ -111,6 +115,11 @@ def parse_oom_log(source):
     last_touched = -100
     for raw in _iter_lines(source):
         if not any(hint in raw for hint in _HINTS):
+            if dump is not None:  # inside a report: its dump and memory lines name no OOM
+                line = raw.rstrip('\r\n')
+                dump.feed(line[_PREFIX.match(line).end():])
+                if dump.lines > DUMP_LINES:  # an invoking line whose kill never came: stop listening
+                    dump = None
             continue
         seen += 1
         line = raw.rstrip('\r\n')
@@ -125,6 +134,7 @@ def parse_oom_log(source):
         if match:
             flush()
             pending = _new_event(time, uptime)
+            dump = Dump(page_size)
             pending.update(invoked_by=match.group('comm'), gfp_mask=match.group('gfp'),
                            order=int(match.group('order')), source_lines=1)
             continue
@@ -134,6 +144,7 @@ def parse_oom_log(source):
             if pending is None or pending['score'] is not None or pending['pid'] is not None:
                 flush()
                 pending = _new_event(time, uptime)
+                dump = None
             pending['score'] = int(match.group('score'))
             pending['selected'] = int(match.group('pid'))
             pending['constraint'] = pending['constraint'] or (
@@ -146,6 +157,7 @@ def parse_oom_log(source):
             if pending is None or pending['pid'] is not None:
                 flush()
                 pending = _new_event(time, uptime)
+                dump = None
             pending.update(task_memcg=match.group('task'), memcg=match.group('memcg'),
                            constraint='cgroup')
             pending['source_lines'] += 1
@@ -159,6 +171,7 @@ def parse_oom_log(source):
             if pending is None or (pending['pid'] is not None and pending['pid'] != pid):
                 flush()
                 pending = _new_event(time, uptime)
+                dump = None
             constraint = match.group('constraint')
             pending['constraint'] = _CONSTRAINTS.get(constraint, constraint.lower())
             memcg = re.search(r'(?:^|,)oom_memcg=([^,]*)', rest, flags=re.ASCII)
@@ -179,6 +192,10 @@ def parse_oom_log(source):
             if pending is None or (pending['pid'] is not None and pending['pid'] != pid):
                 flush()
                 pending = _new_event(time, uptime)
+                dump = None
+            if dump is not None:
+                pending['postmortem'] = dump.result()
+                dump = None
             groups = match.groupdict()
             uid = groups['uid'] or groups['uid_old'] or groups['uid_mid']
             where = groups['where'] or ''
@@ -244,10 +261,18 @@ def parse_oom_log(source):
             last_touched = seen
             continue
 
+        if dump is not None:  # a task whose name holds 'oom' (systemd-oomd) is still a task
+            dump.feed(message)
+
     flush()
     for event in events:
         event.pop('selected', None)
     return events
+
+
+# A report's lines from its invoking line to its kill: a task per process, so a host with a few
+# thousand processes prints that many; past this, the kill never came (an allocation succeeded).
+DUMP_LINES = 65536
 
 
 # Lines the commands must keep: the kernel's kill lines and systemd's unit lines.
@@ -255,6 +280,9 @@ OOM_PATTERN = ("invoked oom-killer|Out of memory|Killed process|oom-kill|oom_rea
                "killed as a result of limit|killed by the OOM killer|kernel OOM killer")
 # journalctl without --grep prints every kernel line: keep the last ones only
 JOURNAL_LINES = 20000
+# --grep keeps a kill's own lines, not its task dump: the newest kills' reports are read again, each
+# from the kernel's lines of a few seconds around it (one journalctl each)
+JOURNAL_POSTMORTEMS = 5
 
 
 def oom_log_commands(since=None):
@@ -426,7 +454,30 @@ def _key(event):
     return (event['pid'], event['comm'], event['total_vm'], event['anon_rss'], event['unit'])
 
 
-def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES, btime=None):
+def journal_postmortems(run, events, btime=None, page_size=4096, limit=JOURNAL_POSTMORTEMS):
+    """Give the newest ``limit`` kernel kills in ``events`` (from journalctl --grep) their
+    postmortem: the kernel's journal lines from 10 s before each kill to 5 s after, parsed, and
+    the kill with the same pid taken. A window that cannot be read leaves its kill without one."""
+    wanted = [event for event in events if event['pid'] is not None and event['postmortem'] is None]
+    for event in wanted[-limit:] if limit else []:
+        epoch = stamp_epoch(event['time'], event['uptime'], btime)
+        if epoch is None:
+            continue
+        argv = ['journalctl', '--no-pager', '-q', '-o', 'short-iso', '--since', '@%d' % (epoch - 10),
+                '--until', '@%d' % (epoch + 5), '_TRANSPORT=kernel']
+        try:
+            rc, out, _err = run(argv)
+        except OSError:
+            continue
+        if rc != 0:
+            continue
+        for found in parse_oom_log(out, page_size):
+            if found['pid'] == event['pid'] and found['postmortem'] is not None:
+                event['postmortem'] = found['postmortem']
+                break
+
+
+def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES, btime=None, page_size=4096):
     """The OOM history from the best source this host has.
 
     ``run(argv)`` returns ``(rc, stdout, stderr)`` like ``AnsibleModule.run_command`` (called with
@@ -436,6 +487,8 @@ def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES, btime=N
 
     Returns ``{'sources': [what was read], 'events': [...], 'tried': [{'argv', 'rc', 'error'}],
     'incomplete': [why kills may be missing]}``. ``btime`` (boot time) tells a wrapped ring buffer.
+    Each kill's ``postmortem`` comes from its report's task dump (``page_size`` bytes a page): read
+    with the kill from dmesg and log files, and for the journal by :func:`journal_postmortems`.
     """
     tried = []
     incomplete = []
@@ -456,10 +509,14 @@ def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES, btime=N
     for command in commands[:2]:
         out = attempt(command)
         if out is not None:
+            events = parse_oom_log(out, page_size)
+            del out
             if command is commands[1]:
                 incomplete.append('journalctl without --grep: only the last %d kernel lines of this boot'
                                   % JOURNAL_LINES)
-            return {'sources': [' '.join(command['argv'])], 'events': parse_oom_log(out),
+            else:
+                journal_postmortems(run, events, btime, page_size)
+            return {'sources': [' '.join(command['argv'])], 'events': events,
                     'tried': tried, 'incomplete': incomplete}
 
     sources = []
@@ -467,7 +524,7 @@ def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES, btime=N
     for path in oom_log_files(root)[:1]:
         try:
             full = os.path.join(root, path.lstrip('/'))
-            events = parse_oom_log(read_log_tail(full, max_bytes))
+            events = parse_oom_log(read_log_tail(full, max_bytes), page_size)
             sources.append(path)
             if os.path.getsize(full) > max_bytes:
                 incomplete.append('%s: only its last %d MiB read' % (path, max_bytes // 1048576))
@@ -478,7 +535,7 @@ def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES, btime=N
         if out is not None:
             sources.append(' '.join(command['argv']))
             known = set(_key(event) for event in events)
-            ring = parse_oom_log(out)
+            ring = parse_oom_log(out, page_size)
             wrapped = ring_buffer_wrapped(out, btime)
             if wrapped and ring and ring[0]['pid'] is not None and ring[0]['invoked_by'] is None:
                 # every kernel opens a report with its "invoked oom-killer" line: without it, the

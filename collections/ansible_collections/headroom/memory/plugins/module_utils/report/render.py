@@ -448,6 +448,50 @@ def _oom(record):
             '</table>%s' % (rows, '<p class="note">%d older in the JSON report</p>' % more if more > 0 else ''))
 
 
+# kills whose picture the page shows, worst first, and commands per kill
+_POSTMORTEM_KILLS = 5
+_POSTMORTEM_COMMANDS = 6
+
+
+def _postmortem(record):
+    """What held memory at each kill, worst first: the biggest commands of its task dump."""
+    entries = [entry for entry in record.get('postmortem') or [] if entry.get('tasks')]
+    if not entries:
+        return ''
+    out = ['<h3>What held memory when the OOM killer struck</h3>']
+    for entry in entries[:_POSTMORTEM_KILLS]:
+        victim = entry.get('victim') or {}
+        memory = entry.get('memory') or {}
+        at = when(entry['epoch']) if entry.get('epoch') else entry.get('time')
+        where = entry.get('cgroup') if entry.get('scope') == 'cgroup' else entry.get('scope')
+        parts = ', '.join('%s %s' % (name, human(memory[name])) for name in ('anon', 'file', 'shmem', 'slab', 'swap')
+                          if memory.get(name) is not None)
+        limit = (' of a limit of <span data-bytes="%s">%s</span>' % (_num(memory['limit']), human(memory['limit']))
+                 if memory.get('limit') else '')
+        rows = ''.join(
+            '<tr data-command="%s"><td><code>%s</code>%s</td><td class="num">%s</td><td class="num" data-bytes="%s" '
+            'title="%s">%s</td><td class="num" data-bytes="%s">%s</td></tr>'
+            % (_e(task.get('command')), _e(task.get('command')),
+               ' <span class="status status-denied">killed</span>' if victim.get('pid') in (task.get('pids') or []) else '',
+               _e(task.get('count')), _num(task.get('rss')), _e(_bytes_title('RSS', task.get('rss'))),
+               human(task.get('rss')), _num(task.get('swap')), human(task.get('swap')))
+            for task in entry['tasks'][:_POSTMORTEM_COMMANDS])
+        other = entry.get('other') or {}
+        more = len(entry['tasks']) - _POSTMORTEM_COMMANDS + (other.get('commands') or 0)
+        out.append(
+            '<div class="postmortem" data-epoch="%s" data-victim-pid="%s"><p class="note"><b>%s</b>: killed '
+            '<code>%s</code> (pid %s) in <code>%s</code>; %d task(s) held <span data-bytes="%s">%s</span> RSS%s%s</p>'
+            '<table class="oom"><thead><tr><th>command</th><th class="num">tasks</th><th class="num">RSS</th>'
+            '<th class="num">swap</th></tr></thead><tbody>%s</tbody></table>%s</div>'
+            % (_num(entry.get('epoch')), _num(victim.get('pid')), _e(at), _e(victim.get('command')),
+               _e(victim.get('pid')), _e(where), entry.get('task_count') or 0, _num(entry.get('rss')),
+               human(entry.get('rss')), limit, '; %s' % _e(parts) if parts else '', rows,
+               '<p class="note">%d more command(s) in the JSON report</p>' % more if more > 0 else ''))
+    if len(entries) > _POSTMORTEM_KILLS:
+        out.append('<p class="note">%d more kill(s) in the JSON report</p>' % (len(entries) - _POSTMORTEM_KILLS))
+    return '\n'.join(out)
+
+
 def _gaps(record):
     gaps = record.get('gaps') or []
     if not gaps:
@@ -477,6 +521,7 @@ def _host_section(record, anchor):
     out.append(_groups(record))
     out.append(_processes(record))
     out.append(_oom(record))
+    out.append(_postmortem(record))
     out.append(_gaps(record))
     out.append('</section>')
     return '\n'.join(part for part in out if part)
