@@ -225,6 +225,18 @@ ansible_facts:
               seconds around the kill); from dmesg and the syslog files every kill has its own.
           type: list
           elements: dict
+        app_deaths:
+          description:
+            - App-server workers killed by SIGKILL, the OOM killer's signal, as the servers themselves logged
+              it (gunicorn, uWSGI, Celery, php-fpm; systemd for a unit's main process), from the journal
+              (every unit) and the tails of their log files (C(/var/log/gunicorn), C(/var/log/uwsgi),
+              C(/var/log/uwsgi/app), C(/var/log/celery), C(/var/log/php*-fpm.log), C(/var/log/php-fpm)).
+            - C(services) (per unit, or per log file - C(server service lost oom_killed recent first last),
+              C(recent) in the last C(oom_window_hours), C(oom_killed) those joined to a kernel kill),
+              C(deaths) (the last O(oom_events_limit) - C(server pid worker epoch dated unit source message
+              kernel_pid); C(pid) as the server numbers it, C(kernel_pid) the kernel kill it was, joined by
+              pid, or in a container by the unit or the server's command and the time), C(sources).
+          type: dict
         growth:
           description: With O(top_samples) of 2 or more, processes whose RSS grew between the first and the
             last sample (C(pid command from to grew seconds)), biggest growth first.

@@ -61,6 +61,7 @@ def diagnose(collected, params, policy):
     facts.update({
         'oom': oom,
         'postmortem': postmortems(oom['events']),
+        'app_deaths': app_deaths(collected, policy),
         'groups': groups[:limit],
         'gaps': gaps,
     })
@@ -69,6 +70,7 @@ def diagnose(collected, params, policy):
     facts['audit'] = audit({'memory': facts['memory'], 'meminfo': facts['meminfo'], 'cgroup': cgroup,
                             'rates': facts['rates'], 'pressure': facts['pressure'], 'oom': oom,
                             'overcommit_memory': facts['overcommit_memory'], 'postmortem': facts['postmortem'],
+                            'app_deaths': facts['app_deaths'],
                             'groups': groups, 'instance_type': params['instance_type'],
                             'growth': facts['growth']}, policy)
     return facts
@@ -166,3 +168,32 @@ def postmortems(events):
         return (entry['scope'] != 'global', -(memory.get('usage') or entry['rss'] or entry['victim']['rss'] or 0),
                 -(entry['epoch'] or 0))
     return sorted(entries, key=worst)
+
+
+def app_deaths(collected, policy):
+    """The app servers' workers killed by SIGKILL: ``services`` (per unit or log file: ``server service
+    lost oom_killed recent first last``, ``recent`` in the last ``oom_window_hours``), the ``deaths``
+    themselves (``server pid worker epoch dated unit source message kernel_pid``) and the ``sources``."""
+    deaths = collected.get('app_deaths') or []
+    now = collected.get('now')
+    since = now - policy['oom_window_hours'] * 3600.0 if now is not None else None
+    return {'services': services(deaths, since), 'deaths': deaths, 'sources': collected.get('app_death_sources') or []}
+
+
+def services(deaths, since=None):
+    """Per service (unit, else server and log file): workers lost, how many the kernel's log shows
+    killed, the first and last time, and those since ``since`` (epoch), biggest loss first."""
+    grouped = {}
+    for death in deaths:
+        key = (death['server'], death['unit'] or death['source'])
+        entry = grouped.setdefault(key, {'server': death['server'], 'service': death['unit'] or death['source'],
+                                         'lost': 0, 'oom_killed': 0, 'recent': 0, 'first': None, 'last': None})
+        entry['lost'] += 1
+        entry['oom_killed'] += 1 if death['kernel_pid'] is not None else 0
+        epoch = death['epoch']
+        if epoch is None or since is None or epoch >= since:
+            entry['recent'] += 1
+        if epoch is not None:
+            entry['first'] = epoch if entry['first'] is None else min(entry['first'], epoch)
+            entry['last'] = epoch if entry['last'] is None else max(entry['last'], epoch)
+    return sorted(grouped.values(), key=lambda e: (-e['lost'], e['service']))

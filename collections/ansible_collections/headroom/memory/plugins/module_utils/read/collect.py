@@ -11,16 +11,18 @@ memory_facts module (``run``/``which`` from AnsibleModule) and, without Ansiball
 program that the memory_facts action plugin sends to a host (``main`` below, with subprocess).
 """
 
+import glob
 import json
 import os
 import sys
 import time
 
 from ..parse_error import ParseError
+from .app_deaths import LOG_GLOBS, journal_command, link, parse_journal, parse_log
 from .free import parse_free
 from .kernel import (
     boot_time, container_id, in_container, parse_meminfo, parse_vmstat, read_cgroup_memory, read_pressure, read_smaps_rollup)
-from .oom import attribute, collect_oom_history, stamp_epoch
+from .oom import attribute, collect_oom_history, read_log_tail, stamp_epoch
 from .processes import group_processes, growth
 from .top import TOP_ENV, parse_top, run_top
 from ..units import is_count
@@ -148,6 +150,31 @@ class Collector(object):
                 '; %s answered with no kernel line' % ', '.join(empty) if empty else ''))
         return history
 
+    def app_deaths(self, since=None, files_limit=20, tail_bytes=4 * 1024 * 1024):
+        """(deaths, sources): the app servers' lines about workers killed by SIGKILL, from the journal
+        (every unit) and the tails of their log files. No journal, or nothing said, is no gap."""
+        deaths, sources = [], []
+        path = self._which('journalctl')
+        if path is not None:
+            argv = journal_command(since)
+            try:
+                rc, out, err = self._run([path] + argv[1:], C_LOCALE)
+            except OSError as exc:
+                rc, out, err = None, '', str(exc)
+            if rc == 0 and out.strip():
+                deaths.extend(parse_journal(out))
+                sources.append('journalctl -o json --grep (app servers)')
+            elif not (rc in (0, 1) and not (err or '').strip()):
+                self.gaps.append('app servers\' journal lines: rc=%s %s' % (rc, (err or out).strip()[:200]))
+        files = sorted(set(name for pattern in LOG_GLOBS for name in glob.glob(pattern)))
+        for name in files[:files_limit]:
+            try:
+                deaths.extend(parse_log(read_log_tail(name, tail_bytes), name))
+                sources.append(name)
+            except (IOError, OSError) as exc:
+                self.gaps.append('%s: %s' % (name, exc.strerror or exc))
+        return deaths, sources
+
 
 def in_scope(events, cgroup, container, cid):
     """(the kills of this host's scope, how many kernel kills could not be attributed).
@@ -262,6 +289,8 @@ def collect(options, run, which, sleep=time.sleep):
     events, unattributed = in_scope(history['events'], cgroup, container, container_id() if container else None)
     for event in events:
         event['epoch'] = stamp_epoch(event['time'], event['uptime'], btime)
+    deaths, death_sources = collector.app_deaths(options['oom_since'] or None) if options['oom_history'] else ([], [])
+    link(deaths, events)
     remaining = options['sample_seconds'] - (time.time() - start)
     if remaining > 0:
         sleep(remaining)
@@ -290,6 +319,8 @@ def collect(options, run, which, sleep=time.sleep):
         'oom_epochs': sorted(e['epoch'] for e in events if e.get('epoch') is not None)[-10000:],
         'now': time.time(),
         'oom_victims': sorted(set(e['comm'] for e in events if e.get('comm'))),
+        'app_deaths': deaths[-options['oom_events_limit']:] if options['oom_events_limit'] else [],
+        'app_death_sources': death_sources,
         'groups': group_processes(processes, pss),
         'growth': growth(top.get('samples') if top else None, options['sample_seconds'])[:limit],
         'gaps': collector.gaps,

@@ -8,7 +8,8 @@ report is {'generated_at', 'fleet', 'hosts': [records]}. Reports of job slices
 from ..units import human
 
 VERDICTS = ('ok', 'warning', 'critical', 'failed')
-_KEEP = ('memory', 'cgroup', 'pressure', 'rates', 'oom', 'postmortem', 'groups', 'growth', 'top', 'gaps', 'redis')
+_KEEP = ('memory', 'cgroup', 'pressure', 'rates', 'oom', 'postmortem', 'app_deaths', 'groups', 'growth', 'top', 'gaps',
+         'redis')
 
 
 def host_record(host, facts, error=None):

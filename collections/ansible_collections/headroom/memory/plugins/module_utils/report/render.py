@@ -492,6 +492,23 @@ def _postmortem(record):
     return '\n'.join(out)
 
 
+def _app_deaths(record):
+    """The app servers that lost workers to SIGKILL: which, how many, when, and how many the kernel logged."""
+    rows = ((record.get('app_deaths') or {}).get('services')) or []
+    if not rows:
+        return ''
+    body = ''.join(
+        '<tr data-service="%s"><td><code>%s</code></td><td>%s</td><td class="num" data-lost="%s">%s</td>'
+        '<td class="num">%s</td><td class="mono">%s</td><td class="mono">%s</td></tr>'
+        % (_e(row.get('service')), _e(row.get('service')), _e(row.get('server')), _num(row.get('lost')),
+           _e(row.get('lost')), _e(row.get('oom_killed')), _e(when(row['first']) if row.get('first') else ''),
+           _e(when(row['last']) if row.get('last') else ''))
+        for row in rows)
+    return ('<h3>App servers that lost workers to SIGKILL</h3><table class="oom"><thead><tr><th>service</th>'
+            '<th>server</th><th class="num">workers lost</th><th class="num">in the kernel\'s OOM log</th>'
+            '<th>first</th><th>last</th></tr></thead><tbody>%s</tbody></table>' % body)
+
+
 def _gaps(record):
     gaps = record.get('gaps') or []
     if not gaps:
@@ -522,6 +539,7 @@ def _host_section(record, anchor):
     out.append(_processes(record))
     out.append(_oom(record))
     out.append(_postmortem(record))
+    out.append(_app_deaths(record))
     out.append(_gaps(record))
     out.append('</section>')
     return '\n'.join(part for part in out if part)

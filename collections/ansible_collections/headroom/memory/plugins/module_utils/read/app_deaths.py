@@ -1,0 +1,199 @@
+"""Silent deaths of app-server workers: what gunicorn, uWSGI, Celery and php-fpm say when a worker dies
+by SIGKILL (the OOM killer's signal), read from the journal and from their log files.
+
+The master respawns the worker and the app's log says little; the kernel's kill report names the
+worker's pid as the machine numbers it, the app's line as its own pid namespace does (the same on a
+host, not in a container). :func:`link` joins each death to the kernel kill by pid, or else by the
+unit and the time.
+
+Line forms (each app's own words, matched anywhere in a line):
+
+- gunicorn 20.1+: ``Worker (pid:N) was sent SIGKILL! Perhaps out of memory?``; 19.x to 20.1 (Debian 12):
+  ``Worker with pid N was terminated due to signal 9``
+- uWSGI: ``DAMN ! worker N (pid: N) died, killed by signal 9 :( trying respawn ...``
+- Celery: ``Process 'ForkPoolWorker-1' pid:N exited with 'signal 9 (SIGKILL)'`` (billiard) and
+  ``WorkerLostError('Worker exited prematurely: signal 9 (SIGKILL) Job: N.')`` (no pid)
+- php-fpm: ``WARNING: [pool www] child N exited on signal 9 (SIGKILL) after S seconds from start``
+- systemd: ``<unit>: Main process exited, code=killed, status=9/KILL`` (the master itself)
+
+Pure parsing here; :mod:`collect` runs the commands and reads the files.
+"""
+
+import calendar
+import json
+import re
+import time as _time
+
+_SIGKILL = (
+    ('gunicorn', re.compile(r'Worker \(pid:(?P<pid>\d{1,10})\) was sent SIGKILL', re.ASCII)),
+    ('gunicorn', re.compile(r'Worker with pid (?P<pid>\d{1,10}) was terminated due to signal 9\b', re.ASCII)),
+    ('uwsgi', re.compile(r'DAMN ! worker (?P<worker>\d{1,6}) \(pid: (?P<pid>\d{1,10})\) died, killed by signal 9\b',
+                         re.ASCII)),
+    ('celery', re.compile(r"Process '(?P<worker>[\w.-]{1,60})' pid:(?P<pid>\d{1,10}) exited with 'signal 9 \(SIGKILL\)'",
+                          re.ASCII)),
+    ('celery', re.compile(r'WorkerLostError\(.{0,40}signal 9 \(SIGKILL\)', re.ASCII)),
+    ('php-fpm', re.compile(r'\[pool (?P<worker>[^\]\s]{1,60})\] child (?P<pid>\d{1,10}) exited on signal 9 \(SIGKILL\)',
+                           re.ASCII)),
+    ('systemd', re.compile(r'^(?P<worker>\S{1,256}\.service): Main process exited, code=killed, status=9/KILL', re.ASCII)),
+)
+# for journalctl --grep (PCRE2): the lines above, cheaply
+JOURNAL_PATTERN = ('was sent SIGKILL|terminated due to signal 9|killed by signal 9|'
+                   "exited with 'signal 9|WorkerLostError|exited on signal 9|status=9/KILL")
+JOURNAL_FIELDS = 'MESSAGE,_SYSTEMD_UNIT,SYSLOG_IDENTIFIER,_PID,__REALTIME_TIMESTAMP'
+# where Debian's packages and common setups write the apps' own logs
+LOG_GLOBS = ('/var/log/gunicorn/*.log', '/var/log/uwsgi/*.log', '/var/log/uwsgi/app/*.log',
+             '/var/log/celery/*.log', '/var/log/php*-fpm.log', '/var/log/php-fpm/*.log')
+# a WorkerLostError is Celery's second line for the same death: within this many seconds of a pid line
+_SAME_DEATH = 5.0
+
+
+def journal_command(since=None):
+    """The journalctl that prints the apps' death lines, one JSON object a line, every unit."""
+    return (['journalctl', '--no-pager', '-q', '-o', 'json', '--output-fields=' + JOURNAL_FIELDS]
+            + (['--since', since] if since else []) + ['--grep', JOURNAL_PATTERN])
+
+
+def match(message):
+    """(server, pid or None, worker or None) when ``message`` reports a worker killed by SIGKILL."""
+    if 'SIGKILL' not in message and 'signal 9' not in message and '9/KILL' not in message:
+        return None
+    for server, pattern in _SIGKILL:
+        found = pattern.search(message)
+        if found:
+            groups = found.groupdict()
+            pid = int(groups['pid']) if groups.get('pid') else None
+            return server, pid, groups.get('worker')
+    return None
+
+
+def parse_journal(text):
+    """Deaths from ``journalctl -o json`` lines: time (epoch, exact), unit, pid of the logger."""
+    deaths = []
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        message = entry.get('MESSAGE') if isinstance(entry, dict) else None
+        if not isinstance(message, str):  # journald keeps binary messages as arrays of bytes
+            continue
+        found = match(message)
+        if not found:
+            continue
+        try:
+            epoch = int(entry.get('__REALTIME_TIMESTAMP')) / 1e6
+        except (TypeError, ValueError):
+            epoch = None
+        unit = entry.get('_SYSTEMD_UNIT') if isinstance(entry.get('_SYSTEMD_UNIT'), str) else None
+        deaths.append(_death(found, epoch, unit, 'journal', message))
+    return _merge_celery(deaths)
+
+
+# stamps the apps write at the start of their own log lines
+_GUNICORN = re.compile(r'^\[(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) ([+-]\d{4})\]', re.ASCII)
+_CELERY = re.compile(r'^\[(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d),\d{1,6}: ', re.ASCII)
+_PHP = re.compile(r'^\[(\d\d)-([A-Z][a-z]{2})-(\d{4}) (\d\d):(\d\d):(\d\d)\]', re.ASCII)
+# uWSGI: with log-date, 'Thu Dec  3 06:44:02 2026 - ' first; by default only its request lines carry a time
+_UWSGI = re.compile(r'^(?:[A-Z][a-z]{2}) ([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4}) - ', re.ASCII)
+_UWSGI_REQUEST = re.compile(r'^\[pid: \d{1,10}\|.{0,400}?\} \[(?:[A-Z][a-z]{2}) ([A-Z][a-z]{2}) +(\d{1,2}) '
+                            r'(\d\d):(\d\d):(\d\d) (\d{4})\] ', re.ASCII)
+_MONTHS = dict((name, number) for number, name in enumerate(
+    ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'), 1))
+
+
+def line_epoch(line):
+    """When an app's log line was written, from its own stamp (local time unless it has a zone), or None."""
+    try:
+        found = _GUNICORN.match(line)
+        if found:
+            fields = tuple(int(g) for g in found.groups()[:6])
+            zone = found.group(7)
+            offset = (1 if zone[0] == '+' else -1) * (int(zone[1:3]) * 3600 + int(zone[3:]) * 60)
+            return calendar.timegm(fields + (0, 0, 0)) - offset
+        found = _CELERY.match(line)
+        if found:
+            return _local(*(int(g) for g in found.groups()))
+        found = _PHP.match(line)
+        if found and found.group(2) in _MONTHS:
+            day, month, year = int(found.group(1)), _MONTHS[found.group(2)], int(found.group(3))
+            return _local(year, month, day, *(int(g) for g in found.groups()[3:]))
+        found = _UWSGI.match(line) or _UWSGI_REQUEST.match(line)
+        if found and found.group(1) in _MONTHS:
+            return _local(int(found.group(6)), _MONTHS[found.group(1)], int(found.group(2)),
+                          *(int(g) for g in found.groups()[2:5]))
+    except (OverflowError, ValueError):
+        return None
+    return None
+
+
+def _local(year, month, day, hour, minute, second):
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 60):
+        return None
+    return _time.mktime((year, month, day, hour, minute, second, 0, 0, -1))
+
+
+def parse_log(lines, source):
+    """Deaths from an app's log file (an iterable of lines); a line's time is its own stamp, or the
+    time of the last stamped line before it (uWSGI stamps only its request lines by default)."""
+    deaths = []
+    last = None
+    for line in lines:
+        epoch = line_epoch(line)
+        if epoch is not None:
+            last = epoch
+        found = match(line)
+        if found:
+            deaths.append(_death(found, epoch if epoch is not None else last, None, source, line.strip(),
+                                 dated=epoch is not None))
+    return _merge_celery(deaths)
+
+
+def _death(found, epoch, unit, source, message, dated=True):
+    server, pid, worker = found
+    return {'server': server, 'pid': pid, 'worker': worker, 'epoch': epoch, 'dated': dated and epoch is not None,
+            'unit': unit, 'source': source, 'message': message[:300], 'kernel_pid': None}
+
+
+def _merge_celery(deaths):
+    """Celery says one death twice (the pool's pid line, then WorkerLostError): keep the pid line."""
+    kept = []
+    for death in deaths:
+        if death['server'] == 'celery' and death['pid'] is None and any(
+                other['server'] == 'celery' and other['pid'] is not None and other['unit'] == death['unit']
+                and other['epoch'] is not None and death['epoch'] is not None
+                and abs(other['epoch'] - death['epoch']) <= _SAME_DEATH for other in kept):
+            continue
+        kept.append(death)
+    return kept
+
+
+# the kernel's name (comm) for each server's worker: Celery's pool runs as python3 under Debian
+_COMMS = {'gunicorn': ('gunicorn',), 'uwsgi': ('uwsgi',), 'celery': ('celery', 'python'), 'php-fpm': ('php-fpm', 'php'),
+          'systemd': ()}
+
+
+def link(deaths, kills, window=10.0):
+    """Set each death's ``kernel_pid`` to the kernel kill it was: the same pid within ``window``
+    seconds (a host), or else the kill closest in time within ``window`` whose victim's cgroup is the
+    death's unit, or for a death read from a log file (no unit) whose victim's command is the
+    server's (a container: the app and the kernel number pids apart). A kill links once."""
+    used = set()
+    for death in deaths:
+        if death['epoch'] is None:
+            continue
+        best = None
+        for index, kill in enumerate(kills):
+            if index in used or kill.get('epoch') is None or kill.get('pid') is None:
+                continue
+            gap = abs(kill['epoch'] - death['epoch'])
+            if gap > window:
+                continue
+            memcg = kill.get('task_memcg') or kill.get('memcg') or ''
+            same = (kill['pid'] == death['pid'] or (death['unit'] and memcg.endswith('/' + death['unit']))
+                    or (not death['unit'] and (kill.get('comm') or '').startswith(_COMMS[death['server']])))
+            if same and (best is None or gap < best[0]):
+                best = (gap, index)
+        if best is not None:
+            used.add(best[1])
+            death['kernel_pid'] = kills[best[1]]['pid']
+    return deaths

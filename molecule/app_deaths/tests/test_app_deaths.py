@@ -1,0 +1,55 @@
+"""The diagnosis names each app server that lost a worker to the kernel, with the time and the kill.
+
+What each server said is read here from its own journal and log file, not from headroom's code.
+"""
+import json
+import os
+import re
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
+from checks import record_of  # noqa: E402
+
+REPORT = os.path.join(os.environ['MOLECULE_EPHEMERAL_DIRECTORY'], 'headroom.json')
+SAID = {  # what each server writes when a worker dies by SIGKILL, and where
+    'gunicorn.service': ('journalctl -u gunicorn -q --no-pager', r'Worker with pid (\d+) was terminated due to signal 9'),
+    'celery.service': ('journalctl -u celery -q --no-pager', r"pid:(\d+) exited with 'signal 9 \(SIGKILL\)'"),
+    '/var/log/uwsgi/app/app.log': ('cat /var/log/uwsgi/app/app.log', r'DAMN ! worker \d+ \(pid: (\d+)\) died, killed by signal 9'),
+}
+
+
+@pytest.fixture(name='record')
+def fixture_record(host):
+    with open(REPORT) as handle:
+        return record_of(host, json.load(handle))
+
+
+@pytest.mark.parametrize('service', sorted(SAID))
+def test_each_service_is_named_with_the_workers_it_lost(host, record, service):
+    command, pattern = SAID[service]
+    pids = [int(pid) for pid in re.findall(pattern, host.check_output(command))]
+    assert pids, 'the server said nothing: the scenario did not kill its worker'
+    rows = [row for row in record['app_deaths']['services'] if row['service'] == service]
+    assert len(rows) == 1
+    row = rows[0]
+    assert row['lost'] == row['recent'] == len(pids)
+    assert time.time() - 3600 < row['last'] <= time.time()
+    deaths = [d for d in record['app_deaths']['deaths'] if (d['unit'] or d['source']) == service]
+    assert sorted(d['pid'] for d in deaths) == sorted(pids)
+    # each death joined to the kernel's kill of that worker (the kernel numbers it as the machine does)
+    assert row['oom_killed'] == len(pids)
+    kernel = dict((e['pid'], e) for e in record['oom']['events'])
+    for death in deaths:
+        kill = kernel[death['kernel_pid']]
+        assert abs(kill['epoch'] - death['epoch']) <= 10
+    message = [r['message'] for r in record['reasons'] if r['signal'] == 'app_deaths' and service in r['message']]
+    assert len(message) == 1 and 'lost %d' % len(pids) in message[0]
+
+
+def test_the_sources_read_are_named(record):
+    sources = record['app_deaths']['sources']
+    assert '/var/log/uwsgi/app/app.log' in sources and any('journalctl' in s for s in sources)
+    assert record['verdict'] != 'ok'
