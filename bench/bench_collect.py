@@ -29,7 +29,7 @@ BIN = os.path.dirname(sys.executable)
 sys.path.insert(0, os.path.join(ROOT, 'collections'))  # the collection, by its full name
 
 from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import (  # noqa: E402
-    ARGUMENT_SPEC, READ_OPTIONS)
+    ARGUMENT_SPEC, policy_of, read_options)
 from ansible_collections.headroom.memory.plugins.module_utils.read.remote import command  # noqa: E402
 
 
@@ -51,7 +51,7 @@ def program(**options):
     """What the memory_facts action plugin has a host run, as argv."""
     params = dict((key, spec.get('default')) for key, spec in ARGUMENT_SPEC.items())
     params.update(options)
-    cmd, _stdin = command(dict((key, params[key]) for key in READ_OPTIONS), sys.executable, stdin=False)
+    cmd, _stdin = command(read_options(params, policy_of(params)), sys.executable, stdin=False)
     return ['/bin/sh', '-c', cmd]
 
 

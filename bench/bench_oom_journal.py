@@ -7,7 +7,7 @@ and peak memory, beside the same host with an empty journal and beside an older 
 A `headroom/debian:bookworm` container (no systemd: nothing else writes to its journal) gets
 systemd-journal-remote from Debian, which writes a journal file from an export stream made here:
 `--reports` copies of the real kill report in tests/fixtures/kernel/postmortem/dmesg.txt (each with
-its own pids and the container's cgroup, one a minute, as `_TRANSPORT=kernel` entries like those journald reads from
+its own pids and the container's cgroup, one a minute up to a minute ago, as `_TRANSPORT=kernel` entries like those journald reads from
 /dev/kmsg) between kernel noise lines, until the file is about `--megabytes`. The reading program
 (what the memory_facts action plugin sends a host, sample_seconds=0) then runs in the container
 `--runs` times for each case; a small wrapper there takes each run's wall time, CPU time (user +
@@ -25,12 +25,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPORT = os.path.join(ROOT, 'tests', 'fixtures', 'kernel', 'postmortem', 'dmesg.txt')
 IMAGE = os.environ.get('HEADROOM_IMAGE_BOOKWORM', 'headroom/debian:bookworm')
 OPTIONS = {'top_limit': 20, 'pss_limit': 200, 'top_samples': 1, 'sample_seconds': 0, 'oom_history': True,
-           'oom_since': None, 'oom_events_limit': 20}
+           'oom_since': None, 'oom_events_limit': 20, 'app_since': '-24h'}
 
 # Runs the program given on the command line (a .py file, or a command) and prints what it cost, as JSON.
 MEASURE = r'''import json, os, subprocess, sys, time
@@ -62,7 +63,8 @@ def export_stream(path, reports, megabytes, container_id):
     report = [re.sub(r'^\[\s*\d+\.\d+\] ', '', line).replace(captured, container_id) for line in text.splitlines()]
     victim = int(re.search(r'Killed process (\d+)', report[-1]).group(1))
     pids = sorted(set(int(p) for line in report for p in re.findall(r'\b(\d{4,5})\b', line) if 1000 < int(p) < 60000))
-    start = 1796000000 * 10 ** 6
+    # the last one a minute ago: every line lies in the app servers' search window (the last 24 h)
+    start = (int(time.time()) - reports * 60) * 10 ** 6
     boot = '0123456789abcdef0123456789abcdef'
     noise_per_report = max(0, int(megabytes * 1e6 / max(reports, 1) / 350) - len(report))  # ~350 B an entry
     count = 0

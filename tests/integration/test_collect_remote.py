@@ -15,7 +15,7 @@ from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts
 
 MIB = 1 << 20
 OPTIONS = {'top_limit': 20, 'pss_limit': 200, 'top_samples': 1, 'sample_seconds': 0.2, 'oom_history': True,
-           'oom_since': None, 'oom_events_limit': 20}
+           'oom_since': None, 'oom_events_limit': 20, 'app_since': '-24h'}
 
 
 @contextlib.contextmanager

@@ -13,13 +13,14 @@ from ansible_collections.headroom.memory.plugins.module_utils.read import collec
 
 from ansible_collections.headroom.memory.plugins.module_utils.read import remote
 from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import (
-    ARGUMENT_SPEC, READ_OPTIONS, diagnose, policy_of)
+    ARGUMENT_SPEC, READ_OPTIONS, diagnose, policy_of, read_options)
 from library_module import run_library_module
 
 COLLECTIONS = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', 'collections'))
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(collect.__file__)))  # module_utils
 OPTIONS = {'top_limit': 5, 'pss_limit': 200, 'top_samples': 2, 'sample_seconds': 0.2, 'oom_history': True,
            'oom_since': None, 'oom_events_limit': 20}
+READ = dict(OPTIONS, app_since='-24h')  # what read_options() makes of them
 
 
 def _params(**overrides):
@@ -55,13 +56,24 @@ def test_the_shipped_sources_are_all_the_collection_needs():
 
 
 def test_the_reading_gets_every_option_it_reads():
-    """READ_OPTIONS (what the plugin and the module pass to collect()) is what collect.py reads."""
+    """read_options() (what the plugin and the module pass to collect()) is what collect.py reads:
+    the READ_OPTIONS of the task and app_since, derived from them and the verdict's window."""
     tree = ast.parse(open(os.path.join(HERE, 'read', 'collect.py')).read())
     read = set(node.slice.value for node in ast.walk(tree)
                if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
                and node.value.id == 'options' and isinstance(node.slice, ast.Constant))
-    assert read == set(READ_OPTIONS)
+    params = _params()
+    assert read == set(read_options(params, policy_of(params))) == set(READ_OPTIONS) | {'app_since'}
     assert set(READ_OPTIONS) <= set(ARGUMENT_SPEC)
+
+
+def test_the_app_servers_lines_are_searched_as_far_back_as_the_verdict_judges():
+    params = _params()
+    assert read_options(params, policy_of(params))['app_since'] == '-24h'
+    params = _params(thresholds={'oom_window_hours': 1.5})
+    assert read_options(params, policy_of(params))['app_since'] == '-2h'
+    params = _params(oom_since='2026-11-01')
+    assert read_options(params, policy_of(params))['app_since'] == '2026-11-01'
 
 
 def _run(command):
@@ -71,7 +83,7 @@ def _run(command):
 
 @pytest.mark.parametrize('stdin', [False, True], ids=['in the command line', 'on stdin'])
 def test_the_program_reads_this_machine(stdin):
-    done = _run(remote.command(OPTIONS, sys.executable, stdin=stdin))
+    done = _run(remote.command(READ, sys.executable, stdin=stdin))
     assert done.returncode == 0, done.stderr
     collected = json.loads(done.stdout)['collected']
     with open('/proc/meminfo') as handle:
@@ -90,7 +102,7 @@ def test_the_program_and_the_module_return_the_same_facts(tmp_path):
     """One code path: what the action plugin builds from the program's answer has the module's shape."""
     module = run_library_module('memory_facts', dict(OPTIONS), tmp_path)
     assert not module.get('failed'), module
-    done = _run(remote.command(OPTIONS, sys.executable, stdin=True))
+    done = _run(remote.command(READ, sys.executable, stdin=True))
     plugin = diagnose(json.loads(done.stdout)['collected'], _params(), policy_of(_params()))
     expected = module['ansible_facts']['headroom']
     assert sorted(plugin) == sorted(expected)
@@ -103,7 +115,7 @@ def test_the_program_and_the_module_return_the_same_facts(tmp_path):
 
 @pytest.mark.parametrize('stdin', [False, True])
 def test_no_python_on_the_host_is_named(stdin):
-    done = _run(remote.command(OPTIONS, fallback=('/nonexistent/python3', 'python2.4'), stdin=stdin))
+    done = _run(remote.command(READ, fallback=('/nonexistent/python3', 'python2.4'), stdin=stdin))
     assert done.returncode == 127
     assert 'no Python interpreter found (tried /nonexistent/python3, python2.4)' in done.stderr
 
@@ -119,7 +131,7 @@ def test_output_no_parser_reads_is_a_named_gap_and_the_host_is_still_read(monkey
             return 0, 'this is not %s\n' % broken, ''
         return real(argv, env)
     monkeypatch.setattr(collect, 'run', run)
-    collect.main(dict(OPTIONS, top_samples=1, sample_seconds=0))
+    collect.main(dict(READ, top_samples=1, sample_seconds=0))
     answer = json.loads(capsys.readouterr().out)
     assert 'failed' not in answer
     collected = answer['collected']
@@ -140,7 +152,7 @@ def test_when_neither_free_nor_meminfo_reads_the_answer_is_a_failure_document(mo
                         else real(argv, env))
     monkeypatch.setattr(collect.Collector, 'read', lambda self, path: 'garbage\n' if path == '/proc/meminfo'
                         else open(path).read())
-    collect.main(dict(OPTIONS, top_samples=1, sample_seconds=0))
+    collect.main(dict(READ, top_samples=1, sample_seconds=0))
     answer = json.loads(capsys.readouterr().out)
     assert answer['failed'] is True
     assert answer['msg'].startswith("cannot read this host's memory figures: ")
@@ -182,7 +194,7 @@ def test_the_diagnosis_leaves_its_own_processes_out_of_the_table():
         '    out, err = proc.communicate()',
         '    return proc.returncode, out.decode(), err.decode()',
         'rows = collect.collect(%r, run, collect.which)["top"]["processes"]'
-        % dict(OPTIONS, top_limit=100000, sample_seconds=0, top_samples=1),
+        % dict(READ, top_limit=100000, sample_seconds=0, top_samples=1),
         'print(json.dumps({"me": os.getpid(), "sh": os.getppid(), "own": sorted(collect.probe_pids()),'
         ' "started": started, "rows": rows}))'])
     sleeper = subprocess.Popen(['sleep', '30'])

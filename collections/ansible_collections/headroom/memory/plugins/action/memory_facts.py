@@ -18,7 +18,7 @@ from ansible import constants as C
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import (
-    ARGUMENT_SPEC, READ_OPTIONS, diagnose, policy_of)
+    ARGUMENT_SPEC, diagnose, policy_of, read_options)
 from ansible_collections.headroom.memory.plugins.module_utils.read.remote import command
 
 _AUTO = ('', 'auto', 'auto_legacy', 'auto_silent', 'auto_legacy_silent')
@@ -40,7 +40,7 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=str(err))
 
         fallback = C.config.get_config_value('INTERPRETER_PYTHON_FALLBACK', variables=task_vars)
-        cmd, stdin = command(dict((key, params[key]) for key in READ_OPTIONS), self._interpreter(task_vars), fallback,
+        cmd, stdin = command(read_options(params, policy), self._interpreter(task_vars), fallback,
                              stdin=self._connection.is_pipelining_enabled(),
                              environment=self._compute_environment_string())
         done = self._low_level_execute_command(cmd, in_data=stdin.encode('utf-8') if stdin else None)

@@ -265,7 +265,7 @@ ansible_facts:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.headroom.memory.plugins.module_utils.read.collect import CollectError, collect
 from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import (
-    ARGUMENT_SPEC, READ_OPTIONS, diagnose, policy_of)
+    ARGUMENT_SPEC, diagnose, policy_of, read_options)
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 
 
@@ -281,7 +281,7 @@ def main():
         return module.run_command(argv, environ_update=env, handle_exceptions=False)
 
     try:
-        collected = collect(dict((key, params[key]) for key in READ_OPTIONS), run, module.get_bin_path)
+        collected = collect(read_options(params, policy), run, module.get_bin_path)
     except (ParseError, CollectError) as err:
         module.fail_json(msg='cannot read this host\'s memory figures: %s' % err)
     module.exit_json(changed=False, ansible_facts={'headroom': diagnose(collected, params, policy)})

@@ -4,6 +4,8 @@ Used by the memory_facts module (on the host) and its action plugin (on the cont
 host sent what collect.py read): both return the same facts.
 """
 
+import math
+
 from ..units import finite
 from .verdict import audit, classify, merge_policy
 
@@ -44,6 +46,15 @@ def policy_of(params):
         if not finite(value) or not low <= value <= high:
             raise ValueError('%s must be from %s to %s, got %r' % (name, low, high, value))
     return policy
+
+
+def read_options(params, policy):
+    """What collect() is given: the reading's own options, and ``app_since``, how far back the app
+    servers' lines are searched (``oom_since`` where set, else the verdict's OOM window: their
+    journal search scans every unit's lines, so it is bounded by what the verdict judges)."""
+    options = dict((key, params[key]) for key in READ_OPTIONS)
+    options['app_since'] = params['oom_since'] or '-%dh' % math.ceil(policy['oom_window_hours'])
+    return options
 
 
 def diagnose(collected, params, policy):

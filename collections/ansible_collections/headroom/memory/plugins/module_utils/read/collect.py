@@ -264,7 +264,7 @@ def rates(before, after, start, end, page_size):
 
 def collect(options, run, which, sleep=time.sleep):
     """One pass over the host. Raises ParseError on output no parser can read, CollectError when
-    neither free nor /proc/meminfo answers. ``options``: memory_facts' own, diagnosis.READ_OPTIONS."""
+    neither free nor /proc/meminfo answers. ``options``: judge.memory_facts.read_options()."""
     collector = Collector(run, which)
     vm_before, start = collector.vmstat()
     meminfo_text = collector.read('/proc/meminfo')
@@ -289,7 +289,7 @@ def collect(options, run, which, sleep=time.sleep):
     events, unattributed = in_scope(history['events'], cgroup, container, container_id() if container else None)
     for event in events:
         event['epoch'] = stamp_epoch(event['time'], event['uptime'], btime)
-    deaths, death_sources = collector.app_deaths(options['oom_since'] or None) if options['oom_history'] else ([], [])
+    deaths, death_sources = collector.app_deaths(options['app_since']) if options['oom_history'] else ([], [])
     link(deaths, events)
     remaining = options['sample_seconds'] - (time.time() - start)
     if remaining > 0:
