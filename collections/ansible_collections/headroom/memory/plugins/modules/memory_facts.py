@@ -229,7 +229,7 @@ ansible_facts:
           description:
             - App-server workers killed by SIGKILL, the OOM killer's signal, as the servers themselves logged
               it (gunicorn, uWSGI, Celery, php-fpm; systemd for a unit's main process), from the journal
-              (every unit, as far back as O(oom_since), else the C(oom_window_hours) threshold: the
+              (every unit, as far back as O(oom_since), else the C(oom_window_hours) threshold, since the
               search reads every unit's lines) and the tails of their log files (C(/var/log/gunicorn), C(/var/log/uwsgi),
               C(/var/log/uwsgi/app), C(/var/log/celery), C(/var/log/php*-fpm.log), C(/var/log/php-fpm)).
             - C(services) (per unit, or per log file - C(server service lost oom_killed recent first last),
