@@ -64,3 +64,51 @@ def test_unknown_kills_are_no_crash_and_no_warning():
     facts = oom_facts(collected(container=True, kills=None, sources=()), merge_policy())
     result = audit({'memory': {'total': 8 << 30, 'available': 6 << 30}, 'oom': facts}, merge_policy())
     assert result['verdict'] == 'ok' and 'OOM kill' not in result['summary']
+
+
+def _judge(facts):
+    return audit({'memory': {'total': 8 << 30, 'available': 6 << 30}, 'oom': facts}, merge_policy())
+
+
+def test_a_host_fixed_since_the_last_run_is_ok_again():
+    """Kills 2 h ago, a run 1 h ago (which saw them), none since: ok now, and the report says why."""
+    facts = oom_facts(collected(vmstat_kills=3, epochs=[NOW - 2 * HOUR] * 3), merge_policy(),
+                      {'epoch': NOW - HOUR, 'counted': 3})
+    assert (facts['recent'], facts['judged_since_run'], facts['since_previous_run']) == (0, True, NOW - HOUR)
+    result = _judge(facts)
+    assert result['verdict'] == 'ok'
+    past = [r['message'] for r in result['reasons'] if r['signal'] == 'oom_kills_past'][0]
+    assert past.startswith('no OOM kill since the last run (2026-') and '; 3 before (gunicorn)' in past
+    # without the history, the window still holds them
+    assert _judge(oom_facts(collected(vmstat_kills=3, epochs=[NOW - 2 * HOUR] * 3), merge_policy()))['verdict'] == 'warning'
+
+
+def test_a_kill_since_the_last_run_is_judged_and_said_so():
+    facts = oom_facts(collected(vmstat_kills=4, epochs=[NOW - 2 * HOUR] * 3 + [NOW - 600]), merge_policy(),
+                      {'epoch': NOW - HOUR, 'counted': 3})
+    assert facts['recent'] == 1
+    message = [r['message'] for r in _judge(facts)['reasons'] if r['signal'] == 'oom_kills'][0]
+    assert message.startswith('the OOM killer has killed 1 process(es) since the last run (')
+
+
+def test_a_last_run_older_than_the_window_leaves_the_window_to_decide():
+    facts = oom_facts(collected(vmstat_kills=2, epochs=[NOW - 30 * HOUR, NOW - 2 * HOUR]), merge_policy(),
+                      {'epoch': NOW - 48 * HOUR, 'counted': 0})
+    assert (facts['recent'], facts['judged_since_run']) == (1, False)
+    assert 'in the last 24 h' in [r['message'] for r in _judge(facts)['reasons'] if r['signal'] == 'oom_kills'][0]
+
+
+def test_undated_kills_are_new_only_as_far_as_the_counter_rose():
+    """The counter says 7 and the log dates none: 2 are new since a run that counted 5; after a reboot
+    (the counter fell) all 7 may be."""
+    facts = oom_facts(collected(vmstat_kills=7), merge_policy(), {'epoch': NOW - HOUR, 'counted': 5})
+    assert (facts['undated'], facts['recent']) == (7, 2)
+    facts = oom_facts(collected(vmstat_kills=7), merge_policy(), {'epoch': NOW - HOUR, 'counted': 9})
+    assert facts['recent'] == 7
+
+
+def test_a_previous_run_that_makes_no_sense_is_ignored():
+    for previous in ({'epoch': 'yesterday'}, {'epoch': True}, {'epoch': float('nan')}, {'epoch': float('inf')},
+                     [], 'x', {'counted': 3}):
+        facts = oom_facts(collected(vmstat_kills=3, epochs=[NOW - 2 * HOUR] * 3), merge_policy(), previous)
+        assert (facts['recent'], facts['since_previous_run']) == (3, None), previous

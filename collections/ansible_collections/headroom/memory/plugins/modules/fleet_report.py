@@ -82,6 +82,29 @@ options:
       - Also write a short Markdown summary here, fit for a ticket or a chat message (worst hosts
         first, at most ten). It names O(html) when both are set.
     type: path
+  history:
+    description:
+      - Keep the diagnosis over time in this SQLite file (created with its directory when missing), and
+        give each host's record in the report what the runs together say - C(history) (C(path), C(runs),
+        the host's newest 60 runs, oldest first - C(epoch verdict usable total swap_used swap_total
+        kills counted last_kill top), C(top) its biggest commands with C(memory count pid started)),
+        C(trend) (C(runs slope_bytes_per_day r2 exhaustion_seconds reason) - when available memory
+        reaches zero at the current rate, fitted over those runs; C(exhaustion_seconds) is null with the
+        C(reason) when fewer than 3 runs or memory is not falling) and C(leaks) (commands whose biggest
+        process, the same pid and start time, grew run after run - C(command pid started
+        slope_bytes_per_day r2 runs from to since)); and the fleet C(trend) (per run C(epoch hosts usable total)).
+      - This run is recorded in one transaction (a run killed mid-write leaves the file as it was; two
+        runs at once wait for each other), except in check mode. Hosts that failed are not recorded.
+      - Unset, nothing is kept and the records have no C(history), C(trend) or C(leaks).
+    type: path
+  history_days:
+    description: Runs older than this many days are deleted from O(history) by the run that writes.
+    type: int
+    default: 90
+  history_runs:
+    description: At most this many runs of a host are kept in O(history), the newest.
+    type: int
+    default: 1000
   fail_on:
     description:
       - Say in RV(fail_reason) that the run must fail when a host's verdict is at least this bad (a

@@ -101,6 +101,14 @@ options:
     description: How many of the most recent OOM kills to return, 0 to 100000.
     type: int
     default: 20
+  previous_run:
+    description:
+      - This host's previous run from headroom's history (the C(headroom.memory.history) lookup gives it;
+        C(diagnose.yml) passes it). Its C(epoch) and C(counted) are read. With it, only the kills since that
+        run (and within the C(oom_window_hours) threshold) are judged, so a host that was fixed is ok at the
+        next run; the older ones are reported with their time. Empty, the window alone decides.
+    type: dict
+    default: {}
 extends_documentation_fragment:
   - headroom.memory.attributes
 attributes:

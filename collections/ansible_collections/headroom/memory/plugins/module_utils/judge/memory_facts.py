@@ -21,6 +21,7 @@ ARGUMENT_SPEC = dict(
     oom_history=dict(type='bool', default=True),
     oom_since=dict(type='str'),
     oom_events_limit=dict(type='int', default=20),
+    previous_run=dict(type='dict', default={}),
 )
 # The options the reading on the host uses (collect.collect); the others are the verdict's.
 READ_OPTIONS = ('top_limit', 'pss_limit', 'top_samples', 'sample_seconds', 'oom_history', 'oom_since',
@@ -61,7 +62,7 @@ def diagnose(collected, params, policy):
     """The facts memory_facts returns under ansible_facts.headroom, from collect()'s result."""
     gaps = list(collected['gaps'])
     cgroup = collected['cgroup']
-    oom = oom_facts(collected, policy)
+    oom = oom_facts(collected, policy, params.get('previous_run'))
     if oom['kills'] is None:
         gaps.append('OOM kills: not counted (no kernel counter for this scope and no kernel log)')
     groups = classify(collected['groups'], policy)
@@ -87,7 +88,7 @@ def diagnose(collected, params, policy):
     return facts
 
 
-def oom_facts(collected, policy):
+def oom_facts(collected, policy, previous=None):
     """The OOM kills of this host's scope: how many, whose, when, and how sure that is.
 
     On a host the kernel's counter (/proc/vmstat ``oom_kill``, since boot) and its log are its own. In a
@@ -95,6 +96,8 @@ def oom_facts(collected, policy):
     every cgroup below its root: a unit's worker killed in ``system.slice/gunicorn.service`` counts)
     and the log lines whose cgroup lies in it. ``recent`` counts the kills of the last
     ``oom_window_hours``; a kill the counter has but no log line dates is counted as recent, and said.
+    With ``previous`` (this host's previous run from the history: its ``epoch`` and ``counted``), only
+    the kills after that run count as recent, and undated ones only as far as the counter rose since.
     """
     cgroup, vmstat, container = collected['cgroup'], collected['vmstat'], collected['container']
     logged = collected['oom_events_count']
@@ -122,7 +125,12 @@ def oom_facts(collected, policy):
     window = policy['oom_window_hours'] * 3600.0
     now = collected.get('now')
     undated = max(0, (total or 0) - len(epochs))
-    recent = undated + (sum(1 for epoch in epochs if now is None or epoch >= now - window))
+    start = now - window if now is not None else None
+    since, new_undated = previous_since(previous, counted, undated)
+    by_run = since is not None and (start is None or since > start)
+    if by_run:
+        start = since
+    recent = new_undated + (sum(1 for epoch in epochs if start is None or epoch >= start))
     victims = list(collected['oom_victims'])
     for item in by_cgroup:
         unit = item['cgroup'].rsplit('/', 1)[-1]
@@ -133,6 +141,8 @@ def oom_facts(collected, policy):
         'recent': recent if total is not None else None,
         'undated': undated,
         'window_hours': policy['oom_window_hours'],
+        'since_previous_run': since,
+        'judged_since_run': by_run,
         'last': epochs[-1] if epochs else None,
         'counted': counted,
         'counted_by': method,
@@ -208,3 +218,18 @@ def services(deaths, since=None):
             entry['first'] = epoch if entry['first'] is None else min(entry['first'], epoch)
             entry['last'] = epoch if entry['last'] is None else max(entry['last'], epoch)
     return sorted(grouped.values(), key=lambda e: (-e['lost'], e['service']))
+
+
+def previous_since(previous, counted, undated):
+    """(the previous run's time or None, the undated kills that are new since it). The kernel's counter
+    (or the cgroup's) rose by the kills since; when it fell, the host rebooted or the container was
+    made anew since, and every undated kill is new."""
+    if not isinstance(previous, dict):
+        return None, undated
+    epoch = previous.get('epoch')
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or not finite(epoch):
+        return None, undated
+    before = previous.get('counted')
+    if isinstance(before, int) and not isinstance(before, bool) and counted is not None and counted >= before:
+        return float(epoch), min(undated, counted - before)
+    return float(epoch), undated

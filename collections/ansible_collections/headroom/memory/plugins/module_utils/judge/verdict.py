@@ -217,13 +217,15 @@ def audit(facts, policy=None):
     oom_kills = oom['recent'] or 0
     victims = ' (%s)' % ', '.join(oom['victims']) if oom['victims'] else ''
     last = ', the last at %s' % when(oom['last']) if oom['last'] else ''
+    # kills since the previous run when the history has one within the window, else in the window
+    judged = ('since the last run (%s)' % when(oom['since_previous_run']) if oom.get('judged_since_run')
+              else 'in the last %s h' % _num(oom['window_hours']))
     if oom_kills >= policy['oom_kills_warning']:
         undated = ' (%d with no time: no kernel log line dates them)' % oom['undated'] if oom['undated'] else ''
-        reason('warning', 'oom_kills', 'the OOM killer has killed %d process(es) in the last %s h%s%s%s'
-               % (oom_kills, _num(oom['window_hours']), victims, last, undated))
+        reason('warning', 'oom_kills', 'the OOM killer has killed %d process(es) %s%s%s%s'
+               % (oom_kills, judged, victims, last, undated))
     elif oom['kills']:
-        reason('ok', 'oom_kills_past', 'no OOM kill in the last %s h; %d before%s%s'
-               % (_num(oom['window_hours']), oom['kills'], victims, last))
+        reason('ok', 'oom_kills_past', 'no OOM kill %s; %d before%s%s' % (judged, oom['kills'], victims, last))
     if oom['kills'] is not None and oom['incomplete']:
         reason('ok', 'oom_history', 'the kill history may be incomplete: %s' % '; '.join(oom['incomplete']))
     held = last_picture(facts.get('postmortem'))

@@ -204,17 +204,27 @@ _PROBE_COMMANDS = ('python', 'sh', 'bash', 'dash', 'sudo', 'su', 'top', 'journal
 
 
 def _stat(pid):
-    """(command, parent pid) of a process from /proc/PID/stat, or None when it is gone."""
+    """(command, parent pid, start time in clock ticks since boot) of a process from /proc/PID/stat,
+    or None when it is gone."""
     try:
         with open('/proc/%d/stat' % pid) as handle:
             text = handle.read()
-    except (IOError, OSError, ValueError):
+    except (IOError, OSError, ValueError, TypeError):
         return None
     head, _paren, tail = text.rpartition(')')
     fields = tail.split()
-    if not fields or '(' not in head or not fields[1].isdigit():
+    if len(fields) < 20 or '(' not in head or not is_count(fields[1]) or not is_count(fields[19]):
         return None
-    return head.split('(', 1)[1], int(fields[1])
+    return head.split('(', 1)[1], int(fields[1]), int(fields[19])
+
+
+def started(pid, btime):
+    """When a process started (seconds since the epoch), or None: with its pid, what tells a process
+    that grew apart from one that was restarted (a pid can be used again)."""
+    info = _stat(pid) if isinstance(pid, int) else None
+    if info is None or btime is None:
+        return None
+    return round(btime + info[2] / float(os.sysconf('SC_CLK_TCK')), 2)
 
 
 def probe_pids(me=None):
@@ -299,6 +309,9 @@ def collect(options, run, which, sleep=time.sleep):
     if container and cgroup and cgroup.get('pressure'):
         pressure = cgroup['pressure']  # /proc/pressure is the machine's; the cgroup's is the container's
     limit = options['top_limit']
+    groups = group_processes(processes, pss)
+    for group in groups[:limit]:
+        group['largest']['started'] = started(group['largest']['pid'], btime)
     return {
         'memory': memory,
         'free': free,
@@ -321,7 +334,7 @@ def collect(options, run, which, sleep=time.sleep):
         'oom_victims': sorted(set(e['comm'] for e in events if e.get('comm'))),
         'app_deaths': deaths[-options['oom_events_limit']:] if options['oom_events_limit'] else [],
         'app_death_sources': death_sources,
-        'groups': group_processes(processes, pss),
+        'groups': groups,
         'growth': growth(top.get('samples') if top else None, options['sample_seconds'])[:limit],
         'gaps': collector.gaps,
     }

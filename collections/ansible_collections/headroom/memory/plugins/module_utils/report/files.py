@@ -12,6 +12,7 @@ import os
 import tempfile
 import time
 
+from .history import HistoryError, fleet_trend, leaks, load_runs, record_runs, trend
 from .render import render_html, render_markdown
 from .records import build_report, fail_reason, merge_reports
 
@@ -28,6 +29,9 @@ ARGUMENT_SPEC = dict(
     fail_on=dict(type='str', choices=['never', 'warning', 'critical'], default='never'),
     html=dict(type='path'),
     markdown=dict(type='path'),
+    history=dict(type='path'),
+    history_days=dict(type='int', default=90),
+    history_runs=dict(type='int', default=1000),
 )
 
 
@@ -81,7 +85,30 @@ def write_text(path, text):
         raise
 
 
-def write_reports(params, check_mode, now=None):
+def with_history(report, params, check_mode, epoch):
+    """Record this run in the history (unless ``check_mode``) and give each host's record what the
+    runs together say: ``history`` (``path``, ``runs``), ``trend`` and ``leaks``; the fleet's
+    ``trend`` (its available memory run by run)."""
+    if params['history_days'] < 1 or params['history_runs'] < 1:
+        raise ReportError('history_days and history_runs must be 1 or more, got %d and %d'
+                          % (params['history_days'], params['history_runs']))
+    path = params['history']
+    hosts = [record['host'] for record in report['hosts']]
+    try:
+        if not check_mode:
+            record_runs(path, epoch, report['hosts'], params['history_days'], params['history_runs'])
+        runs = load_runs(path, hosts)
+    except (HistoryError, IOError, OSError) as err:
+        raise ReportError('history: %s' % err)
+    for record in report['hosts']:
+        mine = runs.get(record['host']) or []
+        record['history'] = {'path': path, 'runs': mine}
+        record['trend'] = trend(mine)
+        record['leaks'] = leaks(mine)
+    report['fleet']['trend'] = fleet_trend(runs)
+
+
+def write_reports(params, check_mode, now=None, epoch=None):
     """Build the report from the task's ``params`` (validated against ARGUMENT_SPEC), write the JSON,
     HTML and Markdown files unless ``check_mode``, and return the task's result."""
     if now is None:
@@ -110,6 +137,8 @@ def write_reports(params, check_mode, now=None):
             raise ReportError('cannot read report %s to merge: %s' % (other, err))
     if earlier:
         report = merge_reports(earlier + [report])
+    if params['history']:
+        with_history(report, params, check_mode, time.time() if epoch is None else epoch)
     html, markdown = params['html'], params['markdown']
     summary = render_markdown(report, link=html)
     if not check_mode:

@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+name: history
+short_description: A host's previous run from headroom's history
+description:
+  - Reads, on the controller, the newest run of each host named in the terms from the SQLite history that
+    C(headroom.memory.fleet_report) keeps (its O(headroom.memory.fleet_report#module:history) option).
+  - C(diagnose.yml) hands it to C(memory_facts) as O(headroom.memory.memory_facts#module:previous_run), so that
+    kills since the last run, not only those of the last hours, drive the verdict.
+  - A history file that does not exist yet gives an empty dict for every host; reading never creates it.
+version_added: "0.5.0"
+author: headroom contributors (@headroom)
+options:
+  _terms:
+    description: Host names, as the report names them (C(inventory_hostname)).
+    type: list
+    elements: str
+    required: true
+  path:
+    description: The history file, relative to the directory the run starts from.
+    type: path
+    default: reports/headroom.sqlite
+'''
+
+EXAMPLES = r'''
+- name: Diagnose, judging the kills since this host's last run
+  headroom.memory.memory_facts:
+    previous_run: "{{ lookup('headroom.memory.history', inventory_hostname, path='reports/headroom.sqlite') }}"
+'''
+
+RETURN = r'''
+_raw:
+  description:
+    - For each host, its newest run (C(epoch verdict usable total swap_used swap_total kills counted last_kill
+      top)), or an empty dict when the history has none.
+  type: list
+  elements: dict
+'''
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+
+from ansible_collections.headroom.memory.plugins.module_utils.report.history import HistoryError, previous_run
+
+
+class LookupModule(LookupBase):
+
+    def run(self, terms, variables=None, **kwargs):
+        self.set_options(var_options=variables, direct=kwargs)
+        path = self.get_option('path')
+        try:
+            return [previous_run(path, str(host)) for host in terms]
+        except (HistoryError, IOError, OSError) as err:
+            raise AnsibleLookupError('headroom history: %s' % err)
