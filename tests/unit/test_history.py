@@ -180,7 +180,11 @@ def test_a_fall_within_a_hosts_noise_or_a_poor_fit_gives_no_time_to_exhaustion()
             {'epoch': T0 + 1.15, 'usable': total - 537 * MIB, 'total': total},
             {'epoch': T0 + 2.28, 'usable': total - 537 * MIB, 'total': total}]
     result = history.trend(runs)
-    assert result['exhaustion_seconds'] is None and result['reason'].startswith('no trend beyond noise: available')
+    assert result['exhaustion_seconds'] is None and result['reason'].startswith('no steady trend')
+    steady = [{'epoch': T0 + k * 60, 'usable': total - k * MIB, 'total': total} for k in range(4)]
+    result = history.trend(steady)  # a perfect line, but 3 MiB of 24 GiB
+    assert result['r2'] == 1.0 and result['exhaustion_seconds'] is None
+    assert result['reason'] == 'no trend beyond noise: available memory fell 3.0 MiB over the runs, 0.0% of 24.0 GiB'
     zigzag = [{'epoch': T0 + k * 3600, 'usable': (500 - 100 * (k % 2) - 10 * k) * MIB, 'total': 1024 * MIB}
               for k in range(5)]
     result = history.trend(zigzag)
