@@ -422,3 +422,38 @@ def test_each_kills_picture_shows_the_numbers_of_the_json():
 def html_unescape(text):
     from html import unescape
     return unescape(text)
+
+
+def test_the_history_charts_carry_the_json_numbers():
+    """A host with four runs: its memory chart's points are the runs' figures; the fleet's chart too."""
+    from ansible_collections.headroom.memory.plugins.module_utils.report.history import fleet_trend, leaks, trend
+    mib = 1 << 20
+    runs = [{'epoch': 1796000000.0 + k * 3600, 'usable': (800 - 50 * k) * mib, 'total': 1024 * mib, 'swap_used': 0,
+             'swap_total': 0, 'top': [{'command': 'gunicorn', 'memory': (100 + 40 * k) * mib, 'pid': 9, 'started': 5.0}]}
+            for k in range(4)]
+    record = {'host': 'web-1', 'verdict': 'ok', 'summary': 'ok', 'reasons': [], 'recommendations': [], 'lines': [],
+              'history': {'path': 'h.sqlite', 'runs': runs}, 'trend': trend(runs), 'leaks': leaks(runs)}
+    report = {'generated_at': 'now', 'fleet': {'order': ['web-1'], 'trend': fleet_trend({'web-1': runs})},
+              'hosts': [record]}
+    page = render_html(report)
+    memory = page.split('data-chart="memory"', 1)[1].split('</svg>', 1)[0]
+    points = re.findall(r'data-series="available" data-epoch="([\d.]+)" data-bytes="(\d+)"', memory)
+    assert [(float(e), int(b)) for e, b in points] == [(r['epoch'], r['usable']) for r in runs]
+    commands = page.split('data-chart="commands"', 1)[1].split('</svg>', 1)[0]
+    assert [int(b) for b in re.findall(r'data-series="gunicorn" data-epoch="[\d.]+" data-bytes="(\d+)"', commands)] == [
+        r['top'][0]['memory'] for r in runs]
+    fleet = page.split('data-chart="fleet"', 1)[1].split('</svg>', 1)[0]
+    assert len(re.findall(r'data-series="available"', fleet)) == 4 + 1  # four points and the line
+    exhaustion = float(re.search(r'data-exhaustion="([\d.]+)"', page).group(1))
+    assert exhaustion == record['trend']['exhaustion_seconds'] and 'runs out in <b>' in page
+    assert 'data-leak="gunicorn"' in page
+
+
+def test_one_run_is_no_chart_and_says_there_is_not_enough_history():
+    from ansible_collections.headroom.memory.plugins.module_utils.report.history import trend
+    runs = [{'epoch': 1796000000.0, 'usable': 1 << 30, 'total': 2 << 30, 'top': []}]
+    record = {'host': 'h', 'verdict': 'ok', 'summary': 'ok', 'reasons': [], 'recommendations': [], 'lines': [],
+              'history': {'runs': runs}, 'trend': trend(runs), 'leaks': []}
+    page = render_html({'generated_at': 'now', 'fleet': {'order': ['h'], 'trend': []}, 'hosts': [record]})
+    assert 'no time to exhaustion: not enough history: 1 run(s), 3 needed' in page
+    assert 'data-chart="fleet"' not in page

@@ -76,6 +76,7 @@ def diagnose(collected, params, policy):
         'app_deaths': app_deaths(collected, policy),
         'groups': groups[:limit],
         'gaps': gaps,
+        'read_at': collected.get('now'),
     })
     for event in oom['events']:  # each kill's picture is in 'postmortem', once
         event.pop('postmortem', None)

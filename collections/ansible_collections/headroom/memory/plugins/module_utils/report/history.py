@@ -45,7 +45,8 @@ def compact(record):
         largest = group.get('largest') or {}
         top.append({'command': group.get('command'), 'memory': group.get('memory'), 'count': group.get('count'),
                     'pid': largest.get('pid'), 'started': largest.get('started')})
-    return {'verdict': record.get('verdict'), 'usable': record.get('usable'), 'total': record.get('effective_total'),
+    return {'at': record.get('read_at'),  # when the host was read: the time its figures are of
+            'verdict': record.get('verdict'), 'usable': record.get('usable'), 'total': record.get('effective_total'),
             'swap_used': record.get('swap_used'), 'swap_total': record.get('swap_total'),
             'kills': oom.get('kills'), 'counted': oom.get('counted'), 'last_kill': oom.get('last'), 'top': top}
 
@@ -117,6 +118,11 @@ def previous_run(path, host, timeout=60.0):
     return runs[-1] if runs else {}
 
 
+def when_read(run):
+    """When a run's figures were read on the host (the report is written later, after every host)."""
+    return run.get('at') or run.get('epoch')
+
+
 def fit(points):
     """Least squares line through ``points`` [(x, y)]: (slope, intercept, r squared); None for fewer
     than two distinct x. r squared is 1.0 for a flat series (it is exactly explained)."""
@@ -140,7 +146,7 @@ def trend(runs, now=None):
     over time. ``{'runs', 'slope_bytes_per_day', 'r2', 'exhaustion_seconds', 'reason'}``; the
     exhaustion is None, with the reason, when the history is too short, memory is not falling, or
     not steadily (``TREND_MIN_R2``) and by more than a host's noise (``TREND_MIN_FALL`` of its memory)."""
-    points = [(run['epoch'], run['usable']) for run in runs if run.get('usable') is not None and run.get('epoch')]
+    points = [(when_read(run), run['usable']) for run in runs if run.get('usable') is not None and when_read(run)]
     total = max([run.get('total') or 0 for run in runs] or [0])
     result = {'runs': len(points), 'slope_bytes_per_day': None, 'r2': None, 'exhaustion_seconds': None}
     if len(points) < MIN_RUNS:
@@ -183,7 +189,7 @@ def leaks(runs):
             stretch = series.get(item['command'])
             if stretch is None or stretch['key'] != key:
                 stretch = series[item['command']] = {'key': key, 'points': []}
-            stretch['points'].append((run['epoch'], item['memory']))
+            stretch['points'].append((when_read(run), item['memory']))
     found = []
     for command, stretch in series.items():
         points = stretch['points']

@@ -15,6 +15,7 @@ from html import escape
 
 from ..judge.verdict import when
 from ..units import human
+from .history import when_read
 from .records import VERDICTS
 
 # Hosts listed in the Markdown summary before "... and N more": chat messages and
@@ -123,6 +124,14 @@ details summary { cursor: pointer; color: var(--soft); font-size: 12.5px; margin
 .cols { display: grid; grid-template-columns: 1fr 1fr; gap: 0 28px; }
 @media (max-width: 760px) { .cols { grid-template-columns: 1fr; } }
 footer { color: var(--faint); font-size: 12px; margin-top: 24px; text-align: center; }
+svg.chart { width: 100%; max-width: 640px; height: auto; display: block; }
+svg.chart text { font-size: 11px; fill: var(--soft); }
+svg.chart .axis { stroke: var(--line); }
+svg.chart polyline { fill: none; stroke-width: 2; }
+.s0 { stroke: #2f6fdf; fill: #2f6fdf; } .s1 { stroke: #d9822b; fill: #d9822b; } .s2 { stroke: #7a4fc9; fill: #7a4fc9; }
+.s3 { stroke: #2a9d6f; fill: #2a9d6f; } .s4 { stroke: #c0392b; fill: #c0392b; }
+.legend span { font-size: 12px; margin-right: 12px; } .legend i { display: inline-block; width: 10px; height: 3px;
+  vertical-align: middle; margin-right: 4px; }
 """
 
 
@@ -466,7 +475,7 @@ def _postmortem(record):
         where = entry.get('cgroup') if entry.get('scope') == 'cgroup' else entry.get('scope')
         parts = ', '.join('%s %s' % (name, human(memory[name])) for name in ('anon', 'file', 'shmem', 'slab', 'swap')
                           if memory.get(name) is not None)
-        limit = (' of a limit of <span data-bytes="%s">%s</span>' % (_num(memory['limit']), human(memory['limit']))
+        limit = ('; the limit <span data-bytes="%s">%s</span>' % (_num(memory['limit']), human(memory['limit']))
                  if memory.get('limit') else '')
         rows = ''.join(
             '<tr data-command="%s"><td><code>%s</code>%s</td><td class="num">%s</td><td class="num" data-bytes="%s" '
@@ -480,7 +489,8 @@ def _postmortem(record):
         more = len(entry['tasks']) - _POSTMORTEM_COMMANDS + (other.get('commands') or 0)
         out.append(
             '<div class="postmortem" data-epoch="%s" data-victim-pid="%s"><p class="note"><b>%s</b>: killed '
-            '<code>%s</code> (pid %s) in <code>%s</code>; %d task(s) held <span data-bytes="%s">%s</span> RSS%s%s</p>'
+            '<code>%s</code> (pid %s) in <code>%s</code>; %d task(s) listed, their RSS <span data-bytes="%s">%s</span> '
+            '(pages they share count once per task)%s%s</p>'
             '<table class="oom"><thead><tr><th>command</th><th class="num">tasks</th><th class="num">RSS</th>'
             '<th class="num">swap</th></tr></thead><tbody>%s</tbody></table>%s</div>'
             % (_num(entry.get('epoch')), _num(victim.get('pid')), _e(at), _e(victim.get('command')),
@@ -507,6 +517,85 @@ def _app_deaths(record):
     return ('<h3>App servers that lost workers to SIGKILL</h3><table class="oom"><thead><tr><th>service</th>'
             '<th>server</th><th class="num">workers lost</th><th class="num">in the kernel\'s OOM log</th>'
             '<th>first</th><th>last</th></tr></thead><tbody>%s</tbody></table>' % body)
+
+
+_CHART_W, _CHART_H, _PAD_L, _PAD_B = 640, 150, 64, 20
+_LEGEND = ('#2f6fdf', '#d9822b', '#7a4fc9', '#2a9d6f', '#c0392b')
+
+
+def _chart(name, series):
+    """An inline SVG line chart of byte counts over time: ``series`` [(label, [(epoch, bytes)])], at most
+    five. Each point carries its exact figures (``data-epoch``, ``data-bytes``); nothing is loaded."""
+    series = [(label, [(x, y) for x, y in points if x is not None and y is not None]) for label, points in series[:5]]
+    series = [(label, points) for label, points in series if points]
+    if not series:
+        return ''
+    xs = [x for _label, points in series for x, _y in points]
+    top = max([y for _label, points in series for _x, y in points] + [1])
+    low, high = min(xs), max(xs)
+    span = (high - low) or 1.0
+
+    def at(x, y):
+        return (_PAD_L + (x - low) / span * (_CHART_W - _PAD_L - 8), 8 + (1 - float(y) / top) * (_CHART_H - _PAD_B - 8))
+    out = ['<svg class="chart" data-chart="%s" viewBox="0 0 %d %d" role="img" aria-label="%s over the runs">'
+           % (_e(name), _CHART_W, _CHART_H, _e(name)),
+           '<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>' % (_PAD_L, _CHART_H - _PAD_B, _CHART_W - 8, _CHART_H - _PAD_B),
+           '<text x="%d" y="14" text-anchor="end">%s</text>' % (_PAD_L - 6, _e(human(top))),
+           '<text x="%d" y="%d" text-anchor="end">0</text>' % (_PAD_L - 6, _CHART_H - _PAD_B),
+           '<text x="%d" y="%d">%s</text>' % (_PAD_L, _CHART_H - 4, _e(when(low))),
+           '<text x="%d" y="%d" text-anchor="end">%s</text>' % (_CHART_W - 8, _CHART_H - 4, _e(when(high)))]
+    for index, (label, points) in enumerate(series):
+        coords = [at(x, y) for x, y in points]
+        out.append('<polyline class="s%d" data-series="%s" points="%s"/>'
+                   % (index, _e(label), ' '.join('%.1f,%.1f' % c for c in coords)))
+        out.extend('<circle class="s%d" r="2.5" cx="%.1f" cy="%.1f" data-series="%s" data-epoch="%s" data-bytes="%s">'
+                   '<title>%s %s: %s</title></circle>'
+                   % (index, cx, cy, _e(label), _e(repr(float(x))), _num(y), _e(label), _e(when(x)), _e(human(y)))
+                   for (x, y), (cx, cy) in zip(points, coords))
+    out.append('</svg>')
+    legend = ''.join('<span><i style="background:%s"></i>%s</span>' % (_LEGEND[index], _e(label))
+                     for index, (label, _points) in enumerate(series))
+    return ''.join(out) + '<div class="legend">%s</div>' % legend
+
+
+def _history(record):
+    """The host over its runs: available memory and swap, its biggest commands, the time to
+    exhaustion and the leak suspects."""
+    runs = (record.get('history') or {}).get('runs') or []
+    if not runs:
+        return ''
+    trend = record.get('trend') or {}
+    if trend.get('exhaustion_seconds') is not None:
+        said = ('<p class="note warn" data-exhaustion="%s">at the current rate, available memory runs out in '
+                '<b>%s</b>: %s</p>' % (_e(repr(float(trend['exhaustion_seconds']))), _e(_duration(trend['exhaustion_seconds'])),
+                                     _e(trend.get('reason'))))
+    else:
+        said = '<p class="note" data-exhaustion="">no time to exhaustion: %s</p>' % _e(trend.get('reason'))
+    memory = _chart('memory', [('available', [(when_read(r), r.get('usable')) for r in runs]),
+                               ('swap used', [(when_read(r), r.get('swap_used')) for r in runs if r.get('swap_total')])])
+    names = []
+    for run in reversed(runs):  # the newest run's biggest commands
+        names = [item['command'] for item in run.get('top') or []][:4]
+        if names:
+            break
+    commands = _chart('commands', [(name, [(when_read(r), item.get('memory')) for r in runs
+                                           for item in r.get('top') or [] if item.get('command') == name])
+                                   for name in names])
+    leaks = ''.join('<li data-leak="%s">%s (pid %s) grew %s a day over %d runs (r2 %s), %s to %s</li>'
+                    % (_e(leak['command']), _e(leak['command']), _e(leak.get('pid')),
+                       _e(human(leak['slope_bytes_per_day'])), leak['runs'], _e(leak['r2']),
+                       _e(human(leak['from'])), _e(human(leak['to'])))
+                    for leak in record.get('leaks') or [])
+    return ('<h3>Over time (%d run(s))</h3>%s%s%s%s' % (len(runs), said, memory, commands,
+                                                       '<p class="note warn">leak suspects:</p><ul class="gaps">%s</ul>'
+                                                       % leaks if leaks else ''))
+
+
+def _duration(seconds):
+    for size, unit in ((86400.0, 'day'), (3600.0, 'hour'), (60.0, 'minute')):
+        if seconds >= size:
+            return '%.1f %s(s)' % (seconds / size, unit)
+    return '%d second(s)' % seconds
 
 
 def _gaps(record):
@@ -540,6 +629,7 @@ def _host_section(record, anchor):
     out.append(_oom(record))
     out.append(_postmortem(record))
     out.append(_app_deaths(record))
+    out.append(_history(record))
     out.append(_gaps(record))
     out.append('</section>')
     return '\n'.join(part for part in out if part)
@@ -617,6 +707,11 @@ def render_html(report):
     ids = _host_ids(report)
     generated = report.get('generated_at') or 'unknown time'
     body = [_overview(report, ids)]
+    fleet_runs = (report.get('fleet') or {}).get('trend') or []
+    if len(fleet_runs) > 1:
+        body.append('<section class="card fleet-trend"><h2>The fleet over time</h2>%s</section>' % _chart(
+            'fleet', [('available', [(run['epoch'], run.get('usable')) for run in fleet_runs]),
+                      ('memory', [(run['epoch'], run.get('total')) for run in fleet_runs])]))
     body.extend(_host_section(record, ids.get(record.get('host'))) for record in _ordered(report))
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
