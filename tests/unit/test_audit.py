@@ -248,3 +248,41 @@ def test_thresholds_as_strings_are_numbers_and_hostile_ones_are_refused():
                            ('2_5', 'must be a number')):
         with pytest.raises(ValueError, match=message):
             merge_policy({'runaway_pct': value})
+
+
+def _stall_facts(**extra):
+    facts = {'memory': {'total': 8 << 30, 'available': 3 << 30, 'swap_total': 1 << 30, 'swap_used': 0}}
+    facts.update(extra)
+    return facts
+
+
+def test_a_host_that_stalls_without_killing_is_its_own_verdict_with_the_guard_step():
+    """PSI full held 12% over the last minute and no kill: the server hangs rather than dies."""
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit, merge_policy
+    result = audit(_stall_facts(pressure={'some': {'avg10': 3.0, 'avg60': 30.0}, 'full': {'avg10': 2.0, 'avg60': 12.0}}),
+                   merge_policy())
+    assert result['stall'] == {'stalling': True, 'killing': False,
+                               'signals': ['all tasks waited on memory 12.0% of the last minute (PSI full avg60)']}
+    assert result['verdict'] == 'critical'
+    stall = [r for r in result['reasons'] if r['signal'] == 'stall'][0]
+    assert stall['message'].startswith('the host stalls instead of killing: all tasks waited on memory 12.0%')
+    assert 'no OOM kill in the last 24 h' in stall['message']
+    assert [r['step'] for r in result['recommendations']].count('guard') == 1
+
+
+def test_major_faults_with_direct_reclaim_stall_too_and_either_alone_does_not():
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit, merge_policy
+    both = audit(_stall_facts(rates={'pgscan_direct': 5000, 'pgmajfault': 2500, 'swap_bytes': 0}), merge_policy())
+    assert both['stall']['stalling'] and both['stall']['signals'] == [
+        '2500 major faults/s while allocations reclaim 5000 pages/s themselves']
+    for rates in ({'pgscan_direct': 5000, 'pgmajfault': 10}, {'pgscan_direct': 10, 'pgmajfault': 2500}):
+        assert audit(_stall_facts(rates=dict(rates, swap_bytes=0)), merge_policy())['stall']['stalling'] is False
+
+
+def test_a_host_that_kills_is_not_said_to_stall():
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit, merge_policy
+    result = audit(_stall_facts(pressure={'full': {'avg10': 2.0, 'avg60': 12.0}}, oom_kills=2), merge_policy())
+    assert result['stall'] == {'stalling': False, 'killing': True, 'signals': [
+        'all tasks waited on memory 12.0% of the last minute (PSI full avg60)']}
+    assert not [r for r in result['reasons'] if r['signal'] == 'stall']
+    assert 'guard' not in [r['step'] for r in result['recommendations']]

@@ -16,7 +16,7 @@ lists, ``DEFAULT_POLICY`` merged with the user's) and returns
      'summary', 'lines'}
 
 Recommendations follow the order an operator would try them, cheapest first:
-processes, caches, code, swap, refactor, scale.
+processes, caches, code, swap, guard (kill early rather than stall), refactor, scale.
 """
 
 import fnmatch
@@ -26,7 +26,7 @@ import time
 from .ec2 import next_size
 from ..units import GIB, finite, human
 
-STEPS = ('processes', 'caches', 'code', 'swap', 'refactor', 'scale')
+STEPS = ('processes', 'caches', 'code', 'swap', 'guard', 'refactor', 'scale')
 
 DEFAULT_POLICY = {
     # MemAvailable as a share of the memory the host (or its cgroup) may use
@@ -43,6 +43,10 @@ DEFAULT_POLICY = {
     # PSI averages over 10 s, percent of time stalled
     'psi_some_warning': 10.0,
     'psi_full_critical': 20.0,
+    # a host that stalls instead of killing: PSI full over the last minute (sustained), or major
+    # faults per second (the working set read back from disk) beside direct reclaim, and no OOM kill
+    'psi_full_stall_pct': 5.0,
+    'majfault_stall_rate': 1000,
     # OOM kills in the last oom_window_hours before it is a warning (older ones are reported, not judged)
     'oom_kills_warning': 1,
     'oom_window_hours': 24,
@@ -269,11 +273,17 @@ def audit(facts, policy=None):
         reason('warning', 'growth', '%s (pid %s) grew by %s while it was watched'
                % (item['command'], item['pid'], human(item['grew'])))
 
+    stall = stalling(rates, pressure, oom_kills, policy)
+    if stall['stalling']:
+        reason('critical', 'stall', 'the host stalls instead of killing: %s, and no OOM kill %s: the kernel '
+               'keeps reclaiming (the server answers slowly or not at all) rather than freeing memory'
+               % (', '.join(stall['signals']), judged))
+
     verdict = max((r['level'] for r in reasons), key=_LEVELS.index, default='ok')
     short = any(r['signal'] in _SHORT_SIGNALS for r in reasons)
     recommendations = _recommend(short, total, usable, memory, meminfo, groups, runaway, rates,
                                  oom_kills, policy, facts.get('instance_type'), growing,
-                                 swap_total, facts.get('cgroup'))
+                                 swap_total, facts.get('cgroup'), stall)
     result = {
         'verdict': verdict,
         'reasons': reasons,
@@ -284,10 +294,28 @@ def audit(facts, policy=None):
         'swap_used': swap_used,
         'usable_pct': round(usable_pct, 1),
         'limited_by_cgroup': limited,
+        'stall': stall,
         'summary': summary(verdict, usable, total, swap_used, swap_total, oom_kills),
     }
     result['lines'] = lines(result)
     return result
+
+
+def stalling(rates, pressure, oom_kills, policy):
+    """Whether the host stalls instead of killing: ``{'stalling', 'signals', 'killing'}``. Stalling
+    is PSI full sustained over the last minute, or major faults and direct reclaim together over the
+    sample window, while the OOM killer did not act (``oom_kills``, those judged)."""
+    signals = []
+    full60 = ((pressure or {}).get('full') or {}).get('avg60')
+    if full60 is not None and full60 >= policy['psi_full_stall_pct']:
+        signals.append('all tasks waited on memory %.1f%% of the last minute (PSI full avg60)' % full60)
+    scan = (rates or {}).get('pgscan_direct')
+    majfault = (rates or {}).get('pgmajfault')
+    if (scan is not None and scan >= policy['direct_scan_warning_pages'] and majfault is not None
+            and majfault >= policy['majfault_stall_rate']):
+        signals.append('%d major faults/s while allocations reclaim %d pages/s themselves' % (majfault, scan))
+    killing = oom_kills >= policy['oom_kills_warning']
+    return {'stalling': bool(signals) and not killing, 'signals': signals, 'killing': killing}
 
 
 def last_picture(postmortem, commands=3):
@@ -343,7 +371,7 @@ def lines(result):
 
 
 def _recommend(short, total, available, memory, meminfo, groups, runaway, rates, oom_kills, policy,
-               instance_type=None, growing=(), swap_total=0, cgroup=None):
+               instance_type=None, growing=(), swap_total=0, cgroup=None, stall=None):
     recs = []
 
     def add(step, title, detail, role=None, size=None):
@@ -402,7 +430,13 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
             add('swap', 'Add swap as an emergency buffer',
                 'the host has no swap: a swap file absorbs a spike that would otherwise wake the OOM killer '
                 '(frequent swapping is itself a symptom)', role='swap_setup')
-    # 5. refactor
+    # 5. guard: a host that stalls should kill early, the right process
+    if stall and stall['stalling']:
+        add('guard', 'Kill early instead of stalling',
+            'run a userspace OOM killer (earlyoom, or systemd-oomd on cgroup v2) that acts at a threshold '
+            'and prefers the app\'s workers over sshd and the database; on kernels with MGLRU, '
+            '/sys/kernel/mm/lru_gen/min_ttl_ms makes the kernel kill instead of thrashing')
+    # 6. refactor
     for item in growing:
         add('refactor', 'Look into %s (pid %s) for a leak or a heavy request' % (item['command'], item['pid']),
             'its RSS grew by %s (%s to %s)%s while the host was watched' % (
@@ -418,7 +452,7 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
         add('refactor', 'Find the code paths that spike memory',
             '%s: some requests need far more memory than usual; profile them (whole querysets or files '
             'read into memory, unbounded in-process caches)' % ' and '.join(seen))
-    # 6. scale
+    # 7. scale
     target = policy['available_warning_pct'] / 100.0 * total
     missing = target - available - reclaimable
     if short and missing > 0:

@@ -26,7 +26,7 @@ def host_record(host, facts, error=None):
               'usable': result['usable'], 'effective_total': result['effective_total'],
               'usable_pct': result['usable_pct'], 'swap_total': result.get('swap_total'),
               'swap_used': result.get('swap_used'), 'reasons': result['reasons'],
-              'recommendations': result['recommendations'], 'lines': result['lines']}
+              'recommendations': result['recommendations'], 'lines': result['lines'], 'stall': result.get('stall')}
     for key in _KEEP:
         record[key] = facts.get(key)
     return record
