@@ -31,7 +31,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPORT = os.path.join(ROOT, 'tests', 'fixtures', 'kernel', 'postmortem', 'dmesg.txt')
 IMAGE = os.environ.get('HEADROOM_IMAGE_BOOKWORM', 'headroom/debian:bookworm')
 OPTIONS = {'top_limit': 20, 'pss_limit': 200, 'top_samples': 1, 'sample_seconds': 0, 'oom_history': True,
-           'oom_since': None, 'oom_events_limit': 20, 'app_since': '-24h'}
+           'oom_since': None, 'oom_events_limit': 20, 'app_since': '-24h', 'watch_seconds': 0,
+           'watch_interval': 1.0}
 
 # Runs the program given on the command line (a .py file, or a command) and prints what it cost, as JSON.
 MEASURE = r'''import json, os, subprocess, sys, time

@@ -15,7 +15,7 @@ from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts
 
 MIB = 1 << 20
 OPTIONS = {'top_limit': 20, 'pss_limit': 200, 'top_samples': 1, 'sample_seconds': 0.2, 'oom_history': True,
-           'oom_since': None, 'oom_events_limit': 20, 'app_since': '-24h'}
+           'oom_since': None, 'oom_events_limit': 20, 'app_since': '-24h', 'watch_seconds': 0, 'watch_interval': 1.0}
 
 
 @contextlib.contextmanager
@@ -93,3 +93,35 @@ def test_the_task_environment_reaches_the_commands(tmp_path, pipelining):
                                capture_output=True, text=True).stdout
     assert proc.returncode == 0, result
     assert '--grep' in calls and '--since -1d' in calls, calls
+
+
+SPIKE = ("import time; time.sleep(1.5); held = b'\\x01' * (420 << 20); time.sleep(1.0); del held; time.sleep(60)")
+
+
+def test_the_watch_keeps_the_worst_moment_of_a_spike_that_is_gone_when_the_reading_ends():
+    """A 512 MiB container where a process (`spiky`) takes 420 MiB for one second while the host is
+    watched for 5 s: the reading at the end sees the memory back, the watch keeps the moment it was
+    gone, with `spiky` the biggest command then; the verdict judges that moment (under 20% left)."""
+    options = dict(OPTIONS, watch_seconds=5, watch_interval=0.2)
+    cmd, data = remote.command(options, stdin=True)
+    script = ('ln -s /usr/bin/python3 /usr/local/bin/spiky && (spiky -c "%s" &) && %s' % (SPIKE, cmd))
+    done = subprocess.run(['docker', 'run', '-i', '--rm', '--memory', '512m', '--memory-swap', '512m',
+                           debian_image('bookworm'), 'sh', '-c', script],
+                          input=data, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    collected = json.loads(done.stdout)['collected']
+    watched = collected['watch']
+    assert watched['seconds'] == 5 and 15 <= watched['samples'] <= 26
+    lowest = watched['lowest']
+    # at its worst the spike held 420 MiB of the 512: under 92 MiB were left
+    assert lowest['available'] < 92 * MIB
+    assert lowest['commands'][0]['command'] == 'spiky' and lowest['commands'][0]['rss'] >= 420 * MIB
+    # and at the end it was gone again
+    params = dict((key, spec.get('default')) for key, spec in ARGUMENT_SPEC.items())
+    params.update(watch_seconds=5, watch_interval=0.2)
+    facts = diagnose(collected, params, policy_of(params))
+    assert facts['audit']['usable'] > lowest['available'] + 350 * MIB
+    said = [r for r in facts['audit']['reasons'] if r['signal'] == 'watch']
+    assert len(said) == 1 and said[0]['level'] in ('warning', 'critical') and 'spiky' in said[0]['message']
+    assert said[0]['message'].startswith('during the 5 s watch, available memory fell to ')
+    assert watched['peak_reclaim'] is not None and watched['peak_swap']['bytes_per_second'] >= 0

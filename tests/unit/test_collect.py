@@ -19,7 +19,7 @@ from library_module import run_library_module
 COLLECTIONS = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', 'collections'))
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(collect.__file__)))  # module_utils
 OPTIONS = {'top_limit': 5, 'pss_limit': 200, 'top_samples': 2, 'sample_seconds': 0.2, 'oom_history': True,
-           'oom_since': None, 'oom_events_limit': 20}
+           'oom_since': None, 'oom_events_limit': 20, 'watch_seconds': 0, 'watch_interval': 1.0}
 READ = dict(OPTIONS, app_since='-24h')  # what read_options() makes of them
 
 

@@ -101,6 +101,20 @@ options:
     description: How many of the most recent OOM kills to return, 0 to 100000.
     type: int
     default: 20
+  watch_seconds:
+    description:
+      - Watch the host this many seconds (0 to 3600) after reading it, sampling every O(watch_interval), and
+        keep its worst moment in C(watch) - the lowest available memory (in a memory cgroup, capped by the limit
+        less its usage) with the biggest commands then, and the peak swap and direct-reclaim rates. The
+        lowest is judged by the available thresholds. 0, the default, does not watch.
+      - The host's task takes that much longer; each sample reads two small /proc files, and /proc/PID/stat of
+        every process only when a new lowest is seen.
+    type: float
+    default: 0.0
+  watch_interval:
+    description: Seconds between two samples of the watch, 0.1 to 60.
+    type: float
+    default: 1.0
   previous_run:
     description:
       - This host's previous run from headroom's history (the C(headroom.memory.history) lookup gives it;
@@ -233,6 +247,12 @@ ansible_facts:
               seconds around the kill); from dmesg and the syslog files every kill has its own.
           type: list
           elements: dict
+        watch:
+          description:
+            - With O(watch_seconds), the worst moment of the watch - C(seconds interval samples), C(lowest)
+              (C(at available commands), C(commands) the biggest by RSS then - C(command count rss)),
+              C(peak_swap) (C(at bytes_per_second)) and C(peak_reclaim) (C(at pages_per_second)). Null without it.
+          type: dict
         app_deaths:
           description:
             - App-server workers killed by SIGKILL, the OOM killer's signal, as the servers themselves logged

@@ -22,15 +22,17 @@ ARGUMENT_SPEC = dict(
     oom_since=dict(type='str'),
     oom_events_limit=dict(type='int', default=20),
     previous_run=dict(type='dict', default={}),
+    watch_seconds=dict(type='float', default=0.0),
+    watch_interval=dict(type='float', default=1.0),
 )
 # The options the reading on the host uses (collect.collect); the others are the verdict's.
 READ_OPTIONS = ('top_limit', 'pss_limit', 'top_samples', 'sample_seconds', 'oom_history', 'oom_since',
-                'oom_events_limit')
+                'oom_events_limit', 'watch_seconds', 'watch_interval')
 
 
 # What the reading may be asked for: it runs on a host short of memory, for a bounded time.
 _BOUNDS = (('sample_seconds', 0, 600), ('top_samples', 1, 100), ('top_limit', 1, 100000), ('pss_limit', 0, 100000),
-           ('oom_events_limit', 0, 100000))
+           ('oom_events_limit', 0, 100000), ('watch_seconds', 0, 3600), ('watch_interval', 0.1, 60))
 
 
 def policy_of(params):
@@ -77,13 +79,14 @@ def diagnose(collected, params, policy):
         'groups': groups[:limit],
         'gaps': gaps,
         'read_at': collected.get('now'),
+        'watch': collected.get('watch'),
     })
     for event in oom['events']:  # each kill's picture is in 'postmortem', once
         event.pop('postmortem', None)
     facts['audit'] = audit({'memory': facts['memory'], 'meminfo': facts['meminfo'], 'cgroup': cgroup,
                             'rates': facts['rates'], 'pressure': facts['pressure'], 'oom': oom,
                             'overcommit_memory': facts['overcommit_memory'], 'postmortem': facts['postmortem'],
-                            'app_deaths': facts['app_deaths'],
+                            'app_deaths': facts['app_deaths'], 'watch': facts['watch'],
                             'groups': groups, 'instance_type': params['instance_type'],
                             'growth': facts['growth']}, policy)
     return facts

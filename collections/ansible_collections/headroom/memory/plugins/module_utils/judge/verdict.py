@@ -191,6 +191,18 @@ def audit(facts, policy=None):
         reason('warning', 'available', '%.1f%% available (%s %s %s)'
                % (usable_pct, human(usable), scope, human(total)))
 
+    watched = (facts.get('watch') or {}).get('lowest')
+    if watched and total:
+        pct = 100.0 * watched['available'] / total
+        level = ('critical' if pct <= policy['available_critical_pct'] else
+                 'warning' if pct <= policy['available_warning_pct'] else None)
+        if level:
+            held = ', '.join('%s%s %s' % (c['command'], ' x%d' % c['count'] if c['count'] > 1 else '', human(c['rss']))
+                             for c in (watched.get('commands') or [])[:3])
+            reason(level, 'watch', 'during the %s s watch, available memory fell to %.1f%% (%s %s %s) at %s%s'
+                   % (_num(facts['watch']['seconds']), pct, human(watched['available']), scope, human(total),
+                      when(watched['at']), '; the biggest then: %s (RSS)' % held if held else ''))
+
     swap_total, swap_used = effective_swap(memory, facts.get('cgroup'))
     swap_pct = 100.0 * swap_used / swap_total if swap_total else 0.0
     if swap_total and swap_pct >= policy['swap_used_critical_pct']:

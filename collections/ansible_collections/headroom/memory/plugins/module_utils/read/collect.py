@@ -25,6 +25,7 @@ from .kernel import (
 from .oom import attribute, collect_oom_history, read_log_tail, stamp_epoch
 from .processes import group_processes, growth
 from .top import TOP_ENV, parse_top, run_top
+from .watch import biggest_commands, read_available, read_vmstat, watch
 from ..units import is_count
 
 C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
@@ -301,6 +302,11 @@ def collect(options, run, which, sleep=time.sleep):
         event['epoch'] = stamp_epoch(event['time'], event['uptime'], btime)
     deaths, death_sources = collector.app_deaths(options['app_since']) if options['oom_history'] else ([], [])
     link(deaths, events)
+    watched = None
+    if options['watch_seconds'] > 0:  # the worst moment of a while, not only this one
+        page = os.sysconf('SC_PAGE_SIZE')
+        watched = watch(options['watch_seconds'], options['watch_interval'], read_available(cgroup), read_vmstat,
+                        lambda: biggest_commands(page_size=page), sleep=sleep, page_size=page)
     remaining = options['sample_seconds'] - (time.time() - start)
     if remaining > 0:
         sleep(remaining)
@@ -334,6 +340,7 @@ def collect(options, run, which, sleep=time.sleep):
         'oom_victims': sorted(set(e['comm'] for e in events if e.get('comm'))),
         'app_deaths': deaths[-options['oom_events_limit']:] if options['oom_events_limit'] else [],
         'app_death_sources': death_sources,
+        'watch': watched,
         'groups': groups,
         'growth': growth(top.get('samples') if top else None, options['sample_seconds'])[:limit],
         'gaps': collector.gaps,

@@ -207,7 +207,6 @@ def leaks(runs):
     return sorted(found, key=lambda leak: -leak['slope_bytes_per_day'])
 
 
-
 def fleet_trend(runs):
     """The fleet run by run, from every host's runs: ``[{'epoch', 'hosts', 'usable', 'total'}]``, oldest first."""
     by_epoch = {}

@@ -566,9 +566,9 @@ def _history(record):
         return ''
     trend = record.get('trend') or {}
     if trend.get('exhaustion_seconds') is not None:
+        seconds = trend['exhaustion_seconds']
         said = ('<p class="note warn" data-exhaustion="%s">at the current rate, available memory runs out in '
-                '<b>%s</b>: %s</p>' % (_e(repr(float(trend['exhaustion_seconds']))), _e(_duration(trend['exhaustion_seconds'])),
-                                     _e(trend.get('reason'))))
+                '<b>%s</b>: %s</p>' % (_e(repr(float(seconds))), _e(_duration(seconds)), _e(trend.get('reason'))))
     else:
         said = '<p class="note" data-exhaustion="">no time to exhaustion: %s</p>' % _e(trend.get('reason'))
     memory = _chart('memory', [('available', [(when_read(r), r.get('usable')) for r in runs]),
@@ -586,9 +586,8 @@ def _history(record):
                        _e(human(leak['slope_bytes_per_day'])), leak['runs'], _e(leak['r2']),
                        _e(human(leak['from'])), _e(human(leak['to'])))
                     for leak in record.get('leaks') or [])
-    return ('<h3>Over time (%d run(s))</h3>%s%s%s%s' % (len(runs), said, memory, commands,
-                                                       '<p class="note warn">leak suspects:</p><ul class="gaps">%s</ul>'
-                                                       % leaks if leaks else ''))
+    suspects = '<p class="note warn">leak suspects:</p><ul class="gaps">%s</ul>' % leaks if leaks else ''
+    return '<h3>Over time (%d run(s))</h3>%s%s%s%s' % (len(runs), said, memory, commands, suspects)
 
 
 def _duration(seconds):

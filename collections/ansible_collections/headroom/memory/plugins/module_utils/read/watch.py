@@ -1,0 +1,117 @@
+"""A watch window: the host sampled every few seconds for a while, keeping its worst moment.
+
+A diagnosis reads one moment; a spike comes and goes. During ``seconds`` the host is sampled every
+``interval``: MemAvailable (in a memory cgroup, capped by the limit less its usage), and the swap and
+direct-reclaim rates between two samples. Kept: the lowest available with the biggest commands at
+that moment (by RSS, from /proc/PID/stat, read only when a new lowest is found), and the peak swap and
+reclaim rates with their times. Light on a host short of memory: two small /proc files a sample,
+nothing held but the worst moment.
+"""
+
+import os
+import time
+
+from .kernel import parse_vmstat
+from ..parse_error import ParseError
+
+COMMANDS = 10
+
+
+def watch(seconds, interval, available, vmstat, snapshot, clock=time.time, sleep=time.sleep, page_size=4096):
+    """Sample for ``seconds`` every ``interval``; ``available()``, ``vmstat()`` (parsed /proc/vmstat)
+    and ``snapshot()`` (the biggest commands) read the host and may return None.
+
+    Returns ``{'seconds', 'interval', 'samples', 'lowest': {'at', 'available', 'commands'} or None,
+    'peak_swap': {'at', 'bytes_per_second'} or None, 'peak_reclaim': {'at', 'pages_per_second'} or None}``.
+    """
+    start = clock()
+    lowest = peak_swap = peak_reclaim = None
+    before, before_at = vmstat(), start
+    samples = 0
+    while True:
+        now = clock()
+        free = available()
+        if free is not None and (lowest is None or free < lowest['available']):
+            lowest = {'at': now, 'available': free, 'commands': snapshot()}
+        after = vmstat()
+        if before is not None and after is not None and now > before_at:
+            span = now - before_at
+            swap = (after.get('pswpin', 0) - before.get('pswpin', 0) + after.get('pswpout', 0)
+                    - before.get('pswpout', 0)) * page_size / span
+            scan = (after.get('pgscan_direct', 0) - before.get('pgscan_direct', 0)) / span
+            if peak_swap is None or swap > peak_swap['bytes_per_second']:
+                peak_swap = {'at': now, 'bytes_per_second': swap}
+            if peak_reclaim is None or scan > peak_reclaim['pages_per_second']:
+                peak_reclaim = {'at': now, 'pages_per_second': scan}
+        before, before_at = after, now
+        samples += 1
+        left = seconds - (clock() - start)
+        if left <= 0:
+            break
+        sleep(min(interval, left))
+    return {'seconds': seconds, 'interval': interval, 'samples': samples, 'lowest': lowest,
+            'peak_swap': peak_swap, 'peak_reclaim': peak_reclaim}
+
+
+def read_available(cgroup=None):
+    """A reader of what the workload can still have: MemAvailable, capped in a limited memory cgroup
+    by its limit less its usage (page cache included: the cautious figure)."""
+    usage_file = None
+    if cgroup and cgroup.get('limit') and cgroup.get('dir'):
+        name = 'memory.usage_in_bytes' if cgroup.get('version') == 1 else 'memory.current'
+        usage_file = os.path.join(cgroup['dir'], name)
+
+    def available():
+        free = None
+        try:
+            with open('/proc/meminfo') as handle:
+                for line in handle:
+                    if line.startswith('MemAvailable:'):
+                        free = int(line.split()[1]) * 1024
+                        break
+        except (IOError, OSError, ValueError, IndexError):
+            return None
+        if usage_file is not None:
+            try:
+                with open(usage_file) as handle:
+                    room = cgroup['limit'] - int(handle.read().strip())
+                free = room if free is None else min(free, room)
+            except (IOError, OSError, ValueError):
+                pass
+        return None if free is None else max(0, free)
+    return available
+
+
+def read_vmstat():
+    try:
+        with open('/proc/vmstat') as handle:
+            return parse_vmstat(handle.read())
+    except (IOError, OSError, ParseError):
+        return None
+
+
+def biggest_commands(limit=COMMANDS, proc='/proc', page_size=4096):
+    """The commands holding the most RSS now, from every /proc/PID/stat: ``[{'command', 'count', 'rss'}]``."""
+    totals = {}
+    try:
+        names = os.listdir(proc)
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, name, 'stat')) as handle:
+                text = handle.read()
+        except (IOError, OSError):
+            continue  # gone meanwhile
+        head, _paren, tail = text.rpartition(')')
+        fields = tail.split()
+        if '(' not in head or len(fields) < 22 or not fields[21].isdigit():
+            continue
+        command = head.split('(', 1)[1]
+        entry = totals.setdefault(command, [0, 0])
+        entry[0] += 1
+        entry[1] += int(fields[21]) * page_size
+    ranked = sorted(totals.items(), key=lambda item: (-item[1][1], item[0]))[:limit]
+    return [{'command': command, 'count': count, 'rss': rss} for command, (count, rss) in ranked]
