@@ -73,3 +73,29 @@ def test_the_collections_playbook_runs_with_ansible_runners_process_isolation(im
     stats = [e for e in result.events if e['event'] == 'playbook_on_stats'][0]['event_data']
     assert stats['artifact_data']['headroom_fleet_verdict'] == data['fleet']['worst']
     assert data['fleet']['hosts'] == 1
+
+
+def test_the_history_outlives_the_job_in_a_directory_exposed_to_it(image, tmp_path):
+    """As AWX runs a job: in the execution environment's container, which is gone when the job ends.
+    A directory of the host mounted into it ("Paths to expose to isolated jobs", here ansible-runner's
+    container_volume_mounts) keeps the history: two jobs, one file, two runs."""
+    project = tmp_path / 'project'
+    project.mkdir()
+    (project / 'site.yml').write_text('- name: Diagnose\n  ansible.builtin.import_playbook: headroom.memory.diagnose\n')
+    kept = tmp_path / 'exposed'
+    kept.mkdir()
+    for job in range(2):
+        result = ansible_runner.run(
+            private_data_dir=str(tmp_path), playbook='site.yml', process_isolation=True,
+            process_isolation_executable='docker', container_image=image, quiet=True,
+            container_volume_mounts=['%s:/var/lib/headroom:Z' % kept],
+            extravars={'headroom_report_path': '/runner/report-%d.json' % job, 'headroom_hosts': 'localhost',
+                       'headroom_history_path': '/var/lib/headroom/history.sqlite', 'process_audit_sample_seconds': 0})
+        assert result.status == 'successful', result.stdout.read()[-3000:]
+    data = json.loads((tmp_path / 'report-1.json').read_text())
+    assert data['hosts'][0]['history']['path'] == '/var/lib/headroom/history.sqlite'
+    assert len(data['hosts'][0]['history']['runs']) == 2
+    assert data['hosts'][0]['trend']['reason'] == 'not enough history: 2 run(s), 3 needed'
+    import sqlite3
+    db = sqlite3.connect(str(kept / 'history.sqlite'))
+    assert db.execute('SELECT count(*) FROM runs').fetchone()[0] == 2

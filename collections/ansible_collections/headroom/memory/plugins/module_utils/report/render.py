@@ -430,8 +430,9 @@ def _oom(record):
     recent = oom.get('recent')
     when_text = ''
     if recent is not None:
-        when_text = '; <b data-oom-recent="%s">%s</b> in the last %s h' % (
-            _num(recent), _e(recent), _e(oom.get('window_hours')))
+        when_text = '; <b data-oom-recent="%s">%s</b> %s' % (
+            _num(recent), _e(recent), 'since the last run (%s)' % _e(when(oom['since_previous_run']))
+            if oom.get('judged_since_run') else 'in the last %s h' % _e(oom.get('window_hours')))
     if oom.get('last'):
         when_text += ', the last at %s' % _e(when(oom['last']))
     head = ('<h3>OOM kills</h3><p class="note" data-oom-kills="%s"><b>%s</b> kill(s) known%s; %s</p>'
@@ -623,12 +624,12 @@ def _host_section(record, anchor):
     else:
         out.append('<div class="cols"><div>%s</div><div>%s</div></div>'
                    % (_reasons(record), _recommendations(record)))
+    out.append(_history(record))
     out.append(_groups(record))
     out.append(_processes(record))
     out.append(_oom(record))
     out.append(_postmortem(record))
     out.append(_app_deaths(record))
-    out.append(_history(record))
     out.append(_gaps(record))
     out.append('</section>')
     return '\n'.join(part for part in out if part)
