@@ -140,3 +140,15 @@ def test_the_verdict_names_each_service_and_the_report_shows_it():
         {'host': 'h', 'verdict': 'warning', 'summary': 's', 'reasons': [], 'recommendations': [], 'lines': [],
          'app_deaths': facts}]})
     assert page.count('data-service=') == 4 and 'data-service="celery.service"' in page
+
+
+def test_deaths_before_the_hosts_last_run_are_not_judged_again():
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import app_deaths
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import merge_policy
+    deaths = apps.link(_all_deaths(), _kills())
+    last = max(d['epoch'] for d in deaths)
+    facts = app_deaths({'app_deaths': deaths, 'now': last + 60}, merge_policy(), previous_run=last + 30)
+    assert [row['recent'] for row in facts['services']] == [0, 0, 0, 0]
+    assert [row['lost'] for row in facts['services']] == [1, 1, 1, 1]
+    facts = app_deaths({'app_deaths': deaths, 'now': last + 60}, merge_policy(), previous_run=last - 3600)
+    assert sum(row["recent"] for row in facts["services"]) == 4  # the last run, an hour back, is the later bound

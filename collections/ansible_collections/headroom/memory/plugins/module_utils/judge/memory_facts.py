@@ -75,7 +75,7 @@ def diagnose(collected, params, policy):
     facts.update({
         'oom': oom,
         'postmortem': postmortems(oom['events']),
-        'app_deaths': app_deaths(collected, policy),
+        'app_deaths': app_deaths(collected, policy, oom.get('since_previous_run')),
         'groups': groups[:limit],
         'gaps': gaps,
         'read_at': collected.get('now'),
@@ -195,13 +195,17 @@ def postmortems(events):
     return sorted(entries, key=worst)
 
 
-def app_deaths(collected, policy):
+def app_deaths(collected, policy, previous_run=None):
     """The app servers' workers killed by SIGKILL: ``services`` (per unit or log file: ``server service
-    lost oom_killed recent first last``, ``recent`` in the last ``oom_window_hours``), the ``deaths``
-    themselves (``server pid worker epoch dated unit source message kernel_pid``) and the ``sources``."""
+    lost oom_killed recent first last``; ``recent`` as the OOM kills are judged: in the last
+    ``oom_window_hours``, and after the host's previous run, at ``previous_run``, when that is later),
+    the ``deaths`` themselves (``server pid worker epoch dated unit source message kernel_pid``) and the
+    ``sources``."""
     deaths = collected.get('app_deaths') or []
     now = collected.get('now')
     since = now - policy['oom_window_hours'] * 3600.0 if now is not None else None
+    if previous_run is not None and (since is None or previous_run > since):
+        since = previous_run
     return {'services': services(deaths, since), 'deaths': deaths, 'sources': collected.get('app_death_sources') or []}
 
 

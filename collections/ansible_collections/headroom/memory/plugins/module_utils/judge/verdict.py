@@ -250,8 +250,8 @@ def audit(facts, policy=None):
     for service in (facts.get('app_deaths') or {}).get('services') or []:
         if service['recent']:
             linked = service['oom_killed']
-            reason('warning', 'app_deaths', '%s lost %d %s worker(s) to SIGKILL in the last %s h%s%s' % (
-                service['service'], service['recent'], service['server'], _num(oom['window_hours']),
+            reason('warning', 'app_deaths', '%s lost %d %s worker(s) to SIGKILL %s%s%s' % (
+                service['service'], service['recent'], service['server'], judged,
                 ', the last at %s' % when(service['last']) if service['last'] else '',
                 ' (%d of %d seen in the kernel\'s OOM log)' % (linked, service['lost']) if linked else
                 ' (none in the kernel\'s OOM log: killed by something else, or the log is incomplete)'))
