@@ -21,7 +21,8 @@ from ..parse_error import ParseError
 from .app_deaths import LOG_GLOBS, journal_command, link, parse_journal, parse_log
 from .free import parse_free
 from .kernel import (
-    boot_time, container_id, in_container, parse_meminfo, parse_vmstat, read_cgroup_memory, read_pressure, read_smaps_rollup)
+    boot_time, container_id, in_container, parse_meminfo, parse_vmstat, proc_stat, read_cgroup_memory, read_pressure,
+    read_smaps_rollup)
 from .oom import attribute, collect_oom_history, read_log_tail, stamp_epoch
 from .processes import group_processes, growth
 from .top import TOP_ENV, parse_top, run_top
@@ -204,25 +205,10 @@ def in_scope(events, cgroup, container, cid):
 _PROBE_COMMANDS = ('python', 'sh', 'bash', 'dash', 'sudo', 'su', 'top', 'journalctl', 'dmesg', 'free')
 
 
-def _stat(pid):
-    """(command, parent pid, start time in clock ticks since boot) of a process from /proc/PID/stat,
-    or None when it is gone."""
-    try:
-        with open('/proc/%d/stat' % pid) as handle:
-            text = handle.read()
-    except (IOError, OSError, ValueError, TypeError):
-        return None
-    head, _paren, tail = text.rpartition(')')
-    fields = tail.split()
-    if len(fields) < 20 or '(' not in head or not is_count(fields[1]) or not is_count(fields[19]):
-        return None
-    return head.split('(', 1)[1], int(fields[1]), int(fields[19])
-
-
 def started(pid, btime):
     """When a process started (seconds since the epoch), or None: with its pid, what tells a process
     that grew apart from one that was restarted (a pid can be used again)."""
-    info = _stat(pid) if isinstance(pid, int) else None
+    info = proc_stat(pid) if isinstance(pid, int) else None
     if info is None or btime is None:
         return None
     return round(btime + info[2] / float(os.sysconf('SC_CLK_TCK')), 2)
@@ -235,10 +221,10 @@ def probe_pids(me=None):
     own = set([me])
     pid = me
     while True:
-        info = _stat(pid)
+        info = proc_stat(pid)
         if info is None or info[1] <= 1:
             break
-        parent = _stat(info[1])
+        parent = proc_stat(info[1])
         if parent is None or not parent[0].startswith(_PROBE_COMMANDS):
             break
         pid = info[1]
@@ -256,7 +242,7 @@ def without_probe(processes, own):
             continue
         command = (proc.get('command') or '').split(' ', 1)[0].rsplit('/', 1)[-1]
         if command.startswith(_PROBE_COMMANDS) and isinstance(pid, int):
-            info = _stat(pid)
+            info = proc_stat(pid)
             if info is None or info[1] in own:
                 continue
         kept.append(proc)

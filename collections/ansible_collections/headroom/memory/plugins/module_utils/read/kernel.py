@@ -546,3 +546,19 @@ def in_container(root='/'):
             return any(item.startswith(b'container=') for item in handle.read().split(b'\0'))
     except (IOError, OSError):
         return False
+
+
+def proc_stat(pid, proc='/proc'):
+    """(command, parent pid, start time in clock ticks since boot, RSS in pages) of a process, from
+    /proc/PID/stat (the command may hold spaces and parentheses: it ends at the last ')'), or None when
+    the process is gone or the line is cut short."""
+    try:
+        with open(os.path.join(proc, str(pid), 'stat')) as handle:
+            text = handle.read()
+    except (IOError, OSError, ValueError, TypeError):
+        return None
+    head, _paren, tail = text.rpartition(')')
+    fields = tail.split()
+    if len(fields) < 22 or '(' not in head or not all(is_count(fields[i]) for i in (1, 19, 21)):
+        return None
+    return head.split('(', 1)[1], int(fields[1]), int(fields[19]), int(fields[21])

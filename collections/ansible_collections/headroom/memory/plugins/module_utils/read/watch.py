@@ -11,7 +11,7 @@ nothing held but the worst moment.
 import os
 import time
 
-from .kernel import parse_vmstat
+from .kernel import parse_vmstat, proc_stat
 from ..parse_error import ParseError
 
 COMMANDS = 10
@@ -98,20 +98,11 @@ def biggest_commands(limit=COMMANDS, proc='/proc', page_size=4096):
     except OSError:
         return []
     for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(os.path.join(proc, name, 'stat')) as handle:
-                text = handle.read()
-        except (IOError, OSError):
-            continue  # gone meanwhile
-        head, _paren, tail = text.rpartition(')')
-        fields = tail.split()
-        if '(' not in head or len(fields) < 22 or not fields[21].isdigit():
-            continue
-        command = head.split('(', 1)[1]
-        entry = totals.setdefault(command, [0, 0])
+        info = proc_stat(name, proc) if name.isdigit() else None
+        if info is None:
+            continue  # not a process, or gone meanwhile
+        entry = totals.setdefault(info[0], [0, 0])
         entry[0] += 1
-        entry[1] += int(fields[21]) * page_size
+        entry[1] += info[3] * page_size
     ranked = sorted(totals.items(), key=lambda item: (-item[1][1], item[0]))[:limit]
     return [{'command': command, 'count': count, 'rss': rss} for command, (count, rss) in ranked]
