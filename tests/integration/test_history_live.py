@@ -91,3 +91,40 @@ def test_a_growing_process_is_a_leak_and_the_time_to_exhaustion_is_right(tmp_pat
     assert leaks['leaky-app']['runs'] == 4
     # nothing else in the box grows: sleep and the diagnosis's own Python are no leak
     assert list(leaks) == ['leaky-app']
+
+
+LOOKUP = '''
+- name: Read the history as diagnose.yml does
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Look up two hosts
+      ansible.builtin.debug:
+        msg: "{{ lookup('headroom.memory.history', 'a', 'b', path=history_path, wantlist=true) }}"
+'''
+
+
+def test_the_lookup_reads_the_previous_run_and_warns_on_a_file_it_cannot_use(tmp_path):
+    from ansible_collections.headroom.memory.plugins.module_utils.report import history
+    playbook = tmp_path / 'lookup.yml'
+    playbook.write_text(LOOKUP)
+    good = str(tmp_path / 'good.sqlite')
+    history.record_runs(good, 1796000000.0, [{'host': 'a', 'verdict': 'ok', 'usable': 5}])
+    other = tmp_path / 'other.sqlite'
+    other.write_bytes(b'x' * 4096)
+    found = {}
+    for name, path in (('good', good), ('other', str(other)), ('missing', str(tmp_path / 'none.sqlite'))):
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
+                   PATH=BIN + os.pathsep + os.environ['PATH'])
+        proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), str(playbook), '-e', 'history_path=%s' % path],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        data = json.loads(proc.stdout[proc.stdout.index('{'):])
+        result = data['plays'][0]['tasks'][0]['hosts']['localhost']
+        # Ansible 2.19 hands a plugin's warning to the task's result (the json callback keeps it there)
+        found[name] = (result['msg'], ' '.join(str(w) for w in result.get('warnings') or []) + proc.stderr)
+    runs, _ = found['good']
+    assert runs[0]['usable'] == 5 and runs[0]['epoch'] == 1796000000.0 and runs[1] == {}
+    assert found['other'][0] == [{}, {}] and 'headroom history not read' in found['other'][1]
+    assert found['missing'][0] == [{}, {}] and not os.path.exists(str(tmp_path / 'none.sqlite'))
+    assert other.read_bytes() == b'x' * 4096

@@ -190,3 +190,21 @@ def test_a_fall_within_a_hosts_noise_or_a_poor_fit_gives_no_time_to_exhaustion()
     result = history.trend(zigzag)
     assert result['exhaustion_seconds'] is None and result['reason'].startswith('no steady trend')
     assert result['r2'] < history.TREND_MIN_R2
+
+
+def test_a_history_that_cannot_be_used_loses_neither_the_report_nor_the_file(tmp_path):
+    """Someone else's file at the history's path: the report is written, says why it has no history,
+    the task warns, and the file is left as it was."""
+    other = tmp_path / 'h.sqlite'
+    other.write_bytes(b'someone else\'s data' * 200)
+    params = {'path': str(tmp_path / 'h.json'), 'hosts': ['a'], 'facts': [None], 'before': None,
+              'error_hosts': [], 'errors': [], 'gap_hosts': [], 'gaps': [], 'merge': [], 'fail_on': 'never',
+              'html': str(tmp_path / 'h.html'), 'markdown': None, 'history': str(other), 'history_days': 90,
+              'history_runs': 1000}
+    result = write_reports(params, check_mode=False, epoch=T0)
+    report = json.load(open(params['path']))
+    assert report['history_error'].startswith('history not kept: %s' % other)
+    assert result['warnings'] == [report['history_error']]
+    assert 'history' not in report['hosts'][0] and (tmp_path / 'h.html').exists()
+    assert other.read_bytes() == b'someone else\'s data' * 200
+

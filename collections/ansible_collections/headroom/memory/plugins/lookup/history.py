@@ -13,7 +13,9 @@ description:
     C(headroom.memory.fleet_report) keeps (its O(headroom.memory.fleet_report#module:history) option).
   - C(diagnose.yml) hands it to C(memory_facts) as O(headroom.memory.memory_facts#module:previous_run), so that
     kills since the last run, not only those of the last hours, drive the verdict.
-  - A history file that does not exist yet gives an empty dict for every host; reading never creates it.
+  - A history file that does not exist yet gives an empty dict for every host; reading never creates it. One that
+    cannot be read (not a SQLite file, another program's, a newer headroom's) gives empty dicts too, with a
+    warning that names it, and the diagnosis then judges the window alone.
 version_added: "0.5.0"
 author: headroom contributors (@headroom)
 options:
@@ -43,8 +45,8 @@ _raw:
   elements: dict
 '''
 
-from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
+from ansible.utils.display import Display
 
 from ansible_collections.headroom.memory.plugins.module_utils.report.history import HistoryError, previous_run
 
@@ -57,4 +59,5 @@ class LookupModule(LookupBase):
         try:
             return [previous_run(path, str(host)) for host in terms]
         except (HistoryError, IOError, OSError) as err:
-            raise AnsibleLookupError('headroom history: %s' % err)
+            Display().warning('headroom history not read, the OOM window alone judges: %s' % err)
+            return [{} for _host in terms]

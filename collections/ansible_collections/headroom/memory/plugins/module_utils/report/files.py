@@ -9,6 +9,7 @@ raises ``ReportError`` with a message for the user, before anything is written.
 import io
 import json
 import os
+import sqlite3
 import tempfile
 import time
 
@@ -98,8 +99,10 @@ def with_history(report, params, check_mode, epoch):
         if not check_mode:
             record_runs(path, epoch, report['hosts'], params['history_days'], params['history_runs'])
         runs = load_runs(path, hosts)
-    except (HistoryError, IOError, OSError) as err:
-        raise ReportError('history: %s' % err)
+    except (HistoryError, IOError, OSError, sqlite3.Error) as err:
+        # the report of this run is not lost to a history that cannot be used: it says so instead
+        report['history_error'] = 'history not kept: %s' % err
+        return
     for record in report['hosts']:
         mine = runs.get(record['host']) or []
         record['history'] = {'path': path, 'runs': mine}
@@ -149,6 +152,8 @@ def write_reports(params, check_mode, now=None, epoch=None):
             write_text(markdown, summary)
     result = dict(changed=True, path=params['path'], fleet=report['fleet'], details=details(report),
                   summary_markdown=summary, fail_reason=fail_reason(report['fleet'], params['fail_on']))
+    if report.get('history_error'):
+        result['warnings'] = [report['history_error']]
     if html:
         result['html'] = html
     if markdown:
