@@ -234,7 +234,10 @@ def test_a_journal_that_found_nothing_is_not_listed_as_a_failure(tmp_path):
 
 @pytest.mark.parametrize('option, value', [('sample_seconds', float('inf')), ('sample_seconds', float('nan')),
                                            ('sample_seconds', -1.0), ('top_samples', 10 ** 9), ('top_limit', 0),
-                                           ('pss_limit', -5), ('oom_events_limit', 10 ** 12)])
+                                           ('pss_limit', -5), ('oom_events_limit', 10 ** 12),
+                                           ('watch_seconds', float('inf')), ('watch_seconds', -1.0),
+                                           ('watch_seconds', 86400.0), ('watch_interval', 0.0),
+                                           ('watch_interval', float('nan'))])
 def test_reading_options_out_of_bounds_are_named_before_any_host_is_read(option, value):
     with pytest.raises(ValueError, match='%s must be from' % option):
         policy_of(_params(**{option: value}))
