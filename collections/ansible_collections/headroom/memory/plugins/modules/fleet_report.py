@@ -86,11 +86,12 @@ options:
     description:
       - Keep the diagnosis over time in this SQLite file (created with its directory when missing), and
         give each host's record in the report what the runs together say - C(history) (C(path), C(runs),
-        the host's newest 60 runs, oldest first - C(epoch verdict usable total swap_used swap_total
-        kills counted last_kill top), C(top) its biggest commands with C(memory count pid started)),
-        C(trend) (C(runs slope_bytes_per_day r2 exhaustion_seconds reason) - when available memory
-        reaches zero at the current rate, fitted over those runs; C(exhaustion_seconds) is null with the
-        C(reason) when fewer than 3 runs or memory is not falling) and C(leaks) (commands whose biggest
+        the host's newest 30 runs, oldest first, with their 4 biggest commands - C(epoch at verdict usable
+        total swap_used swap_total kills counted last_kill top), C(at) when the host was read, C(top) its
+        biggest commands with C(memory count pid started)), C(trend) (C(runs slope_bytes_per_day r2
+        exhaustion_seconds reason) - when available memory reaches zero at the current rate, fitted over
+        those runs; C(exhaustion_seconds) is null with the C(reason) when fewer than 3 runs, or memory is
+        not falling steadily beyond 1% of it) and C(leaks) (commands whose biggest
         process, the same pid and start time, grew run after run - C(command pid started
         slope_bytes_per_day r2 runs from to since)); and the fleet C(trend) (per run C(epoch hosts usable total)).
       - This run is recorded in one transaction (a run killed mid-write leaves the file as it was; two

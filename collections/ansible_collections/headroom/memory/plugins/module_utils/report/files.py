@@ -13,7 +13,7 @@ import sqlite3
 import tempfile
 import time
 
-from .history import HistoryError, fleet_trend, leaks, load_runs, record_runs, trend
+from .history import CHART_COMMANDS, HistoryError, fleet_trend, leaks, load_runs, record_runs, trend
 from .render import render_html, render_markdown
 from .records import build_report, fail_reason, merge_reports
 
@@ -105,9 +105,9 @@ def with_history(report, params, check_mode, epoch):
         return
     for record in report['hosts']:
         mine = runs.get(record['host']) or []
-        record['history'] = {'path': path, 'runs': mine}
         record['trend'] = trend(mine)
         record['leaks'] = leaks(mine)
+        record['history'] = {'path': path, 'runs': [dict(run, top=(run.get('top') or [])[:CHART_COMMANDS]) for run in mine]}
     report['fleet']['trend'] = fleet_trend(runs)
 
 

@@ -17,8 +17,10 @@ import sqlite3
 from ..units import human
 
 SCHEMA = 1
-# the newest runs of a host that the report carries and the trend is fitted on
-REPORT_RUNS = 60
+# the newest runs of a host that the trend is fitted on and the report carries (with CHART_COMMANDS
+# of each run's commands: a thousand hosts' report stays a few MB a run of history)
+REPORT_RUNS = 30
+CHART_COMMANDS = 4
 # a trend needs this many runs; fewer is "not enough history", never a guess
 MIN_RUNS = 3
 # a time to exhaustion needs a steady fall: the line explains this much of the runs' variation
