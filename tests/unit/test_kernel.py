@@ -125,11 +125,15 @@ def test_smaps_rollup_real(tmp_path):
     text = fixture('host', 'smaps_rollup')
     result = kernel.read_smaps_rollup(4242, _proc_tree(tmp_path, 4242, text))
     for key, name in (('Rss', 'rss'), ('Pss', 'pss'), ('Pss_Anon', 'pss_anon'), ('Swap', 'swap'),
-                      ('SwapPss', 'swap_pss'), ('Pss_File', 'pss_file'), ('Pss_Shmem', 'pss_shmem')):
+                      ('SwapPss', 'swap_pss'), ('Pss_File', 'pss_file'), ('Pss_Shmem', 'pss_shmem'),
+                      ('Private_Clean', 'private_clean'), ('Private_Dirty', 'private_dirty'),
+                      ('Shared_Clean', 'shared_clean'), ('Shared_Dirty', 'shared_dirty')):
         assert result[name] == int(re.search(r'^%s:\s+(\d+) kB' % key, text, re.M).group(1)) * 1024
     # the process held 20 MiB of its own anonymous memory
     assert result['pss_anon'] >= 20 * 1024 * 1024
     assert result['pss'] == result['pss_anon'] + result['pss_file'] + result['pss_shmem']
+    assert result['rss'] == (result['private_clean'] + result['private_dirty'] + result['shared_clean']
+                             + result['shared_dirty'])
 
 
 def test_smaps_rollup_live_self():

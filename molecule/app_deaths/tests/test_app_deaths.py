@@ -65,3 +65,33 @@ def test_the_first_run_warned_and_the_later_ones_say_nothing_came_since(record):
     assert record['oom']['since_previous_run'] == runs[-2]['epoch']
     past = [r['message'] for r in record['reasons'] if r['signal'] == 'oom_kills_past']
     assert len(past) == 1 and past[0].startswith('no OOM kill since the last run (')
+
+
+def _rollup(host, pid):
+    """Private and shared bytes of a process, read here from its smaps_rollup."""
+    text = host.check_output('cat /proc/%d/smaps_rollup' % pid)
+    values = dict((line.split(':')[0], int(line.split()[1]) * 1024) for line in text.splitlines()[1:])
+    return (values['Private_Clean'] + values['Private_Dirty'], values['Shared_Clean'] + values['Shared_Dirty'])
+
+
+@pytest.mark.parametrize('unit, kind, workers', [('gunicorn', 'gunicorn', 2), ('uwsgi', 'uwsgi', 2),
+                                                 ('celery', 'celery', 2)])
+def test_each_app_server_is_found_with_its_workers_measured(host, record, unit, kind, workers):
+    """The master is the unit's main process, its workers its children; each worker's private and
+    shared memory are what the test reads from smaps_rollup (within 10%, or 2 MiB of a small worker)."""
+    master = int(host.check_output('systemctl show -p MainPID --value %s' % unit))
+    children = sorted(int(pid) for pid in host.check_output('pgrep -P %d || true' % master).split())
+    found = [s for s in record['app_servers'] if s['kind'] == kind]
+    assert len(found) == 1, record['app_servers']
+    server = found[0]
+    assert server['master_pid'] == master and server['workers'] == len(children)
+    assert server['settings']['workers'] == workers
+    measured = dict((w['pid'], w) for w in server['measured'])
+    assert sorted(measured) == children
+    for pid in children:
+        private, shared = _rollup(host, pid)
+        # Celery's pool polls its broker between the diagnosis and now: a MiB or two moves
+        assert abs(measured[pid]['private'] - private) <= max(0.10 * private, 2 << 20), (pid, measured[pid], private)
+        assert abs(measured[pid]['shared'] - shared) <= max(0.10 * shared, 2 << 20), (pid, measured[pid], shared)
+    assert server['private_per_worker'] in [w['private'] for w in measured.values()] or len(children) % 2 == 0
+    assert isinstance(server['workers_that_fit'], int) and server['workers_that_fit'] >= 0

@@ -247,6 +247,22 @@ ansible_facts:
               seconds around the kill); from dmesg and the syslog files every kill has its own.
           type: list
           elements: dict
+        app_servers:
+          description:
+            - The app servers found (gunicorn, uWSGI, Celery, php-fpm, Puma, Unicorn; a JVM or Node process), one per
+              master - C(kind master_pid workers private_per_worker shared preloaded preload_saves workers_that_fit
+              settings measured). A worker's C(private) (smaps_rollup's Private_Clean + Private_Dirty) is what one
+              more worker costs, C(shared) what it shares with the master and the others.
+            - C(workers_that_fit) - how many workers of that private size the host (or its cgroup) holds once
+              everything else in use stays and the C(available_warning_pct) threshold is kept free.
+              C(preload_saves) - for a server that did not preload its app, about what preloading would share
+              (a worker's private memory less the master's, once per worker but one).
+            - C(settings) - what the server was told, read from its command line and the config files it names
+              (C(workers preload_app max_requests max_requests_jitter config), uWSGI C(workers max_requests), Celery
+              C(workers max_tasks_per_child), php-fpm C(workers max_requests) from its pool files, a JVM's
+              C(max_heap), Node's C(max_old_space)); numbers only, never a command line or a file's text.
+          type: list
+          elements: dict
         watch:
           description:
             - With O(watch_seconds), the worst moment of the watch - C(seconds interval samples), C(lowest)

@@ -7,7 +7,7 @@ host sent what collect.py read): both return the same facts.
 import math
 
 from ..units import finite
-from .verdict import audit, classify, merge_policy
+from .verdict import audit, classify, effective_memory, merge_policy
 
 ARGUMENT_SPEC = dict(
     thresholds=dict(type='dict', default={}),
@@ -81,12 +81,15 @@ def diagnose(collected, params, policy):
         'read_at': collected.get('now'),
         'watch': collected.get('watch'),
     })
+    total, usable = effective_memory(facts['memory'], cgroup)
+    facts['app_servers'] = budgets(collected.get('app_servers'), total, usable, policy)
     for event in oom['events']:  # each kill's picture is in 'postmortem', once
         event.pop('postmortem', None)
     facts['audit'] = audit({'memory': facts['memory'], 'meminfo': facts['meminfo'], 'cgroup': cgroup,
                             'rates': facts['rates'], 'pressure': facts['pressure'], 'oom': oom,
                             'overcommit_memory': facts['overcommit_memory'], 'postmortem': facts['postmortem'],
                             'app_deaths': facts['app_deaths'], 'watch': facts['watch'],
+                            'app_servers': facts['app_servers'],
                             'groups': groups, 'instance_type': params['instance_type'],
                             'growth': facts['growth']}, policy)
     return facts
@@ -241,3 +244,44 @@ def previous_since(previous, counted, undated):
     if isinstance(before, int) and not isinstance(before, bool) and counted is not None and counted >= before:
         return float(epoch), min(undated, counted - before)
     return float(epoch), undated
+
+
+def _median(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) // 2
+
+
+def budgets(servers, total, usable, policy):
+    """Each app server's worker budget: ``kind master_pid workers private_per_worker shared preloaded
+    preload_saves workers_that_fit settings``. A worker's private memory (smaps_rollup's Private_*) is
+    what one more worker costs; the workers that fit are those whose private memory the host (or its
+    cgroup) holds once everything else in use stays and ``available_warning_pct`` is kept free.
+    ``preload_saves`` (unpreloaded servers): the app's own pages, a worker's private memory less the
+    master's (which has not loaded the app), once per worker but one."""
+    result = []
+    for server in servers or []:
+        measured = server.get('measured') or []
+        private = _median([w.get('private') for w in measured])
+        shared = _median([w.get('shared') for w in measured])
+        count = server.get('workers') or 0
+        master = server.get('master') or {}
+        config = server.get('settings') or {}
+        preloaded = config.get('preload_app') if server.get('kind') == 'gunicorn' else None
+        if preloaded is None and private and shared is not None and server.get('kind') in ('gunicorn', 'uwsgi'):
+            preloaded = shared > private  # the app's pages are shared when the master loaded them
+        saves = None
+        if preloaded is False and private and master.get('private') is not None and count > 1:
+            saves = max(0, private - master['private']) * (count - 1)
+        fit = None
+        if private and total:
+            others = max(0, (total - usable) - private * count)
+            room = total * (1 - policy['available_warning_pct'] / 100.0) - others
+            fit = max(0, int(room // private))
+        result.append({'kind': server.get('kind'), 'master_pid': server.get('master_pid'), 'workers': count,
+                       'private_per_worker': private, 'shared': shared, 'preloaded': preloaded,
+                       'preload_saves': saves, 'workers_that_fit': fit, 'settings': config,
+                       'measured': measured[:8]})
+    return result

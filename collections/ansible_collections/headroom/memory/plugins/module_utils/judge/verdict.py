@@ -295,7 +295,7 @@ def audit(facts, policy=None):
     short = any(r['signal'] in _SHORT_SIGNALS for r in reasons)
     recommendations = _recommend(short, total, usable, memory, meminfo, groups, runaway, rates,
                                  oom_kills, policy, facts.get('instance_type'), growing,
-                                 swap_total, facts.get('cgroup'), stall)
+                                 swap_total, facts.get('cgroup'), stall, facts.get('app_servers'))
     result = {
         'verdict': verdict,
         'reasons': reasons,
@@ -382,8 +382,16 @@ def lines(result):
     return out
 
 
+# what each server calls its worker count, and its recycling setting (and what to set it to)
+_WORKER_SETTING = {'gunicorn': 'workers', 'uwsgi': 'processes', 'celery': '--concurrency', 'php-fpm': 'pm.max_children',
+                   'puma': 'workers', 'unicorn': 'worker_processes'}
+_RECYCLE = {'gunicorn': ('max_requests', 'max_requests 1000, max_requests_jitter 100'),
+            'uwsgi': ('max_requests', 'max-requests 1000'), 'celery': ('max_tasks_per_child', '--max-tasks-per-child 100'),
+            'php-fpm': ('max_requests', 'pm.max_requests 500')}
+
+
 def _recommend(short, total, available, memory, meminfo, groups, runaway, rates, oom_kills, policy,
-               instance_type=None, growing=(), swap_total=0, cgroup=None, stall=None):
+               instance_type=None, growing=(), swap_total=0, cgroup=None, stall=None, app_servers=None):
     recs = []
 
     def add(step, title, detail, role=None, size=None):
@@ -432,6 +440,18 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
             '%d process(es), %s each (%s): unload what the app does not use (one team freed ~200 MB by '
             'dropping an unused Django admin), fewer workers, or recycle them (max-requests)'
             % (group['count'], human(per), group['measure'].upper()), size=group['memory'])
+    for server in app_servers or []:
+        fit, count, private = server.get('workers_that_fit'), server.get('workers') or 0, server.get('private_per_worker')
+        if fit is not None and count > 1 and fit < count:
+            detail = '%d workers x %s private%s; %d fit with %s%% kept free: set %s to %d' % (
+                count, human(private), ' (+%s shared)' % human(server['shared']) if server.get('shared') else '',
+                fit, _num(policy['available_warning_pct']), _WORKER_SETTING.get(server['kind'], 'its workers'), max(1, fit))
+            if server.get('preload_saves'):
+                detail += '; preloading the app would share about %s' % human(server['preload_saves'])
+            recycle = _RECYCLE.get(server['kind'])
+            if recycle and not (server.get('settings') or {}).get(recycle[0]):
+                detail += '; recycle workers (%s) so a leak cannot grow without bound' % recycle[1]
+            add('code', 'Fit %s\'s workers in memory' % server['kind'], detail, size=(count - fit) * private)
     # 4. swap
     if swap_total == 0 and (short or oom_kills >= policy['oom_kills_warning']):
         if cgroup and cgroup.get('swap_limit') == 0:

@@ -19,6 +19,7 @@ import time
 
 from ..parse_error import ParseError
 from .app_deaths import LOG_GLOBS, journal_command, link, parse_journal, parse_log
+from .app_servers import find as find_app_servers, proc_readers
 from .free import parse_free
 from .kernel import (
     boot_time, container_id, in_container, parse_meminfo, parse_vmstat, proc_stat, read_cgroup_memory, read_pressure,
@@ -48,6 +49,7 @@ class Collector(object):
         self._run = run
         self._which = which
         self.gaps = []
+        self.rollups = {}  # pid -> smaps_rollup, read once
 
     def read(self, path):
         try:
@@ -128,12 +130,18 @@ class Collector(object):
     def pss(self, processes, limit):
         sizes = {}
         for proc in processes[:limit]:
-            rollup = self.parsed('/proc/%s/smaps_rollup' % proc['pid'], read_smaps_rollup, proc['pid'])
+            rollup = self.rollup(proc['pid'])
             if rollup is not None:
                 sizes[proc['pid']] = rollup['pss']
         if processes and not sizes:
             self.gaps.append('smaps_rollup: not readable (needs root, or kernel < 4.14): groups measured by RSS')
         return sizes
+
+    def rollup(self, pid):
+        """A process's smaps_rollup (read once, whoever asks), or None."""
+        if pid not in self.rollups:
+            self.rollups[pid] = self.parsed('/proc/%s/smaps_rollup' % pid, read_smaps_rollup, pid)
+        return self.rollups[pid]
 
     def oom_history(self, since=None, btime=None):
         """collect_oom_history's result: the journal when it has kernel lines, else dmesg and syslog."""
@@ -272,6 +280,9 @@ def collect(options, run, which, sleep=time.sleep):
     top = collector.top(options['top_samples'], options['sample_seconds'])
     processes = without_probe(top['processes'], probe_pids()) if top else []
     pss = collector.pss(processes, options['pss_limit'])
+    stat, command_line = proc_readers()
+    servers = find_app_servers([p['pid'] for p in processes if isinstance(p.get('pid'), int)], stat, command_line,
+                               collector.rollup)
     pressure = collector.parsed('/proc/pressure/memory', read_pressure)
     if pressure and 'unavailable' in pressure:
         collector.gaps.append('/proc/pressure/memory: %s' % pressure['unavailable'])
@@ -327,6 +338,7 @@ def collect(options, run, which, sleep=time.sleep):
         'app_deaths': deaths[-options['oom_events_limit']:] if options['oom_events_limit'] else [],
         'app_death_sources': death_sources,
         'watch': watched,
+        'app_servers': servers,
         'groups': groups,
         'growth': growth(top.get('samples') if top else None, options['sample_seconds'])[:limit],
         'gaps': collector.gaps,

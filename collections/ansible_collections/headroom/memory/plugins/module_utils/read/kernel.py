@@ -135,7 +135,9 @@ def read_pressure(root='/'):
 
 
 _SMAPS_KEYS = {'Rss': 'rss', 'Pss': 'pss', 'Pss_Anon': 'pss_anon', 'Pss_File': 'pss_file',
-               'Pss_Shmem': 'pss_shmem', 'Swap': 'swap', 'SwapPss': 'swap_pss'}
+               'Pss_Shmem': 'pss_shmem', 'Swap': 'swap', 'SwapPss': 'swap_pss',
+               'Private_Clean': 'private_clean', 'Private_Dirty': 'private_dirty',
+               'Shared_Clean': 'shared_clean', 'Shared_Dirty': 'shared_dirty'}
 
 
 def read_smaps_rollup(pid, root='/'):

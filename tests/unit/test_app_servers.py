@@ -1,0 +1,109 @@
+"""App servers' masters and workers, their settings, and the worker budget's arithmetic."""
+import pytest
+
+from ansible_collections.headroom.memory.plugins.module_utils.read import app_servers as apps
+from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import budgets
+from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit, merge_policy
+
+MIB = 1 << 20
+
+
+@pytest.mark.parametrize('comm, argv, kind', [
+    ('gunicorn', ['/usr/bin/python3', '/usr/bin/gunicorn', '-w', '3', 'app:application'], 'gunicorn'),
+    ('python3', ['/srv/venv/bin/python3', '-m', 'gunicorn', 'app:app'], 'gunicorn'),
+    ('gunicorn: maste', ['gunicorn: master [app]'], 'gunicorn'),  # setproctitle
+    ('uwsgi', ['/usr/bin/uwsgi', '--ini', 'app.ini'], 'uwsgi'),
+    ('celery', ['/usr/bin/python3', '/usr/bin/celery', '-A', 'app', 'worker'], 'celery'),
+    ('php-fpm8.2', ['php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)'], 'php-fpm'),
+    ('ruby', ['puma 6.4.0 (tcp://0.0.0.0:3000) [app]'], None),  # puma renames itself: its comm stays ruby
+    ('ruby', ['/usr/bin/ruby', '/usr/local/bin/puma', '-C', 'config/puma.rb'], 'puma'),
+    ('java', ['/usr/bin/java', '-Xmx2g', '-jar', 'app.jar'], 'jvm'),
+    ('node', ['node', '--max-old-space-size=1536', 'server.js'], 'node'),
+    ('python3', ['/usr/bin/python3', 'manage.py', 'runserver'], None),
+    ('redis-server', ['redis-server *:6379'], None),
+])
+def test_kind_of(comm, argv, kind):
+    assert apps.kind_of(comm, argv) == kind
+
+
+def test_settings_from_the_command_line_and_the_config_files(tmp_path):
+    (tmp_path / 'gunicorn.conf.py').write_text('workers = 9\npreload_app = True\nmax_requests = 1200\n'
+                                               '# secret_key = "hunter2"\n')
+    found = apps.settings('gunicorn', ['gunicorn', '-c', 'gunicorn.conf.py', 'app:app'], cwd=str(tmp_path))
+    assert found == {'config': 'gunicorn.conf.py', 'workers': 9, 'preload_app': True, 'max_requests': 1200,
+                     'max_requests_jitter': None}
+    assert 'hunter2' not in repr(found)
+    assert apps.settings('gunicorn', ['gunicorn', '--workers=4', '--max-requests', '500', 'a:b'])['workers'] == 4
+    assert apps.settings('gunicorn', ['gunicorn', '-w', '4', '--max-requests', '500', 'a:b'])['max_requests'] == 500
+    (tmp_path / 'app.ini').write_text('[uwsgi]\nprocesses = 6\nmax-requests = 300\n')
+    assert apps.settings('uwsgi', ['uwsgi', '--ini', str(tmp_path / 'app.ini')])['workers'] == 6
+    pool = tmp_path / 'etc' / 'php' / '8.2' / 'fpm' / 'pool.d'
+    pool.mkdir(parents=True)
+    (pool / 'www.conf').write_text('[www]\npm = dynamic\npm.max_children = 5\npm.max_requests = 500\n')
+    assert apps.settings('php-fpm', ['php-fpm: master process'], root=str(tmp_path))['workers'] == 5
+    assert apps.settings('jvm', ['java', '-Xmx512m', '-Xmx2g', '-jar', 'x'])['max_heap'] == 2 << 30
+    assert apps.settings('node', ['node', '--max-old-space-size=1536', 's.js'])['max_old_space'] == 1536 * MIB
+    assert apps.settings('gunicorn', ['gunicorn', '-w', '9' * 40, 'a:b'])['workers'] is None  # not a count
+
+
+def test_masters_and_their_workers_whatever_the_workers_are_called():
+    table = {1: ('systemd', 0), 10: ('gunicorn', 1), 11: ('gunicorn', 10), 12: ('gunicorn', 10),
+             20: ('celery', 1), 21: ('python3', 20), 22: ('python3', 20), 30: ('java', 1), 40: ('bash', 1)}
+    argv = {10: ['/usr/bin/gunicorn', '-w', '2'], 11: ['/usr/bin/gunicorn'], 12: ['/usr/bin/gunicorn'],
+            20: ['/usr/bin/celery', '-A', 'app', 'worker', '-c', '2'], 21: ['/usr/bin/python3', '-c', 'x'],
+            22: ['/usr/bin/python3', '-c', 'x'], 30: ['java', '-Xmx1g', '-jar', 'a.jar']}
+    rollups = dict((pid, {'private_clean': MIB, 'private_dirty': pid * MIB, 'shared_clean': 2 * MIB,
+                          'shared_dirty': 0, 'pss': pid * MIB}) for pid in table)
+    asked = []
+
+    def command_line(pid):
+        asked.append(pid)
+        return argv.get(pid, []), '/srv'
+    servers = apps.find(sorted(table), table.get, command_line, rollups.get)
+    assert [(s['kind'], s['master_pid'], s['workers']) for s in servers] == [
+        ('gunicorn', 10, 2), ('celery', 20, 2), ('jvm', 30, 1)]
+    assert [w['pid'] for w in servers[1]['measured']] == [21, 22]
+    assert servers[0]['measured'][0] == {'pid': 11, 'private': 12 * MIB, 'shared': 2 * MIB, 'pss': 11 * MIB}
+    assert servers[2]['master'] == {'private': None, 'shared': None, 'pss': None}  # the JVM is its own worker
+    assert 40 not in asked and 1 not in asked  # only names a server can have are read further
+
+
+def _server(workers, private, shared, master_private, **config):
+    return {'kind': 'gunicorn', 'master_pid': 10, 'workers': workers, 'settings': config,
+            'master': {'private': master_private, 'shared': shared, 'pss': None},
+            'measured': [{'pid': 11 + k, 'private': private, 'shared': shared, 'pss': None} for k in range(workers)]}
+
+
+def test_the_budget_arithmetic():
+    """9 workers of 140 MiB private on a 2 GiB host with 300 MiB available: 1748 MiB in use, of
+    which the workers' 1260; 488 MiB is everything else. With 20% of 2048 kept free, 1638.4 MiB
+    may be used: 1150.4 MiB for workers, 8 of 140 MiB."""
+    policy = merge_policy()
+    server = _server(9, 140 * MIB, 60 * MIB, 30 * MIB, preload_app=False, max_requests=None)
+    budget = budgets([server], 2048 * MIB, 300 * MIB, policy)[0]
+    assert budget['workers_that_fit'] == int((2048 * MIB * 0.8 - (1748 - 9 * 140) * MIB) // (140 * MIB)) == 8
+    assert budget['private_per_worker'] == 140 * MIB and budget['shared'] == 60 * MIB
+    # not preloaded: each worker but one holds its own copy of the app, 110 MiB (140 less the master's 30)
+    assert budget['preloaded'] is False and budget['preload_saves'] == 8 * 110 * MIB
+    # tighter: 100 MiB available
+    assert budgets([server], 2048 * MIB, 100 * MIB, policy)[0]['workers_that_fit'] == 6
+    # a host that has room for more than it runs
+    assert budgets([server], 8192 * MIB, 6000 * MIB, policy)[0]['workers_that_fit'] > 9
+
+
+def test_the_recommendation_says_the_numbers():
+    policy = merge_policy()
+    server = _server(9, 140 * MIB, 60 * MIB, 30 * MIB, preload_app=False)
+    facts = {'memory': {'total': 2048 * MIB, 'available': 100 * MIB},
+             'app_servers': budgets([server], 2048 * MIB, 100 * MIB, policy)}
+    recs = [r for r in audit(facts, policy)['recommendations'] if r['title'] == "Fit gunicorn's workers in memory"]
+    assert len(recs) == 1 and recs[0]['step'] == 'code'
+    assert recs[0]['detail'] == ('9 workers x 140.0 MiB private (+60.0 MiB shared); 6 fit with 20% kept free: set '
+                                 'workers to 6; preloading the app would share about 880.0 MiB; recycle workers '
+                                 '(max_requests 1000, max_requests_jitter 100) so a leak cannot grow without bound')
+    assert recs[0]['bytes'] == 3 * 140 * MIB
+    # recycling already set, preloaded: neither is said
+    done = _server(9, 40 * MIB, 160 * MIB, 200 * MIB, preload_app=True, max_requests=1000)
+    facts['app_servers'] = budgets([done], 2048 * MIB, 100 * MIB, policy)
+    detail = [r for r in audit(facts, policy)['recommendations'] if r['step'] == 'code'][0]['detail']
+    assert 'preloading' not in detail and 'recycle' not in detail
