@@ -107,3 +107,21 @@ def test_the_recommendation_says_the_numbers():
     facts['app_servers'] = budgets([done], 2048 * MIB, 100 * MIB, policy)
     detail = [r for r in audit(facts, policy)['recommendations'] if r['step'] == 'code'][0]['detail']
     assert 'preloading' not in detail and 'recycle' not in detail
+
+
+def test_a_heap_above_what_the_process_may_have_or_none_in_a_container_is_said():
+    policy = merge_policy()
+    jvm = {'kind': 'jvm', 'master_pid': 30, 'workers': 1, 'settings': {'max_heap': 2 << 30}, 'master': {},
+           'measured': [{'pid': 30, 'private': 900 * MIB, 'shared': 10 * MIB, 'pss': None}]}
+    facts = {'memory': {'total': 8192 * MIB, 'available': 4096 * MIB}, 'cgroup': {'limit': 1024 * MIB, 'current': 950 * MIB},
+             'app_servers': budgets([jvm], 1024 * MIB, 74 * MIB, policy)}
+    recs = [r['detail'] for r in audit(facts, policy)['recommendations'] if r['title'] == 'Cap the JVM heap']
+    assert recs == ['pid 30 may grow its heap to 2.0 GiB of the 1.0 GiB it has: lower it to -Xmx768m, three quarters']
+    node = dict(jvm, kind='node', settings={'max_old_space': None})
+    facts['app_servers'] = budgets([node], 1024 * MIB, 74 * MIB, policy)
+    recs = [r['detail'] for r in audit(facts, policy)['recommendations'] if r['title'] == 'Cap the Node heap']
+    assert recs == ['pid 30 has no heap limit of its own in a cgroup of 1.0 GiB: set --max-old-space-size=768']
+    # on a host without a cgroup limit, an unset heap is the runtime's own default: nothing said
+    facts.pop('cgroup')
+    facts['app_servers'] = budgets([node], 8192 * MIB, 4096 * MIB, policy)
+    assert not [r for r in audit(facts, policy)['recommendations'] if r['title'] == 'Cap the Node heap']

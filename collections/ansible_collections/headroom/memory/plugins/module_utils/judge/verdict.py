@@ -390,6 +390,26 @@ _RECYCLE = {'gunicorn': ('max_requests', 'max_requests 1000, max_requests_jitter
             'php-fpm': ('max_requests', 'pm.max_requests 500')}
 
 
+def _heap_advice(server, total, cgroup):
+    """A JVM's -Xmx or Node's --max-old-space-size against the memory the process may have (the cgroup
+    limit when tighter than RAM): unset in a container, or above three quarters of it."""
+    kind, config = server.get('kind'), server.get('settings') or {}
+    if kind not in ('jvm', 'node') or not total:
+        return None
+    cap = int(total * 0.75)
+    limited = bool(cgroup and cgroup.get('limit') and cgroup['limit'] <= total)
+    heap = config.get('max_heap') if kind == 'jvm' else config.get('max_old_space')
+    flag = '-Xmx%dm' % (cap >> 20) if kind == 'jvm' else '--max-old-space-size=%d' % (cap >> 20)
+    if heap is None and limited:
+        extra = ' (or -XX:MaxRAMPercentage=75)' if kind == 'jvm' else ''
+        return 'pid %s has no heap limit of its own in a cgroup of %s: set %s%s' % (
+            server.get('master_pid'), human(total), flag, extra)
+    if heap is not None and heap > cap:
+        return 'pid %s may grow its heap to %s of the %s it has: lower it to %s, three quarters' % (
+            server.get('master_pid'), human(heap), human(total), flag)
+    return None
+
+
 def _recommend(short, total, available, memory, meminfo, groups, runaway, rates, oom_kills, policy,
                instance_type=None, growing=(), swap_total=0, cgroup=None, stall=None, app_servers=None):
     recs = []
@@ -452,6 +472,9 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
             if recycle and not (server.get('settings') or {}).get(recycle[0]):
                 detail += '; recycle workers (%s) so a leak cannot grow without bound' % recycle[1]
             add('code', 'Fit %s\'s workers in memory' % server['kind'], detail, size=(count - fit) * private)
+        heap = _heap_advice(server, total, cgroup)
+        if heap:
+            add('code', 'Cap the %s heap' % ('JVM' if server['kind'] == 'jvm' else 'Node'), heap)
     # 4. swap
     if swap_total == 0 and (short or oom_kills >= policy['oom_kills_warning']):
         if cgroup and cgroup.get('swap_limit') == 0:
