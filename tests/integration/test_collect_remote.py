@@ -125,3 +125,20 @@ def test_the_watch_keeps_the_worst_moment_of_a_spike_that_is_gone_when_the_readi
     assert len(said) == 1 and said[0]['level'] in ('warning', 'critical') and 'spiky' in said[0]['message']
     assert said[0]['message'].startswith('during the 5 s watch, available memory fell to ')
     assert watched['peak_reclaim'] is not None and watched['peak_swap']['bytes_per_second'] >= 0
+
+
+def test_a_running_earlyoom_is_found_with_its_settings():
+    """Debian's earlyoom, started as its unit would start it, in a container: the reading names it and
+    its thresholds and preferences, read from its command line."""
+    cmd, data = remote.command(dict(OPTIONS, sample_seconds=0), stdin=True)
+    script = ('apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq earlyoom >/dev/null '
+              '&& (earlyoom -m 5,2 --prefer "^(gunicorn|celery)$" --avoid "^(sshd|redis-server)$" >/dev/null 2>&1 &) '
+              '&& sleep 1 && ' + cmd)
+    done = subprocess.run(['docker', 'run', '-i', '--rm', debian_image('bookworm'), 'sh', '-c', script],
+                          input=data, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout)['collected']['guard']
+    assert [g['kind'] for g in found['running']] == ['earlyoom']
+    assert found['running'][0]['settings'] == {'mem_percent': '5,2', 'prefer': '^(gunicorn|celery)$',
+                                               'avoid': '^(sshd|redis-server)$'}
+    assert found['mglru'] is None or 'enabled' in found['mglru']

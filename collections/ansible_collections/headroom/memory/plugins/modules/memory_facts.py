@@ -263,6 +263,15 @@ ansible_facts:
               C(max_heap), Node's C(max_old_space)); numbers only, never a command line or a file's text.
           type: list
           elements: dict
+        guard:
+          description:
+            - Whether an early OOM killer guards the host - C(running) (C(kind pid settings) of each earlyoom or
+              systemd-oomd running; earlyoom's C(mem_percent swap_percent mem_kib swap_kib prefer avoid ignore) from
+              its command line, systemd-oomd's C(SwapUsedLimit DefaultMemoryPressureLimit
+              DefaultMemoryPressureDurationSec) from oomd.conf and its drop-ins) and C(mglru) (C(enabled min_ttl_ms)
+              of /sys/kernel/mm/lru_gen, null on a kernel without MGLRU). The C(guard) step, for a host that stalls,
+              says what runs and what to change.
+          type: dict
         watch:
           description:
             - With O(watch_seconds), the worst moment of the watch - C(seconds interval samples), C(lowest)

@@ -80,6 +80,7 @@ def diagnose(collected, params, policy):
         'gaps': gaps,
         'read_at': collected.get('now'),
         'watch': collected.get('watch'),
+        'guard': collected.get('guard'),
     })
     total, usable = effective_memory(facts['memory'], cgroup)
     facts['app_servers'] = budgets(collected.get('app_servers'), total, usable, policy)
@@ -89,7 +90,7 @@ def diagnose(collected, params, policy):
                             'rates': facts['rates'], 'pressure': facts['pressure'], 'oom': oom,
                             'overcommit_memory': facts['overcommit_memory'], 'postmortem': facts['postmortem'],
                             'app_deaths': facts['app_deaths'], 'watch': facts['watch'],
-                            'app_servers': facts['app_servers'],
+                            'app_servers': facts['app_servers'], 'guard': facts['guard'],
                             'groups': groups, 'instance_type': params['instance_type'],
                             'growth': facts['growth']}, policy)
     return facts

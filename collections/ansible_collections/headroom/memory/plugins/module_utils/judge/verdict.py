@@ -295,7 +295,7 @@ def audit(facts, policy=None):
     short = any(r['signal'] in _SHORT_SIGNALS for r in reasons)
     recommendations = _recommend(short, total, usable, memory, meminfo, groups, runaway, rates,
                                  oom_kills, policy, facts.get('instance_type'), growing,
-                                 swap_total, facts.get('cgroup'), stall, facts.get('app_servers'))
+                                 swap_total, facts.get('cgroup'), stall, facts.get('app_servers'), facts.get('guard'))
     result = {
         'verdict': verdict,
         'reasons': reasons,
@@ -411,7 +411,7 @@ def _heap_advice(server, total, cgroup):
 
 
 def _recommend(short, total, available, memory, meminfo, groups, runaway, rates, oom_kills, policy,
-               instance_type=None, growing=(), swap_total=0, cgroup=None, stall=None, app_servers=None):
+               instance_type=None, growing=(), swap_total=0, cgroup=None, stall=None, app_servers=None, guard=None):
     recs = []
 
     def add(step, title, detail, role=None, size=None):
@@ -487,10 +487,19 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
                 '(frequent swapping is itself a symptom)', role='swap_setup')
     # 5. guard: a host that stalls should kill early, the right process
     if stall and stall['stalling']:
-        add('guard', 'Kill early instead of stalling',
-            'run a userspace OOM killer (earlyoom, or systemd-oomd on cgroup v2) that acts at a threshold '
-            'and prefers the app\'s workers over sshd and the database; on kernels with MGLRU, '
-            '/sys/kernel/mm/lru_gen/min_ttl_ms makes the kernel kill instead of thrashing')
+        running = (guard or {}).get('running') or []
+        if running:
+            found = running[0]
+            said = ', '.join('%s %s' % (key, value) for key, value in sorted(found['settings'].items()))
+            detail = ('%s runs (pid %s%s) and the host still stalls: make it act sooner (a higher threshold, '
+                      'or memory pressure rather than free memory)' % (found['kind'], found['pid'], ': ' + said if said else ''))
+        else:
+            detail = ('no early OOM killer runs: run one (earlyoom, or systemd-oomd on cgroup v2) that acts at a '
+                      'threshold and prefers the app\'s workers over sshd and the database')
+        lru = (guard or {}).get('mglru')
+        if lru and not lru.get('min_ttl_ms'):
+            detail += '; this kernel has MGLRU: /sys/kernel/mm/lru_gen/min_ttl_ms (1000) makes it kill instead of thrashing'
+        add('guard', 'Kill early instead of stalling', detail)
     # 6. refactor
     for item in growing:
         add('refactor', 'Look into %s (pid %s) for a leak or a heavy request' % (item['command'], item['pid']),

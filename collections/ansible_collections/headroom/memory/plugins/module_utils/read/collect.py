@@ -20,6 +20,7 @@ import time
 from ..parse_error import ParseError
 from .app_deaths import LOG_GLOBS, journal_command, link, parse_journal, parse_log
 from .app_servers import find as find_app_servers, proc_readers
+from .guard import read_guard
 from .free import parse_free
 from .kernel import (
     boot_time, container_id, in_container, parse_meminfo, parse_vmstat, proc_stat, read_cgroup_memory, read_pressure,
@@ -281,8 +282,9 @@ def collect(options, run, which, sleep=time.sleep):
     processes = without_probe(top['processes'], probe_pids()) if top else []
     pss = collector.pss(processes, options['pss_limit'])
     stat, command_line = proc_readers()
-    servers = find_app_servers([p['pid'] for p in processes if isinstance(p.get('pid'), int)], stat, command_line,
-                               collector.rollup)
+    pids = [p['pid'] for p in processes if isinstance(p.get('pid'), int)]
+    servers = find_app_servers(pids, stat, command_line, collector.rollup)
+    guard = read_guard(pids, stat, command_line)
     pressure = collector.parsed('/proc/pressure/memory', read_pressure)
     if pressure and 'unavailable' in pressure:
         collector.gaps.append('/proc/pressure/memory: %s' % pressure['unavailable'])
@@ -339,6 +341,7 @@ def collect(options, run, which, sleep=time.sleep):
         'app_death_sources': death_sources,
         'watch': watched,
         'app_servers': servers,
+        'guard': guard,
         'groups': groups,
         'growth': growth(top.get('samples') if top else None, options['sample_seconds'])[:limit],
         'gaps': collector.gaps,

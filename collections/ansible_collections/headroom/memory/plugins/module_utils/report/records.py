@@ -9,7 +9,7 @@ from ..units import human
 
 VERDICTS = ('ok', 'warning', 'critical', 'failed')
 _KEEP = ('memory', 'cgroup', 'pressure', 'rates', 'oom', 'postmortem', 'app_deaths', 'groups', 'growth', 'top', 'gaps',
-         'redis', 'read_at', 'watch', 'app_servers')
+         'redis', 'read_at', 'watch', 'app_servers', 'guard')
 
 
 def host_record(host, facts, error=None):
