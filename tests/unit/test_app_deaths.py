@@ -119,12 +119,13 @@ def test_hostile_journal_lines_are_skipped():
 
 
 def test_the_verdict_names_each_service_and_the_report_shows_it():
-    from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import app_deaths
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import app_deaths, judged_start
     from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit, merge_policy
     from ansible_collections.headroom.memory.plugins.module_utils.report.render import render_html
     deaths = apps.link(_all_deaths(), _kills())
     last = max(d['epoch'] for d in deaths)
-    facts = app_deaths({'app_deaths': deaths, 'app_death_sources': ['journal'], 'now': last + 60}, merge_policy())
+    facts = app_deaths({'app_deaths': deaths, 'app_death_sources': ['journal']},
+                       judged_start(last + 60, merge_policy())[0])
     result = audit({'memory': {'total': 8 << 30, 'available': 6 << 30}, 'app_deaths': facts}, merge_policy())
     said = [r for r in result['reasons'] if r['signal'] == 'app_deaths']
     assert len(said) == 4 and all(r['level'] == 'warning' for r in said)
@@ -133,7 +134,7 @@ def test_the_verdict_names_each_service_and_the_report_shows_it():
     assert gunicorn.endswith("(1 of 1 seen in the kernel's OOM log)")
     assert result['verdict'] == 'warning'
     # a day later they are history: no reason
-    later = app_deaths({'app_deaths': deaths, 'now': last + 25 * 3600}, merge_policy())
+    later = app_deaths({'app_deaths': deaths}, judged_start(last + 25 * 3600, merge_policy())[0])
     assert not [r for r in audit({'memory': {'total': 8 << 30, 'available': 6 << 30}, 'app_deaths': later},
                                  merge_policy())['reasons'] if r['signal'] == 'app_deaths']
     page = render_html({'generated_at': 'now', 'fleet': {'order': ['h']}, 'hosts': [
@@ -143,12 +144,14 @@ def test_the_verdict_names_each_service_and_the_report_shows_it():
 
 
 def test_deaths_before_the_hosts_last_run_are_not_judged_again():
-    from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import app_deaths
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import app_deaths, judged_start
     from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import merge_policy
     deaths = apps.link(_all_deaths(), _kills())
     last = max(d['epoch'] for d in deaths)
-    facts = app_deaths({'app_deaths': deaths, 'now': last + 60}, merge_policy(), previous_run=last + 30)
+    assert judged_start(last + 60, merge_policy(), last + 30) == (last + 30, True)
+    facts = app_deaths({'app_deaths': deaths}, judged_start(last + 60, merge_policy(), last + 30)[0])
     assert [row['recent'] for row in facts['services']] == [0, 0, 0, 0]
     assert [row['lost'] for row in facts['services']] == [1, 1, 1, 1]
-    facts = app_deaths({'app_deaths': deaths, 'now': last + 60}, merge_policy(), previous_run=last - 3600)
+    assert judged_start(last + 60, merge_policy(), last - 3600) == (last - 3600, True)
+    facts = app_deaths({'app_deaths': deaths}, judged_start(last + 60, merge_policy(), last - 3600)[0])
     assert sum(row["recent"] for row in facts["services"]) == 4  # the last run, an hour back, is the later bound

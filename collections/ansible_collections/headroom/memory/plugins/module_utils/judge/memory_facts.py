@@ -75,7 +75,7 @@ def diagnose(collected, params, policy):
     facts.update({
         'oom': oom,
         'postmortem': postmortems(oom['events']),
-        'app_deaths': app_deaths(collected, policy, oom.get('since_previous_run')),
+        'app_deaths': app_deaths(collected, judged_start(collected.get('now'), policy, oom['since_previous_run'])[0]),
         'groups': groups[:limit],
         'gaps': gaps,
         'read_at': collected.get('now'),
@@ -130,14 +130,10 @@ def oom_facts(collected, policy, previous=None):
         incomplete.append('%d kill(s) in the machine\'s log name no cgroup: they may be this container\'s'
                           % collected['oom_unattributed'])
     epochs = collected.get('oom_epochs') or []
-    window = policy['oom_window_hours'] * 3600.0
     now = collected.get('now')
     undated = max(0, (total or 0) - len(epochs))
-    start = now - window if now is not None else None
     since, new_undated = previous_since(previous, counted, undated)
-    by_run = since is not None and (start is None or since > start)
-    if by_run:
-        start = since
+    start, by_run = judged_start(now, policy, since)
     recent = new_undated + (sum(1 for epoch in epochs if start is None or epoch >= start))
     victims = list(collected['oom_victims'])
     for item in by_cgroup:
@@ -199,17 +195,21 @@ def postmortems(events):
     return sorted(entries, key=worst)
 
 
-def app_deaths(collected, policy, previous_run=None):
+def judged_start(now, policy, previous_run=None):
+    """(since when kills and deaths are judged, whether that is the previous run): the later of the
+    last ``oom_window_hours`` and the host's previous run; None when neither is known."""
+    start = now - policy['oom_window_hours'] * 3600.0 if now is not None else None
+    if previous_run is not None and (start is None or previous_run > start):
+        return previous_run, True
+    return start, False
+
+
+def app_deaths(collected, since):
     """The app servers' workers killed by SIGKILL: ``services`` (per unit or log file: ``server service
-    lost oom_killed recent first last``; ``recent`` as the OOM kills are judged: in the last
-    ``oom_window_hours``, and after the host's previous run, at ``previous_run``, when that is later),
-    the ``deaths`` themselves (``server pid worker epoch dated unit source message kernel_pid``) and the
-    ``sources``."""
+    lost oom_killed recent first last``; ``recent`` after ``since``, as the OOM kills are judged:
+    :func:`judged_start`), the ``deaths`` themselves (``server pid worker epoch dated unit source
+    message kernel_pid``) and the ``sources``."""
     deaths = collected.get('app_deaths') or []
-    now = collected.get('now')
-    since = now - policy['oom_window_hours'] * 3600.0 if now is not None else None
-    if previous_run is not None and (since is None or previous_run > since):
-        since = previous_run
     return {'services': services(deaths, since), 'deaths': deaths, 'sources': collected.get('app_death_sources') or []}
 
 
