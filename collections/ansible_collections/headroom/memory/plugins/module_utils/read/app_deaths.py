@@ -22,7 +22,8 @@ Pure parsing here; :mod:`collect` runs the commands and reads the files.
 import calendar
 import json
 import re
-import time as _time
+
+from .oom import MONTHS, local_epoch
 
 _SIGKILL = (
     ('gunicorn', re.compile(r'Worker \(pid:(?P<pid>\d{1,10})\) was sent SIGKILL', re.ASCII)),
@@ -97,8 +98,6 @@ _PHP = re.compile(r'^\[(\d\d)-([A-Z][a-z]{2})-(\d{4}) (\d\d):(\d\d):(\d\d)\]', r
 _UWSGI = re.compile(r'^(?:[A-Z][a-z]{2}) ([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4}) - ', re.ASCII)
 _UWSGI_REQUEST = re.compile(r'^\[pid: \d{1,10}\|.{0,400}?\} \[(?:[A-Z][a-z]{2}) ([A-Z][a-z]{2}) +(\d{1,2}) '
                             r'(\d\d):(\d\d):(\d\d) (\d{4})\] ', re.ASCII)
-_MONTHS = dict((name, number) for number, name in enumerate(
-    ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'), 1))
 
 
 def line_epoch(line):
@@ -112,24 +111,18 @@ def line_epoch(line):
             return calendar.timegm(fields + (0, 0, 0)) - offset
         found = _CELERY.match(line)
         if found:
-            return _local(*(int(g) for g in found.groups()))
+            return local_epoch(*(int(g) for g in found.groups()))
         found = _PHP.match(line)
-        if found and found.group(2) in _MONTHS:
-            day, month, year = int(found.group(1)), _MONTHS[found.group(2)], int(found.group(3))
-            return _local(year, month, day, *(int(g) for g in found.groups()[3:]))
+        if found and found.group(2) in MONTHS:
+            day, month, year = int(found.group(1)), MONTHS[found.group(2)], int(found.group(3))
+            return local_epoch(year, month, day, *(int(g) for g in found.groups()[3:]))
         found = _UWSGI.match(line) or _UWSGI_REQUEST.match(line)
-        if found and found.group(1) in _MONTHS:
-            return _local(int(found.group(6)), _MONTHS[found.group(1)], int(found.group(2)),
-                          *(int(g) for g in found.groups()[2:5]))
+        if found and found.group(1) in MONTHS:
+            return local_epoch(int(found.group(6)), MONTHS[found.group(1)], int(found.group(2)),
+                               *(int(g) for g in found.groups()[2:5]))
     except (OverflowError, ValueError):
         return None
     return None
-
-
-def _local(year, month, day, hour, minute, second):
-    if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 60):
-        return None
-    return _time.mktime((year, month, day, hour, minute, second, 0, 0, -1))
 
 
 def parse_log(lines, source):

@@ -16,6 +16,7 @@ import os
 import re
 
 from .kernel import proc_stat
+from ..units import is_count
 
 # how many workers of one server are measured (a big php-fpm pool has hundreds)
 WORKERS_MEASURED = 64
@@ -57,7 +58,7 @@ def _flag(argv, *names):
 
 def _int(text):
     text = (text or '').strip().strip('"\'')
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
+    return int(text) if is_count(text) and len(text) < 10 else None
 
 
 def _read(path, limit=262144):

@@ -9,6 +9,8 @@ configuration file and /sys/kernel/mm/lru_gen.
 import os
 import re
 
+from ..units import is_count
+
 GUARDS = ('earlyoom', 'systemd-oomd')
 # earlyoom's options that say when and whom it kills (its -h); the values are kept as given
 _EARLYOOM = {'-m': 'mem_percent', '-s': 'swap_percent', '-M': 'mem_kib', '-S': 'swap_kib', '--prefer': 'prefer',
@@ -63,7 +65,7 @@ def mglru(root='/'):
                 value = handle.read(64).strip()
         except (IOError, OSError):
             value = None
-        state[name] = int(value) if name == 'min_ttl_ms' and value and value.isdigit() else value
+        state[name] = int(value) if name == 'min_ttl_ms' and value and is_count(value) else value
     return state
 
 

@@ -348,7 +348,7 @@ def read_log_tail(path, max_bytes=TAIL_BYTES):
 
 _ISO = re.compile(r'^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?'
                   r'(Z|[+-]\d\d:?\d\d)?$', re.ASCII)
-_MONTHS = dict((name, number) for number, name in enumerate(
+MONTHS = dict((name, number) for number, name in enumerate(
     ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'), 1))
 _CTIME = re.compile(r'^(?:[A-Z][a-z]{2} )?([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.\d+)?'
                     r'(?: (\d{4}))?$', re.ASCII)
@@ -380,16 +380,13 @@ def stamp_epoch(stamp, uptime=None, btime=None, now=None):
             except (OverflowError, ValueError):
                 return None
         match = _CTIME.match(stamp)
-        if match and match.group(1) in _MONTHS:
-            month, day = _MONTHS[match.group(1)], int(match.group(2))
+        if match and match.group(1) in MONTHS:
+            month, day = MONTHS[match.group(1)], int(match.group(2))
             clock = [int(match.group(i)) for i in (3, 4, 5)]
-            if not _valid([month, day] + clock):
-                return None
             years = [int(match.group(6))] if match.group(6) else [_time.localtime(now).tm_year - k for k in (0, 1)]
             for year in years:
-                try:
-                    epoch = _time.mktime((year, month, day) + tuple(clock) + (0, 0, -1))
-                except (OverflowError, ValueError):
+                epoch = local_epoch(year, month, day, *clock)
+                if epoch is None:
                     return None
                 if match.group(6) or epoch <= now + 86400:
                     return epoch
@@ -397,6 +394,17 @@ def stamp_epoch(stamp, uptime=None, btime=None, now=None):
     if uptime is not None and btime is not None:
         return btime + uptime
     return None
+
+
+def local_epoch(year, month, day, hour, minute, second):
+    """Seconds since the epoch of a local wall-clock time, or None when a field is out of its range
+    (mktime would roll 99:99 over into tomorrow) or the year is beyond what the platform holds."""
+    if not _valid([month, day, hour, minute, second]):
+        return None
+    try:
+        return _time.mktime((year, month, day, hour, minute, second, 0, 0, -1))
+    except (OverflowError, ValueError):
+        return None
 
 
 def _valid(fields):

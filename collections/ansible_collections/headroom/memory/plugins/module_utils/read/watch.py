@@ -13,6 +13,7 @@ import time
 
 from .kernel import parse_vmstat, proc_stat
 from ..parse_error import ParseError
+from ..units import is_count
 
 COMMANDS = 10
 
@@ -98,7 +99,7 @@ def biggest_commands(limit=COMMANDS, proc='/proc', page_size=4096):
     except OSError:
         return []
     for name in names:
-        info = proc_stat(name, proc) if name.isdigit() else None
+        info = proc_stat(name, proc) if is_count(name) else None
         if info is None:
             continue  # not a process, or gone meanwhile
         entry = totals.setdefault(info[0], [0, 0])
