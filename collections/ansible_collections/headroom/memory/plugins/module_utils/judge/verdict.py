@@ -197,8 +197,7 @@ def audit(facts, policy=None):
         level = ('critical' if pct <= policy['available_critical_pct'] else
                  'warning' if pct <= policy['available_warning_pct'] else None)
         if level:
-            held = ', '.join('%s%s %s' % (c['command'], ' x%d' % c['count'] if c['count'] > 1 else '', human(c['rss']))
-                             for c in (watched.get('commands') or [])[:3])
+            held = ', '.join(_held(c['command'], c['count'], c['rss']) for c in (watched.get('commands') or [])[:3])
             reason(level, 'watch', 'during the %s s watch, available memory fell to %.1f%% (%s %s %s) at %s%s'
                    % (_num(facts['watch']['seconds']), pct, human(watched['available']), scope, human(total),
                       when(watched['at']), '; the biggest then: %s (RSS)' % held if held else ''))
@@ -342,13 +341,17 @@ def last_picture(postmortem, commands=3):
     anon = all(task.get('anon') is not None for task in entry['tasks'])
     measure = 'anon' if anon else 'rss'
     tasks = sorted(entry['tasks'], key=lambda task: -task[measure])[:commands]
-    held = ', '.join('%s%s %s%s' % (task['command'], ' x%d' % task['count'] if task['count'] > 1 else '',
-                                    human(task[measure]), ' (killed)' if victim['pid'] in task['pids'] else '')
-                     for task in tasks)
+    held = ', '.join(_held(task['command'], task['count'], task[measure])
+                     + (' (killed)' if victim['pid'] in task['pids'] else '') for task in tasks)
     at = ' at %s' % when(entry['epoch']) if entry.get('epoch') else ''
     within = entry['cgroup'] if entry.get('scope') == 'cgroup' and entry.get('cgroup') else 'the host'
     return 'when the OOM killer last struck%s, in %s, the most %s was held by %s (%d task(s) listed)' % (
         at, within, 'anonymous memory' if anon else 'memory (RSS)', held, entry['task_count'])
+
+
+def _held(command, count, size):
+    """'gunicorn x4 278.7 MiB': a command, how many processes, what they hold."""
+    return '%s%s %s' % (command, ' x%d' % count if count > 1 else '', human(size))
 
 
 def oom_summary(facts):
