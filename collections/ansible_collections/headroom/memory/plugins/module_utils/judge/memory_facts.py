@@ -281,7 +281,8 @@ def budgets(servers, total, usable, policy):
             others = max(0, (total - usable) - private * count)
             room = total * (1 - policy['available_warning_pct'] / 100.0) - others
             fit = max(0, int(room // private))
-        result.append({'kind': server.get('kind'), 'master_pid': server.get('master_pid'), 'workers': count,
+        result.append({'kind': server.get('kind'), 'command': server.get('command'), 'master_pid': server.get('master_pid'),
+                       'workers': count,
                        'private_per_worker': private, 'shared': shared, 'preloaded': preloaded,
                        'preload_saves': saves, 'workers_that_fit': fit, 'settings': config,
                        'measured': measured[:8]})
