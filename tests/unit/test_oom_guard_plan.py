@@ -1,0 +1,130 @@
+"""The OOM guard's decisions and files (module_utils/fix/oom_guard.py). The role against real systemd, a real
+earlyoom and the real kernel OOM killer is molecule/oom_guard; these are the rules and the text."""
+import pytest
+
+from ansible_collections.headroom.memory.plugins.module_utils.fix import oom_guard as plan
+from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.read.guard import earlyoom_settings, oomd_settings
+
+MIB = 1048576
+HOST = {'systemd': 252, 'cgroup2': True, 'limit': None, 'total': 4096 * MIB, 'running': []}
+
+
+def host(**changes):
+    found = dict(HOST)
+    found.update(changes)
+    return found
+
+
+def test_auto_keeps_a_running_oomd_takes_the_kernel_under_a_tight_limit_else_earlyoom():
+    assert plan.choose('auto', host(running=['systemd-oomd'])) == 'systemd-oomd'
+    assert plan.choose('auto', host(limit=320 * MIB)) == 'kernel'
+    assert plan.choose('auto', host()) == 'earlyoom'
+    # a limit at or above the machine's RAM limits nothing earlyoom would not see
+    assert plan.choose('auto', host(limit=8192 * MIB)) == 'earlyoom'
+
+
+@pytest.mark.parametrize('wanted, changes, said', [
+    ('earlyoom', {'systemd': None}, 'systemd is not PID 1'),
+    ('kernel', {'systemd': None}, 'systemd is not PID 1'),
+    ('systemd-oomd', {'cgroup2': False}, 'cgroup v1'),
+    ('systemd-oomd', {'systemd': 247}, 'systemd 248 or later'),
+    ('earlyoom', {'limit': 320 * MIB}, 'earlyoom reads /proc/meminfo, which here is the machine\'s (4096 MiB), '
+                                       'not this cgroup\'s limit (320 MiB)'),
+])
+def test_a_guard_the_host_cannot_run_is_refused_with_the_reason(wanted, changes, said):
+    with pytest.raises(plan.GuardRefused) as refused:
+        plan.choose(wanted, host(**changes))
+    assert said in str(refused.value)
+
+
+def test_earlyoom_args_follow_its_own_rules_and_match_names_whole():
+    args = plan.earlyoom_args(10, 5, ['gunicorn', 'php-fpm8.2', 'c++'], ['sshd'])
+    assert args == ['-m', '10,5', '-s', '5,2.5', '-r', '3600', '--prefer', '^(gunicorn|php-fpm8[.]2|c[+][+])$',
+                    '--avoid', '^(sshd)$']
+    assert plan.earlyoom_args(10, 10, [], []) == ['-m', '10,5', '-s', '10,5', '-r', '3600']
+
+
+@pytest.mark.parametrize('pct', [0, -1, 51, 1e308])
+def test_earlyoom_thresholds_out_of_range_are_named(pct):
+    with pytest.raises(ParseError, match='min_available_pct'):
+        plan.earlyoom_args(pct, 10, [], [])
+
+
+@pytest.mark.parametrize('value', ['', 'gunicorn worker', 'a|b', '.*', '$(reboot)', 'x' * 65, 7, None])
+def test_names_that_are_not_process_names_are_refused(value):
+    with pytest.raises(ParseError, match='prefer: .* is not a process name'):
+        plan.names([value], 'prefer')
+
+
+def test_names_keep_order_and_drop_duplicates():
+    assert plan.names(['gunicorn', 'celery', 'gunicorn'], 'prefer') == ['gunicorn', 'celery']
+
+
+def test_unit_names():
+    assert plan.unit_name('gunicorn', 'prefer_units') == 'gunicorn.service'
+    assert plan.unit_name('postgresql@15-main.service', 'protect_units') == 'postgresql@15-main.service'
+    assert plan.unit_name('postgresql*.service', 'protect_units') == 'postgresql*.service'
+    for bad in ('../../etc/passwd', 'a b.service', 'x.service\nExecStart=/bin/sh', 3):
+        with pytest.raises(ParseError, match='is not a systemd unit name'):
+            plan.unit_name(bad, 'protect_units')
+
+
+def test_the_earlyoom_drop_in_reads_back_as_the_same_command_line():
+    """systemd doubles nothing for us: '$' must be '$$' or ^(x)$ loses its anchor; quotes keep the regex one word.
+    The running earlyoom's command line (read by the diagnosis) is the argv this text gives."""
+    args = plan.earlyoom_args(10, 10, ['gunicorn'], ['sshd', 'redis-server'])
+    text = plan.earlyoom_dropin(args, container=False)
+    line = [row for row in text.splitlines() if row.startswith('ExecStart=/')][0]
+    assert line == ("ExecStart=/usr/bin/earlyoom -m 10,5 -s 10,5 -r 3600 --prefer '^(gunicorn)$$' "
+                    "--avoid '^(sshd|redis-server)$$'")
+    assert 'ExecStart=\n' in text and 'DynamicUser=no' not in text
+    # what earlyoom then runs with, as systemd unquotes it (checked live in molecule/oom_guard)
+    argv = ['/usr/bin/earlyoom'] + args
+    assert earlyoom_settings(argv)['prefer'] == '^(gunicorn)$'
+    assert 'DynamicUser=no' in plan.earlyoom_dropin(args, container=True)
+
+
+def test_unit_drop_ins_per_guard():
+    assert plan.unit_dropin(-900).splitlines()[1:] == ['[Service]', 'OOMScoreAdjust=-900']
+    assert plan.unit_dropin(500, 'prefer', (50, 20)).splitlines()[1:] == [
+        '[Service]', 'OOMScoreAdjust=500', 'ManagedOOMMemoryPressure=kill', 'ManagedOOMMemoryPressureLimit=50%']
+    assert plan.unit_dropin(None, 'avoid').splitlines()[1:] == ['[Service]', 'ManagedOOMPreference=avoid']
+    assert plan.ours(plan.unit_dropin(1)) and not plan.ours('[Service]\nOOMScoreAdjust=1\n') and not plan.ours(None)
+
+
+def test_oomd_conf_is_read_back_by_the_diagnosis(tmp_path):
+    conf = tmp_path / 'etc' / 'systemd' / 'oomd.conf.d'
+    conf.mkdir(parents=True)
+    (conf / '50-headroom.conf').write_text(plan.oomd_conf(90, 50, 20))
+    assert oomd_settings(str(tmp_path)) == {'SwapUsedLimit': '90%', 'DefaultMemoryPressureLimit': '50%',
+                                            'DefaultMemoryPressureDurationSec': '20s'}
+
+
+def test_min_ttl_keeps_the_value_before_headroom_for_state_absent():
+    text = plan.tmpfiles(1000, 0)
+    assert 'w /sys/kernel/mm/lru_gen/min_ttl_ms - - - - 1000' in text
+    assert plan.previous_min_ttl(text) == 0 and plan.previous_min_ttl(plan.tmpfiles(1000, 250)) == 250
+    assert plan.previous_min_ttl('w /sys/kernel/mm/lru_gen/min_ttl_ms - - - - 5\n') is None
+
+
+def test_can_lower_reads_cap_sys_resource():
+    # this machine's and its containers' effective sets (bit 24 missing), and a full set
+    assert not plan.can_lower('CapEff:\t000001fffeffffff\n')
+    assert not plan.can_lower('CapEff:\t00000000a80425fb\n')
+    assert plan.can_lower('CapEff:\t000001ffffffffff\n')
+    assert not plan.can_lower('') and not plan.can_lower(None)
+
+
+@pytest.mark.parametrize('cgroup, inside', [
+    ('0::/system.slice/gunicorn.service\n', True),
+    ('12:memory:/docker/abc\n1:name=systemd:/docker/abc/system.slice/gunicorn.service\n0::/docker/abc\n', True),
+    ('0::/system.slice/gunicorn.service/worker-3\n', True),  # a delegated child cgroup
+    ('0::/system.slice/xgunicorn.service\n', False),
+    ('0::/system.slice/gunicorn.service2\n', False),
+    ('12:memory:/system.slice/gunicorn.service\n', False),  # only systemd's own hierarchy says the unit
+    ('', False),
+])
+def test_a_process_belongs_to_a_unit_by_systemds_cgroup(cgroup, inside):
+    assert plan.in_unit(cgroup, '/system.slice/gunicorn.service') is inside
+    assert plan.in_unit(cgroup, '') is False
