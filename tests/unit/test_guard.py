@@ -41,3 +41,14 @@ def test_the_guard_step_says_what_runs_and_what_the_kernel_offers(tmp_path):
     step = [r for r in audit(facts, merge_policy())['recommendations'] if r['step'] == 'guard'][0]
     assert step['detail'].startswith('no early OOM killer runs')
     assert step['detail'].endswith('/sys/kernel/mm/lru_gen/min_ttl_ms (1000) makes it kill instead of thrashing')
+    assert step['role'] == 'oom_guard'
+
+
+def test_a_kill_of_what_should_go_last_asks_for_the_guard():
+    facts = {'memory': {'total': 8 << 30, 'available': 5 << 30}, 'oom_kills': 2, 'oom_victims': ['gunicorn', 'postgres']}
+    steps = [r for r in audit(facts, merge_policy())['recommendations'] if r['step'] == 'guard']
+    assert [(r['title'], r['role']) for r in steps] == [('Protect postgres from the OOM killer', 'oom_guard')]
+    assert 'rank the units (OOMScoreAdjust=, the app\'s workers first)' in steps[0]['detail']
+    # a worker's kill is what the guard wants: no step
+    facts['oom_victims'] = ['gunicorn']
+    assert not [r for r in audit(facts, merge_policy())['recommendations'] if r['step'] == 'guard']

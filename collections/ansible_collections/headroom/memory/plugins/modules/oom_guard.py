@@ -485,8 +485,8 @@ def main():
                 raise RuntimeError('%s kept %s after writing %d' % (plan.MIN_TTL, (_read(plan.MIN_TTL) or '').strip(), ttl))
     except (RuntimeError, IOError, OSError) as exc:
         guard.rollback(guard.undo)
-        module.fail_json(msg='%s; rolled back: %s put back as they were' % (
-            exc, ', '.join(sorted(guard.undo['files'])) or 'no file'), host=host, left_alone=skipped)
+        module.fail_json(msg='%s; rolled back, as they were before this run: %s' % (
+            exc, ', '.join(sorted(guard.undo['files'])) or 'no file written yet'), host=host, left_alone=skipped)
     module.exit_json(changed=bool(changes or ttl_change or changed_live), undo=guard.undo, **result)
 
 

@@ -27,6 +27,8 @@ from .ec2 import next_size
 from ..units import GIB, finite, human
 
 STEPS = ('processes', 'caches', 'code', 'swap', 'guard', 'refactor', 'scale')
+# what the OOM killer should take last (process names, as the kernel's kill lines give them)
+PROTECTED = ('sshd', 'postgres', 'mysqld', 'mariadbd', 'redis-server', 'mongod', 'systemd', 'systemd-journal')
 
 DEFAULT_POLICY = {
     # MemAvailable as a share of the memory the host (or its cgroup) may use
@@ -292,9 +294,12 @@ def audit(facts, policy=None):
 
     verdict = max((r['level'] for r in reasons), key=_LEVELS.index, default='ok')
     short = any(r['signal'] in _SHORT_SIGNALS for r in reasons)
+    # kills of what should go last (sshd, the database, Redis): the guard step ranks them
+    protected = sorted(set(oom['victims']) & set(PROTECTED)) if oom_kills else []
     recommendations = _recommend(short, total, usable, memory, meminfo, groups, runaway, rates,
                                  oom_kills, policy, facts.get('instance_type'), growing,
-                                 swap_total, facts.get('cgroup'), stall, facts.get('app_servers'), facts.get('guard'))
+                                 swap_total, facts.get('cgroup'), stall, facts.get('app_servers'), facts.get('guard'),
+                                 protected)
     result = {
         'verdict': verdict,
         'reasons': reasons,
@@ -414,7 +419,8 @@ def _heap_advice(server, total, cgroup):
 
 
 def _recommend(short, total, available, memory, meminfo, groups, runaway, rates, oom_kills, policy,
-               instance_type=None, growing=(), swap_total=0, cgroup=None, stall=None, app_servers=None, guard=None):
+               instance_type=None, growing=(), swap_total=0, cgroup=None, stall=None, app_servers=None, guard=None,
+               protected=()):
     recs = []
 
     def add(step, title, detail, role=None, size=None):
@@ -488,10 +494,14 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
             add('swap', 'Add swap as an emergency buffer',
                 'the host has no swap: a swap file absorbs a spike that would otherwise wake the OOM killer '
                 '(frequent swapping is itself a symptom)', role='swap_setup')
-    # 5. guard: a host that stalls should kill early, the right process
-    if stall and stall['stalling']:
+    # 5. guard: a host that stalls should kill early, and a kill should take the right process
+    stalls = bool(stall and stall['stalling'])
+    if stalls or protected:
         running = (guard or {}).get('running') or []
-        if running:
+        if not stalls:
+            detail = ('the OOM killer took %s, which should go last: rank the units (OOMScoreAdjust=, the app\'s '
+                      'workers first) so that it takes a worker instead' % ', '.join(protected))
+        elif running:
             found = running[0]
             said = ', '.join('%s %s' % (key, value) for key, value in sorted(found['settings'].items()))
             detail = ('%s runs (pid %s%s) and the host still stalls: make it act sooner (a higher threshold, '
@@ -502,7 +512,8 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
         lru = (guard or {}).get('mglru')
         if lru and not lru.get('min_ttl_ms'):
             detail += '; this kernel has MGLRU: /sys/kernel/mm/lru_gen/min_ttl_ms (1000) makes it kill instead of thrashing'
-        add('guard', 'Kill early instead of stalling', detail)
+        add('guard', 'Kill early instead of stalling' if stalls else 'Protect %s from the OOM killer' % ', '.join(protected),
+            detail, role='oom_guard')
     # 6. refactor
     for item in growing:
         add('refactor', 'Look into %s (pid %s) for a leak or a heavy request' % (item['command'], item['pid']),
