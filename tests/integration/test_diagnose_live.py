@@ -102,6 +102,20 @@ def test_fail_on_makes_a_scheduler_see_a_bad_verdict(tmp_path):
     assert 'fleet verdict critical' in proc.stdout
 
 
+def test_a_run_that_matched_no_host_says_so_and_fails_under_fail_on(tmp_path):
+    """A mistyped host pattern must not look like a healthy fleet to a schedule."""
+    report = tmp_path / 'r.json'
+    args = ['-e', 'headroom_hosts=no-such-host', '-e', 'headroom_report_path=%s' % report]
+    proc = ansible(os.path.join(BIN, 'ansible-playbook'), 'diagnose.yml', *args)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    assert 'no host was diagnosed' in proc.stderr + proc.stdout  # Ansible's warning, and the fleet's line
+    fleet = json.loads(report.read_text())['fleet']
+    assert fleet['hosts'] == 0 and fleet['worst'] == 'failed'
+    proc = ansible(os.path.join(BIN, 'ansible-playbook'), 'diagnose.yml', '-e', 'headroom_fail_on=critical', *args)
+    assert proc.returncode == 2, proc.stdout[-2000:]
+    assert 'no host was diagnosed' in proc.stdout and 'headroom_fail_on=critical' in proc.stdout
+
+
 def test_bad_threshold_fails_with_a_clear_message(tmp_path):
     proc = ansible(os.path.join(BIN, 'ansible'), 'localhost', '-m', 'headroom.memory.memory_facts',
                    '-a', '{"thresholds": {"avail": 5}}')

@@ -3,7 +3,8 @@ import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit
 from ansible_collections.headroom.memory.plugins.module_utils.report.records import (
-    build_report, fail_reason, fleet_summary, host_record, merge_reports)
+    NO_HOSTS, build_report, fail_reason, fleet_summary, host_record, merge_reports)
+from ansible_collections.headroom.memory.plugins.module_utils.report.render import render_html, render_markdown
 
 GIB = 1 << 30
 
@@ -31,8 +32,20 @@ def test_summary_counts_and_orders_worst_first():
     assert [r['host'] for r in report['hosts']] == ['a', 'b', 'c', 'd']
 
 
-def test_empty_fleet_is_ok_and_mismatched_lists_fail():
-    assert fleet_summary([])['worst'] == 'ok'
+def test_no_host_is_not_a_healthy_fleet():
+    """A run that matched no host must not read as 'fleet ok' to a schedule: failed, said, and failing under fail_on."""
+    fleet = fleet_summary([])
+    assert fleet['worst'] == 'failed' and fleet['hosts'] == 0
+    assert fleet['lines'] == ['fleet: 0 host(s): ' + NO_HOSTS]
+    assert fail_reason(fleet, 'never') is None
+    assert fail_reason(fleet, 'critical') == NO_HOSTS + ' (headroom_fail_on=critical)'
+    report = build_report([], [], 'now')
+    assert NO_HOSTS in render_markdown(report) and '**headroom: fleet failed**: 0 host(s)' in render_markdown(report)
+    assert '<p class="empty">' in render_html(report)
+    assert merge_reports([report, build_report([], [], 'later')])['fleet']['worst'] == 'failed'
+
+
+def test_mismatched_lists_fail():
     with pytest.raises(ValueError, match='2 hosts but 1 sets'):
         build_report(['a', 'b'], [None], 'now')
 
@@ -83,7 +96,7 @@ def test_failed_host_keeps_its_error():
 ])
 def test_fail_on_is_decided_by_the_verdicts_order(worst, fail_on, fails):
     """headroom_fail_on, decided in code: a host at least that bad fails the run, a failed host worst of all."""
-    reason = fail_reason({'worst': worst}, fail_on)
+    reason = fail_reason({'worst': worst, 'hosts': 1}, fail_on)
     assert (reason is not None) == fails
     if fails:
         assert reason == 'fleet verdict %s (headroom_fail_on=%s)' % (worst, fail_on)

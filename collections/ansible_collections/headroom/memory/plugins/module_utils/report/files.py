@@ -15,7 +15,7 @@ import time
 
 from .history import CHART_COMMANDS, HistoryError, fleet_trend, leaks, load_runs, record_runs, trend
 from .render import render_html, render_markdown
-from .records import build_report, fail_reason, merge_reports
+from .records import NO_HOSTS, build_report, fail_reason, merge_reports
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', required=True),
@@ -152,8 +152,9 @@ def write_reports(params, check_mode, now=None, epoch=None):
             write_text(markdown, summary)
     result = dict(changed=True, path=params['path'], fleet=report['fleet'], details=details(report),
                   summary_markdown=summary, fail_reason=fail_reason(report['fleet'], params['fail_on']))
-    if report.get('history_error'):
-        result['warnings'] = [report['history_error']]
+    result['warnings'] = [text for text in (report.get('history_error'), None if report['hosts'] else NO_HOSTS) if text]
+    if not result['warnings']:
+        del result['warnings']
     if html:
         result['html'] = html
     if markdown:

@@ -8,6 +8,9 @@ report is {'generated_at', 'fleet', 'hosts': [records]}. Reports of job slices
 from ..units import human
 
 VERDICTS = ('ok', 'warning', 'critical', 'failed')
+# A run that diagnosed no host proves nothing about the fleet: its verdict is failed, not ok, so that a
+# schedule does not read an empty inventory, a mistyped host pattern or a --limit that matched nothing as health.
+NO_HOSTS = 'no host was diagnosed: the inventory, the host pattern (headroom_hosts) or --limit matched none'
 _KEEP = ('memory', 'cgroup', 'pressure', 'rates', 'oom', 'postmortem', 'app_deaths', 'groups', 'growth', 'top', 'gaps',
          'redis', 'read_at', 'watch', 'app_servers', 'guard')
 
@@ -38,8 +41,9 @@ def fleet_summary(records):
     counts = dict((verdict, 0) for verdict in VERDICTS)
     for record in records:
         counts[record['verdict']] += 1
-    worst = order[0]['verdict'] if order else 'ok'
-    text = ['fleet: %d host(s): %s' % (len(records), ', '.join('%d %s' % (counts[v], v) for v in VERDICTS if counts[v]))]
+    worst = order[0]['verdict'] if order else 'failed'
+    text = ['fleet: %d host(s): %s' % (len(records), ', '.join('%d %s' % (counts[v], v) for v in VERDICTS if counts[v])
+                                        or NO_HOSTS)]
     text.extend('  %-9s %s  %s' % (r['verdict'], r['host'], r['summary'].split(': ', 1)[-1]) for r in order)
     steps = {}
     for record in records:
@@ -106,4 +110,6 @@ def fail_reason(fleet, fail_on):
     failed host is worse than critical), or None. What a scheduler sees as the run's exit code."""
     if fail_on == 'never' or VERDICTS.index(fleet['worst']) < VERDICTS.index(fail_on):
         return None
+    if not fleet.get('hosts'):
+        return '%s (headroom_fail_on=%s)' % (NO_HOSTS, fail_on)
     return 'fleet verdict %s (headroom_fail_on=%s)' % (fleet['worst'], fail_on)

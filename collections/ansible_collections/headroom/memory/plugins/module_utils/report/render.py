@@ -16,7 +16,7 @@ from html import escape
 from ..judge.verdict import when
 from ..units import human
 from .history import when_read
-from .records import VERDICTS
+from .records import NO_HOSTS, VERDICTS
 
 # Hosts listed in the Markdown summary before "... and N more": chat messages and
 # ticket comments get truncated or ignored when long.
@@ -50,6 +50,7 @@ h3 { font-size: 13px; text-transform: uppercase; letter-spacing: .04em; color: v
   font-weight: 600; }
 .meta, .note { color: var(--soft); margin: 0; }
 .note { font-size: 12.5px; }
+.empty { color: var(--failed); font-weight: 600; margin: 8px 0 0; }
 section.card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 18px 20px;
   margin-top: 18px; }
 section.host { border-left: 5px solid var(--v); }
@@ -660,6 +661,8 @@ def _overview(report, ids):
         out.append('<div class="count v-%s%s" data-verdict="%s" data-count="%d"><b>%d</b> %s</div>'
                    % (verdict, '' if number else ' zero', verdict, number, number, verdict))
     out.append('</div>')
+    if not records:
+        out.append('<p class="empty">%s</p>' % _e(NO_HOSTS))
     if fleet.get('total'):
         out.append('<p class="meta" title="%s">%s of %s available over %d host(s)</p>'
                    % (_e(_bytes_title('available', fleet.get('usable'))), human(fleet.get('usable')),
@@ -757,7 +760,7 @@ def render_markdown(report, limit=MARKDOWN_HOSTS, link=None):
         fleet.get('worst') or 'ok', len(records), ' (%s)' % tally if tally else '')
     if fleet.get('total'):
         line += ', %s of %s available' % (human(fleet.get('usable')), human(fleet.get('total')))
-    out = [line, '']
+    out = [line, ''] + ([NO_HOSTS, ''] if not records else [])
     for record in records[:limit]:
         verdict = _verdict(record)
         if record.get('before'):
