@@ -225,3 +225,32 @@ def limited_box(memory_swap='1g', writable_sysctl=True):
             subprocess.run(['swapoff', os.path.join(host_dir, name)], capture_output=True)
         subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
         shutil.rmtree(host_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def moto_server(monkeypatch):
+    """A local moto server standing in for AWS's EC2 and S3 APIs (AWS itself is out of reach here),
+    with fake credentials in the environment as an AWX "Amazon Web Services" credential sets them;
+    boto3, the amazon.aws plugins and headroom's lookups follow AWS_ENDPOINT_URL to it."""
+    server = os.path.join(VENV_BIN, 'moto_server')
+    if not os.access(server, os.X_OK):
+        pytest.skip('moto[server] not installed (requirements-dev.txt)')
+    port = free_port()
+    proc = subprocess.Popen([server, '-H', '127.0.0.1', '-p', str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = 'http://127.0.0.1:%d' % port
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection(('127.0.0.1', port), timeout=1):
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError('moto_server did not listen on %s' % url)
+        for key, value in (('AWS_ACCESS_KEY_ID', 'AKIAHEADROOMTEST0000'), ('AWS_SECRET_ACCESS_KEY', 'it-s3cret-aws-key'),
+                           ('AWS_DEFAULT_REGION', 'eu-west-1'), ('AWS_ENDPOINT_URL', url)):
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv('AWS_PROFILE', raising=False)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

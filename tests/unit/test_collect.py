@@ -76,6 +76,13 @@ def test_the_app_servers_lines_are_searched_as_far_back_as_the_verdict_judges():
     assert read_options(params, policy_of(params))['app_since'] == '2026-11-01'
 
 
+@pytest.mark.parametrize('sizes', [{'c5.large': '4096'}, {'c5.large': 0}, {'c5.large': True}, {'c5.large': None},
+                                   {'c5.large': 4.5}])
+def test_instance_sizes_that_are_not_mib_are_named(sizes):
+    with pytest.raises(ValueError, match=r"instance_sizes: the memory of c5.large must be a positive number of MiB"):
+        policy_of(_params(instance_sizes=sizes))
+
+
 def _run(command):
     cmd, stdin = command
     return subprocess.run(['/bin/sh', '-c', cmd], input=stdin, capture_output=True, text=True, timeout=60)

@@ -79,6 +79,13 @@ options:
       - The host's EC2 instance type (for example C(t3.large)). When the host lacks memory even after
         the cheaper fixes, the scale recommendation names the next size of its family that has enough.
     type: str
+  instance_sizes:
+    description:
+      - The memory in MiB of the sizes of O(instance_type)'s family as AWS answers today, by type (what the
+        C(headroom.memory.ec2_sizes) lookup returns). Preferred to the table headroom ships (generated from the moto
+        package's copy of AWS's instance-type data) when it names the host's own type.
+    type: dict
+    default: {}
   sample_seconds:
     description:
       - Time between the two C(/proc/vmstat) samples that give swap and reclaim rates. The collection

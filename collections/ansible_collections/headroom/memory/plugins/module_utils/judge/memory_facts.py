@@ -18,6 +18,7 @@ ARGUMENT_SPEC = dict(
     sample_seconds=dict(type='float', default=1.0),
     top_samples=dict(type='int', default=1),
     instance_type=dict(type='str'),
+    instance_sizes=dict(type='dict', default={}),
     oom_history=dict(type='bool', default=True),
     oom_since=dict(type='str'),
     oom_events_limit=dict(type='int', default=20),
@@ -41,6 +42,9 @@ def policy_of(params):
         policy = merge_policy(dict(params['thresholds'], allow=params['allow'], deny=params['deny']))
     except ValueError as err:
         raise ValueError('thresholds: %s' % err)
+    for name, mib in params['instance_sizes'].items():
+        if isinstance(mib, bool) or not isinstance(mib, int) or mib <= 0:
+            raise ValueError('instance_sizes: the memory of %s must be a positive number of MiB, got %r' % (name, mib))
     if params['top_samples'] < 1:
         raise ValueError('top_samples must be 1 or more, got %d' % params['top_samples'])
     for name, low, high in _BOUNDS:
@@ -92,6 +96,7 @@ def diagnose(collected, params, policy):
                             'app_deaths': facts['app_deaths'], 'watch': facts['watch'],
                             'app_servers': facts['app_servers'], 'guard': facts['guard'],
                             'groups': groups, 'instance_type': params['instance_type'],
+                            'instance_sizes': params['instance_sizes'],
                             'growth': facts['growth']}, policy)
     return facts
 

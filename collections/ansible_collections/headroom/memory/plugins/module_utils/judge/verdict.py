@@ -299,7 +299,7 @@ def audit(facts, policy=None):
     recommendations = _recommend(short, total, usable, memory, meminfo, groups, runaway, rates,
                                  oom_kills, policy, facts.get('instance_type'), growing,
                                  swap_total, facts.get('cgroup'), stall, facts.get('app_servers'), facts.get('guard'),
-                                 protected)
+                                 protected, facts.get('instance_sizes'))
     result = {
         'verdict': verdict,
         'reasons': reasons,
@@ -420,7 +420,7 @@ def _heap_advice(server, total, cgroup):
 
 def _recommend(short, total, available, memory, meminfo, groups, runaway, rates, oom_kills, policy,
                instance_type=None, growing=(), swap_total=0, cgroup=None, stall=None, app_servers=None, guard=None,
-               protected=()):
+               protected=(), instance_sizes=None):
     recs = []
 
     def add(step, title, detail, role=None, size=None):
@@ -537,7 +537,7 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
         need = int(-(-missing // GIB)) * GIB
         detail = ('after the fixes above the host still lacks %s to keep %.0f%% available: scale up (more RAM) '
                   'or out (more hosts)' % (human(missing), policy['available_warning_pct']))
-        bigger = next_size(instance_type, memory['total'] + missing) if instance_type else None
+        bigger = next_size(instance_type, memory['total'] + missing, instance_sizes) if instance_type else None
         if bigger:
             detail += '; on EC2 the next size with that headroom is %s (%s, now %s)' % (
                 bigger['type'], human(bigger['memory']), human(bigger['current_memory']))

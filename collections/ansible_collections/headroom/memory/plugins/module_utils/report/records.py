@@ -42,8 +42,8 @@ def fleet_summary(records):
     for record in records:
         counts[record['verdict']] += 1
     worst = order[0]['verdict'] if order else 'failed'
-    text = ['fleet: %d host(s): %s' % (len(records), ', '.join('%d %s' % (counts[v], v) for v in VERDICTS if counts[v])
-                                        or NO_HOSTS)]
+    tally = ', '.join('%d %s' % (counts[v], v) for v in VERDICTS if counts[v])
+    text = ['fleet: %d host(s): %s' % (len(records), tally or NO_HOSTS)]
     text.extend('  %-9s %s  %s' % (r['verdict'], r['host'], r['summary'].split(': ', 1)[-1]) for r in order)
     steps = {}
     for record in records:
