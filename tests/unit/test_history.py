@@ -159,7 +159,7 @@ def test_a_growing_process_is_a_leak_suspect_and_a_restart_starts_over():
 def test_the_report_carries_history_trend_and_leaks(tmp_path):
     path = str(tmp_path / 'reports' / 'headroom.sqlite')
     params = {'path': str(tmp_path / 'reports' / 'h.json'), 'hosts': ['a'], 'facts': [None], 'before': None,
-              'error_hosts': [], 'errors': [], 'gap_hosts': [], 'gaps': [], 'merge': [], 'fail_on': 'never',
+              'error_hosts': [], 'errors': [], 'gap_hosts': [], 'gaps': [], 'merge': [], 'slices': [], 'fail_on': 'never',
               'html': None, 'markdown': None, 'history': path, 'history_days': 90, 'history_runs': 1000}
     result = write_reports(params, check_mode=False, epoch=T0)
     report = json.load(open(params['path']))
@@ -198,7 +198,7 @@ def test_a_history_that_cannot_be_used_loses_neither_the_report_nor_the_file(tmp
     other = tmp_path / 'h.sqlite'
     other.write_bytes(b'someone else\'s data' * 200)
     params = {'path': str(tmp_path / 'h.json'), 'hosts': ['a'], 'facts': [None], 'before': None,
-              'error_hosts': [], 'errors': [], 'gap_hosts': [], 'gaps': [], 'merge': [], 'fail_on': 'never',
+              'error_hosts': [], 'errors': [], 'gap_hosts': [], 'gaps': [], 'merge': [], 'slices': [], 'fail_on': 'never',
               'html': str(tmp_path / 'h.html'), 'markdown': None, 'history': str(other), 'history_days': 90,
               'history_runs': 1000}
     result = write_reports(params, check_mode=False, epoch=T0)

@@ -3,7 +3,7 @@ import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit
 from ansible_collections.headroom.memory.plugins.module_utils.report.records import (
-    NO_HOSTS, build_report, fail_reason, fleet_summary, host_record, merge_reports)
+    NO_HOSTS, build_report, fail_reason, fleet_summary, host_record, merge_reports, slice_artifact, slice_records)
 from ansible_collections.headroom.memory.plugins.module_utils.report.render import render_html, render_markdown
 
 GIB = 1 << 30
@@ -61,6 +61,33 @@ def test_slices_merge_into_the_whole_fleet():
     for key in ('counts', 'worst', 'order', 'usable', 'total'):
         assert merged['fleet'][key] == whole['fleet'][key]
     assert merged['generated_at'] == '2026-11-25T10:00:02Z'
+
+
+def test_slice_artifacts_add_up_under_awx_shallow_merge():
+    """AWX hands the next workflow node its slices' artifacts merged with combined.update(artifacts), in the
+    order they finished: a key all slices share holds the last slice's; keys of each slice's own add up."""
+    hosts = ['h%02d' % i for i in range(7)]
+    every = dict((h, facts((i % 4 + 0.3) * GIB)) for i, h in enumerate(hosts))
+    whole = build_report(hosts, [every[h] for h in hosts], '2026-11-25T10:00:00Z')['fleet']
+    combined = {}
+    for k in range(3):
+        report = build_report(hosts[k::3], [every[h] for h in hosts[k::3]], '2026-11-25T10:00:0%dZ' % k)
+        combined.update({'headroom_fleet_counts': report['fleet']['counts'],
+                         'headroom_slice_%d' % (100 + k): slice_artifact(report, '/reports/%d.json' % k)})
+    assert combined['headroom_fleet_counts'] != whole['counts']  # the shared key: the last slice's alone
+    merged = fleet_summary(slice_records([v for k, v in sorted(combined.items()) if k.startswith('headroom_slice_')]))
+    for key in ('hosts', 'counts', 'worst', 'order', 'usable', 'total', 'lines'):
+        assert merged[key] == whole[key], key
+
+
+def test_a_host_in_two_slices_keeps_its_newest_and_bad_artifacts_are_named():
+    old = slice_artifact(build_report(['a'], [facts(GIB // 4)], '2026-11-25T09:00:00Z'))
+    new = slice_artifact(build_report(['a'], [facts(6 * GIB)], '2026-11-25T10:00:00Z'))
+    assert [r['verdict'] for r in slice_records([new, old])] == ['ok']
+    with pytest.raises(ValueError, match='slice 1 is not a headroom slice artifact'):
+        slice_records([new, 'critical'])
+    with pytest.raises(ValueError, match='slice 0: host a has no verdict'):
+        slice_records([{'hosts': {'a': {'verdict': 'fine'}}}])
 
 
 def test_merge_keeps_the_newest_record_of_a_host():

@@ -121,6 +121,15 @@ options:
     type: list
     elements: path
     default: []
+  slices:
+    description:
+      - AWX job slices' artifacts (what RV(slice) returned in each slice, published as C(headroom_slice_<id>)), to
+        merge into the report of the whole fleet on a workflow's last node. A slice whose report file
+        (its C(report)) can be read here contributes its whole records; otherwise its hosts' verdicts,
+        summaries, memory and recommended steps from the artifact. A host in several keeps its newest.
+    type: list
+    elements: raw
+    default: []
 extends_documentation_fragment:
   - headroom.memory.attributes
 attributes:
@@ -169,6 +178,12 @@ details:
   returned: always
   type: list
   elements: str
+slice:
+  description:
+    - This run's hosts as an AWX job slice publishes them (C(generated_at), C(report) the JSON report's path, and
+      C(hosts), per host C(verdict summary usable effective_total usable_pct steps)), for O(slices) on the merge node.
+  returned: always
+  type: dict
 fleet:
   description:
     - C(hosts), C(counts) per verdict (C(ok warning critical failed)), C(worst), C(order) (hosts worst

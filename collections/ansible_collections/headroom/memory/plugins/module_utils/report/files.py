@@ -15,7 +15,7 @@ import time
 
 from .history import CHART_COMMANDS, HistoryError, fleet_trend, leaks, load_runs, record_runs, trend
 from .render import render_html, render_markdown
-from .records import NO_HOSTS, build_report, fail_reason, merge_reports
+from .records import NO_HOSTS, build_report, fail_reason, fleet_summary, merge_reports, slice_artifact, slice_records
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', required=True),
@@ -27,6 +27,7 @@ ARGUMENT_SPEC = dict(
     gap_hosts=dict(type='list', elements='str', default=[]),
     gaps=dict(type='list', elements='str', default=[]),
     merge=dict(type='list', elements='path', default=[]),
+    slices=dict(type='list', elements='raw', default=[]),
     fail_on=dict(type='str', choices=['never', 'warning', 'critical'], default='never'),
     html=dict(type='path'),
     markdown=dict(type='path'),
@@ -111,6 +112,33 @@ def with_history(report, params, check_mode, epoch):
     report['fleet']['trend'] = fleet_trend(runs)
 
 
+def with_slices(report, merge, slices):
+    """This run's report merged with earlier reports (``merge``, paths) and AWX slices' artifacts
+    (``slices``): a slice's whole report where its file can be read here (a directory every job
+    sees), else its hosts as the artifact has them."""
+    try:
+        compact = slice_records(slices)
+    except ValueError as err:
+        raise ReportError(str(err))
+    paths = list(merge) + [item['report'] for item in slices
+                           if isinstance(item.get('report'), str) and os.path.isfile(item['report'])]
+    earlier = []
+    for other in paths:
+        try:
+            with open(other) as handle:
+                earlier.append(json.load(handle))
+        except (IOError, OSError, ValueError) as err:
+            raise ReportError('cannot read report %s to merge: %s' % (other, err))
+    if earlier:
+        report = merge_reports(earlier + [report])
+    have = set(record['host'] for record in report['hosts'])
+    extra = [record for record in compact if record['host'] not in have]
+    if extra:
+        records = sorted(report['hosts'] + extra, key=lambda record: record['host'])
+        report = dict(report, fleet=fleet_summary(records), hosts=records)
+    return report
+
+
 def write_reports(params, check_mode, now=None, epoch=None):
     """Build the report from the task's ``params`` (validated against ARGUMENT_SPEC), write the JSON,
     HTML and Markdown files unless ``check_mode``, and return the task's result."""
@@ -131,15 +159,7 @@ def write_reports(params, check_mode, now=None, epoch=None):
     for host, gap in zip(params['gap_hosts'], params['gaps']):
         if host in records:
             records[host]['gaps'] = list(records[host].get('gaps') or []) + [gap]
-    earlier = []
-    for other in params['merge']:
-        try:
-            with open(other) as handle:
-                earlier.append(json.load(handle))
-        except (IOError, OSError, ValueError) as err:
-            raise ReportError('cannot read report %s to merge: %s' % (other, err))
-    if earlier:
-        report = merge_reports(earlier + [report])
+    report = with_slices(report, params['merge'], params['slices'])
     if params['history']:
         with_history(report, params, check_mode, time.time() if epoch is None else epoch)
     html, markdown = params['html'], params['markdown']
@@ -151,7 +171,8 @@ def write_reports(params, check_mode, now=None, epoch=None):
         if markdown:
             write_text(markdown, summary)
     result = dict(changed=True, path=params['path'], fleet=report['fleet'], details=details(report),
-                  summary_markdown=summary, fail_reason=fail_reason(report['fleet'], params['fail_on']))
+                  summary_markdown=summary, fail_reason=fail_reason(report['fleet'], params['fail_on']),
+                  slice=slice_artifact(report, os.path.abspath(params['path'])))
     result['warnings'] = [text for text in (report.get('history_error'), None if report['hosts'] else NO_HOSTS) if text]
     if not result['warnings']:
         del result['warnings']

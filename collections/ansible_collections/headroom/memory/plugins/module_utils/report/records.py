@@ -3,6 +3,11 @@
 Pure functions. A record is what a person and a program need of one host; a
 report is {'generated_at', 'fleet', 'hosts': [records]}. Reports of job slices
 (AWX splits a fleet into slices run apart) merge into the report of the whole.
+
+A slice also publishes its hosts as an AWX artifact, ``slice_artifact()``, under a key of its own
+(``headroom_slice_<id>``): AWX hands a workflow's next node the artifacts of every slice merged with
+a shallow ``dict.update`` (the last slice to finish wins a shared key), so only keys unique per
+slice add up. ``slice_records()`` turns those artifacts back into records for the fleet's summary.
 """
 
 from ..units import human
@@ -103,6 +108,40 @@ def merge_reports(reports):
     records = sorted(newest.values(), key=lambda r: r['host'])
     generated = max([r.get('generated_at') or '' for r in reports] or [''])
     return {'generated_at': generated, 'fleet': fleet_summary(records), 'hosts': records}
+
+
+# what a slice's artifact keeps of each host: enough for the fleet's verdict, counts, order and lines
+_COMPACT = ('verdict', 'summary', 'usable', 'effective_total', 'usable_pct')
+
+
+def slice_artifact(report, link=None):
+    """What a slice publishes with set_stats: each host's verdict, summary and memory, the steps
+    recommended to it, and where the slice's whole report is (``link``)."""
+    hosts = {}
+    for record in report['hosts']:
+        compact = dict((key, record.get(key)) for key in _COMPACT)
+        compact['steps'] = [rec['step'] for rec in record.get('recommendations') or []]
+        hosts[record['host']] = compact
+    return {'generated_at': report['generated_at'], 'hosts': hosts, 'report': link}
+
+
+def slice_records(artifacts):
+    """Records (newest first per host) from slices' artifacts, for fleet_summary(); ValueError names
+    an artifact that is not one."""
+    newest = {}
+    for index, artifact in enumerate(artifacts):
+        if not isinstance(artifact, dict) or not isinstance(artifact.get('hosts'), dict):
+            raise ValueError('slice %d is not a headroom slice artifact (a dict with hosts): %r' % (index, artifact))
+        for host, compact in artifact['hosts'].items():
+            if not isinstance(compact, dict) or compact.get('verdict') not in VERDICTS:
+                raise ValueError('slice %d: host %s has no verdict' % (index, host))
+            record = dict((key, compact.get(key)) for key in _COMPACT)
+            record.update(host=host, summary=compact.get('summary') or compact['verdict'], reasons=[],
+                          recommendations=[{'step': step, 'title': step} for step in compact.get('steps') or []],
+                          lines=[], generated_at=artifact.get('generated_at') or '')
+            if host not in newest or record['generated_at'] >= newest[host]['generated_at']:
+                newest[host] = record
+    return [dict((k, v) for k, v in record.items() if k != 'generated_at') for _h, record in sorted(newest.items())]
 
 
 def fail_reason(fleet, fail_on):
