@@ -13,7 +13,7 @@ import time
 import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.report import history
-from ansible_collections.headroom.memory.plugins.module_utils.report.files import ReportError, write_reports
+from ansible_collections.headroom.memory.plugins.module_utils.report.files import ARGUMENT_SPEC, ReportError, write_reports
 
 COLLECTIONS = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', 'collections'))
 MIB = 1 << 20
@@ -156,11 +156,14 @@ def test_a_growing_process_is_a_leak_suspect_and_a_restart_starts_over():
     assert history.leaks(first + [run(4, 100, 5000.0, 0), run(5, 100, 5000.0, 1)]) == []
 
 
+def task_params(**given):
+    """fleet_report's options as Ansible hands them: every option of its spec, at its default unless given."""
+    return dict(dict((name, spec.get('default')) for name, spec in ARGUMENT_SPEC.items()), **given)
+
+
 def test_the_report_carries_history_trend_and_leaks(tmp_path):
     path = str(tmp_path / 'reports' / 'headroom.sqlite')
-    params = {'path': str(tmp_path / 'reports' / 'h.json'), 'hosts': ['a'], 'facts': [None], 'before': None,
-              'error_hosts': [], 'errors': [], 'gap_hosts': [], 'gaps': [], 'merge': [], 'slices': [], 'fail_on': 'never',
-              'html': None, 'markdown': None, 'history': path, 'history_days': 90, 'history_runs': 1000}
+    params = task_params(path=str(tmp_path / 'reports' / 'h.json'), hosts=['a'], facts=[None], history=path)
     result = write_reports(params, check_mode=False, epoch=T0)
     report = json.load(open(params['path']))
     assert report['hosts'][0]['history']['runs'] == [] and report['hosts'][0]['trend']['runs'] == 0
@@ -197,10 +200,8 @@ def test_a_history_that_cannot_be_used_loses_neither_the_report_nor_the_file(tmp
     the task warns, and the file is left as it was."""
     other = tmp_path / 'h.sqlite'
     other.write_bytes(b'someone else\'s data' * 200)
-    params = {'path': str(tmp_path / 'h.json'), 'hosts': ['a'], 'facts': [None], 'before': None,
-              'error_hosts': [], 'errors': [], 'gap_hosts': [], 'gaps': [], 'merge': [], 'slices': [], 'fail_on': 'never',
-              'html': str(tmp_path / 'h.html'), 'markdown': None, 'history': str(other), 'history_days': 90,
-              'history_runs': 1000}
+    params = task_params(path=str(tmp_path / 'h.json'), hosts=['a'], facts=[None], html=str(tmp_path / 'h.html'),
+                         history=str(other))
     result = write_reports(params, check_mode=False, epoch=T0)
     report = json.load(open(params['path']))
     assert report['history_error'].startswith('history not kept: %s' % other)

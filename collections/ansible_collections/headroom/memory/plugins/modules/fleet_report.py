@@ -77,6 +77,11 @@ options:
         fetched), with per host a memory bar, top processes, OOM kills, reasons and ranked
         recommendations, and before/after when remediation ran. Its directory is created when missing.
     type: path
+  link:
+    description:
+      - Where people open the page (an S3 address, a web server's URL), named by the Markdown summary; default
+        O(html).
+    type: str
   markdown:
     description:
       - Also write a short Markdown summary here, fit for a ticket or a chat message (worst hosts

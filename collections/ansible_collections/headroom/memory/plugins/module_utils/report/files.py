@@ -30,6 +30,7 @@ ARGUMENT_SPEC = dict(
     slices=dict(type='list', elements='raw', default=[]),
     fail_on=dict(type='str', choices=['never', 'warning', 'critical'], default='never'),
     html=dict(type='path'),
+    link=dict(type='str'),
     markdown=dict(type='path'),
     history=dict(type='path'),
     history_days=dict(type='int', default=90),
@@ -163,7 +164,7 @@ def write_reports(params, check_mode, now=None, epoch=None):
     if params['history']:
         with_history(report, params, check_mode, time.time() if epoch is None else epoch)
     html, markdown = params['html'], params['markdown']
-    summary = render_markdown(report, link=html)
+    summary = render_markdown(report, link=params['link'] or html)
     if not check_mode:
         write_text(params['path'], json.dumps(report, indent=2, sort_keys=True))
         if html:
