@@ -193,6 +193,82 @@ class Fleet:
         return len(found), problems
 
 
+class LoopbackFleet:
+    """N SSH endpoints at the cost of one container: a single sshd in one container, reached from the
+    container's network namespace at N loopback addresses (127.1.x.y, all of 127/8 is loopback), so
+    that each host has its own address, its own SSH connection and ControlPersist master, and its own
+    module run, while the machine carries one container instead of N. Ansible itself runs on this
+    machine, entered into that namespace with nsenter (its network only: files, Python and
+    collections are this checkout's). What each target really runs: an sshd session and the module's
+    Python in that container, reading the container's /proc; what they cost together is the
+    container's cgroup (CPU and memory peak)."""
+
+    def __init__(self, count, images, workdir, run_id):
+        self.count = count
+        self.image = images[0]
+        self.workdir = workdir
+        self.run_id = run_id
+        self.network = None
+        self.containers = []
+        self.hosts = []  # (name, address, container id)
+        self.pid = None
+        self.key = os.path.join(workdir, 'id_ed25519')
+
+    def start(self, _workers):
+        subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'headroom-bench', '-f', self.key],
+                       check=True)
+        authorized = os.path.join(self.workdir, 'authorized_keys')
+        shutil.copyfile(self.key + '.pub', authorized)
+        os.chmod(authorized, 0o600)
+        # as many sessions starting at once as Ansible has forks, and more
+        sshd = 'mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -o MaxStartups=2000 -o UseDNS=no'
+        cid = docker('run', '-d', '--name', 'headroom-bench-%s' % self.run_id, '--label', '%s=%s' % (LABEL, self.run_id),
+                     '-v', '%s:/root/.ssh/authorized_keys:ro' % authorized, self.image, 'sh', '-c', sshd).strip()
+        self.containers.append(cid)
+        self.pid = int(docker('inspect', '-f', '{{.State.Pid}}', cid).strip())
+        self.hosts = [('t%04d' % (i + 1), '127.1.%d.%d' % (i // 250, i % 250 + 1), cid) for i in range(self.count)]
+
+    def enter(self, argv):
+        """argv run in the container's network namespace."""
+        return ['nsenter', '-t', str(self.pid), '-n', '--'] + list(argv)
+
+    def wait_for_ssh(self, timeout):
+        probe = ('import socket,sys,time\nend=time.time()+%d\n'
+                 'while True:\n'
+                 '    try:\n'
+                 '        c=socket.create_connection(("127.1.0.1",22),timeout=2)\n'
+                 '        if c.recv(64).startswith(b"SSH-"): sys.exit(0)\n'
+                 '    except OSError:\n'
+                 '        pass\n'
+                 '    if time.time()>end: sys.exit(1)\n'
+                 '    time.sleep(0.2)\n' % timeout)
+        if subprocess.run(self.enter([sys.executable, '-c', probe]), check=False).returncode:
+            raise BenchError('sshd did not answer within %ds' % timeout)
+
+    def inventory(self, path, pin_interpreter, connection='ssh'):
+        if connection != 'ssh':
+            raise BenchError('--targets loopback is reached over SSH only')
+        common = {'ansible_user': 'root', 'ansible_ssh_private_key_file': self.key,
+                  'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null '
+                                             '-o LogLevel=ERROR'}
+        if pin_interpreter:
+            common['ansible_python_interpreter'] = '/usr/bin/python3'
+        hosts = dict((name, {'ansible_host': address}) for name, address, _ in self.hosts)
+        with open(path, 'w') as handle:
+            json.dump({'all': {'vars': common, 'hosts': hosts}}, handle, indent=1)
+
+    def close(self):
+        found = set(self.containers)
+        problems = []
+        try:
+            found.update(docker('ps', '-aq', '--no-trunc', '--filter', 'label=%s=%s' % (LABEL, self.run_id)).split())
+            if found:
+                docker('rm', '-f', '-v', *sorted(found))
+        except BenchError as err:
+            problems.append(str(err))
+        return len(found), problems
+
+
 def cgroup_dir(container_id):
     """The container's memory cgroup on this machine (v1 cgroupfs, v2 cgroupfs or systemd driver)."""
     for path in ('/sys/fs/cgroup/memory/docker/%s' % container_id,
@@ -411,32 +487,36 @@ def seconds(value):
     return '-' if value is None else '%.1f' % value
 
 
-def print_table(rows, args, images):
-    print('\nheadroom fleet bench: N=%d hosts over %s (%s), forks=%d, %d run(s) each, cold SSH per run'
+def print_table(rows, args, images, forks):
+    print('\nheadroom fleet bench: N=%d hosts over %s (%s%s), forks=%d, %d run(s) each, cold SSH per run'
           % (args.hosts, 'SSH' if args.connection == 'ssh' else 'the docker connection', ', '.join(images),
-             args.forks, args.repeat))
+             '; one sshd container, a loopback address per host' if args.targets == 'loopback' else '',
+             forks, args.repeat))
     print('controller: %d CPU(s), load average %s at the end (other work on the machine skews wall times)'
           % (os.cpu_count(), ' '.join('%.1f' % v for v in os.getloadavg())))
     if args.env:
         print('environment: %s' % ' '.join(args.env))
     print('\nwall time, seconds; ratios of the medians, and [of the fastest runs: other load only adds time]')
     print('%-36s %7s %6s %6s %14s %14s %14s' % ('run', 'median', 'min', 'max', 'x ping', 'x setup', 'naive / x'))
-    first = dict((key, (rows['ping'][key], rows['setup'][key], rows['naive'][key])) for key in ('median', 'min'))
+    def ratio(value, base, inverse=False):
+        if base is None:
+            return '     -        '
+        return '%6.2f [%5.2f]' % tuple((b[k] / v[k]) if inverse else (v[k] / b[k])
+                                        for v, b, k in ((value, base, 'median'), (value, base, 'min')))
     for row in rows.values():
-        med = [row['median'] / first['median'][0], row['median'] / first['median'][1],
-               first['median'][2] / row['median']]
-        low = [row['min'] / first['min'][0], row['min'] / first['min'][1], first['min'][2] / row['min']]
-        print('%-36s %7.2f %6.2f %6.2f %s' % (row['label'], row['median'], row['min'], row['max'],
-                                             ' '.join('%6.2f [%5.2f]' % pair for pair in zip(med, low))))
+        print('%-36s %7.2f %6.2f %6.2f %s %s %s' % (row['label'], row['median'], row['min'], row['max'],
+                                                   ratio(row, rows.get('ping')), ratio(row, rows.get('setup')),
+                                                   ratio(row, rows.get('naive'), inverse=True)))
     print('\nCPU seconds (median) and peak memory: controller = ansible and its forks and ssh clients;'
           ' target = the first host\'s memory cgroup')
-    print('%-36s %8s %8s %13s %13s %13s %11s %9s' % ('run', 'ctrl CPU', 'hosts CPU', 'ctrl max proc',
-                                                     'ctrl tree RSS', 'ctrl tree PSS', 'target peak', '(+added)'))
+    print('%-36s %8s %8s %9s %13s %13s %13s %11s %9s' % ('run', 'ctrl CPU', 'hosts CPU', 'ms/host', 'ctrl max proc',
+                                                         'ctrl tree RSS', 'ctrl tree PSS', 'target peak', '(+added)'))
     for row in rows.values():
-        print('%-36s %8s %8s %9s MiB %9s MiB %9s MiB %7s MiB %5s MiB'
-              % (row['label'], seconds(row['ctrl_cpu']), seconds(row['targets_cpu']), mib(row['ctrl_max_rss']),
-                 mib(row['ctrl_tree_rss']), mib(row['ctrl_tree_pss']), mib(row['target_peak']),
-                 mib(row['target_added'])))
+        print('%-36s %8s %8s %9s %9s MiB %9s MiB %9s MiB %7s MiB %5s MiB'
+              % (row['label'], seconds(row['ctrl_cpu']), seconds(row['targets_cpu']),
+                 '-' if row['ctrl_cpu'] is None else '%.0f' % (row['ctrl_cpu'] * 1000 / args.hosts),
+                 mib(row['ctrl_max_rss']), mib(row['ctrl_tree_rss']), mib(row['ctrl_tree_pss']),
+                 mib(row['target_peak']), mib(row['target_added'])))
     checks = (('ping', 'within 1.25x the ping floor', lambda d, b: (d / b, d / b <= 1.25)),
               ('setup', 'no slower than setup', lambda d, b: (d / b, d / b <= 1.0)),
               ('naive', 'at least 2x faster than the naive playbook', lambda d, b: (b / d, b / d >= 2.0)),
@@ -459,10 +539,28 @@ def print_table(rows, args, images):
             print('  %-44s %s [%s]' % (text + ':', marks[0], marks[1]))
 
 
+def print_forks(every, hosts):
+    """One line per forks value and row: what the controller paid per host, for the sizing table."""
+    print('\nN=%d: per forks value (medians; CPU is the controller\'s: ansible, its forks, ssh clients)' % hosts)
+    print('%6s %-10s %8s %10s %12s %14s %14s' % ('forks', 'row', 'wall s', 'hosts/s', 'CPU ms/host', 'tree PSS MiB',
+                                                 'PSS MiB/fork'))
+    for run in every:
+        for name, row in run['rows'].items():
+            print('%6d %-10s %8.1f %10.1f %12.0f %14s %14s'
+                  % (run['forks'], name, row['median'], hosts / row['median'], (row['ctrl_cpu'] or 0) * 1000 / hosts,
+                     mib(row['ctrl_tree_pss']),
+                     '-' if row['ctrl_tree_pss'] is None else '%.1f' % (row['ctrl_tree_pss'] / MIB / run['forks'])))
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--hosts', type=int, default=20, help='containers to start (default 20)')
-    parser.add_argument('--forks', type=int, help='Ansible forks (default: --hosts)')
+    parser.add_argument('--forks', help='Ansible forks, or several comma-separated, each measured in turn '
+                                        '(default: --hosts)')
+    parser.add_argument('--targets', choices=('containers', 'loopback'), default='containers',
+                        help='a container with sshd per host (default), or one sshd container reached at a '
+                             'loopback address per host (for N in the thousands; see LoopbackFleet)')
+    parser.add_argument('--rows', help='comma-separated rows to run (default: %s, and --only\'s)' % ', '.join(ALWAYS))
     parser.add_argument('--repeat', type=int, default=3, help='runs of each command; the median counts (default 3)')
     parser.add_argument('--image', action='append',
                         help='image(s) to use in turn (default: the three headroom/debian releases)')
@@ -482,8 +580,15 @@ def parse_args(argv):
                         help='time every task of the playbooks (profile_tasks callback) and print diagnose\'s')
     parser.add_argument('--json', help='also write the results here')
     args = parser.parse_args(argv)
-    args.forks = args.forks or args.hosts
-    if args.hosts < 1 or args.forks < 1 or args.repeat < 1:
+    try:
+        args.forks = [int(item) for item in (args.forks or str(args.hosts)).split(',')]
+    except ValueError:
+        parser.error('--forks wants numbers, comma-separated, got %r' % args.forks)
+    names = [c[0] for c in commands('', 1, '', '')]
+    args.rows = args.rows.split(',') if args.rows else None
+    if args.rows and set(args.rows) - set(names):
+        parser.error('--rows: unknown %s (known: %s)' % (', '.join(sorted(set(args.rows) - set(names))), ', '.join(names)))
+    if args.hosts < 1 or min(args.forks) < 1 or args.repeat < 1:
         parser.error('--hosts, --forks and --repeat must be at least 1')
     for item in args.env:
         if '=' not in item:
@@ -505,14 +610,16 @@ def main(argv=None):
     signal.signal(signal.SIGHUP, stop)
     workdir = tempfile.mkdtemp(prefix='headroom-bench-')
     run_id = '%d-%d' % (os.getpid(), int(time.time()))
-    fleet = Fleet(args.hosts, images, workdir, run_id)
+    fleet = (LoopbackFleet if args.targets == 'loopback' else Fleet)(args.hosts, images, workdir, run_id)
     control_dirs = []
     try:
         t0 = time.monotonic()
         fleet.start(args.start_workers)
         fleet.wait_for_ssh(timeout=60 + args.hosts)
-        print('started %d containers with sshd in %.1f s (network %s), load average %.1f'
-              % (args.hosts, time.monotonic() - t0, fleet.network, os.getloadavg()[0]), flush=True)
+        print('started %d %s in %.1f s, load average %.1f'
+              % (args.hosts, 'SSH endpoints on loopback addresses of one sshd container' if args.targets == 'loopback'
+                 else 'containers with sshd (network %s)' % fleet.network, time.monotonic() - t0,
+                 os.getloadavg()[0]), flush=True)
         inventory = os.path.join(workdir, 'inventory.yml')
         fleet.inventory(inventory, pin_interpreter=not args.discover_interpreter, connection=args.connection)
         report = os.path.join(workdir, 'report.json')
@@ -522,14 +629,11 @@ def main(argv=None):
         if args.profile:
             env['ANSIBLE_CALLBACKS_ENABLED'] = 'ansible.posix.profile_tasks'
         target = TargetMemory(cgroup_dir(fleet.hosts[0][2]))
-        cpu_files = [f for f in (cpu_usage_file(cid) for _, _, cid in fleet.hosts) if f]
+        cpu_files = [f for f in (cpu_usage_file(cid) for cid in sorted(set(h[2] for h in fleet.hosts))) if f]
         defaults_cfg = os.path.join(workdir, 'ansible-defaults.cfg')
         with open(defaults_cfg, 'w') as handle:
             handle.write('# empty: Ansible\'s own defaults\n')
-        plan = [c for c in commands(inventory, args.forks, report, defaults_cfg)
-                if args.only is None or c[0] in args.only or c[0] in ALWAYS]
-        results = dict((c[0], []) for c in plan)
-        profiles = []
+        enter = fleet.enter if args.targets == 'loopback' else list
 
         def once(name, argv, changes, tag):
             control_dir = os.path.join(workdir, 'cp-%s' % tag)
@@ -538,7 +642,7 @@ def main(argv=None):
             run_env = dict(env, ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir, **changes)
             log = os.path.join(workdir, '%s.log' % tag)
             try:
-                result = run_measured(argv, run_env, log, target, args.sample_interval, cpu_files)
+                result = run_measured(enter(argv), run_env, log, target, args.sample_interval, cpu_files)
             finally:
                 close_masters(control_dir)
             if result['rc'] != 0:
@@ -547,30 +651,39 @@ def main(argv=None):
                 raise BenchError('%s failed (rc %d); end of %s:\n%s' % (name, result['rc'], log, tail))
             return result
 
-        # Unmeasured: brings the targets' Python and libraries into the page cache once for all.
-        once('warm-up ping', plan[0][2], {}, 'warmup')
-        for round_no in range(args.repeat):
-            shift = round_no % len(plan)
-            for name, _, argv, changes in plan[shift:] + plan[:shift]:
-                result = once(name, argv, changes, '%s-%d' % (name, round_no))
-                if name in ('diagnose', 'diagnose0'):
-                    result['fleet'] = check_report(report, args.hosts)
-                    if args.profile and name == 'diagnose':
-                        profiles.append(task_profile(os.path.join(workdir, '%s-%d.log' % (name, round_no))))
-                results[name].append(result)
-                print('  round %d %-10s %6.2f s' % (round_no + 1, name, result['wall']), flush=True)
-        rows = summarize([(name, label, results[name]) for name, label, _, _ in plan])
-        print_table(rows, args, images)
-        if profiles:
-            print('\ndiagnose.yml per task (profile_tasks, last run):')
-            print('\n'.join('  ' + line for line in profiles[-1]))
-        verdicts = results['diagnose'][-1]['fleet']['counts'] if results.get('diagnose') else None
-        if verdicts:
-            print('diagnose verdicts (last run): %s' % ', '.join('%d %s' % (n, v) for v, n in verdicts.items() if n))
+        every = []
+        for forks in args.forks:
+            plan = [c for c in commands(inventory, forks, report, defaults_cfg)
+                    if (c[0] in args.rows if args.rows else (args.only is None or c[0] in args.only or c[0] in ALWAYS))]
+            results = dict((c[0], []) for c in plan)
+            profiles = []
+            # Unmeasured: brings the targets' Python and libraries into the page cache once for all.
+            once('warm-up ping', plan[0][2], {}, 'warmup-f%d' % forks)
+            for round_no in range(args.repeat):
+                shift = round_no % len(plan)
+                for name, _, argv, changes in plan[shift:] + plan[:shift]:
+                    result = once(name, argv, changes, '%s-f%d-%d' % (name, forks, round_no))
+                    if name in ('diagnose', 'diagnose0'):
+                        result['fleet'] = check_report(report, args.hosts)
+                        if args.profile and name == 'diagnose':
+                            profiles.append(task_profile(os.path.join(workdir, '%s-f%d-%d.log' % (name, forks, round_no))))
+                    results[name].append(result)
+                    print('  forks %d round %d %-10s %6.2f s' % (forks, round_no + 1, name, result['wall']), flush=True)
+            rows = summarize([(name, label, results[name]) for name, label, _, _ in plan])
+            print_table(rows, args, images, forks)
+            if profiles:
+                print('\ndiagnose.yml per task (profile_tasks, last run):')
+                print('\n'.join('  ' + line for line in profiles[-1]))
+            verdicts = results['diagnose'][-1]['fleet']['counts'] if results.get('diagnose') else None
+            if verdicts:
+                print('diagnose verdicts (last run): %s' % ', '.join('%d %s' % (n, v) for v, n in verdicts.items() if n))
+            every.append({'forks': forks, 'rows': rows})
+        if len(every) > 1:
+            print_forks(every, args.hosts)
         if args.json:
             with open(args.json, 'w') as handle:
-                json.dump({'hosts': args.hosts, 'forks': args.forks, 'repeat': args.repeat, 'images': images,
-                           'env': args.env, 'rows': rows}, handle, indent=2)
+                json.dump({'hosts': args.hosts, 'targets': args.targets, 'repeat': args.repeat, 'images': images,
+                           'env': args.env, 'runs': every}, handle, indent=2)
     finally:
         for control_dir in control_dirs:
             close_masters(control_dir)
