@@ -658,7 +658,8 @@ def main(argv=None):
             results = dict((c[0], []) for c in plan)
             profiles = []
             # Unmeasured: brings the targets' Python and libraries into the page cache once for all.
-            once('warm-up ping', plan[0][2], {}, 'warmup-f%d' % forks)
+            if forks == args.forks[0]:
+                once('warm-up ping', plan[0][2], {}, 'warmup')
             for round_no in range(args.repeat):
                 shift = round_no % len(plan)
                 for name, _, argv, changes in plan[shift:] + plan[:shift]:
