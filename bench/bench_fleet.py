@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """headroom's diagnosis across a fleet reached over SSH, beside what a user would otherwise run.
 
-    .venv/bin/python bench/bench_fleet.py [--hosts 20] [--forks N] [--repeat 3]
+    .venv/bin/python bench/bench_fleet.py [--hosts 20] [--forks N[,N...]] [--repeat 3]
+    .venv/bin/python bench/bench_fleet.py --targets loopback --hosts 1000 --forks 25,50,100 \
+        --rows ping,setup,diagnose --repeat 1
+
+With --targets loopback (N in the thousands) the hosts are not containers but N loopback addresses
+of one container running one sshd (LoopbackFleet says what that measures and what it does not).
 
 Starts N containers (the headroom/debian images, the three releases in turn) on a docker network
 of their own, each running sshd as its only process with a key generated for this run, writes an
@@ -80,6 +85,21 @@ def default_images():
             for release in RELEASES]
 
 
+def ssh_key(key):
+    """A key pair generated for this run at ``key``; returns the authorized_keys file the targets mount."""
+    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'headroom-bench', '-f', key], check=True)
+    authorized = os.path.join(os.path.dirname(key), 'authorized_keys')
+    shutil.copyfile(key + '.pub', authorized)
+    os.chmod(authorized, 0o600)
+    return authorized
+
+
+def ssh_vars(key):
+    """The inventory's connection variables: root with the run's key, no host key kept."""
+    return {'ansible_user': 'root', 'ansible_ssh_private_key_file': key,
+            'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR'}
+
+
 class Fleet:
     """N containers with sshd on a network of their own; close() removes all of them."""
 
@@ -95,11 +115,7 @@ class Fleet:
         self._lock = threading.Lock()
 
     def start(self, workers):
-        subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'headroom-bench', '-f', self.key],
-                       check=True)
-        authorized = os.path.join(self.workdir, 'authorized_keys')
-        shutil.copyfile(self.key + '.pub', authorized)
-        os.chmod(authorized, 0o600)
+        authorized = ssh_key(self.key)
         name = 'headroom-bench-%s' % self.run_id
         docker('network', 'create', '--label', '%s=%s' % (LABEL, self.run_id), name)
         self.network = name
@@ -147,9 +163,7 @@ class Fleet:
             common = {'ansible_connection': 'community.docker.docker', 'ansible_user': 'root'}
             hosts = dict((name, {'ansible_host': cid}) for name, _, cid in self.hosts)
         else:
-            common = {'ansible_user': 'root', 'ansible_ssh_private_key_file': self.key,
-                      'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null '
-                                                 '-o LogLevel=ERROR'}
+            common = ssh_vars(self.key)
             hosts = dict((name, {'ansible_host': ip}) for name, ip, _ in self.hosts)
         if pin_interpreter:
             common['ansible_python_interpreter'] = '/usr/bin/python3'
@@ -215,11 +229,7 @@ class LoopbackFleet:
         self.key = os.path.join(workdir, 'id_ed25519')
 
     def start(self, _workers):
-        subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'headroom-bench', '-f', self.key],
-                       check=True)
-        authorized = os.path.join(self.workdir, 'authorized_keys')
-        shutil.copyfile(self.key + '.pub', authorized)
-        os.chmod(authorized, 0o600)
+        authorized = ssh_key(self.key)
         # as many sessions starting at once as Ansible has forks, and more
         sshd = 'mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -o MaxStartups=2000 -o UseDNS=no'
         cid = docker('run', '-d', '--name', 'headroom-bench-%s' % self.run_id, '--label', '%s=%s' % (LABEL, self.run_id),
@@ -248,9 +258,7 @@ class LoopbackFleet:
     def inventory(self, path, pin_interpreter, connection='ssh'):
         if connection != 'ssh':
             raise BenchError('--targets loopback is reached over SSH only')
-        common = {'ansible_user': 'root', 'ansible_ssh_private_key_file': self.key,
-                  'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null '
-                                             '-o LogLevel=ERROR'}
+        common = ssh_vars(self.key)
         if pin_interpreter:
             common['ansible_python_interpreter'] = '/usr/bin/python3'
         hosts = dict((name, {'ansible_host': address}) for name, address, _ in self.hosts)

@@ -1,4 +1,7 @@
 """App servers' masters and workers, their settings, and the worker budget's arithmetic."""
+import os
+import subprocess
+
 import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.read import app_servers as apps
@@ -66,6 +69,19 @@ def test_masters_and_their_workers_whatever_the_workers_are_called():
     assert servers[0]['measured'][0] == {'pid': 11, 'private': 12 * MIB, 'shared': 2 * MIB, 'pss': 11 * MIB}
     assert servers[2]['master'] == {'private': None, 'shared': None, 'pss': None}  # the JVM is its own worker
     assert 40 not in asked and 1 not in asked  # only names a server can have are read further
+
+
+def test_the_proc_readers_read_a_real_process(tmp_path):
+    """stat and command_line on a live process of this machine (a sleep with arguments, in a directory of its own)."""
+    proc = subprocess.Popen(['sleep', '30'], cwd=str(tmp_path))
+    try:
+        stat, command_line = apps.proc_readers()
+        assert stat(proc.pid) == ('sleep', os.getpid())
+        assert command_line(proc.pid) == (['sleep', '30'], str(tmp_path))
+        assert command_line(2 ** 22 + 1) == ([], None)  # gone (or never was): nothing, not a failure
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def _server(workers, private, shared, master_private, **config):

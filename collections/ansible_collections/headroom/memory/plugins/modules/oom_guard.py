@@ -184,18 +184,10 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import (
-    in_container, parse_meminfo, read_cgroup_memory)
+    in_container, parse_meminfo, read_cgroup_memory, read_text)
 from ansible_collections.headroom.memory.plugins.module_utils.fix import oom_guard as plan
 
 UNITS_DIR = '/etc/systemd/system'
-
-
-def _read(path, limit=65536):
-    try:
-        with open(path) as handle:
-            return handle.read(limit)
-    except (IOError, OSError):
-        return None
 
 
 def _write(path, text):
@@ -221,6 +213,7 @@ class Guard(object):
     def __init__(self, module):
         self.module = module
         self.undo = {'files': {}, 'pids': {}, 'min_ttl_ms': None}
+        self._cgroups = None  # pid -> /proc/PID/cgroup, read at the first pids()
 
     def systemctl(self, *args):
         rc, out, err = self.module.run_command(['systemctl'] + list(args), environ_update={'LC_ALL': 'C'})
@@ -243,7 +236,7 @@ class Guard(object):
             version = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
         container = in_container()
         cgroup = read_cgroup_memory(container=container) or {}
-        meminfo = parse_meminfo(_read('/proc/meminfo') or '')
+        meminfo = parse_meminfo(read_text('/proc/meminfo') or '')
         running = []
         if version:
             for unit in (plan.EARLYOOM_UNIT, plan.OOMD_UNIT):
@@ -252,7 +245,7 @@ class Guard(object):
         return {'systemd': version, 'cgroup2': os.path.exists('/sys/fs/cgroup/cgroup.controllers'),
                 'container': container, 'limit': cgroup.get('limit'), 'total': meminfo.get('MemTotal', 0),
                 'running': running, 'mglru': os.path.isdir(os.path.dirname(plan.MIN_TTL)),
-                'lower': plan.can_lower(_read('/proc/self/status'))}
+                'lower': plan.can_lower(read_text('/proc/self/status'))}
 
     def expand(self, pattern):
         """Loaded units matching a ``*`` pattern, or the unit itself."""
@@ -262,7 +255,7 @@ class Guard(object):
         return [line.split()[0] for line in out.splitlines() if rc == 0 and line.split()]
 
     def unit_of(self, pid):
-        text = _read('/proc/%d/cgroup' % pid) or ''
+        text = read_text('/proc/%d/cgroup' % pid) or ''
         for line in text.splitlines():
             parts = line.split(':', 2)
             if len(parts) == 3 and parts[1] in ('name=systemd', ''):
@@ -272,16 +265,16 @@ class Guard(object):
         return None
 
     def pids(self, control_group):
-        found = []
-        for entry in os.listdir('/proc'):
-            if entry.isdigit() and plan.in_unit(_read('/proc/%s/cgroup' % entry) or '', control_group):
-                found.append(int(entry))
-        return sorted(found)
+        """The processes of a unit's control group; every /proc/PID/cgroup is read once per run, not per unit."""
+        if self._cgroups is None:
+            self._cgroups = dict((int(entry), read_text('/proc/%s/cgroup' % entry) or '')
+                                 for entry in os.listdir('/proc') if entry.isdigit())
+        return sorted(pid for pid, text in self._cgroups.items() if plan.in_unit(text, control_group))
 
     def adjust(self, pid, value):
         """Writes a live oom_score_adj, remembering the old one; returns what the kernel kept (None: gone)."""
         path = '/proc/%d/oom_score_adj' % pid
-        old = _read(path)
+        old = read_text(path)
         if old is None:
             return None
         self.undo['pids'].setdefault(str(pid), int(old))
@@ -290,11 +283,11 @@ class Guard(object):
                 handle.write('%d\n' % value)
         except (IOError, OSError):
             pass
-        kept = _read(path)
+        kept = read_text(path)
         return int(kept) if kept is not None else None
 
     def put(self, path, text):
-        self.undo['files'].setdefault(path, _read(path))
+        self.undo['files'].setdefault(path, read_text(path))
         _write(path, text)
 
     def rollback(self, undo):
@@ -368,14 +361,14 @@ def _files(params, backend, host, units, skipped):
         files[plan.OOMD_CONF] = plan.oomd_conf(params['swap_used_limit_pct'], params['pressure_limit_pct'],
                                                params['pressure_seconds'])
     ttl = None
-    old = _read(plan.TMPFILES)
+    old = read_text(plan.TMPFILES)
     if present and params['min_ttl_ms'] > 0:
         if not host['mglru']:
             skipped.append('min_ttl_ms: this kernel has no MGLRU (%s)' % os.path.dirname(plan.MIN_TTL))
         elif host['container'] and not params['machine_wide']:
             skipped.append('min_ttl_ms: the whole machine\'s, and this is a container (machine_wide=true sets it)')
         else:
-            current = (_read(plan.MIN_TTL) or '0').strip()
+            current = (read_text(plan.MIN_TTL) or '0').strip()
             previous = plan.previous_min_ttl(old) if plan.ours(old) else int(current) if current.isdigit() else 0
             files[plan.TMPFILES] = plan.tmpfiles(params['min_ttl_ms'], previous)
             ttl = params['min_ttl_ms']
@@ -433,20 +426,20 @@ def main():
         files, ttl = _files(p, backend, host, units, skipped)
     except (plan.GuardRefused, ParseError) as exc:
         module.fail_json(msg='%s; nothing changed' % exc, host=host)
-    if p['state'] == 'absent' and not host['systemd'] and not any(_read(path) for path in files):
+    if p['state'] == 'absent' and not host['systemd'] and not any(read_text(path) for path in files):
         module.exit_json(changed=False, backend=None, host=host, units=[], files=[], restart=[], package=None,
                          left_alone=['systemd is not PID 1: nothing of the guard here'], undo={})
 
     changes = {}
     for path, text in sorted(files.items()):
-        old = _read(path)
+        old = read_text(path)
         if old is not None and not plan.ours(old):
             if text is None:
                 continue  # someone else's file at one of our paths: never removed
             module.fail_json(msg='%s exists and headroom did not write it: refusing to replace it; nothing changed' % path)
         if old != text:
             changes[path] = (old, text)
-    current_ttl = (_read(plan.MIN_TTL) or '').strip() if ttl is not None else None
+    current_ttl = (read_text(plan.MIN_TTL) or '').strip() if ttl is not None else None
     ttl_change = ttl is not None and current_ttl != str(ttl)
     restart = []
     for unit, path in ((plan.EARLYOOM_UNIT, os.path.join(UNITS_DIR, plan.EARLYOOM_UNIT + '.d', plan.DROPIN)),
@@ -481,8 +474,8 @@ def main():
         if ttl_change:
             guard.undo['min_ttl_ms'] = int(current_ttl) if current_ttl.isdigit() else 0
             _write(plan.MIN_TTL, '%d\n' % ttl)
-            if (_read(plan.MIN_TTL) or '').strip() != str(ttl):
-                raise RuntimeError('%s kept %s after writing %d' % (plan.MIN_TTL, (_read(plan.MIN_TTL) or '').strip(), ttl))
+            if (read_text(plan.MIN_TTL) or '').strip() != str(ttl):
+                raise RuntimeError('%s kept %s after writing %d' % (plan.MIN_TTL, (read_text(plan.MIN_TTL) or '').strip(), ttl))
     except (RuntimeError, IOError, OSError) as exc:
         guard.rollback(guard.undo)
         module.fail_json(msg='%s; rolled back, as they were before this run: %s' % (
@@ -495,7 +488,7 @@ def _stale(guard, unit, value):
     props = guard.show(unit, 'OOMScoreAdjust', 'ControlGroup')
     if props.get('OOMScoreAdjust') != str(value):
         return True
-    return any((_read('/proc/%d/oom_score_adj' % pid) or '').strip() not in ('', str(value))
+    return any((read_text('/proc/%d/oom_score_adj' % pid) or '').strip() not in ('', str(value))
                for pid in guard.pids(props.get('ControlGroup')))
 
 
@@ -515,7 +508,7 @@ def _apply_live(guard, live, removed, result):
                                'it (%s)' % (unit, props.get('OOMScoreAdjust'), value, props.get('DropInPaths')))
         adjusted = []
         for pid in guard.pids(props.get('ControlGroup')):
-            before = (_read('/proc/%d/oom_score_adj' % pid) or '').strip()
+            before = (read_text('/proc/%d/oom_score_adj' % pid) or '').strip()
             if before == str(value):
                 continue
             kept = guard.adjust(pid, value)

@@ -99,16 +99,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.redis_client import (
     HAS_REDIS, MISSING_REDIS, REDIS_IMPORT_ERROR, config_get, connect, connection_spec, endpoint, info)
+from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import read_text
 from ansible_collections.headroom.memory.plugins.module_utils.read.redis import (
     keyspace, memory_summary, parse_thp, parse_vm_swap, warnings, classify_error)
-
-
-def _read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
 
 
 def _is_local(host, unix_socket):
@@ -146,11 +139,11 @@ def main():
         summary = memory_summary(parsed)
         kernel = dict(overcommit_memory=None, transparent_hugepage=None, swapped_bytes=None)
         if _is_local(p['host'], p['unix_socket']):
-            overcommit = _read('/proc/sys/vm/overcommit_memory')
+            overcommit = read_text('/proc/sys/vm/overcommit_memory')
             kernel['overcommit_memory'] = int(overcommit) if overcommit and overcommit.strip().isdigit() else None
-            thp = _read('/sys/kernel/mm/transparent_hugepage/enabled')
+            thp = read_text('/sys/kernel/mm/transparent_hugepage/enabled')
             kernel['transparent_hugepage'] = parse_thp(thp) if thp else None
-            status = _read('/proc/%s/status' % summary['process_id']) if summary['process_id'] else None
+            status = read_text('/proc/%s/status' % summary['process_id']) if summary['process_id'] else None
             kernel['swapped_bytes'] = parse_vm_swap(status) if status else None
         found = warnings(summary, is_cache=p['is_cache'], overcommit=kernel['overcommit_memory'],
                          thp=kernel['transparent_hugepage'], disable_thp=config.get('disable-thp'),

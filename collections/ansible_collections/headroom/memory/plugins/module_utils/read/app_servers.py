@@ -15,7 +15,7 @@ import glob
 import os
 import re
 
-from .kernel import proc_stat
+from .kernel import proc_stat, read_text
 from ..units import is_count
 
 # how many workers of one server are measured (a big php-fpm pool has hundreds)
@@ -61,12 +61,8 @@ def _int(text):
     return int(text) if is_count(text) and len(text) < 10 else None
 
 
-def _read(path, limit=262144):
-    try:
-        with open(path, 'rb') as handle:
-            return handle.read(limit).decode('utf-8', 'replace')
-    except (IOError, OSError):
-        return None
+# config files are read up to this much: an app server's config, not a log
+_CONFIG_BYTES = 262144
 
 
 def _setting(text, pattern):
@@ -82,7 +78,7 @@ def settings(kind, argv, cwd=None, root='/'):
         return name if os.path.isabs(name) or not cwd else os.path.join(cwd, name)
     if kind == 'gunicorn':
         config = _flag(argv, '-c', '--config')
-        text = _read(path_of(config)) if config and not config.startswith('python:') else None
+        text = read_text(path_of(config), _CONFIG_BYTES) if config and not config.startswith('python:') else None
         if config:
             found['config'] = config
         workers = _flag(argv, '-w', '--workers') or _setting(text, r'^\s*workers\s*=\s*(\d+)')
@@ -93,7 +89,7 @@ def settings(kind, argv, cwd=None, root='/'):
             found[key] = _int(_flag(argv, flag) or _setting(text, r'^\s*%s\s*=\s*(\d+)' % key))
     elif kind == 'uwsgi':
         ini = _flag(argv, '--ini')
-        text = _read(path_of(ini)) if ini else None
+        text = read_text(path_of(ini), _CONFIG_BYTES) if ini else None
         if ini:
             found['config'] = ini
         found['workers'] = _int(_flag(argv, '--processes', '--workers', '-p')
@@ -105,8 +101,8 @@ def settings(kind, argv, cwd=None, root='/'):
     elif kind == 'php-fpm':
         pools = sorted(glob.glob(os.path.join(root, 'etc/php/*/fpm/pool.d/*.conf'))
                        + glob.glob(os.path.join(root, 'etc/php-fpm.d/*.conf')))[:20]
-        children = [_int(_setting(_read(pool), r'^\s*pm\.max_children\s*=\s*(\d+)')) for pool in pools]
-        requests = [_int(_setting(_read(pool), r'^\s*pm\.max_requests\s*=\s*(\d+)')) for pool in pools]
+        children = [_int(_setting(read_text(pool, _CONFIG_BYTES), r'^\s*pm\.max_children\s*=\s*(\d+)')) for pool in pools]
+        requests = [_int(_setting(read_text(pool, _CONFIG_BYTES), r'^\s*pm\.max_requests\s*=\s*(\d+)')) for pool in pools]
         found['workers'] = sum(c for c in children if c) or None
         found['max_requests'] = min([r for r in requests if r] or [0]) or None
         found['config'] = ', '.join(pools) or None
@@ -183,7 +179,7 @@ def proc_readers(proc='/proc'):
         return (found[0], found[1]) if found else None
 
     def command_line(pid):
-        raw = _read(os.path.join(proc, str(pid), 'cmdline'), 65536) or ''
+        raw = read_text(os.path.join(proc, str(pid), 'cmdline'), 65536) or ''
         try:
             cwd = os.readlink(os.path.join(proc, str(pid), 'cwd'))
         except OSError:

@@ -109,12 +109,14 @@ def _path(root, *parts):
     return os.path.join(root, *[p.lstrip('/') for p in parts])
 
 
-def _read(path):
-    """Text of a small file, or None when it is not there or not readable."""
+def read_text(path, limit=-1):
+    """Text of a small file (at most ``limit`` bytes), or None when it is not there or not readable.
+    Bytes that are not UTF-8 are replaced, not a failure: /proc and config files are anyone's text.
+    The one helper of its kind: the reading, the modules and the fixes use it."""
     try:
-        with open(path) as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError):
+        with open(path, 'rb') as handle:
+            return handle.read(limit).decode('utf-8', 'replace')
+    except (IOError, OSError):
         return None
 
 
@@ -257,7 +259,7 @@ def _locate(root, mounts, version, cgpath):
 
 def _int_file(directory, name, unlimited=None):
     """An integer cgroup file; None when absent; ``unlimited`` words/values read as None."""
-    text = _read(os.path.join(directory, name))
+    text = read_text(os.path.join(directory, name))
     if text is None:
         return None
     value = text.strip()
@@ -271,7 +273,7 @@ def _int_file(directory, name, unlimited=None):
 
 def _keyed_file(directory, name):
     """A ``key value`` cgroup file (memory.events, memory.stat, memory.oom_control) as ints."""
-    text = _read(os.path.join(directory, name))
+    text = read_text(os.path.join(directory, name))
     if text is None:
         return None
     result = {}
@@ -294,7 +296,7 @@ def _pressure_file(path):
 
 def _v2(directory, top):
     limit = _int_file(directory, 'memory.max', 'max')
-    if limit is None and _read(os.path.join(directory, 'memory.current')) is None:
+    if limit is None and read_text(os.path.join(directory, 'memory.current')) is None:
         return None  # no memory controller in this cgroup
     # A parent's memory.max binds its children too: the effective limit is the smallest on the way up.
     limit_path = directory if limit is not None else None
@@ -452,13 +454,13 @@ def read_cgroup_memory(root='/', proc_self_cgroup=None, container=False):
     'pressure', 'kills' (containers only: see ``_kills``)}``.
     """
     if proc_self_cgroup is None:
-        proc_self_cgroup = _read(_path(root, 'proc/self/cgroup'))
+        proc_self_cgroup = read_text(_path(root, 'proc/self/cgroup'))
         if proc_self_cgroup is None:
             return None
     groups = _parse_proc_cgroup(proc_self_cgroup)
     pid1 = {'v1': {}, 'v2': None}
     if container:
-        text = _read(_path(root, 'proc/1/cgroup'))
+        text = read_text(_path(root, 'proc/1/cgroup'))
         try:
             pid1 = _parse_proc_cgroup(text) if text else pid1
         except ParseError:
@@ -475,7 +477,7 @@ def read_cgroup_memory(root='/', proc_self_cgroup=None, container=False):
         if directory is None:
             continue
         if version == 2:
-            controllers = _read(os.path.join(top, 'cgroup.controllers'))
+            controllers = read_text(os.path.join(top, 'cgroup.controllers'))
             if controllers is not None and 'memory' not in controllers.split():
                 continue
             info = _v2(directory, top)
