@@ -49,10 +49,10 @@ _raw:
   elements: dict
 '''
 
-import re
-
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
+
+from ansible_collections.headroom.memory.plugins.module_utils.judge.ec2 import family
 
 try:
     import boto3
@@ -61,12 +61,10 @@ try:
 except ImportError:
     boto3 = None
 
-_TYPE = re.compile(r'^([a-z][a-z0-9-]*)\.[a-z0-9-]+$', re.ASCII)
-
 
 def families(types):
     """The families of the instance types, sorted, malformed ones left out."""
-    return sorted(set(match.group(1) for match in (_TYPE.match(str(name or '')) for name in types) if match))
+    return sorted(set(filter(None, (family(str(name or '')) for name in types))))
 
 
 def ask(session, region, names):

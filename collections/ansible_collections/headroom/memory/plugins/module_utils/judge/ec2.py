@@ -15,20 +15,25 @@ from .ec2_sizes import TYPES
 _TYPE = re.compile(r'^([a-z][a-z0-9-]*)\.([a-z0-9-]+)$', re.ASCII)
 
 
+def family(instance_type):
+    """The family of an instance type (``c5`` of ``c5.large``), or None when it is not one."""
+    match = _TYPE.match(instance_type if isinstance(instance_type, str) else '')
+    return match.group(1) if match else None
+
+
 def family_sizes(instance_type, sizes=None):
     """[(type, memory bytes)] of the instance's family, smallest first, or None if unknown.
 
     ``sizes`` ({type: MiB}, from a live DescribeInstanceTypes) is preferred to the table when it
     knows the instance's own type.
     """
-    match = _TYPE.match(instance_type or '')
-    if not match:
+    name_of = family(instance_type)
+    if not name_of:
         return None
-    family = match.group(1)
     if sizes and instance_type in sizes:
-        found = [(name, int(mib)) for name, mib in sizes.items() if name.split('.', 1)[0] == family]
+        found = [(name, int(mib)) for name, mib in sizes.items() if name.split('.', 1)[0] == name_of]
     else:
-        found = [(name, int(mib)) for name, mib in re.findall(r'^(%s\.\S+) (\d+)$' % re.escape(family), TYPES, re.M)]
+        found = [(name, int(mib)) for name, mib in re.findall(r'^(%s\.\S+) (\d+)$' % re.escape(name_of), TYPES, re.M)]
     if instance_type not in dict(found):
         return None
     return [(name, mib * MIB) for name, mib in sorted(found, key=lambda item: item[1])]
