@@ -1,6 +1,7 @@
 """App servers' masters and workers, their settings, and the worker budget's arithmetic."""
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -72,16 +73,23 @@ def test_masters_and_their_workers_whatever_the_workers_are_called():
 
 
 def test_the_proc_readers_read_a_real_process(tmp_path):
-    """stat and command_line on a live process of this machine (a sleep with arguments, in a directory of its own)."""
-    proc = subprocess.Popen(['sleep', '30'], cwd=str(tmp_path))
+    """stat and command_line on a live process of this machine, in a directory of its own.
+
+    The child says it is running before it is read: Popen returns as soon as exec closes the child's
+    error pipe, and the kernel does that before it sets the new image's arguments, so /proc/PID/cmdline
+    can still be empty then (CI saw it once)."""
+    code = 'import sys; print("ready", flush=True); sys.stdin.read()'
+    proc = subprocess.Popen([sys.executable, '-c', code, 'an argument'], cwd=str(tmp_path),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
+        assert proc.stdout.readline() == 'ready\n'
         stat, command_line = apps.proc_readers()
-        assert stat(proc.pid) == ('sleep', os.getpid())
-        assert command_line(proc.pid) == (['sleep', '30'], str(tmp_path))
+        assert stat(proc.pid) == (os.path.basename(sys.executable)[:15], os.getpid())
+        assert command_line(proc.pid) == ([sys.executable, '-c', code, 'an argument'], str(tmp_path))
         assert command_line(2 ** 22 + 1) == ([], None)  # gone (or never was): nothing, not a failure
     finally:
         proc.kill()
-        proc.wait()
+        proc.communicate()
 
 
 def _server(workers, private, shared, master_private, **config):
