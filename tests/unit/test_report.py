@@ -3,7 +3,8 @@ import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit
 from ansible_collections.headroom.memory.plugins.module_utils.report.records import (
-    NO_HOSTS, build_report, fail_reason, fleet_summary, host_record, merge_reports, slice_artifact, slice_records)
+    NO_HOSTS, build_report, fail_reason, fleet_summary, host_record, merge_reports, newest_per_host, slice_artifact,
+    slice_records)
 from ansible_collections.headroom.memory.plugins.module_utils.report.render import render_html, render_markdown
 
 GIB = 1 << 30
@@ -94,6 +95,16 @@ def test_merge_keeps_the_newest_record_of_a_host():
     old = build_report(['a'], [facts(GIB // 4)], '2026-11-25T09:00:00Z')
     new = build_report(['a'], [facts(6 * GIB)], '2026-11-25T10:00:00Z')
     assert merge_reports([new, old])['hosts'][0]['verdict'] == 'ok'
+    assert merge_reports([old, new])['hosts'][0]['verdict'] == 'ok'
+    same_time = build_report(['a'], [facts(GIB // 4)], '2026-11-25T10:00:00Z')
+    assert merge_reports([new, same_time])['hosts'][0]['verdict'] == 'critical'  # a tie: the later one
+
+
+def test_newest_per_host_is_the_one_rule_of_both_merges():
+    dated = [('2', {'host': 'b', 'n': 1}), ('1', {'host': 'a', 'n': 2}), ('1', {'host': 'b', 'n': 3}),
+             ('1', {'host': 'a', 'n': 4})]
+    assert newest_per_host(dated) == [{'host': 'a', 'n': 4}, {'host': 'b', 'n': 1}]
+    assert newest_per_host([]) == []
 
 
 def test_before_and_after_remediation():

@@ -99,13 +99,21 @@ def change(before, after):
             'summary': text}
 
 
+def newest_per_host(dated):
+    """Each host's newest record, sorted by host; ``dated`` yields (generated_at, record) pairs, and of
+    two records of one host generated at the same time the later one in ``dated`` wins."""
+    newest = {}
+    for generated_at, record in dated:
+        kept = newest.get(record['host'])
+        if kept is None or generated_at >= kept[0]:
+            newest[record['host']] = (generated_at, record)
+    return [record for _host, (_at, record) in sorted(newest.items())]
+
+
 def merge_reports(reports):
     """One report from several (AWX job slices); a host in two reports keeps its newest record."""
-    newest = {}
-    for report in sorted(reports, key=lambda r: r.get('generated_at') or ''):
-        for record in report.get('hosts', []):
-            newest[record['host']] = record
-    records = sorted(newest.values(), key=lambda r: r['host'])
+    records = newest_per_host((report.get('generated_at') or '', record)
+                              for report in reports for record in report.get('hosts', []))
     generated = max([r.get('generated_at') or '' for r in reports] or [''])
     return {'generated_at': generated, 'fleet': fleet_summary(records), 'hosts': records}
 
@@ -126,9 +134,9 @@ def slice_artifact(report, link=None):
 
 
 def slice_records(artifacts):
-    """Records (newest first per host) from slices' artifacts, for fleet_summary(); ValueError names
-    an artifact that is not one."""
-    newest = {}
+    """Records (each host's newest) from slices' artifacts, for fleet_summary(); ValueError names an
+    artifact that is not one."""
+    dated = []
     for index, artifact in enumerate(artifacts):
         if not isinstance(artifact, dict) or not isinstance(artifact.get('hosts'), dict):
             raise ValueError('slice %d is not a headroom slice artifact (a dict with hosts): %r' % (index, artifact))
@@ -138,10 +146,9 @@ def slice_records(artifacts):
             record = dict((key, compact.get(key)) for key in _COMPACT)
             record.update(host=host, summary=compact.get('summary') or compact['verdict'], reasons=[],
                           recommendations=[{'step': step, 'title': step} for step in compact.get('steps') or []],
-                          lines=[], generated_at=artifact.get('generated_at') or '')
-            if host not in newest or record['generated_at'] >= newest[host]['generated_at']:
-                newest[host] = record
-    return [dict((k, v) for k, v in record.items() if k != 'generated_at') for _h, record in sorted(newest.items())]
+                          lines=[])
+            dated.append((artifact.get('generated_at') or '', record))
+    return newest_per_host(dated)
 
 
 def fail_reason(fleet, fail_on):
