@@ -75,6 +75,17 @@ def test_bad_input_fails_before_anything_is_written(tmp_path, changes, message):
     assert sorted(os.listdir(str(target.parent))) == ['r.json']
 
 
+@pytest.mark.parametrize('where', ['afile', 'afile/deeper'])
+def test_a_file_where_the_report_directory_should_be_is_named(tmp_path, where):
+    """headroom_report_dir set to a file (or below one): the error names the file, which stays."""
+    (tmp_path / 'afile').write_text('not a directory')
+    report = tmp_path / where / 'r.json'
+    with pytest.raises(OSError, match='%s is not a directory, and %s must be one to hold r.json' % (
+            tmp_path / 'afile', report.parent)):
+        write_reports(params(tmp_path, path=str(report), html=None, markdown=None), check_mode=False, now=NOW)
+    assert (tmp_path / 'afile').read_text() == 'not a directory'
+
+
 def test_merges_slices_into_one_report(tmp_path):
     first = params(tmp_path, path=str(tmp_path / 's1.json'), hosts=['web-1'], facts=[facts()],
                    error_hosts=[], errors=[], html=None, markdown=None)

@@ -73,7 +73,16 @@ def write_text(path, text):
     directory; UTF-8 whatever the controller's locale: host names and commands can be anything."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        os.makedirs(directory)
+        try:
+            os.makedirs(directory)
+        except OSError as exc:
+            blocker = directory
+            while not os.path.lexists(blocker) and blocker != os.path.dirname(blocker):
+                blocker = os.path.dirname(blocker)
+            if os.path.isdir(blocker):
+                raise
+            raise OSError(exc.errno, '%s is not a directory, and %s must be one to hold %s' % (
+                blocker, directory, os.path.basename(path)))
     handle, tmp = tempfile.mkstemp(dir=directory, prefix='.headroom-report-')
     try:
         with io.open(handle, 'w', encoding='utf-8') as out:
