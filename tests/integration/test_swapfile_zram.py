@@ -155,6 +155,19 @@ def test_mkswap_refused_rolls_back_the_new_device(zenv):
     assert not os.path.exists(zenv['state']) and not os.path.exists(zenv['config'])
 
 
+def test_a_file_where_the_config_directory_must_be_is_refused_before_anything(zenv):
+    """zram_config below a file: reading the current config already fails, naming it, and nothing is made."""
+    blocker = os.path.join(zenv['dir'], 'etc')
+    with open(blocker, 'w') as handle:
+        handle.write('mine')
+    devices, areas = zram_devices(), sorted(swaps())
+    result = run(zenv, size='64M')
+    assert result.get('failed') is True
+    assert 'Not a directory' in result['msg'] and zenv['config'] in result['msg'], result['msg']
+    assert zram_devices() == devices and sorted(swaps()) == areas
+    assert not os.path.exists(zenv['state']) and open(blocker).read() == 'mine'
+
+
 def test_foreign_zram_swap_is_never_touched(zenv):
     number = open(CONTROL + '/hot_add').read().strip()
     foreign = 'zram' + number

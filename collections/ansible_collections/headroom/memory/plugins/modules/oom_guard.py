@@ -182,6 +182,7 @@ import glob
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.headroom.memory.plugins.module_utils.directory import make_parent
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import (
     in_container, parse_meminfo, read_cgroup_memory, read_text)
@@ -199,9 +200,7 @@ def _write(path, text):
             if directory.endswith('.d') and not os.listdir(directory):
                 os.rmdir(directory)  # the drop-in directory headroom made for it
         return
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
+    make_parent(path, 0o755)
     temp = path + '.headroom-tmp'
     with open(temp, 'w') as handle:
         handle.write(text)

@@ -5,6 +5,7 @@ swapfile.py, with its Task and Refused."""
 import os
 import re
 
+from ..directory import make_parent
 from ..parse_error import ParseError
 from ..read import kernel
 from . import swap
@@ -143,9 +144,7 @@ def apply(task):
             zram_execute(zr, steps, current, size, algorithm, priority)
             if config_after != config_before:
                 if config_after:
-                    directory = os.path.dirname(params['zram_config'])
-                    if not os.path.isdir(directory):
-                        os.makedirs(directory, 0o755)
+                    make_parent(params['zram_config'], 0o755)
                     zr.write_file(params['zram_config'], config_after)
                     zr.undo.append(('restore %s' % params['zram_config'],
                                     lambda: zr.write_file(params['zram_config'], config_before) if config_before

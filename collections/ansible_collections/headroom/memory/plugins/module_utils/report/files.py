@@ -13,6 +13,7 @@ import sqlite3
 import tempfile
 import time
 
+from ..directory import make_parent
 from .history import CHART_COMMANDS, HistoryError, fleet_trend, leaks, load_runs, record_runs, trend
 from .render import render_html, render_markdown
 from .records import NO_HOSTS, build_report, fail_reason, fleet_summary, merge_reports, slice_artifact, slice_records
@@ -71,18 +72,7 @@ def details(report, limit=20):
 def write_text(path, text):
     """Write text to path atomically (a temporary file beside it, then rename), creating its
     directory; UTF-8 whatever the controller's locale: host names and commands can be anything."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        try:
-            os.makedirs(directory)
-        except OSError as exc:
-            blocker = directory
-            while not os.path.lexists(blocker) and blocker != os.path.dirname(blocker):
-                blocker = os.path.dirname(blocker)
-            if os.path.isdir(blocker):
-                raise
-            raise OSError(exc.errno, '%s is not a directory, and %s must be one to hold %s' % (
-                blocker, directory, os.path.basename(path)))
+    directory = make_parent(path)
     handle, tmp = tempfile.mkstemp(dir=directory, prefix='.headroom-report-')
     try:
         with io.open(handle, 'w', encoding='utf-8') as out:

@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 
+from ..directory import make_parent
 from ..units import human
 
 SCHEMA = 1
@@ -54,9 +55,7 @@ def compact(record):
 
 
 def _connect(path, timeout):
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        os.makedirs(directory)
+    make_parent(path)
     try:
         db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
         db.execute('CREATE TABLE IF NOT EXISTS runs (host TEXT NOT NULL, epoch REAL NOT NULL, record TEXT NOT NULL, '
