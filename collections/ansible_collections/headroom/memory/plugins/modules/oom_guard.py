@@ -22,6 +22,8 @@ description:
   - Every value is read back after the write. A value the host ignored (a negative C(OOMScoreAdjust=) in a
     container without CAP_SYS_RESOURCE, a later drop-in overriding this one) fails the task, and everything
     this run wrote is put back as it was.
+  - One run at a time on a host. A second run while one is working (a lock in C(/run/lock)) fails at once
+    and changes nothing.
   - It installs, starts and restarts nothing; the oom_guard role does that, with the packages and
     the service states this module names.
 version_added: "0.6.0"
@@ -187,6 +189,7 @@ from ansible_collections.headroom.memory.plugins.module_utils.parse_error import
 from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import (
     in_container, parse_meminfo, read_cgroup_memory, read_text)
 from ansible_collections.headroom.memory.plugins.module_utils.fix import oom_guard as plan
+from ansible_collections.headroom.memory.plugins.module_utils.fix.lock import take_lock
 
 UNITS_DIR = '/etc/systemd/system'
 
@@ -400,6 +403,9 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    # One run at a time per host: a second run (another AWX job) reading the first one's half-written drop-ins
+    # as "before", or rolling back over them, would leave neither run's guard.
+    take_lock(module, 'oom_guard', 'the OOM guard of this host')
     guard = Guard(module)
     if p['undo'] is not None:
         changed = any((p['undo'].get(key) or None) is not None for key in ('files', 'pids', 'min_ttl_ms'))

@@ -10,9 +10,7 @@ The decisions themselves are pure functions in swap.py.
 """
 
 import errno
-import fcntl
 import glob
-import hashlib
 import os
 import stat
 import tempfile
@@ -20,6 +18,7 @@ import tempfile
 from ..parse_error import ParseError
 from ..read import kernel
 from . import swap
+from .lock import take_lock
 
 
 class Refused(Exception):
@@ -61,36 +60,6 @@ def read_text(path, default=None):
         if err.errno == errno.ENOENT and default is not None:
             return default
         raise
-
-
-# Where the per-target locks live: memory only, gone at reboot, like the runs they guard.
-LOCK_DIRS = ('/run/lock', '/run', '/tmp')
-# The lock files this run holds open (and so locked) until its process ends.
-_HELD = []
-
-
-def take_lock(task, target):
-    """An exclusive lock on ``target`` (a swap file's real path, or 'zram') for this run, or a failure
-    naming the run that holds it. The kernel drops it when this process ends, however it ends."""
-    directory = next((d for d in LOCK_DIRS if os.path.isdir(d) and os.access(d, os.W_OK)), None)
-    if directory is None:
-        task.fail_json(msg='no writable directory for the lock of %s (tried %s)' % (target, ', '.join(LOCK_DIRS)))
-    name = os.path.join(directory, 'headroom-swapfile-%s.lock' % hashlib.sha256(target.encode('utf-8')).hexdigest()[:16])
-    handle = open(name, 'a+')
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except (IOError, OSError) as err:
-        if err.errno not in (errno.EAGAIN, errno.EACCES):
-            raise
-        handle.seek(0)
-        holder = handle.read().strip() or 'another process'
-        task.fail_json(msg='another swapfile run (%s) is working on %s right now (lock %s): nothing was '
-                           'changed; run again when it has finished' % (holder, target, name))
-    handle.seek(0)
-    handle.truncate()
-    handle.write('pid %d\n' % os.getpid())
-    handle.flush()
-    _HELD.append(handle)
 
 
 def made_by_headroom(path):
@@ -560,7 +529,7 @@ def prepare(task):
         task.fail_json(msg='priority must be between 0 and 32767, got %d' % priority)
     if os.geteuid() != 0:
         task.fail_json(msg='swapfile needs root (swapon, mkswap, /etc/fstab)')
-    take_lock(task, 'zram' if params['backend'] == 'zram' else os.path.realpath(path))
+    take_lock(task, 'swapfile', 'zram' if params['backend'] == 'zram' else os.path.realpath(path))
 
 
 def apply(task):
