@@ -2,19 +2,20 @@
 converted before anything runs, and a bad one is named before any host is read."""
 import json
 import os
+import re
 import subprocess
 
 from conftest import ROOT, VENV_BIN
 
 
-def playbook(path, *extra, check=False):
+def playbook(path, *extra, check=False, cwd=ROOT):
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1')
-    cmd = [os.path.join(VENV_BIN, 'ansible-playbook'), str(path)]
+    cmd = [os.path.join(VENV_BIN, 'ansible-playbook'), os.path.join(ROOT, str(path))]
     for item in extra:
         cmd += ['-e', item]
     if check:
         cmd.append('--check')
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=str(cwd), env=env, capture_output=True, text=True, timeout=300)
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -48,3 +49,32 @@ def test_role_variables_given_as_strings_are_converted(tmp_path):
     assert rc != 0 and 'swap_setup_priority' in out and "'ten'" in out
     rc, out = playbook(play, 'swap_setup_priority=40000', *common, check=True)
     assert rc != 0 and 'swap_setup_priority 0-32767 (got 40000)' in out
+
+
+def test_empty_answers_are_unset_and_an_empty_path_is_refused(tmp_path):
+    """What an unanswered AWX survey question or ``-e name=`` gives: an empty optional text is unset (no
+    upload to a bucket named ''), an empty directory is named before any host is read, never '/'."""
+    report = tmp_path / 'r.json'
+    rc, out = playbook('diagnose.yml', 'headroom_report_s3_bucket=', 'headroom_report_url=', 'headroom_slice_id=',
+                       'headroom_report_path=%s' % report)
+    assert rc == 0, out[-3000:]
+    assert report.exists() and re.search(r'Keep the report in S3 [^\n]*\n\s*skipping: \[localhost\]', out), out[-3000:]
+    assert "bucket ''" not in out and 's3://' not in out
+    assert '"page: %s"' % (tmp_path / 'r.html') in out
+    at_root = ['/headroom.json', '/headroom.html', '/headroom.md', '/headroom.sqlite']
+    before = [os.stat(p).st_mtime_ns if os.path.exists(p) else None for p in at_root]
+    rc, out = playbook('diagnose.yml', 'headroom_report_dir=', cwd=tmp_path)
+    assert rc != 0
+    assert 'headroom_report_dir is empty: give a path, or leave it unset for its default' in out
+    assert 'Diagnose this host' not in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['r.html', 'r.json', 'r.md']  # the first run's, no more
+    assert [os.stat(p).st_mtime_ns if os.path.exists(p) else None for p in at_root] == before
+
+
+def test_a_history_of_1e400_days_is_named(tmp_path):
+    """-e makes 1e400 an int of 400 digits to Ansible's int check: the report names it, writes nothing."""
+    report = tmp_path / 'r.json'
+    rc, out = playbook('diagnose.yml', 'headroom_history_days=1e400', 'headroom_report_path=%s' % report,
+                       'headroom_history_path=%s' % (tmp_path / 'h.sqlite'))
+    assert rc != 0 and 'history_days must be 1 to 36500, got a number of more than 20 digits' in out, out[-3000:]
+    assert list(tmp_path.iterdir()) == []

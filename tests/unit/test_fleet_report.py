@@ -64,6 +64,9 @@ def test_check_mode_writes_nothing_and_still_reports(tmp_path):
 @pytest.mark.parametrize('changes, message', [
     ({'errors': []}, 'error_hosts and errors must have the same length'),
     ({'merge': ['/nonexistent/slice-1.json']}, 'cannot read report /nonexistent/slice-1.json to merge'),
+    ({'history_days': 10 ** 400, 'history': 'h.sqlite'}, 'history_days must be 1 to 36500, got a number of more than 20 digits'),
+    ({'history_days': 0, 'history': 'h.sqlite'}, 'history_days must be 1 to 36500, got 0'),
+    ({'history_runs': 10 ** 7, 'history': 'h.sqlite'}, 'history_runs must be 1 to 1000000, got 10000000'),
 ])
 def test_bad_input_fails_before_anything_is_written(tmp_path, changes, message):
     target = tmp_path / 'out' / 'r.json'

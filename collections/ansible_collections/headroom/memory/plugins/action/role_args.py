@@ -28,26 +28,50 @@ from ansible.module_utils.common.yaml import yaml_load
 from ansible.plugins.action import ActionBase
 
 
+def blank_as_unset(spec, values):
+    """``(values, errors)``: an empty answer (``-e name=``, an unanswered AWX survey question) to an
+    optional text option without a default is no answer (None); an empty path is refused by name: it
+    would be the directory the run started from, or below ``/`` once a file name is joined to it."""
+    values = dict(values)
+    errors = []
+    for name, option in sorted(spec.items()):
+        value = values.get(name)
+        if not isinstance(value, str) or value.strip():
+            continue
+        if option.get('type') == 'path':
+            errors.append('%s is empty: give a path, or leave it unset for its default' % name)
+        elif option.get('type', 'str') == 'str' and 'default' not in option and not option.get('required'):
+            values[name] = None
+    return values, errors
+
+
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(('entry_point',))
+    _VALID_ARGS = frozenset(('entry_point', 'spec'))
     _requires_connection = False
     _supports_check_mode = True
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         role = self._task._role
-        if role is None:
-            raise AnsibleError('role_args runs inside a role: it reads that role\'s meta/argument_specs.yml')
-        entry = self._task.args.get('entry_point', 'main')
-        path = os.path.join(role._role_path, 'meta', 'argument_specs.yml')
-        with open(path) as handle:
-            spec = yaml_load(handle)['argument_specs'][entry]['options']
+        spec = self._task.args.get('spec')
+        if spec is None and role is None:
+            raise AnsibleError('role_args runs inside a role (it reads that role\'s meta/argument_specs.yml), '
+                               'or checks the options given as spec')
+        if spec is None:
+            entry = self._task.args.get('entry_point', 'main')
+            with open(os.path.join(role._role_path, 'meta', 'argument_specs.yml')) as handle:
+                spec = yaml_load(handle)['argument_specs'][entry]['options']
         values = self._templar.template(dict((name, task_vars[name]) for name in spec if name in task_vars))
+        values, empty = blank_as_unset(spec, values)
         validated = ArgumentSpecValidator(spec).validate(values)
-        if validated.error_messages:
-            result.update(failed=True, msg='role %s: %s' % (role.get_name(), '; '.join(validated.error_messages)))
+        if empty or validated.error_messages:
+            where = 'role %s' % role.get_name() if 'spec' not in self._task.args else 'variables'
+            result.update(failed=True, msg='%s: %s' % (where, '; '.join(empty + validated.error_messages)))
+            return result
+        if 'spec' in self._task.args:
+            result.update(changed=False)  # a play's check before its roles run: nothing to hand over
             return result
         prefix = role.get_name().split('.')[-1] + '_'
         converted = dict((name[len(prefix):] if name.startswith(prefix) else name, value)

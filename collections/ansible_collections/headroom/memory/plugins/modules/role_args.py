@@ -20,6 +20,10 @@ description:
     (C(__swap_setup.priority) is the number 10). Extra vars outrank facts, so the values cannot be written
     back under their own names.
   - It fails naming every bad variable before anything else of the role runs.
+  - An empty value (C(-e name=), an unanswered AWX survey question) of an optional text variable without a
+    default counts as unset. An empty path is refused by name; joined to a file name it would point below C(/).
+  - With O(spec), it checks those options from a play, before the play's roles run, by the same rules, and
+    hands nothing over.
   - When an option of the spec is C(no_log) (a password), the whole result is hidden from every output.
 version_added: 0.4.0
 author: headroom contributors (@headroom)
@@ -28,6 +32,11 @@ options:
     description: The entry point of C(meta/argument_specs.yml) whose options are checked.
     type: str
     default: main
+  spec:
+    description:
+      - Options to check instead of the role's, as in C(meta/argument_specs.yml) (name, C(type), C(choices),
+        C(default)). Works outside a role, and returns nothing but the check.
+    type: dict
 extends_documentation_fragment:
   - headroom.memory.attributes
 attributes:
@@ -43,7 +52,7 @@ attributes:
     platforms: all
     details: It runs on the controller, inside the role's task.
 notes:
-  - Runs only inside a role (a task of C(roles/NAME/tasks/)); elsewhere it fails.
+  - Without O(spec) it runs only inside a role (a task of C(roles/NAME/tasks/)); elsewhere it fails.
 '''
 
 EXAMPLES = r'''
@@ -55,6 +64,11 @@ EXAMPLES = r'''
 - name: Show the priority, a number even when it came from -e
   ansible.builtin.debug:
     msg: "{{ __swap_setup.priority + 1 }}"
+
+- name: Check the report role's variables from a play, before any host is read
+  headroom.memory.role_args:
+    spec: "{{ (lookup('ansible.builtin.file', 'roles/report/meta/argument_specs.yml') | from_yaml).argument_specs.main.options }}"
+  run_once: true
 '''
 
 RETURN = r'''

@@ -91,9 +91,11 @@ def with_history(report, params, check_mode, epoch):
     """Record this run in the history (unless ``check_mode``) and give each host's record what the
     runs together say: ``history`` (``path``, ``runs``), ``trend`` and ``leaks``; the fleet's
     ``trend`` (its available memory run by run)."""
-    if params['history_days'] < 1 or params['history_runs'] < 1:
-        raise ReportError('history_days and history_runs must be 1 or more, got %d and %d'
-                          % (params['history_days'], params['history_runs']))
+    for name, most in (('history_days', 36500), ('history_runs', 10 ** 6)):
+        value = params[name]
+        if not 1 <= value <= most:  # -e headroom_history_days=1e400 is an int of 400 digits to Ansible
+            raise ReportError('%s must be 1 to %d, got %s' % (
+                name, most, value if abs(value) < 10 ** 20 else 'a number of more than 20 digits'))
     path = params['history']
     hosts = [record['host'] for record in report['hosts']]
     try:
