@@ -49,6 +49,7 @@ def test_role_variables_given_as_strings_are_converted(tmp_path):
     assert rc != 0 and 'swap_setup_priority' in out and "'ten'" in out
     rc, out = playbook(play, 'swap_setup_priority=40000', *common, check=True)
     assert rc != 0 and 'swap_setup_priority 0-32767 (got 40000)' in out
+    assert 'swap_setup_swappiness' not in out  # only what is wrong is named
 
 
 def test_empty_answers_are_unset_and_an_empty_path_is_refused(tmp_path):
