@@ -89,6 +89,20 @@ def test_a_file_where_the_report_directory_should_be_is_named(tmp_path, where):
     assert (tmp_path / 'afile').read_text() == 'not a directory'
 
 
+def test_a_write_that_fails_halfway_leaves_the_previous_report_whole(tmp_path):
+    """The summary cannot be written (a file where its directory must be): the JSON and the page keep the
+    previous run's text, and no temporary file is left."""
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'r.json').write_text('{"the": "previous report"}')
+    (out / 'r.html').write_text('previous page')
+    (tmp_path / 'afile').write_text('mine')
+    with pytest.raises(OSError, match='afile is not a directory'):
+        write_reports(params(tmp_path, markdown=str(tmp_path / 'afile' / 'r.md')), check_mode=False, now=NOW)
+    assert (out / 'r.json').read_text() == '{"the": "previous report"}' and (out / 'r.html').read_text() == 'previous page'
+    assert sorted(os.listdir(str(out))) == ['r.html', 'r.json'] and (tmp_path / 'afile').read_text() == 'mine'
+
+
 def test_merges_slices_into_one_report(tmp_path):
     first = params(tmp_path, path=str(tmp_path / 's1.json'), hosts=['web-1'], facts=[facts()],
                    error_hosts=[], errors=[], html=None, markdown=None)

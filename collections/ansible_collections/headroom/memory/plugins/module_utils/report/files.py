@@ -69,22 +69,30 @@ def details(report, limit=20):
     return lines
 
 
-def write_text(path, text):
-    """Write text to path atomically (a temporary file beside it, then rename), creating its
-    directory; UTF-8 whatever the controller's locale: host names and commands can be anything."""
-    directory = make_parent(path)
-    handle, tmp = tempfile.mkstemp(dir=directory, prefix='.headroom-report-')
+def write_texts(files):
+    """Write each (path, text) of ``files`` as a whole or none of them: every text goes to a temporary file
+    beside its path first (its directory made), and only when all are there are they renamed into place.
+    A report's JSON, page and summary so do not disagree after a write that failed halfway (a full disk,
+    a file where the page's directory must be); only a rename failing after another one succeeded, which
+    within one directory takes a vanished directory, would leave them apart. UTF-8 whatever the locale."""
+    umask = os.umask(0)
+    os.umask(umask)
+    staged = []
     try:
-        with io.open(handle, 'w', encoding='utf-8') as out:
-            out.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would have made it, not mkstemp's 0600
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        for path, text in files:
+            handle, tmp = tempfile.mkstemp(dir=make_parent(path), prefix='.headroom-report-')
+            staged.append((tmp, path))
+            with io.open(handle, 'w', encoding='utf-8') as out:
+                out.write(text)
+            os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would have made it, not mkstemp's 0600
+        while staged:
+            tmp, path = staged[0]
+            os.rename(tmp, path)
+            staged.pop(0)
+    finally:
+        for tmp, dummy in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def with_history(report, params, check_mode, epoch):
@@ -167,11 +175,8 @@ def write_reports(params, check_mode, now=None, epoch=None):
     html, markdown = params['html'], params['markdown']
     summary = render_markdown(report, link=params['link'] or html)
     if not check_mode:
-        write_text(params['path'], json.dumps(report, indent=2, sort_keys=True))
-        if html:
-            write_text(html, render_html(report))
-        if markdown:
-            write_text(markdown, summary)
+        write_texts([(params['path'], json.dumps(report, indent=2, sort_keys=True))]
+                    + ([(html, render_html(report))] if html else []) + ([(markdown, summary)] if markdown else []))
     result = dict(changed=True, path=params['path'], fleet=report['fleet'], details=details(report),
                   summary_markdown=summary, fail_reason=fail_reason(report['fleet'], params['fail_on']),
                   slice=slice_artifact(report, os.path.abspath(params['path'])))
