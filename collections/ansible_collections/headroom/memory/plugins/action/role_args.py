@@ -15,6 +15,11 @@ Options: none; the role is the one the task belongs to (its ``meta/argument_spec
 point ``main``, or ``entry_point``). Returns ``ansible_facts: {'__<role>': {name: value}}`` with
 the role's prefix taken off each name, and fails naming every bad variable before anything runs.
 When an option is ``no_log`` in the spec (a password), the result is hidden from every output.
+
+An empty answer (``-e name=``, an unanswered AWX survey question) to an optional text option without
+a default is unset; an empty path is refused by name (joined to a file name it points below ``/``).
+With ``spec`` (options as in an argument spec) it checks a play's variables by the same rules, before
+its roles run, and hands nothing over.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -59,6 +64,9 @@ class ActionModule(ActionBase):
         if spec is None and role is None:
             raise AnsibleError('role_args runs inside a role (it reads that role\'s meta/argument_specs.yml), '
                                'or checks the options given as spec')
+        if spec is not None and not (isinstance(spec, dict) and all(isinstance(o, dict) for o in spec.values())):
+            raise AnsibleError('role_args: spec must be a dict of options (name: {type, default, choices, ...}), '
+                               'got %r' % (spec,))
         if spec is None:
             entry = self._task.args.get('entry_point', 'main')
             with open(os.path.join(role._role_path, 'meta', 'argument_specs.yml')) as handle:
