@@ -155,3 +155,15 @@ def test_deaths_before_the_hosts_last_run_are_not_judged_again():
     assert judged_start(last + 60, merge_policy(), last - 3600) == (last - 3600, True)
     facts = app_deaths({'app_deaths': deaths}, judged_start(last + 60, merge_policy(), last - 3600)[0])
     assert sum(row["recent"] for row in facts["services"]) == 4  # the last run, an hour back, is the later bound
+
+
+def test_celerys_worker_lost_line_ten_seconds_later_is_the_same_death():
+    """Real journal of Debian 12's Celery (journal_celery_lost.json): the pid line, then WorkerLostError
+    10.5 s later, once billiard's LOST_WORKER_TIMEOUT ran out. One death; and a run that fell between
+    the two lines sees no new one."""
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import app_deaths
+    deaths = apps.parse_journal(_text('journal_celery_lost.json'))
+    assert [(d['server'], d['pid'], d['unit']) for d in deaths] == [('celery', 1740, 'celery.service')]
+    between = deaths[0]['epoch'] + 5
+    facts = app_deaths({'app_deaths': deaths, 'app_death_sources': ['journal']}, between)
+    assert [(row['service'], row['recent']) for row in facts['services']] == [('celery.service', 0)]
