@@ -479,8 +479,9 @@ def main():
         if ttl_change:
             guard.undo['min_ttl_ms'] = int(current_ttl) if current_ttl.isdigit() else 0
             _write(plan.MIN_TTL, '%d\n' % ttl)
-            if (read_text(plan.MIN_TTL) or '').strip() != str(ttl):
-                raise RuntimeError('%s kept %s after writing %d' % (plan.MIN_TTL, (read_text(plan.MIN_TTL) or '').strip(), ttl))
+            kept = (read_text(plan.MIN_TTL) or '').strip()
+            if kept != str(ttl):
+                raise RuntimeError('%s kept %s after writing %d' % (plan.MIN_TTL, kept, ttl))
     except (RuntimeError, IOError, OSError) as exc:
         guard.rollback(guard.undo)
         module.fail_json(msg='%s; rolled back, as they were before this run: %s' % (

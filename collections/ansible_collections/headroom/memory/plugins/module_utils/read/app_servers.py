@@ -101,8 +101,9 @@ def settings(kind, argv, cwd=None, root='/'):
     elif kind == 'php-fpm':
         pools = sorted(glob.glob(os.path.join(root, 'etc/php/*/fpm/pool.d/*.conf'))
                        + glob.glob(os.path.join(root, 'etc/php-fpm.d/*.conf')))[:20]
-        children = [_int(_setting(read_text(pool, _CONFIG_BYTES), r'^\s*pm\.max_children\s*=\s*(\d+)')) for pool in pools]
-        requests = [_int(_setting(read_text(pool, _CONFIG_BYTES), r'^\s*pm\.max_requests\s*=\s*(\d+)')) for pool in pools]
+        texts = [read_text(pool, _CONFIG_BYTES) for pool in pools]
+        children = [_int(_setting(text, r'^\s*pm\.max_children\s*=\s*(\d+)')) for text in texts]
+        requests = [_int(_setting(text, r'^\s*pm\.max_requests\s*=\s*(\d+)')) for text in texts]
         found['workers'] = sum(c for c in children if c) or None
         found['max_requests'] = min([r for r in requests if r] or [0]) or None
         found['config'] = ', '.join(pools) or None
