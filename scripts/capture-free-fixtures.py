@@ -97,6 +97,37 @@ def main(releases):
     with open(manifest_path, 'w') as handle:
         json.dump(manifest, handle, indent=1, ensure_ascii=False, sort_keys=True)
         handle.write('\n')
+    write_readme(manifest)
+
+
+MARK = '<!-- captured: written by scripts/capture-free-fixtures.py, do not edit below -->'
+RELEASES = {'bullseye': 'Debian 11 bullseye container', 'bookworm': 'Debian 12 bookworm container',
+            'trixie': 'Debian 13 trixie container',
+            'sid': "Debian sid's procps 2:4.0.7-1 and busybox 1:1.38.0-3+b1 .debs, run in a trixie container with sid's libc6"}
+
+
+def write_readme(manifest):
+    """tests/fixtures/free/README.md: the hand-written part, then one line per captured file."""
+    path = os.path.join(OUT, 'README.md')
+    with open(path) as handle:
+        head = handle.read().split(MARK)[0].rstrip('\n')
+    lines = [head, '', MARK, '', '## Captured here (scripts/capture-free-fixtures.py)', '',
+             'Real output of the real tools, run on this machine (24 GiB of RAM, no swap, kernel shared by the',
+             'containers) by `scripts/capture-free-fixtures.py`; `captured.json` holds the same list as data (the',
+             'tests read it). `over-*` files were taken while a process held 16 GiB mapped and untouched, so that',
+             'Committed_AS exceeded CommitLimit (the note in captured.json has both figures). `getopt-R.json` and',
+             '`getopt-R-busybox.json`: every flag string of the script run through that release\'s free: exit code,',
+             'stderr, stdout.', '']
+    for release in ('bullseye', 'bookworm', 'trixie', 'sid'):
+        entries = [entry for entry in manifest if entry['release'] == release]
+        if not entries:
+            continue
+        lines += ['### %s' % RELEASES[release], '', '| file | command | version printed by the tool |', '|---|---|---|']
+        for entry in entries:
+            lines.append('| `%s` | `%s` | %s |' % (entry['file'], entry['command'], entry['version']))
+        lines.append('')
+    with open(path, 'w') as handle:
+        handle.write('\n'.join(lines))
 
 
 # Debian sid's procps and busybox in a trixie container: their .debs unpacked under /sid and run
