@@ -76,15 +76,34 @@ def _limited():
     resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
 
 
+def run_module(tmp_path, args):
+    path = tmp_path / 'args.json'
+    path.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
+    return subprocess.run([sys.executable, '-c', RUNNER, ROOT, os.path.join(ROOT, 'library', 'free_facts.py'),
+                           str(path)], capture_output=True, text=True, timeout=300, preexec_fn=_limited)
+
+
 def test_the_real_module_returns_through_ansibles_result_handling(tmp_path):
     """As Ansible runs it: its own process, exit_json's no_log walk and JSON encoder. Before the fix
     this process grew until the limit stopped it (MemoryError), and on a host until the OOM killer did."""
-    args = tmp_path / 'args.json'
-    args.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': {'output': fixture('bookworm-b-s1-c2.out'),
-                                                        'flags': '-b -s 1 -c 2'}}))
-    done = subprocess.run([sys.executable, '-c', RUNNER, ROOT, os.path.join(ROOT, 'library', 'free_facts.py'),
-                           str(args)], capture_output=True, text=True, timeout=300, preexec_fn=_limited)
+    done = run_module(tmp_path, {'output': fixture('bookworm-b-s1-c2.out'), 'flags': '-b -s 1 -c 2'})
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(done.stdout) < 8192
     result = json.loads(done.stdout)
     assert result['ansible_facts']['free']['blocks'] == 2
+
+
+@pytest.mark.parametrize('tail', ['', 'Mem: garbage\n'])
+def test_the_largest_input_gives_a_small_result_read_or_refused(tmp_path, tail):
+    """1 MiB of blocks (about 2500): the newest 10 are kept, and the pasted text is not echoed back
+    whole in the result's invocation, whether it was read or refused."""
+    block = fixture('bookworm-over-b-w-t-l-v.out') + '\n'
+    output = block * ((MAX_TEXT - len(tail)) // len(block)) + tail
+    done = run_module(tmp_path, {'output': output, 'flags': '-bwtlv -s1'})
+    result = json.loads(done.stdout)
+    assert len(done.stdout) < 16384, len(done.stdout)
+    assert result['invocation']['module_args']['output'].endswith('... (%d characters)' % len(output))
+    if tail:
+        assert result['failed'] is True and 'cannot read free output' in result['msg']
+    else:
+        assert result['ansible_facts']['free']['blocks'] == len(output) // len(block)

@@ -28,16 +28,16 @@ options:
   output:
     description:
       - Text printed by C(free) to parse instead of running C(free) on the host.
-      - At most 1 MiB (1048576 characters); longer text fails (C(free -s) without C(-c) runs until stopped:
+      - At most 1 MiB (1048576 characters); longer text fails (C(free -s) without C(-c) runs until stopped, so
         give its last blocks). A byte-order mark at the start and CRLF line ends are fine.
     type: str
   flags:
     description:
       - The options C(free) ran with to produce O(output), as typed, for example C(-h), C(-m -w) or C(-bs1 -c2).
-      - Read as each release's C(free) reads them (getopt_long): clusters (C(-bw)), arguments glued or apart
+      - Read as each release's C(free) reads them (getopt_long), with clusters (C(-bw)), arguments glued or apart
         (C(-c2), C(-c 2), C(--count=2), C(--count 2)), unique abbreviations of long options (C(--by)), C(--);
         busybox C(free) looks at the second letter of its first argument only. Flags that release refuses
-        (C(-bm): several units; C(--me): ambiguous) fail, naming the option.
+        (C(-bm), several units, or C(--me), ambiguous) fail, naming the option.
       - Without flags a bare number counts KiB, C(free)'s default.
       - A one-letter suffix (C(1.9G)) is ambiguous without flags (1024-based in procps before 3.3.13,
         1000-based under C(--si)), so such output needs O(flags).
@@ -140,7 +140,7 @@ ansible_facts:
           description:
             - The C(Comm:) row of C(free -v) (procps-ng 4.0+) - C(total) is CommitLimit, C(used) Committed_AS,
               C(free) CommitLimit minus Committed_AS.
-            - C(free) is the one figure of the result that may be negative, and C(used) may exceed C(total):
+            - C(free) is the one figure of the result that may be negative, and C(used) may exceed C(total), as
               Committed_AS above CommitLimit is normal with C(vm.overcommit_memory=0). procps-ng 4.0.0 to 4.0.5
               print it negative (C(-6817910784), C(-6Gi)); 4.0.6 and later as an unsigned number wrapped around
               2**64 (C(18446744066891640832)), read back here to the same negative figure.
@@ -165,6 +165,7 @@ from ansible_collections.headroom.memory.plugins.module_utils.parse_error import
 from ansible_collections.headroom.memory.plugins.module_utils.read.free import MAX_TEXT, parse_free
 
 C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
+ECHOED = 512  # characters of output echoed back in the result's invocation
 
 
 def main():
@@ -188,11 +189,15 @@ def main():
         if rc != 0:
             module.fail_json(msg='free -b failed (rc=%d): %s' % (rc, err.strip()), rc=rc)
         flags = '-b'
+    # Ansible echoes the arguments back as `invocation`: not 1 MiB of pasted output, its size and start
+    params = dict(module.params)
+    if params['output'] is not None and len(params['output']) > ECHOED:
+        params['output'] = '%s... (%d characters)' % (params['output'][:ECHOED], len(params['output']))
     try:
         facts = parse_free(output, flags, module.params['version'])
     except ParseError as err:
-        module.fail_json(msg='cannot read free output: %s' % err)
-    module.exit_json(changed=False, ansible_facts={'free': facts})
+        module.fail_json(msg='cannot read free output: %s' % err, invocation={'module_args': params})
+    module.exit_json(changed=False, ansible_facts={'free': facts}, invocation={'module_args': params})
 
 
 if __name__ == '__main__':

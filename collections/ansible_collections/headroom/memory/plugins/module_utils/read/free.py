@@ -77,6 +77,7 @@ _LABELS = {'Mem:': 'mem', 'Swap:': 'swap', 'Low:': 'low', 'High:': 'high', 'Tota
            'Comm:': 'comm', '-/+ buffers/cache:': 'derived', '-/+ buffers:': 'derived'}
 _LABELS.update(_I18N_LABELS)
 _LABELS_LONGEST_FIRST = sorted(_LABELS, key=len, reverse=True)
+_LABEL = re.compile('|'.join(re.escape(label) for label in _LABELS_LONGEST_FIRST))
 
 _MEM_KEYS = ('total', 'used', 'free', 'shared', 'buffers', 'cache', 'buff_cache', 'available')
 _SWAP_KEYS = ('total', 'used', 'free')
@@ -504,7 +505,10 @@ def _figure(token, options, line, lineno, signed=False, wrapped=False):
                          'at most: the kernel counts memory in pages)' % (token, options.flags), line, lineno)
     if options.display_bug and point and whole == '0' and fraction == '0' and form in ('Ki', 'K'):
         return None  # procps 3.3.13-3.3.17 -h: a value under 1 MiB shows as 0.0Ki; unknown, not zero
-    value = round(Fraction(int(whole + (fraction or '')), 10 ** len(fraction or '')) * unit)
+    if fraction is None and unit.denominator == 1:
+        value = int(whole) * unit.numerator
+    else:
+        value = round(Fraction(int(whole + (fraction or '')), 10 ** len(fraction or '')) * unit)
     if wrapped and value >= 1 << 63:
         # procps 4.0.6+ scale_size() prints CommitLimit - Committed_AS as unsigned: the 2**64 wrap
         # of a negative figure. Exact in bytes and KiB; -h keeps too few digits to undo it.
@@ -680,12 +684,12 @@ def _split_row(line, lineno):
     '-/+ buffers/cache:', '상  위:'); what follows it, glued or not, is the figures.
     """
     text = line.strip()
-    for label in _LABELS_LONGEST_FIRST:
-        if text.startswith(label):
-            values = text[len(label):].split()
-            if not values:
-                raise ParseError('no numbers in this free row', line, lineno)
-            return label, values
+    match = _LABEL.match(text)  # the alternatives longest first: 'Totalt:' before 'Total:'
+    if match:
+        values = text[match.end():].split()
+        if not values:
+            raise ParseError('no numbers in this free row', line, lineno)
+        return match.group(), values
     words = text.split()
     for index, word in enumerate(words):
         if word[:1].isdigit():
