@@ -144,7 +144,7 @@ ansible_facts:
               Committed_AS above CommitLimit is normal with C(vm.overcommit_memory=0). procps-ng 4.0.0 to 4.0.5
               print it negative (C(-6817910784), C(-6Gi)); 4.0.6 and later as an unsigned number wrapped around
               2**64 (C(18446744066891640832)), read back here to the same negative figure.
-            - V(null) where C(free -h) of 4.0.6+ printed the wrapped figure (C(16383Pi)): too few digits are left.
+            - V(null) where C(free -h) of 4.0.6+ printed the wrapped figure (C(16383Pi)), which keeps too few digits.
           returned: when printed
           type: dict
         blocks:

@@ -446,7 +446,7 @@ def parse_flags(flags='', version=None):
         first = [err for release, err in refusals if release.kind == 'procps'][-1:] or [refusals[-1][1]]
         first = first[0]
         raise ParseError('free flags %s: %s -- no free release accepts them (%s)' % (shown, first, why))
-    options = FreeOptions(shown, [release.name for release, _ in accepted])
+    options = FreeOptions(shown, [release.name for release, dummy in accepted])
     blocks = []
     for release, (forms, human, line, count, display_bug) in accepted:
         options.human = options.human or human
@@ -492,7 +492,7 @@ def _figure(token, options, line, lineno, signed=False, wrapped=False):
                              for unit, names in options.conflicts[form].items())), line, lineno)
     if form not in options.forms:
         raise ParseError(_form_refusal(token, form, options), line, lineno)
-    unit, decimals, _, zero_only = options.forms[form]
+    unit, decimals, dummy, zero_only = options.forms[form]
     if fraction is not None:
         if not decimals:
             raise ParseError('not a size: %r -- free %s prints whole numbers%s; a decimal is not a '
