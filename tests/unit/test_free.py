@@ -126,8 +126,10 @@ def test_si_needs_the_version_because_procps_3_3_ignores_it():
     assert parse_free(text, '--si', version='4.0.4')['mem']['total'] == 24684084 * 1000
     # --kilo is decimal in both
     assert parse_free(text, '--kilo', version='3.3.17')['mem']['total'] == 24684084 * 1000
+    # 3.3.13-3.3.17 -h --si prints whole MiB times 1000**(3-i) (free.c scale_size): a 'G' there is
+    # 1000 MiB, not 10**9 nor 2**30 (this test said 24 GiB before: 2.4 % off)
     assert parse_free(one_row('24G 1.7G 21G 9.0M 1.2G 22G', '63M 0.0K 63M'), '-h --si',
-                      version='3.3.17')['mem']['total'] == 24 * GIB
+                      version='3.3.17')['mem']['total'] == 24 * 1000 * MIB
 
 
 def test_busybox_zero_and_the_3_3_display_bug():
@@ -142,6 +144,10 @@ def test_unknown_flag_and_bare_numbers_under_h_are_refused():
     with pytest.raises(ParseError, match="unknown free flag '-x'"):
         parse_free(one_row('1 2 3 4 5 6'), '-x')
     with pytest.raises(ParseError, match="unknown free flag '-q'"):
+        parse_free(one_row('1 2 3 4 5 6'), '-hq', version='free from procps-ng 4.0.2')
+    # busybox reads only its first argument's second letter: `busybox free -hq` is -h, whose bare
+    # numbers can only be 0
+    with pytest.raises(ParseError, match='busybox free -h a bare 0 at most'):
         parse_free(one_row('1 2 3 4 5 6'), '-hq')
     with pytest.raises(ParseError, match='prints a unit after every value'):
         parse_free(one_row('1 2 3 4 5 6'), '-h')
@@ -159,7 +165,7 @@ def test_lohi_total_and_committed_rows():
 
 def test_repeated_blocks_give_the_last_and_every_sample():
     block = one_row('7 6 5 4 3 %d')
-    free = parse_free(block % 2 + '\n' + block % 1, '-b')
+    free = parse_free(block % 2 + '\n' + block % 1, '-b -s 1 -c 2')
     assert free['mem']['available'] == 1
     assert [s['mem']['available'] for s in free['samples']] == [2, 1]
 
