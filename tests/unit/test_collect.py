@@ -341,3 +341,39 @@ def test_a_cut_output_is_a_gap_and_the_kernel_log_says_it_is_incomplete(monkeypa
     assert [e['pid'] for e in history['events']] == [42]
     note = 'journalctl --no-pager -q: output over 8.0 MiB: only its last 8.0 MiB read'
     assert collector.gaps == [note] and collector.cuts == [note] and history['incomplete'] == [note]
+
+
+TOP_HEAD = '''top - 10:00:00 up 1 day,  2:03,  1 user,  load average: 0.00, 0.00, 0.00
+Tasks: 40000 total,   1 running, 39999 sleeping,   0 stopped,   0 zombie
+%Cpu(s):  0.0 us,  0.0 sy,  0.0 ni,100.0 id,  0.0 wa,  0.0 hi,  0.0 si,  0.0 st
+MiB Mem :  24105.6 total,  20000.0 free,   2000.0 used,   2105.6 buff/cache
+MiB Swap:      0.0 total,      0.0 free,      0.0 used.  22000.0 avail Mem
+
+    PID USER      PR  NI    VIRT    RES    SHR S  %CPU  %MEM     TIME+ COMMAND
+'''
+
+
+def test_a_host_running_thousands_of_commands_sends_a_small_answer(monkeypatch):
+    """40,000 processes of 20,000 commands and 3,000 users: the answer names the biggest commands
+    (GROUPS_SHIPPED), ten users a command, and says how many it left out; it stays under 100 KiB."""
+    rows = ''.join('%7d user%-5d 20   0  123456  %5d   1234 S   0.0   0.1   0:00.01 cmd%d --arg\n'
+                   % (pid, pid % 3000, 40001 - pid, pid % 20000) for pid in range(1, 40001))
+    real = collect.run
+
+    def run(argv, env, **bounds):
+        if os.path.basename(argv[0]) == 'top':
+            return (0, '  procps-ng 4.0.2\n', '') if argv[1:] == ['-V'] else (0, TOP_HEAD + rows, '')
+        return real(argv, env, **bounds)
+    monkeypatch.setattr(collect, 'run', run)
+    collected = collect.collect(dict(READ, top_samples=1, sample_seconds=0, oom_history=False), run, collect.which)
+    answer = json.dumps(collected)
+    assert len(collected['groups']) == collect.GROUPS_SHIPPED
+    assert collected['groups'][0]['command'] == 'cmd1' and collected['groups'][0]['count'] == 2
+    assert '19800 commands beyond the biggest 200 not sent' in collected['gaps']
+    assert all(len(group['users']) <= 10 and len(group['pids']) <= 10 for group in collected['groups'])
+    assert len(answer) < 100 << 10, len(answer)
+
+
+def test_gaps_beyond_their_bound_are_counted():
+    assert collect.bounded_gaps(['g%d' % n for n in range(60)]) == ['g%d' % n for n in range(50)] + ['and 10 more gaps']
+    assert collect.bounded_gaps(['a']) == ['a']

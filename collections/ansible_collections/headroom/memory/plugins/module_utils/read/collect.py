@@ -35,6 +35,20 @@ C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
 VMSTAT_KEYS = ('oom_kill', 'pswpin', 'pswpout', 'pgmajfault', 'pgscan_direct')
 
 
+# What a host sends at most, whatever it runs or its logs hold: its answer stays small (the verdict
+# names the biggest; a tail of thousands of tiny commands changes none of it).
+GROUPS_SHIPPED = 200  # commands, biggest first (or top_limit, when it asks for more)
+VICTIMS_SHIPPED = 100  # distinct commands the OOM killer killed
+GAPS_SHIPPED = 50
+
+
+def bounded_gaps(gaps):
+    """The first GAPS_SHIPPED gaps, and how many more there were."""
+    if len(gaps) <= GAPS_SHIPPED:
+        return gaps
+    return gaps[:GAPS_SHIPPED] + ['and %d more gaps' % (len(gaps) - GAPS_SHIPPED)]
+
+
 class CollectError(Exception):
     """The host's memory could not be read at all; the message says what was tried."""
 
@@ -330,6 +344,10 @@ def collect(options, run, which, sleep=time.sleep):
         pressure = cgroup['pressure']  # /proc/pressure is the machine's; the cgroup's is the container's
     limit = options['top_limit']
     groups = group_processes(processes, pss)
+    shipped = max(limit, GROUPS_SHIPPED)
+    if len(groups) > shipped:
+        collector.gaps.append('%d commands beyond the biggest %d not sent' % (len(groups) - shipped, shipped))
+        del groups[shipped:]
     for group in groups[:limit]:
         group['largest']['started'] = started(group['largest']['pid'], btime)
     return {
@@ -351,7 +369,7 @@ def collect(options, run, which, sleep=time.sleep):
         # when each kill happened, for the verdict's window (a busy host's thousand kills: 20 KB)
         'oom_epochs': sorted(e['epoch'] for e in events if e.get('epoch') is not None)[-10000:],
         'now': time.time(),
-        'oom_victims': sorted(set(e['comm'] for e in events if e.get('comm'))),
+        'oom_victims': sorted(set(e['comm'] for e in events if e.get('comm')))[:VICTIMS_SHIPPED],
         'app_deaths': deaths[-options['oom_events_limit']:] if options['oom_events_limit'] else [],
         'app_death_sources': death_sources,
         'watch': watched,
@@ -359,7 +377,7 @@ def collect(options, run, which, sleep=time.sleep):
         'guard': guard,
         'groups': groups,
         'growth': growth(top.get('samples') if top else None, options['sample_seconds'])[:limit],
-        'gaps': collector.gaps,
+        'gaps': bounded_gaps(collector.gaps),
     }
 
 
