@@ -87,6 +87,14 @@ SCENARIOS = {
     'syslog-64MiB-kills': ({'journalctl': _python_tool('sys.exit(1)'), 'dmesg': _python_tool('sys.exit(1)')},
                            {'messages': (KILL, 64 << 20)},
                            'no journal, no dmesg; /var/log/messages holds 64 MiB of forged OOM reports'),
+    'syslog-64MiB-kill-lines': ({'journalctl': _python_tool('sys.exit(1)'), 'dmesg': _python_tool('sys.exit(1)')},
+                                {'messages': (KILL.splitlines(True)[-1], 64 << 20)},
+                                'no journal, no dmesg; /var/log/messages holds 64 MiB of forged kill lines alone'),
+    'journal-64MiB-kill-lines': ({'journalctl': _python_tool(
+        'import itertools\nline = %r\nwritten = 0\nfor n in itertools.count():\n'
+        '    text = line.format(n=n, stamp="2026-12-07T10:%%02d:%%02d+0000" %% (n // 60 %% 60, n %% 60))\n'
+        '    sys.stdout.write(text)\n    written += len(text)\n    if written > 64 << 20: break\n'
+        % KILL.splitlines(True)[-1])}, {}, 'journalctl prints 64 MiB of kill lines, then ends'),
     'app-logs': ({}, {'gunicorn/error.log': (GUNICORN, 64 << 20)},
                  'a gunicorn log of 64 MiB of workers killed by signal 9'),
 }
@@ -156,7 +164,7 @@ def run(name):
     return {'scenario': name, 'what': what, 'wall_s': round(wall, 1),
             'peak_rss_mib': round(usage.ru_maxrss / 1024.0, 1), 'answer_kib': round(len(out) / 1024.0, 1), 'failed': answer.get('failed', False),
             'msg': answer.get('msg'), 'gaps': collected.get('gaps'),
-            'kills': collected.get('oom_events_count'), 'processes': len((collected.get('top') or {}).get('processes') or [])}
+            'kills': (collected.get('oom_events_count') or 0) + (collected.get('oom_unattributed') or 0), 'oom_sources': collected.get('oom_sources'), 'processes': len((collected.get('top') or {}).get('processes') or [])}
 
 
 def main():
