@@ -73,8 +73,9 @@ class Collector(object):
         answer = self._run(argv, env) if seconds is None else self._run(argv, env, seconds=seconds)
         if len(answer) > 3 and answer[3]:
             note = '%s: %s' % (' '.join([os.path.basename(argv[0])] + list(argv[1:3])), answer[3])
-            self.cuts.append(note)
-            self.gaps.append(note)
+            if note not in self.cuts:  # the journal's windows around each kill are cut alike: said once
+                self.cuts.append(note)
+                self.gaps.append(note)
         return answer[:3]
 
     def read(self, path):
