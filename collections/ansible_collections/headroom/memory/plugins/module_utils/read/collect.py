@@ -18,7 +18,7 @@ import sys
 import time
 
 from ..parse_error import ParseError
-from .app_deaths import LOG_GLOBS, journal_command, link, parse_journal, parse_log
+from .app_deaths import DEATHS_KEPT, LOG_GLOBS, journal_command, link, parse_journal, parse_log
 from .app_servers import find as find_app_servers, proc_readers
 from .guard import read_guard
 from .free import parse_free
@@ -203,18 +203,25 @@ class Collector(object):
             except OSError as exc:
                 rc, out, err = None, '', str(exc)
             if rc == 0 and out.strip():
-                deaths.extend(parse_journal(out))
+                deaths.extend(self.newest(parse_journal(out), 'the app servers\' journal lines'))
                 sources.append('journalctl -o json --grep (app servers)')
             elif not (rc in (0, 1) and not (err or '').strip()):
                 self.gaps.append('app servers\' journal lines: rc=%s %s' % (rc, (err or out).strip()[:200]))
         files = sorted(set(name for pattern in LOG_GLOBS for name in glob.glob(pattern)))
         for name in files[:files_limit]:
             try:
-                deaths.extend(parse_log(read_log_tail(name, tail_bytes), name))
+                deaths.extend(self.newest(parse_log(read_log_tail(name, tail_bytes), name), name))
                 sources.append(name)
             except (IOError, OSError) as exc:
                 self.gaps.append('%s: %s' % (name, exc.strerror or exc))
-        return deaths, sources
+        return deaths[-DEATHS_KEPT:], sources
+
+    def newest(self, deaths, source):
+        """A parse's deaths, its oldest dropped (with a gap) when it found more than DEATHS_KEPT."""
+        if len(deaths) > DEATHS_KEPT:
+            self.gaps.append('%s: more than %d workers\' deaths: only the newest %d read' % (source, DEATHS_KEPT, DEATHS_KEPT))
+            return deaths[-DEATHS_KEPT:]
+        return deaths
 
 
 def in_scope(events, cgroup, container, cid):
