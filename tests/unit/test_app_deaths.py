@@ -1,6 +1,7 @@
 """Silent deaths of app-server workers, from real gunicorn 20.1, uWSGI 2.0.21, Celery 5.2.6 and php-fpm 8.2
 (Debian 12's packages) whose workers the kernel OOM-killed in a 384 MiB container
 (tests/fixtures/apps/capture-app-deaths.sh), linked to the kernel's kills of that container."""
+import json
 import os
 
 import pytest
@@ -167,3 +168,26 @@ def test_celerys_worker_lost_line_ten_seconds_later_is_the_same_death():
     between = deaths[0]['epoch'] + 5
     facts = app_deaths({'app_deaths': deaths, 'app_death_sources': ['journal']}, between)
     assert [(row['service'], row['recent']) for row in facts['services']] == [('celery.service', 0)]
+
+
+def test_a_log_flooded_with_deaths_costs_a_bounded_reading():
+    """An app's log is anyone's to fill: a million forged deaths cost the newest DEATHS_KEPT, and the
+    collector says the older ones were left out."""
+    from ansible_collections.headroom.memory.plugins.module_utils.read import app_deaths, collect
+    lines = ('[2026-12-07 10:00:00 +0000] [1] [WARNING] Worker with pid %d was terminated due to signal 9\n' % n
+             for n in range(1000000))
+    deaths = app_deaths.parse_log(lines, '/var/log/gunicorn/error.log')
+    assert len(deaths) == app_deaths.DEATHS_KEPT + 1 and deaths[-1]['pid'] == 999999
+    collector = collect.Collector(run=None, which=lambda name: None)
+    kept = collector.newest(deaths, '/var/log/gunicorn/error.log')
+    assert len(kept) == app_deaths.DEATHS_KEPT and kept[0]['pid'] == 1000000 - app_deaths.DEATHS_KEPT
+    assert collector.gaps == ["/var/log/gunicorn/error.log: more than 1000 workers' deaths: only the newest 1000 read"]
+
+
+def test_the_journal_flooded_with_deaths_keeps_the_newest():
+    from ansible_collections.headroom.memory.plugins.module_utils.read import app_deaths
+    text = ''.join(json.dumps({'MESSAGE': 'Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?' % n,
+                               '__REALTIME_TIMESTAMP': str(1796637600000000 + n), '_SYSTEMD_UNIT': 'gunicorn.service'}) + '\n'
+                   for n in range(5000))
+    deaths = app_deaths.parse_journal(text)
+    assert len(deaths) == app_deaths.DEATHS_KEPT + 1 and [d['pid'] for d in deaths[-2:]] == [4998, 4999]

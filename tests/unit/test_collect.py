@@ -6,6 +6,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -133,10 +134,10 @@ def test_output_no_parser_reads_is_a_named_gap_and_the_host_is_still_read(monkey
     /proc/meminfo, an unreadable top to a diagnosis without processes; each is a named gap."""
     real = collect.run
 
-    def run(argv, env):
+    def run(argv, env, **bounds):
         if os.path.basename(argv[0]) == broken:
             return 0, 'this is not %s\n' % broken, ''
-        return real(argv, env)
+        return real(argv, env, **bounds)
     monkeypatch.setattr(collect, 'run', run)
     collect.main(dict(READ, top_samples=1, sample_seconds=0))
     answer = json.loads(capsys.readouterr().out)
@@ -155,8 +156,8 @@ def test_output_no_parser_reads_is_a_named_gap_and_the_host_is_still_read(monkey
 
 def test_when_neither_free_nor_meminfo_reads_the_answer_is_a_failure_document(monkeypatch, capsys):
     real = collect.run
-    monkeypatch.setattr(collect, 'run', lambda argv, env: (0, 'not free\n', '') if argv[0].endswith('free')
-                        else real(argv, env))
+    monkeypatch.setattr(collect, 'run', lambda argv, env, **bounds: (0, 'not free\n', '') if argv[0].endswith('free')
+                        else real(argv, env, **bounds))
     monkeypatch.setattr(collect.Collector, 'read', lambda self, path: 'garbage\n' if path == '/proc/meminfo'
                         else open(path).read())
     collect.main(dict(READ, top_samples=1, sample_seconds=0))
@@ -195,7 +196,7 @@ def test_the_diagnosis_leaves_its_own_processes_out_of_the_table():
         'sys.path.insert(0, %r)' % COLLECTIONS,
         'from ansible_collections.headroom.memory.plugins.module_utils.read import collect',
         'started = []',
-        'def run(argv, env):',
+        'def run(argv, env, seconds=None):',
         '    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, **env))',
         '    started.append(proc.pid)',
         '    out, err = proc.communicate()',
@@ -248,3 +249,138 @@ def test_a_journal_that_found_nothing_is_not_listed_as_a_failure(tmp_path):
 def test_reading_options_out_of_bounds_are_named_before_any_host_is_read(option, value):
     with pytest.raises(ValueError, match='%s must be from' % option):
         policy_of(_params(**{option: value}))
+
+
+# ---------------------------------------------------------------- each command within its bounds
+
+@pytest.fixture
+def small_bounds(monkeypatch):
+    """Bounds small enough to reach in a test: 64 KiB of output, 2 s."""
+    monkeypatch.setattr(collect, 'BOUNDS', {'yes': (2.0, 64 << 10, 'head'), 'seq': (20.0, 64 << 10, 'tail')})
+    monkeypatch.setattr(collect, 'DEFAULT_BOUND', (2.0, 64 << 10, 'head'))
+
+
+def test_endless_output_is_cut_at_its_bound_and_the_command_stopped(small_bounds):
+    rc, out, err, cut = collect.run(['yes', 'headroom'], {})
+    assert rc == 0 and cut == 'output over 64.0 KiB: only its first 64.0 KiB read'
+    assert len(out) <= 64 << 10 and out.endswith('headroom\n') and set(out.splitlines()) == {'headroom'}
+
+
+def test_a_log_over_its_bound_keeps_its_newest_whole_lines(small_bounds):
+    rc, out, err, cut = collect.run(['seq', '1', '1000000'], {})
+    lines = out.splitlines()
+    assert rc == 0 and cut == 'output over 64.0 KiB: only its last 64.0 KiB read'
+    assert lines[-1] == '1000000' and len(out) <= 64 << 10
+    assert [int(n) for n in lines] == list(range(int(lines[0]), 1000001))  # whole lines, none cut in two
+
+
+def test_a_command_that_does_not_answer_is_stopped_and_named(small_bounds):
+    with pytest.raises(OSError, match=r'sleep: no answer within 2 s, stopped'):
+        collect.run(['sleep', '600'], {})
+
+
+def test_a_command_that_closes_its_output_and_runs_on_is_stopped(small_bounds):
+    with pytest.raises(OSError, match=r'sh: did not end within 2 s, stopped'):
+        collect.run(['sh', '-c', 'exec >&- 2>&-; sleep 600'], {})
+
+
+def test_what_a_command_started_is_stopped_with_it(small_bounds, tmp_path):
+    """A child that leaves a process holding its output (a pager, a daemon) costs no more than its bound:
+    the whole session is killed, nothing is left running."""
+    marker = 'headroom-bound-%d' % os.getpid()
+    with pytest.raises(OSError, match='no answer within'):
+        collect.run(['bash', '-c', '(exec -a %s sleep 600) & echo started' % marker], {})
+    # SIGKILL is delivered, not awaited: a killed process may show for a moment; one left running stays
+    deadline = time.monotonic() + 30
+    while True:
+        left = subprocess.run(['pgrep', '-f', marker], capture_output=True, text=True).stdout
+        if left == '' or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert left == '', 'left running: %s' % left
+
+
+def test_a_command_cannot_allocate_past_the_data_bound():
+    """Each command runs under RLIMIT_DATA (DATA_BYTES): an allocation past it fails in the command,
+    the host does not pay for it."""
+    rc, out, err, cut = collect.run([sys.executable, '-c', 'x = bytearray(%d); print("allocated")'
+                                     % (collect.DATA_BYTES + (64 << 20))], {})
+    assert rc != 0 and 'allocated' not in out and 'MemoryError' in err
+
+
+def test_commands_after_the_readings_deadline_are_gaps_not_waits(monkeypatch):
+    monkeypatch.setitem(collect._deadline, 'at', collect.time.monotonic() + 0.5)
+    collector = collect.Collector(collect.run, collect.which)
+    assert collector.command('free -b', ['free', '-b']) is None
+    assert collector.gaps == ["free -b: free: not run, the reading's time (120 s) is up"]
+
+
+def test_the_program_that_runs_out_of_memory_answers_with_a_failure(tmp_path):
+    """For real, in a process of its own: the reading's RLIMIT_DATA stops a reading that would grow (here one
+    made to), and the answer is a failure document naming the bound, not a crash or a host out of memory."""
+    program = '\n'.join([
+        'import sys',
+        'sys.path.insert(0, %r)' % COLLECTIONS,
+        'from ansible_collections.headroom.memory.plugins.module_utils.read import collect',
+        'collect.DATA_BYTES = 96 << 20',
+        'def grow(*args):',
+        '    held = []',
+        '    while True:',
+        '        held.append(bytearray(1 << 20))',
+        'collect.collect = grow',
+        'collect.main(%r, bounded=True)' % dict(READ, sample_seconds=0, top_samples=1)])
+    done = subprocess.run([sys.executable, '-c', program], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer == {'failed': True, 'msg': 'the reading stopped at its memory bound (96 MiB of data, RLIMIT_DATA) '
+                                             'rather than take more from this host'}
+
+
+def test_a_cut_output_is_a_gap_and_the_kernel_log_says_it_is_incomplete(monkeypatch):
+    def run(argv, env, **bounds):
+        if argv[0].endswith('journalctl') and '--grep' in argv:
+            return 0, '2026-12-07T10:00:00+0000 host kernel: Out of memory: Killed process 42 (python3) ' \
+                      'total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB\n', '', \
+                'output over 8.0 MiB: only its last 8.0 MiB read'
+        return 1, '', 'no'
+    collector = collect.Collector(run, which=lambda name: '/usr/bin/' + name)
+    history = collector.oom_history()
+    assert [e['pid'] for e in history['events']] == [42]
+    note = 'journalctl --no-pager -q: output over 8.0 MiB: only its last 8.0 MiB read'
+    assert collector.gaps == [note] and collector.cuts == [note] and history['incomplete'] == [note]
+
+
+TOP_HEAD = '''top - 10:00:00 up 1 day,  2:03,  1 user,  load average: 0.00, 0.00, 0.00
+Tasks: 40000 total,   1 running, 39999 sleeping,   0 stopped,   0 zombie
+%Cpu(s):  0.0 us,  0.0 sy,  0.0 ni,100.0 id,  0.0 wa,  0.0 hi,  0.0 si,  0.0 st
+MiB Mem :  24105.6 total,  20000.0 free,   2000.0 used,   2105.6 buff/cache
+MiB Swap:      0.0 total,      0.0 free,      0.0 used.  22000.0 avail Mem
+
+    PID USER      PR  NI    VIRT    RES    SHR S  %CPU  %MEM     TIME+ COMMAND
+'''
+
+
+def test_a_host_running_thousands_of_commands_sends_a_small_answer(monkeypatch):
+    """40,000 processes of 20,000 commands and 3,000 users: the answer names the biggest commands
+    (GROUPS_SHIPPED), ten users a command, and says how many it left out; it stays under 100 KiB."""
+    rows = ''.join('%7d user%-5d 20   0  123456  %5d   1234 S   0.0   0.1   0:00.01 cmd%d --arg\n'
+                   % (pid, pid % 3000, 40001 - pid, pid % 20000) for pid in range(1, 40001))
+    real = collect.run
+
+    def run(argv, env, **bounds):
+        if os.path.basename(argv[0]) == 'top':
+            return (0, '  procps-ng 4.0.2\n', '') if argv[1:] == ['-V'] else (0, TOP_HEAD + rows, '')
+        return real(argv, env, **bounds)
+    monkeypatch.setattr(collect, 'run', run)
+    collected = collect.collect(dict(READ, top_samples=1, sample_seconds=0, oom_history=False), run, collect.which)
+    answer = json.dumps(collected)
+    assert len(collected['groups']) == collect.GROUPS_SHIPPED
+    assert collected['groups'][0]['command'] == 'cmd1' and collected['groups'][0]['count'] == 2
+    assert '19800 commands beyond the biggest 200 not sent' in collected['gaps']
+    assert all(len(group['users']) <= 10 and len(group['pids']) <= 10 for group in collected['groups'])
+    assert len(answer) < 100 << 10, len(answer)
+
+
+def test_gaps_beyond_their_bound_are_counted():
+    assert collect.bounded_gaps(['g%d' % n for n in range(60)]) == ['g%d' % n for n in range(50)] + ['and 10 more gaps']
+    assert collect.bounded_gaps(['a']) == ['a']

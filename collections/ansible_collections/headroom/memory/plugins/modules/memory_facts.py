@@ -324,7 +324,8 @@ ansible_facts:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.headroom.memory.plugins.module_utils.read.collect import CollectError, collect
+from ansible_collections.headroom.memory.plugins.module_utils.read.collect import (
+    Bounded, CollectError, OutOfTime, collect, run)
 from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import (
     ARGUMENT_SPEC, diagnose, policy_of, read_options)
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
@@ -338,11 +339,15 @@ def main():
     except ValueError as err:
         module.fail_json(msg=str(err))
 
-    def run(argv, env):
-        return module.run_command(argv, environ_update=env, handle_exceptions=False)
-
+    options = read_options(params, policy)
+    # The reading's own runner, not run_command: it bounds each command's time, output and memory,
+    # which a host short of memory needs and run_command does not do.
     try:
-        collected = collect(read_options(params, policy), run, module.get_bin_path)
+        with Bounded(options) as bounds:
+            try:
+                collected = collect(options, run, module.get_bin_path)
+            except (MemoryError, OutOfTime) as err:
+                module.fail_json(msg=bounds.failure(err))
     except (ParseError, CollectError) as err:
         module.fail_json(msg='cannot read this host\'s memory figures: %s' % err)
     module.exit_json(changed=False, ansible_facts={'headroom': diagnose(collected, params, policy)})

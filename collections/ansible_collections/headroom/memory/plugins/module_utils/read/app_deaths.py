@@ -20,6 +20,7 @@ Pure parsing here; :mod:`collect` runs the commands and reads the files.
 """
 
 import calendar
+import collections
 import json
 import re
 
@@ -70,10 +71,17 @@ def match(message):
     return None
 
 
-def parse_journal(text):
-    """Deaths from ``journalctl -o json`` lines: time (epoch, exact), unit, pid of the logger."""
-    deaths = []
-    for line in text.splitlines():
+# The newest deaths a source keeps: an app's log is anyone's to fill (the app writes it), and each death
+# kept costs memory and the time of joining it to the kernel's kills. Without a bound, 20 logs of 4 MiB of
+# one line repeated cost 450 MB.
+DEATHS_KEPT = 1000
+
+
+def parse_journal(text, limit=DEATHS_KEPT):
+    """Deaths from ``journalctl -o json`` lines: time (epoch, exact), unit, pid of the logger; the newest
+    ``limit`` + 1 at most (one more than ``limit`` says that older ones were left out)."""
+    deaths = collections.deque(maxlen=limit + 1)
+    for line in _lines(text):
         try:
             entry = json.loads(line)
         except ValueError:
@@ -90,7 +98,7 @@ def parse_journal(text):
             epoch = None
         unit = entry.get('_SYSTEMD_UNIT') if isinstance(entry.get('_SYSTEMD_UNIT'), str) else None
         deaths.append(_death(found, epoch, unit, 'journal', message))
-    return _merge_celery(deaths)
+    return _merge_celery(list(deaths))
 
 
 # stamps the apps write at the start of their own log lines
@@ -128,10 +136,11 @@ def line_epoch(line):
     return None
 
 
-def parse_log(lines, source):
+def parse_log(lines, source, limit=DEATHS_KEPT):
     """Deaths from an app's log file (an iterable of lines); a line's time is its own stamp, or the
-    time of the last stamped line before it (uWSGI stamps only its request lines by default)."""
-    deaths = []
+    time of the last stamped line before it (uWSGI stamps only its request lines by default). The
+    newest ``limit`` + 1 at most, as :func:`parse_journal`."""
+    deaths = collections.deque(maxlen=limit + 1)
     last = None
     for line in lines:
         epoch = line_epoch(line)
@@ -141,7 +150,17 @@ def parse_log(lines, source):
         if found:
             deaths.append(_death(found, epoch if epoch is not None else last, None, source, line.strip(),
                                  dated=epoch is not None))
-    return _merge_celery(deaths)
+    return _merge_celery(list(deaths))
+
+
+def _lines(text):
+    """The lines of ``text`` one at a time, not a list of them all."""
+    start = 0
+    while start < len(text):
+        end = text.find('\n', start)
+        end = len(text) if end < 0 else end
+        yield text[start:end]
+        start = end + 1
 
 
 def _death(found, epoch, unit, source, message, dated=True):

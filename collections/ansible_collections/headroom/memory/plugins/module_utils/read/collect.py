@@ -18,7 +18,7 @@ import sys
 import time
 
 from ..parse_error import ParseError
-from .app_deaths import LOG_GLOBS, journal_command, link, parse_journal, parse_log
+from .app_deaths import DEATHS_KEPT, LOG_GLOBS, journal_command, link, parse_journal, parse_log
 from .app_servers import find as find_app_servers, proc_readers
 from .guard import read_guard
 from .free import parse_free
@@ -29,10 +29,24 @@ from .oom import attribute, collect_oom_history, read_log_tail, stamp_epoch
 from .processes import group_processes, growth
 from .top import TOP_ENV, parse_top, run_top
 from .watch import biggest_commands, read_available, read_vmstat, watch
-from ..units import is_count
+from ..units import human, is_count
 
 C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
 VMSTAT_KEYS = ('oom_kill', 'pswpin', 'pswpout', 'pgmajfault', 'pgscan_direct')
+
+
+# What a host sends at most, whatever it runs or its logs hold: its answer stays small (the verdict
+# names the biggest; a tail of thousands of tiny commands changes none of it).
+GROUPS_SHIPPED = 200  # commands, biggest first (or top_limit, when it asks for more)
+VICTIMS_SHIPPED = 100  # distinct commands the OOM killer killed
+GAPS_SHIPPED = 50
+
+
+def bounded_gaps(gaps):
+    """The first GAPS_SHIPPED gaps, and how many more there were."""
+    if len(gaps) <= GAPS_SHIPPED:
+        return gaps
+    return gaps[:GAPS_SHIPPED] + ['and %d more gaps' % (len(gaps) - GAPS_SHIPPED)]
 
 
 class CollectError(Exception):
@@ -42,15 +56,27 @@ class CollectError(Exception):
 class Collector(object):
     """Runs the commands and reads the files; every parse goes through the headroom parsers.
 
-    ``run(argv, env)`` returns ``(rc, stdout, stderr)`` with ``env`` added to the environment and
-    raises OSError when the program cannot run; ``which(name)`` is its path or None.
+    ``run(argv, env, seconds=None)`` returns ``(rc, stdout, stderr, cut)`` (:func:`run`: ``cut`` says
+    what a command's output bound left out, or None) with ``env`` added to the environment and raises
+    OSError when the program cannot run or answer in time; ``which(name)`` is its path or None.
     """
 
     def __init__(self, run, which):
         self._run = run
         self._which = which
         self.gaps = []
+        self.cuts = []  # 'journalctl: output over 8 MiB: ...', also in gaps
         self.rollups = {}  # pid -> smaps_rollup, read once
+
+    def call(self, argv, env, seconds=None):
+        """``(rc, stdout, stderr)`` of the run, its cut (if any) noted in ``cuts`` and ``gaps``."""
+        answer = self._run(argv, env) if seconds is None else self._run(argv, env, seconds=seconds)
+        if len(answer) > 3 and answer[3]:
+            note = '%s: %s' % (' '.join([os.path.basename(argv[0])] + list(argv[1:3])), answer[3])
+            if note not in self.cuts:  # the journal's windows around each kill are cut alike: said once
+                self.cuts.append(note)
+                self.gaps.append(note)
+        return answer[:3]
 
     def read(self, path):
         try:
@@ -67,7 +93,7 @@ class Collector(object):
             self.gaps.append('%s: not installed' % argv[0])
             return None
         try:
-            rc, out, err = self._run([path] + argv[1:], env or C_LOCALE)
+            rc, out, err = self.call([path] + argv[1:], env or C_LOCALE)
         except OSError as err:
             self.gaps.append('%s: %s' % (name, err.strerror or err))
             return None
@@ -115,8 +141,10 @@ class Collector(object):
             self.gaps.append('top: not installed: processes not read')
             return None
         delay = max(0.1, seconds / (samples - 1)) if samples > 1 else None
+        # top takes the time its samples are asked for, then its own bound
+        bound = BOUNDS['top'][0] + (delay or 0) * (samples - 1)
         try:
-            out, busybox = run_top(lambda argv: self._run([path] + argv[1:], TOP_ENV), samples, delay)
+            out, busybox = run_top(lambda argv: self.call([path] + argv[1:], TOP_ENV, bound), samples, delay)
         except OSError as err:
             self.gaps.append('top: %s' % err)
             return None
@@ -150,8 +178,10 @@ class Collector(object):
             path = self._which(argv[0])
             if path is None:
                 raise OSError('%s: not installed' % argv[0])
-            return self._run([path] + argv[1:], C_LOCALE)
+            return self.call([path] + argv[1:], C_LOCALE)
+        cuts = len(self.cuts)
         history = collect_oom_history(run, since=since, btime=btime, page_size=os.sysconf('SC_PAGE_SIZE'))
+        history['incomplete'].extend(self.cuts[cuts:])  # a log cut to its bound lost its oldest kills
         if not history['sources']:
             failed = ['%s: %s' % (t['argv'][0], t['error'] or 'rc=%s' % t['rc'])
                       for t in history['tried'] if not t['empty']]
@@ -169,22 +199,29 @@ class Collector(object):
         if path is not None:
             argv = journal_command(since)
             try:
-                rc, out, err = self._run([path] + argv[1:], C_LOCALE)
+                rc, out, err = self.call([path] + argv[1:], C_LOCALE)
             except OSError as exc:
                 rc, out, err = None, '', str(exc)
             if rc == 0 and out.strip():
-                deaths.extend(parse_journal(out))
+                deaths.extend(self.newest(parse_journal(out), 'the app servers\' journal lines'))
                 sources.append('journalctl -o json --grep (app servers)')
             elif not (rc in (0, 1) and not (err or '').strip()):
                 self.gaps.append('app servers\' journal lines: rc=%s %s' % (rc, (err or out).strip()[:200]))
         files = sorted(set(name for pattern in LOG_GLOBS for name in glob.glob(pattern)))
         for name in files[:files_limit]:
             try:
-                deaths.extend(parse_log(read_log_tail(name, tail_bytes), name))
+                deaths.extend(self.newest(parse_log(read_log_tail(name, tail_bytes), name), name))
                 sources.append(name)
             except (IOError, OSError) as exc:
                 self.gaps.append('%s: %s' % (name, exc.strerror or exc))
-        return deaths, sources
+        return deaths[-DEATHS_KEPT:], sources
+
+    def newest(self, deaths, source):
+        """A parse's deaths, its oldest dropped (with a gap) when it found more than DEATHS_KEPT."""
+        if len(deaths) > DEATHS_KEPT:
+            self.gaps.append('%s: more than %d workers\' deaths: only the newest %d read' % (source, DEATHS_KEPT, DEATHS_KEPT))
+            return deaths[-DEATHS_KEPT:]
+        return deaths
 
 
 def in_scope(events, cgroup, container, cid):
@@ -315,6 +352,10 @@ def collect(options, run, which, sleep=time.sleep):
         pressure = cgroup['pressure']  # /proc/pressure is the machine's; the cgroup's is the container's
     limit = options['top_limit']
     groups = group_processes(processes, pss)
+    shipped = max(limit, GROUPS_SHIPPED)
+    if len(groups) > shipped:
+        collector.gaps.append('%d commands beyond the biggest %d not sent' % (len(groups) - shipped, shipped))
+        del groups[shipped:]
     for group in groups[:limit]:
         group['largest']['started'] = started(group['largest']['pid'], btime)
     return {
@@ -336,7 +377,7 @@ def collect(options, run, which, sleep=time.sleep):
         # when each kill happened, for the verdict's window (a busy host's thousand kills: 20 KB)
         'oom_epochs': sorted(e['epoch'] for e in events if e.get('epoch') is not None)[-10000:],
         'now': time.time(),
-        'oom_victims': sorted(set(e['comm'] for e in events if e.get('comm'))),
+        'oom_victims': sorted(set(e['comm'] for e in events if e.get('comm')))[:VICTIMS_SHIPPED],
         'app_deaths': deaths[-options['oom_events_limit']:] if options['oom_events_limit'] else [],
         'app_death_sources': death_sources,
         'watch': watched,
@@ -344,7 +385,7 @@ def collect(options, run, which, sleep=time.sleep):
         'guard': guard,
         'groups': groups,
         'growth': growth(top.get('samples') if top else None, options['sample_seconds'])[:limit],
-        'gaps': collector.gaps,
+        'gaps': bounded_gaps(collector.gaps),
     }
 
 
@@ -366,20 +407,181 @@ def which(name):
     return None
 
 
-def run(argv, env):
-    import subprocess  # only here: the module runs its commands through AnsibleModule
+# What one command may cost a host that is short of memory: the seconds it may take, the bytes of its
+# standard output kept (the head, where the first lines matter: top sorts its biggest first; the
+# tail, where the newest do: the kernel's log), and the memory it may allocate (RLIMIT_DATA: heap and
+# private mappings, Linux 4.7+; journalctl's mapped journal files are shared and do not count).
+# The kernel's ring buffer is 128 KiB to 1 MiB on most machines (2 ** CONFIG_LOG_BUF_SHIFT, more per
+# CPU), 32 MiB at most; journalctl --grep prints OOM lines only: 8 MiB of them is thousands of kills,
+# and the newest hold the ones that matter. Text is decoded after the cut: 8 MiB of bytes can be
+# 32 MiB of str when one character needs four bytes.
+BOUNDS = {
+    'journalctl': (60.0, 8 << 20, 'tail'),
+    'dmesg': (30.0, 8 << 20, 'tail'),
+    'top': (30.0, 4 << 20, 'head'),  # about 40,000 processes at 100 bytes a line
+    'free': (15.0, 1 << 20, 'head'),
+}
+DEFAULT_BOUND = (30.0, 1 << 20, 'head')
+STDERR_BYTES = 64 << 10
+# The memory (RLIMIT_DATA) the program and each command it runs may allocate; measured use is far
+# below it (bench/bench_host_bounds.py): it is the backstop, the bounds above are the plan.
+DATA_BYTES = 192 << 20
+
+
+def limit_data(limit=DATA_BYTES):
+    """Lower this process's RLIMIT_DATA soft limit to ``limit`` (never raise it): what a child runs
+    with, and the program itself."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    wanted = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+    if soft == resource.RLIM_INFINITY or soft > wanted:
+        resource.setrlimit(resource.RLIMIT_DATA, (wanted, hard))
+
+
+def _kill(proc):
+    """Stop a command and whatever it started (its session), and collect it."""
+    import signal
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    proc.wait()
+
+
+def run(argv, env, seconds=None):
+    """``(rc, stdout, stderr, cut)`` of argv, within its BOUNDS. Past its seconds the command is killed
+    and OSError raised: no answer is a failed source. Past its bytes, what was kept (whole lines) is
+    its answer and ``cut`` says what was left out; a command stopped for that is not a failed one (rc
+    0). ``seconds`` overrides the table (top's samples take the time they are asked for)."""
+    import selectors
+    import subprocess  # only here: the reading's one runner, for the module and the program alike
+    limit_seconds, limit_bytes, keep = BOUNDS.get(os.path.basename(argv[0]), DEFAULT_BOUND)
+    limit_seconds = _time_left(limit_seconds if seconds is None else seconds, os.path.basename(argv[0]))
     environ = dict(os.environ)
     environ.update(env)
+    # a session of its own: what it starts is stopped with it
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=environ)
-    out, err = proc.communicate()
-    return proc.returncode, out.decode('utf-8', 'replace'), err.decode('utf-8', 'replace')
+                            env=environ, preexec_fn=limit_data, start_new_session=True)
+    deadline = time.monotonic() + limit_seconds
+    out, err = bytearray(), bytearray()
+    trimmed = stopped = False
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(proc.stdout, selectors.EVENT_READ, out)
+            selector.register(proc.stderr, selectors.EVENT_READ, err)
+            while selector.get_map() and not stopped:
+                left = deadline - time.monotonic()
+                ready = selector.select(left) if left > 0 else []
+                if not ready:
+                    raise OSError('%s: no answer within %g s, stopped' % (os.path.basename(argv[0]), limit_seconds))
+                for key, _events in ready:
+                    chunk = os.read(key.fd, 65536)
+                    if not chunk:
+                        selector.unregister(key.fileobj)
+                    elif key.data is err:
+                        err.extend(chunk[:max(STDERR_BYTES - len(err), 0)])
+                    else:
+                        out.extend(chunk)
+                        if keep == 'tail' and len(out) > 2 * limit_bytes:
+                            del out[:len(out) - limit_bytes]  # amortized: under twice the bound at any time
+                            trimmed = True
+                        elif keep == 'head' and len(out) >= limit_bytes:
+                            del out[out.rfind(b'\n', 0, limit_bytes) + 1:]
+                            stopped = True
+                            break
+        if stopped:
+            _kill(proc)
+        else:
+            proc.wait(max(deadline - time.monotonic(), 0.01))
+    except subprocess.TimeoutExpired:  # its output ended, the command did not
+        raise OSError('%s: did not end within %g s, stopped' % (os.path.basename(argv[0]), limit_seconds))
+    finally:
+        if proc.returncode is None:
+            _kill(proc)
+        proc.stdout.close()
+        proc.stderr.close()
+    rc, cut = proc.returncode, None
+    if stopped:
+        rc = 0
+        cut = 'output over %s: only its first %s read' % (human(limit_bytes), human(limit_bytes))
+    elif trimmed or len(out) > limit_bytes:
+        del out[:len(out) - limit_bytes]
+        del out[:out.find(b'\n') + 1]  # the first line left is the end of one
+        cut = 'output over %s: only its last %s read' % (human(limit_bytes), human(limit_bytes))
+    return rc, out.decode('utf-8', 'replace'), err.decode('utf-8', 'replace'), cut
 
 
-def main(options, out=None):
+# The reading's whole time: what its samples and its watch are asked for, and this much more. Each
+# command also has its own bound (BOUNDS); a command started when the time is nearly up gets what is
+# left, and one started after it is a gap ('the reading's time is up'), so the reading still answers.
+READING_SECONDS = 120.0
+_deadline = {'at': None}  # time.monotonic() by which the reading ends, when Bounded bounds it
+
+
+def _time_left(seconds, name):
+    """``seconds``, or less when the reading's deadline comes first; OSError when it has passed."""
+    if _deadline['at'] is None:
+        return seconds
+    left = _deadline['at'] - time.monotonic()
+    if left <= 1:
+        raise OSError('%s: not run, the reading\'s time (%g s) is up' % (name, READING_SECONDS))
+    return min(seconds, left)
+
+
+class OutOfTime(Exception):
+    """The reading overran its deadline outside any command (a last resort, by SIGALRM)."""
+
+
+class Bounded(object):
+    """``with Bounded(options):`` the reading's memory (RLIMIT_DATA, :data:`DATA_BYTES`, which each
+    command inherits) and time (sample_seconds + watch_seconds + :data:`READING_SECONDS`) are bounded
+    in this process, the program's or the module's. ``failure`` words an exception that ended it."""
+
+    def __init__(self, options):
+        self.seconds = (float(options.get('sample_seconds') or 0) + float(options.get('watch_seconds') or 0)
+                        + READING_SECONDS)
+
+    def __enter__(self):
+        import signal
+        limit_data()
+        _deadline['at'] = time.monotonic() + self.seconds
+
+        def overrun(_signum, _frame):
+            raise OutOfTime()
+        self._previous = signal.signal(signal.SIGALRM, overrun)
+        signal.alarm(int(self.seconds) + 30)  # the commands' bounds come first; this is for everything else
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, self._previous)
+        _deadline['at'] = None
+        return False
+
+    def failure(self, err):
+        """The message for MemoryError or OutOfTime, or None for any other exception."""
+        if isinstance(err, MemoryError):
+            return ('the reading stopped at its memory bound (%d MiB of data, RLIMIT_DATA) rather than take more '
+                    'from this host' % (DATA_BYTES >> 20))
+        if isinstance(err, OutOfTime):
+            return 'the reading stopped at its time bound (%d s) rather than run on' % self.seconds
+        return None
+
+
+def main(options, out=None, bounded=False):
+    """Read the host and print one JSON document; with ``bounded`` (the program the action plugin
+    sends) within :class:`Bounded`, and running out of memory or time is a failure document."""
     out = out or sys.stdout
     try:
-        result = {'collected': collect(options, run, which)}
+        if bounded:
+            with Bounded(options) as bounds:
+                try:
+                    result = {'collected': collect(options, run, which)}
+                except (MemoryError, OutOfTime) as err:
+                    result = {'failed': True, 'msg': bounds.failure(err)}
+        else:
+            result = {'collected': collect(options, run, which)}
     except (ParseError, CollectError) as err:
         result = {'failed': True, 'msg': 'cannot read this host\'s memory figures: %s' % err}
     json.dump(result, out, separators=(',', ':'))

@@ -382,6 +382,8 @@ def _scope_path(reader, pid1):
 
 # A container holds a few hundred cgroups at most; a walk stops here rather than cost a short host.
 _WALK_LIMIT = 4096
+# the cgroups with kills that a reading names (their total counts them all)
+KILLED_CGROUPS = 100
 
 
 def _subtree(directory):
@@ -420,6 +422,8 @@ def _kills(directory, version):
         if counts['oom_kill']:
             rel = os.path.relpath(path, directory)
             by_cgroup.append({'cgroup': '/' if rel == '.' else '/' + rel, 'oom_kill': counts['oom_kill']})
+    # the cgroups that lost the most, not every one of thousands
+    by_cgroup = sorted(by_cgroup, key=lambda item: (-item['oom_kill'], item['cgroup']))[:KILLED_CGROUPS]
     if version == 2:
         events = _keyed_file(directory, 'memory.events') or {}
         if 'oom_kill' in events:

@@ -29,7 +29,7 @@ def group_processes(processes, pss=None):
         group['members'].append((proc.get('pid'), proc.get('res') or 0, pss.get(proc.get('pid'))))
         if len(group['pids']) < 10:
             group['pids'].append(proc.get('pid'))
-        if proc.get('user') and proc['user'] not in group['users']:
+        if proc.get('user') and proc['user'] not in group['users'] and len(group['users']) < 10:
             group['users'].append(proc['user'])
     result = []
     for group in groups.values():

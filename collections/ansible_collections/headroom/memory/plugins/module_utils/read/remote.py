@@ -45,7 +45,7 @@ class Finder(object):
         if short in S:
             exec(compile(S[short], '%%s/%%s.py' %% (P, short.replace('.', '/')), 'exec'), module.__dict__)
 sys.meta_path.insert(0, Finder())
-__import__(P + '.read.collect', fromlist=['main']).main(json.loads(%(options)r))
+__import__(P + '.read.collect', fromlist=['main']).main(json.loads(%(options)r), bounded=True)
 '''
 
 _encoded = {}
