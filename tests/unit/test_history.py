@@ -12,6 +12,10 @@ import time
 
 import pytest
 
+from ansible_collections.headroom.memory.plugins.module_utils.judge import identity as ident
+from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import (
+    ARGUMENT_SPEC as FACTS_SPEC, diagnose, policy_of)
+from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import machine_identity
 from ansible_collections.headroom.memory.plugins.module_utils.report import history
 from ansible_collections.headroom.memory.plugins.module_utils.report.files import ARGUMENT_SPEC, ReportError, write_reports
 
@@ -19,11 +23,15 @@ COLLECTIONS = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'
 MIB = 1 << 20
 DAY = 86400.0
 T0 = 1796000000.0
+# what read/kernel.machine_identity() gives on a host: every run of these tests is of one boot of one machine
+HOST = {'machine': 'a' * 32, 'machine_from': '/etc/machine-id', 'boot_id': '266f4819-a7ed-4bfd-9593-4ad6066785dc',
+        'btime': int(T0) - DAY, 'container': False, 'container_id': None, 'scope': None, 'init_ticks': None}
 
 
 def record(host, usable, verdict='ok', groups=None, kills=0):
     return {'host': host, 'verdict': verdict, 'usable': usable, 'effective_total': 1024 * MIB, 'swap_used': 0,
-            'swap_total': 0, 'oom': {'kills': kills, 'counted': kills, 'last': None}, 'groups': groups or []}
+            'swap_total': 0, 'oom': {'kills': kills, 'counted': kills, 'last': None}, 'groups': groups or [],
+            'identity': HOST}
 
 
 def test_runs_are_kept_per_host_oldest_first_and_failed_hosts_are_not(tmp_path):
@@ -66,6 +74,10 @@ def test_a_file_that_is_not_a_history_is_refused_by_name_and_kept(tmp_path):
 WRITER = r'''
 import sys
 sys.path.insert(0, %(collections)r)
+from ansible_collections.headroom.memory.plugins.module_utils.judge import identity as ident
+from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import (
+    ARGUMENT_SPEC as FACTS_SPEC, diagnose, policy_of)
+from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import machine_identity
 from ansible_collections.headroom.memory.plugins.module_utils.report import history
 name, count = sys.argv[1], int(sys.argv[2])
 for k in range(count):
@@ -90,6 +102,10 @@ def test_two_runs_writing_at_once_both_land_whole(tmp_path):
 KILLED = r'''
 import os, sqlite3, sys, time
 sys.path.insert(0, %(collections)r)
+from ansible_collections.headroom.memory.plugins.module_utils.judge import identity as ident
+from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import (
+    ARGUMENT_SPEC as FACTS_SPEC, diagnose, policy_of)
+from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import machine_identity
 from ansible_collections.headroom.memory.plugins.module_utils.report import history
 real = sqlite3.Connection.executemany
 def slow(self, sql, rows):  # the insert lands in the transaction, then the process dies before COMMIT
@@ -209,3 +225,225 @@ def test_a_history_that_cannot_be_used_loses_neither_the_report_nor_the_file(tmp
     assert 'history' not in report['hosts'][0] and (tmp_path / 'h.html').exists()
     assert other.read_bytes() == b'someone else\'s data' * 200
 
+
+# --- which machine a run read (issue 20, class 10) ---------------------------------------------------
+
+IDENTITY = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'kernel', 'identity')
+NOW = T0 + 10 * DAY
+BTIME = int(NOW - 5 * DAY)
+CONTAINER_A = {'machine': None, 'boot_id': HOST['boot_id'], 'btime': BTIME, 'container': True,
+               'container_id': 'a' * 64, 'scope': '/docker/' + 'a' * 64, 'init_ticks': 1000}
+CONTAINER_B = dict(CONTAINER_A, container_id='b' * 64, scope='/docker/' + 'b' * 64, init_ticks=2000)
+
+
+def host_collected(identity, counted, epochs=(), container=False, sources=('dmesg -T',)):
+    """What collect() returns, as far as diagnose() reads it: a host (its kernel counter) or a container
+    (its cgroup's), ``counted`` kills, the log dating ``epochs``."""
+    kills = {'total': counted, 'by_cgroup': [], 'method': 'memory.oom_control summed over the scope\'s cgroups'}
+    return {'gaps': [], 'memory': {'total': 8 << 30, 'available': 6 << 30, 'used': 2 << 30, 'swap_total': 0, 'swap_used': 0},
+            'free': None, 'top': None, 'meminfo': None, 'rates': None, 'pressure': None, 'overcommit_memory': None,
+            'vmstat': {'oom_kill': 9999 if container else counted}, 'container': container,
+            'cgroup': {'version': 1, 'scope': (identity or {}).get('scope') or '/', 'kills': kills} if container else None,
+            'growth': [], 'groups': [], 'oom_sources': list(sources), 'oom_incomplete': [], 'oom_unattributed': 0,
+            'oom_events': [], 'oom_events_count': len(epochs), 'oom_epochs': sorted(epochs), 'now': NOW,
+            'oom_victims': ['python3'] if epochs else [], 'app_deaths': [], 'app_death_sources': [], 'watch': None,
+            'guard': None, 'app_servers': [], 'identity': identity}
+
+
+def judge(collected, previous):
+    params = dict((name, spec.get('default')) for name, spec in FACTS_SPEC.items())
+    params['previous_run'] = previous
+    return diagnose(collected, params, policy_of(params))
+
+
+def said(facts, signal):
+    return [r['message'] for r in facts['audit']['reasons'] if r['signal'] == signal]
+
+
+def previous_of(path, host='web', collected=None, epoch=None):
+    """This run as the history keeps it (fleet_report's record, compacted), read back as the lookup does."""
+    facts = judge(collected, {})
+    history.record_runs(path, epoch or NOW - 3600, [dict(record('web', 1), identity=facts['identity'], read_at=collected['now'],
+                                                         oom={'kills': facts['oom']['kills'], 'counted': facts['oom']['counted']})])
+    return history.previous_run(path, host)
+
+
+def test_another_container_under_one_name_has_its_kills_judged_not_subtracted(tmp_path):
+    """The issue's case: a rebuilt container under the name of one that had 42 kills, with 42 kills of its own
+    (the cgroup's counter; no kernel log in an unprivileged container). Before: "no OOM kill since the last
+    run; 42 before". Its kills are new to the history: all of them are judged, and the report says why."""
+    path = str(tmp_path / 'h.sqlite')
+    first = dict(host_collected(CONTAINER_A, 42, container=True, sources=()), now=NOW - 3600)
+    previous = previous_of(path, collected=first)
+    assert previous['identity']['container_id'] == 'a' * 64 and previous['counted'] == 42
+    facts = judge(host_collected(CONTAINER_B, 42, container=True, sources=()), previous)
+    assert facts['identity']['previous']['machine'] == 'other'
+    assert (facts['oom']['recent'], facts['oom']['judged_since_run'], facts['oom']['since_previous_run']) == (42, False, None)
+    assert facts['audit']['verdict'] == 'warning'
+    assert said(facts, 'oom_kills')[0].startswith('the OOM killer has killed 42 process(es) in the last 24 h')
+    assert said(facts, 'identity') == [
+        'a different machine than the last run (container id bbbbbbbbbbbb, the last run\'s aaaaaaaaaaaa): its kill '
+        'counter is not compared with that run\'s; every kill since its boot is judged (those the log dates: in the last 24 h)']
+    assert not said(facts, 'oom_kills_past')
+
+
+def test_the_same_boot_of_the_same_machine_compares_its_counter():
+    previous = {'epoch': NOW - 3000, 'at': NOW - 3600, 'counted': 3, 'identity': HOST}
+    facts = judge(host_collected(HOST, 3, epochs=[NOW - 2 * 3600] * 3), previous)
+    assert facts['identity']['previous'] == {'machine': 'same', 'boot': 'same', 'counters': True,
+                                             'why': 'the same machine id, the same boot id'}
+    assert (facts['oom']['recent'], facts['oom']['judged_since_run']) == (0, True)
+    assert facts['audit']['verdict'] == 'ok' and not said(facts, 'identity')
+    assert said(facts, 'oom_kills_past')[0].startswith('no OOM kill since the last run (')
+    # the same container, the same start of its PID 1: its cgroup's counter compares too
+    facts = judge(host_collected(CONTAINER_A, 5, container=True, sources=()), dict(previous, identity=CONTAINER_A, counted=5))
+    assert facts['identity']['previous']['counters'] is True and facts['oom']['recent'] == 0
+
+
+def test_a_reboot_restarts_the_counter_but_not_the_machine():
+    """The same machine id, another boot id, booted after the last run: its 3 kills since boot are new
+    (the counter started again at 0: that it equals the last run's 3 says nothing), the last run's time
+    still bounds the logged ones, and the report says it restarted."""
+    previous = {'epoch': NOW - 3000, 'at': NOW - 3600, 'counted': 3, 'identity': HOST}
+    rebooted = dict(HOST, boot_id='0b6c1d3e-1111-4222-8333-444455556666', btime=int(NOW - 1800))
+    facts = judge(host_collected(rebooted, 3, sources=()), previous)
+    assert facts['identity']['previous'] == {'machine': 'same', 'boot': 'new', 'counters': False,
+                                             'why': 'the same machine id, another boot id'}
+    assert (facts['oom']['recent'], facts['oom']['judged_since_run'], facts['oom']['since_previous_run']) == (3, True, NOW - 3600)
+    assert said(facts, 'identity') == [
+        'the same machine as the last run, started anew since (the same machine id, another boot id): its kill counter '
+        'started again at 0 and is not compared with that run\'s; every kill since the start is judged']
+    assert said(facts, 'oom_kills')[0].startswith('the OOM killer has killed 3 process(es) since the last run (')
+    # a container restarted: its id stays, its PID 1 starts anew, and its cgroup (with its counts) is made anew
+    restarted = dict(CONTAINER_A, init_ticks=5000)
+    facts = judge(host_collected(restarted, 2, container=True, sources=()), dict(previous, identity=CONTAINER_A, counted=2))
+    assert facts['identity']['previous']['machine'] == 'same' and facts['identity']['previous']['boot'] == 'new'
+    assert facts['oom']['recent'] == 2 and 'PID 1 started anew' in said(facts, 'identity')[0]
+
+
+def test_another_machine_under_one_name_whatever_tells_it():
+    previous = {'epoch': NOW - 3000, 'at': NOW - 3600, 'counted': 4, 'identity': HOST}
+    other_host = dict(HOST, machine='b' * 32, boot_id='0b6c1d3e-1111-4222-8333-444455556666')
+    # a clone that kept the image's machine id, booted while the last run read the first one
+    clone = dict(HOST, boot_id='0b6c1d3e-1111-4222-8333-444455556666', btime=int(NOW - 2 * DAY))
+    # a container rebuilt from an image with a machine id baked in: the container id tells them apart
+    baked_a, baked_b = dict(CONTAINER_A, machine='c' * 32), dict(CONTAINER_B, machine='c' * 32)
+    # no container id (a runtime headroom cannot name), but the cgroup scope
+    scoped_a, scoped_b = dict(CONTAINER_A, container_id=None), dict(CONTAINER_B, container_id=None)
+    cases = [(HOST, other_host, False, 'another machine id'),
+             (HOST, clone, False, 'the same machine id, but booted at'),
+             (baked_a, baked_b, True, 'container id bbbbbbbbbbbb, the last run\'s aaaaaaaaaaaa'),
+             (scoped_a, scoped_b, True, 'cgroup /docker/%s, the last run\'s /docker/%s' % ('b' * 64, 'a' * 64)),
+             (HOST, CONTAINER_A, True, 'the last run read a machine, this one a container')]
+    for before, now, container, why in cases:
+        facts = judge(host_collected(now, 4, container=container, sources=()), dict(previous, identity=before))
+        relation = facts['identity']['previous']
+        assert relation['machine'] == 'other' and relation['why'].startswith(why), (why, relation)
+        assert (facts['oom']['recent'], facts['oom']['judged_since_run']) == (4, False), why
+        assert said(facts, 'identity')[0].startswith('a different machine than the last run (' + why), why
+
+
+def test_an_identity_that_cannot_be_told_compares_nothing_and_claims_nothing(tmp_path):
+    """Unknown: this run read nothing that identifies the machine; or containers of one image (its baked-in
+    machine id) whose runtime headroom cannot name, under a cgroup namespace (scope '/'), whose PID 1s
+    started at different times: another container, or this one restarted. No counter is compared and no
+    "no OOM kill since the last run" is said: the window judges, as at a first run."""
+    previous = {'epoch': NOW - 3000, 'at': NOW - 3600, 'counted': 5, 'identity': HOST}
+    nothing = {'machine': None, 'boot_id': None, 'btime': None, 'container': None, 'container_id': None, 'scope': None,
+               'init_ticks': None}
+    anonymous = dict(CONTAINER_A, machine='c' * 32, container_id=None, scope=None)
+    cases = [(HOST, nothing, False, 'nothing that identifies this machine could be read'),
+             (anonymous, dict(anonymous, init_ticks=9), True,
+              'no container id, cgroup or machine id to compare; the same boot id; its PID 1 started anew (the container '
+              'was restarted or made anew)'),
+             (dict(HOST, machine=None), dict(HOST, machine=None, boot_id='0b6c1d3e-1111-4222-8333-444455556666'), False,
+              'no machine id to compare; another boot id')]
+    for before, now, container, why in cases:
+        facts = judge(host_collected(now, 5, epochs=[NOW - 2 * 3600] * 5, container=container),
+                      dict(previous, identity=before))
+        relation = facts['identity']['previous']
+        assert relation['machine'] == 'unknown' and relation['counters'] is False and relation['why'] == why, relation
+        assert (facts['oom']['recent'], facts['oom']['judged_since_run']) == (5, False)
+        assert said(facts, 'identity') == ['cannot tell whether this is the machine the last run read (%s): kill counters '
+                                           'are not compared, and the kills are judged in the last 24 h, not since that run' % why]
+        assert not said(facts, 'oom_kills_past') and 'since the last run' not in said(facts, 'oom_kills')[0]
+
+
+def test_a_record_from_before_identities_compares_nothing(tmp_path):
+    """A history written by an older headroom: its records have no identity. The counter is not
+    compared (5 then, 5 now says nothing), and no "since the last run" is claimed."""
+    path = str(tmp_path / 'h.sqlite')
+    old = record('web', 1, kills=5)
+    del old['identity']
+    history.record_runs(path, NOW - 3600, [old])
+    previous = history.previous_run(path, 'web')
+    assert previous['identity'] is None and previous['counted'] == 5
+    facts = judge(host_collected(HOST, 5, epochs=[NOW - 2 * 3600] * 5), previous)
+    assert facts['identity']['previous']['machine'] == 'unknown'
+    assert facts['identity']['previous']['why'] == 'the last run recorded no machine identity (an older headroom wrote it)'
+    assert (facts['oom']['recent'], facts['oom']['judged_since_run']) == (5, False)
+    assert facts['audit']['verdict'] == 'warning' and not said(facts, 'oom_kills_past')
+    # a record whose identity is damaged or hostile is no identity, and no crash
+    for damaged in ('x', 7, [], {'machine': 7, 'boot_id': ['a'], 'btime': 'now', 'container': 'yes'},
+                    {'btime': True, 'init_ticks': -1}, {'boot_id': 'b' * 10000}):
+        facts = judge(host_collected(HOST, 5), {'epoch': NOW - 3600, 'counted': 5, 'identity': damaged})
+        assert facts['identity']['previous']['machine'] == 'unknown' and facts['oom']['recent'] == 5, damaged
+
+
+def test_the_last_runs_time_is_when_it_read_the_host_not_when_its_report_was_written():
+    """A fleet's report is written after its last host is read: a kill on a host read at 10:00, whose
+    report was written at 10:20, at 10:10, is new to the next run."""
+    previous = {'epoch': NOW - 2400, 'at': NOW - 3600, 'counted': 1, 'identity': HOST}
+    facts = judge(host_collected(HOST, 2, epochs=[NOW - 2 * 3600, NOW - 3000]), previous)
+    assert (facts['oom']['recent'], facts['oom']['since_previous_run']) == (1, NOW - 3600)
+
+
+def test_the_identity_of_real_containers():
+    """machine_identity() on what REAL containers showed (fixtures/kernel/identity, capture-identity.sh):
+    two made from one image, one of them restarted, and one with systemd as PID 1."""
+    def read(name):
+        return machine_identity(True, BTIME, None, root=os.path.join(IDENTITY, name))
+
+    def docker_id(name):
+        return open(os.path.join(IDENTITY, name, 'docker_id')).read().strip()
+
+    a, b, restarted = read('plain_a'), read('plain_b'), read('plain_a_restarted')
+    # the image ships /etc/machine-id empty: no machine id, and why
+    assert a['machine'] is None and a['machine_from'] == '/etc/machine-id empty, /var/lib/dbus/machine-id missing'
+    assert a['boot_id'] == b['boot_id'] == open(os.path.join(IDENTITY, 'plain_a', 'proc/sys/kernel/random/boot_id')).read().strip()
+    assert (a['container_id'], b['container_id'], restarted['container_id']) == (
+        docker_id('plain_a'), docker_id('plain_b'), docker_id('plain_a'))
+    assert a['init_ticks'] == int(open(os.path.join(IDENTITY, 'plain_a', 'proc/1/stat')).read().rsplit(')', 1)[1].split()[19])
+    assert ident.compare({'identity': a}, b)['machine'] == 'other'
+    assert ident.compare({'identity': a}, restarted) == {
+        'machine': 'same', 'boot': 'new', 'counters': False,
+        'why': 'the same container id, the same boot id, its PID 1 started anew (the container was restarted or made anew)'}
+    systemd, again = read('systemd'), read('systemd_restarted')
+    # systemd wrote a machine id to the empty file at its first start and kept it; only its hash leaves the host
+    raw = open(os.path.join(IDENTITY, 'systemd', 'etc', 'machine-id')).read().strip()
+    assert systemd['machine'] == again['machine'] and len(systemd['machine']) == 32 and raw not in json.dumps(systemd)
+    assert systemd['machine_from'] == '/etc/machine-id'
+    assert ident.compare({'identity': systemd}, again)['boot'] == 'new'
+    # outside a container, no container id is looked for (a Docker host's own mounts name its containers)
+    host = machine_identity(False, BTIME, '/user.slice', root=os.path.join(IDENTITY, 'plain_a'))
+    assert (host['container'], host['container_id'], host['scope'], host['init_ticks']) == (False, None, None, None)
+
+
+def test_machine_id_forms(tmp_path):
+    """The forms machine-id(5) and systemd's machine-id-setup.c write, and what is not an id."""
+    (tmp_path / 'etc').mkdir()
+    (tmp_path / 'var' / 'lib' / 'dbus').mkdir(parents=True)
+    etc, dbus = tmp_path / 'etc' / 'machine-id', tmp_path / 'var' / 'lib' / 'dbus' / 'machine-id'
+    good = '3d1219c7c4c5404aaa1f6d2a48adfda4'
+    for text, expect in ((good + '\n', '/etc/machine-id'), (good, '/etc/machine-id'), (good.upper() + '\n', '/etc/machine-id'),
+                         ('uninitialized\n', None), ('', None), ('0' * 32 + '\n', None), (good + 'x\n', None),
+                         (good + '\n\n', None), ('3d1219c7-c4c5-404a-aa1f-6d2a48adfda4\n', None)):
+        etc.write_text(text)
+        found = machine_identity(False, root=str(tmp_path))
+        assert (found['machine_from'] if found['machine'] else None) == expect, text
+    etc.write_text('')
+    dbus.write_text(good + '\n')  # D-Bus's own file, the older place
+    from_dbus = machine_identity(False, root=str(tmp_path))
+    assert from_dbus['machine_from'] == '/var/lib/dbus/machine-id'
+    etc.write_text(good + '\n')
+    assert machine_identity(False, root=str(tmp_path))['machine'] == from_dbus['machine']  # one id, one hash, wherever it is

@@ -230,6 +230,10 @@ def audit(facts, policy=None):
     elif some is not None and some >= policy['psi_some_warning']:
         reason('warning', 'pressure', 'tasks stalled on memory %.1f%% of the last 10 s (PSI some)' % some)
 
+    said = same_machine(facts.get('identity'), facts.get('oom'))
+    if said:
+        reason('ok', 'identity', said)
+
     oom = oom_summary(facts)
     oom_kills = oom['recent'] or 0
     victims = ' (%s)' % ', '.join(oom['victims']) if oom['victims'] else ''
@@ -369,6 +373,26 @@ def oom_summary(facts):
         victims = sorted(set(e.get('comm') for e in facts.get('oom_events') or [] if e.get('comm')))
     return {'kills': kills, 'recent': kills, 'undated': 0, 'window_hours': DEFAULT_POLICY['oom_window_hours'],
             'last': None, 'victims': victims, 'incomplete': []}
+
+
+def same_machine(identity, oom):
+    """What the report must say when this run's machine or boot is not the previous run's
+    (identity.compare()), or None: which kills are judged then, and why counters are not compared."""
+    relation = (identity or {}).get('previous')
+    if not relation or relation['counters']:
+        return None
+    window = 'in the last %s h' % _num((oom or {}).get('window_hours') or DEFAULT_POLICY['oom_window_hours'])
+    if relation['machine'] == 'other':
+        return ('a different machine than the last run (%s): its kill counter is not compared with that run\'s; '
+                'every kill since its boot is judged (those the log dates: %s)' % (relation['why'], window))
+    if relation['machine'] == 'same' and relation['boot'] == 'new':
+        return ('the same machine as the last run, started anew since (%s): its kill counter started again at 0 and '
+                'is not compared with that run\'s; every kill since the start is judged' % relation['why'])
+    if relation['machine'] == 'same':
+        return ('the same machine as the last run, but whether it restarted since cannot be told (%s): its kill '
+                'counter is not compared with that run\'s; every kill it counts is judged' % relation['why'])
+    return ('cannot tell whether this is the machine the last run read (%s): kill counters are not compared, and '
+            'the kills are judged %s, not since that run' % (relation['why'], window))
 
 
 def when(epoch):

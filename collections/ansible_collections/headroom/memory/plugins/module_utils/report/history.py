@@ -48,10 +48,14 @@ def compact(record):
         largest = group.get('largest') or {}
         top.append({'command': group.get('command'), 'memory': group.get('memory'), 'count': group.get('count'),
                     'pid': largest.get('pid'), 'started': largest.get('started')})
+    identity = record.get('identity')
     return {'at': record.get('read_at'),  # when the host was read: the time its figures are of
             'verdict': record.get('verdict'), 'usable': record.get('usable'), 'total': record.get('effective_total'),
             'swap_used': record.get('swap_used'), 'swap_total': record.get('swap_total'),
-            'kills': oom.get('kills'), 'counted': oom.get('counted'), 'last_kill': oom.get('last'), 'top': top}
+            'kills': oom.get('kills'), 'counted': oom.get('counted'), 'last_kill': oom.get('last'), 'top': top,
+            # which machine and boot the figures are of: the next run compares its counters only within one
+            'identity': dict((key, value) for key, value in identity.items() if key != 'previous')
+            if isinstance(identity, dict) else None}
 
 
 def _connect(path, timeout):
