@@ -18,6 +18,7 @@ from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts
 from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import machine_identity
 from ansible_collections.headroom.memory.plugins.module_utils.report import history
 from ansible_collections.headroom.memory.plugins.module_utils.report.files import ARGUMENT_SPEC, ReportError, write_reports
+from ansible_collections.headroom.memory.plugins.module_utils.report.render import render_html
 
 COLLECTIONS = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', 'collections'))
 MIB = 1 << 20
@@ -74,10 +75,6 @@ def test_a_file_that_is_not_a_history_is_refused_by_name_and_kept(tmp_path):
 WRITER = r'''
 import sys
 sys.path.insert(0, %(collections)r)
-from ansible_collections.headroom.memory.plugins.module_utils.judge import identity as ident
-from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import (
-    ARGUMENT_SPEC as FACTS_SPEC, diagnose, policy_of)
-from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import machine_identity
 from ansible_collections.headroom.memory.plugins.module_utils.report import history
 name, count = sys.argv[1], int(sys.argv[2])
 for k in range(count):
@@ -102,10 +99,6 @@ def test_two_runs_writing_at_once_both_land_whole(tmp_path):
 KILLED = r'''
 import os, sqlite3, sys, time
 sys.path.insert(0, %(collections)r)
-from ansible_collections.headroom.memory.plugins.module_utils.judge import identity as ident
-from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import (
-    ARGUMENT_SPEC as FACTS_SPEC, diagnose, policy_of)
-from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import machine_identity
 from ansible_collections.headroom.memory.plugins.module_utils.report import history
 real = sqlite3.Connection.executemany
 def slow(self, sql, rows):  # the insert lands in the transaction, then the process dies before COMMIT
@@ -134,30 +127,32 @@ def test_a_run_killed_mid_write_leaves_the_history_as_it_was(tmp_path):
 
 
 def test_two_runs_are_not_enough_history():
-    runs = [{'epoch': T0, 'usable': 900 * MIB}, {'epoch': T0 + 3600, 'usable': 800 * MIB}]
+    runs = [{'identity': HOST, 'epoch': T0, 'usable': 900 * MIB}, {'identity': HOST, 'epoch': T0 + 3600, 'usable': 800 * MIB}]
     result = history.trend(runs)
     assert result['exhaustion_seconds'] is None and result['reason'].startswith('not enough history: 2 run(s)')
 
 
 def test_a_steady_loss_gives_the_time_to_exhaustion_and_a_good_fit():
     # 10 MiB an hour from 500 MiB, a little noise: zero comes 50 h after the first run
-    runs = [{'epoch': T0 + k * 3600, 'usable': 500 * MIB - k * 10 * MIB + (k % 2) * 256 * 1024} for k in range(6)]
+    runs = [{'identity': HOST, 'epoch': T0 + k * 3600, 'usable': 500 * MIB - k * 10 * MIB + (k % 2) * 256 * 1024} for k in range(6)]
     result = history.trend(runs)
     truth = 50 * 3600 - 5 * 3600  # from the last run
     assert abs(result['exhaustion_seconds'] - truth) / truth < 0.02
     assert result['r2'] > 0.99 and result['slope_bytes_per_day'] == pytest.approx(-240 * MIB, rel=0.02)
-    assert result['reason'].startswith('available memory falls 239.5 MiB a day (r2 1.00 over 6 runs')
+    # 5 h of history: the rate is said per hour, with the runs and the span it comes from
+    assert result['reason'] == 'available memory falls 10.0 MiB an hour, from 6 runs over 5.0 h (r2 1.00)'
+    assert result['span_seconds'] == 5 * 3600 and result['since'] == T0
 
 
 def test_memory_that_is_not_falling_has_no_exhaustion():
-    runs = [{'epoch': T0 + k * 3600, 'usable': 500 * MIB + k * MIB} for k in range(4)]
+    runs = [{'identity': HOST, 'epoch': T0 + k * 3600, 'usable': 500 * MIB + k * MIB} for k in range(4)]
     assert history.trend(runs)['exhaustion_seconds'] is None
-    assert history.trend(runs)['reason'] == 'available memory is not falling'
+    assert history.trend(runs)['reason'] == 'available memory is not falling (4 runs over 3.0 h)'
 
 
 def test_a_growing_process_is_a_leak_suspect_and_a_restart_starts_over():
     def run(k, pid, started, grown):
-        return {'epoch': T0 + k * DAY / 4,
+        return {'identity': HOST, 'epoch': T0 + k * DAY / 4,
                 'top': [{'command': 'gunicorn', 'memory': 100 * MIB + grown * 20 * MIB, 'pid': pid, 'started': started},
                         {'command': 'redis-server', 'memory': 300 * MIB, 'pid': 7, 'started': 1.0}]}
     first = [run(k, 100, 1000.0, k) for k in range(4)]
@@ -193,18 +188,20 @@ def test_the_report_carries_history_trend_and_leaks(tmp_path):
 
 def test_a_fall_within_a_hosts_noise_or_a_poor_fit_gives_no_time_to_exhaustion():
     """Three runs a second apart on a 24 GiB host that lost 37 MB between the first two (seen here):
-    no trend to extrapolate, and the reason says why."""
+    no trend to extrapolate, and the reason says why (here: the span); a perfect line of hourly runs
+    that fell less than a host's noise; a zigzag."""
     total = 24 * 1024 * MIB
-    runs = [{'epoch': T0, 'usable': total - 500 * MIB, 'total': total},
-            {'epoch': T0 + 1.15, 'usable': total - 537 * MIB, 'total': total},
-            {'epoch': T0 + 2.28, 'usable': total - 537 * MIB, 'total': total}]
+    runs = [{'identity': HOST, 'epoch': T0, 'usable': total - 500 * MIB, 'total': total},
+            {'identity': HOST, 'epoch': T0 + 1.15, 'usable': total - 537 * MIB, 'total': total},
+            {'identity': HOST, 'epoch': T0 + 2.28, 'usable': total - 537 * MIB, 'total': total}]
     result = history.trend(runs)
-    assert result['exhaustion_seconds'] is None and result['reason'].startswith('no steady trend')
-    steady = [{'epoch': T0 + k * 60, 'usable': total - k * MIB, 'total': total} for k in range(4)]
+    assert result['exhaustion_seconds'] is None and result['slope_bytes_per_day'] is None
+    assert result['reason'] == 'not enough history: 3 runs over 2.3 s, at least 1.0 h needed'
+    steady = [{'identity': HOST, 'epoch': T0 + k * 3600, 'usable': total - k * MIB, 'total': total} for k in range(4)]
     result = history.trend(steady)  # a perfect line, but 3 MiB of 24 GiB
     assert result['r2'] == 1.0 and result['exhaustion_seconds'] is None
-    assert result['reason'] == 'no trend beyond noise: available memory fell 3.0 MiB over the runs, 0.0% of 24.0 GiB'
-    zigzag = [{'epoch': T0 + k * 3600, 'usable': (500 - 100 * (k % 2) - 10 * k) * MIB, 'total': 1024 * MIB}
+    assert result['reason'] == 'no trend beyond noise: available memory fell 3.0 MiB over 3.0 h, 0.0% of 24.0 GiB'
+    zigzag = [{'identity': HOST, 'epoch': T0 + k * 3600, 'usable': (500 - 100 * (k % 2) - 10 * k) * MIB, 'total': 1024 * MIB}
               for k in range(5)]
     result = history.trend(zigzag)
     assert result['exhaustion_seconds'] is None and result['reason'].startswith('no steady trend')
@@ -447,3 +444,95 @@ def test_machine_id_forms(tmp_path):
     assert from_dbus['machine_from'] == '/var/lib/dbus/machine-id'
     etc.write_text(good + '\n')
     assert machine_identity(False, root=str(tmp_path))['machine'] == from_dbus['machine']  # one id, one hash, wherever it is
+
+
+# --- predictions from enough time (issue 20, class 7) ------------------------------------------------
+
+def runs_at(offsets, usable, top=None, identity=HOST, total=1024 * MIB):
+    """Runs at T0 + each offset (seconds): ``usable(k)`` bytes available, ``top(k)`` its commands."""
+    return [{'identity': identity, 'epoch': T0 + offset + 30, 'at': T0 + offset, 'usable': usable(k), 'total': total,
+             'top': top(k) if top else []} for k, offset in enumerate(offsets)]
+
+
+def python(k, pid=4242, started=T0 - 600.0, mib=19):
+    return [{'command': 'python', 'memory': 100 * MIB + k * mib * MIB, 'pid': pid, 'started': started}]
+
+
+def test_three_runs_four_seconds_apart_are_no_rate():
+    """The issue's case: three diagnoses 4 s apart, python grew 57 MiB: "grew 1.1 TiB a day over 3 runs"
+    was said. What grew, and in how long, is a fact; a rate per day from it, or a time to exhaustion, is not."""
+    runs = runs_at([0, 2, 4], lambda k: 800 * MIB - k * 19 * MIB, python)
+    found = history.leaks(runs)
+    assert [(leak['command'], leak['grew'], leak['span_seconds'], leak['slope_bytes_per_day']) for leak in found] == [
+        ('python', 38 * MIB, 4.0, None)]
+    assert found[0]['reason'] == 'not enough history for a rate: 3 runs over 4 s, at least 1.0 h needed'
+    result = history.trend(runs)
+    assert (result['slope_bytes_per_day'], result['exhaustion_seconds'], result['span_seconds']) == (None, None, 4.0)
+    assert result['reason'] == 'not enough history: 3 runs over 4 s, at least 1.0 h needed'
+    page = render_html({'generated_at': 'now', 'fleet': {'order': ['h'], 'trend': []}, 'hosts': [
+        {'host': 'h', 'verdict': 'ok', 'summary': 'ok', 'reasons': [], 'recommendations': [], 'lines': [],
+         'history': {'runs': runs}, 'trend': result, 'leaks': found}]})
+    assert 'python (pid 4242) grew 38.0 MiB in 4 s over 3 runs (100.0 MiB to 138.0 MiB): not enough history for a rate' in page
+    assert 'a day' not in page and 'an hour' not in page and 'data-leak=' not in page
+    assert 'no time to exhaustion: not enough history: 3 runs over 4 s, at least 1.0 h needed' in page
+
+
+def test_an_awx_schedule_every_15_minutes_gets_a_rate_after_an_hour():
+    quarter = 900
+
+    def falling(k):
+        return 800 * MIB - k * 50 * MIB
+    assert history.trend(runs_at([k * quarter for k in range(4)], falling))['reason'] == (
+        'not enough history: 4 runs over 45 min, at least 1.0 h needed')
+    result = history.trend(runs_at([k * quarter for k in range(5)], falling))
+    assert result['reason'] == 'available memory falls 200.0 MiB an hour, from 5 runs over 1.0 h (r2 1.00)'
+    assert result['exhaustion_seconds'] == pytest.approx(600 * MIB / (200 * MIB) * 3600)
+    leak = history.leaks(runs_at([k * quarter for k in range(5)], falling, python))[0]
+    assert leak['slope_bytes_per_day'] == pytest.approx(19 * 4 * 24 * MIB) and leak['reason'] is None
+
+
+def test_a_rate_from_days_is_said_per_day_with_its_span():
+    """14 runs over 3 days: "falls 1.2 GiB a day, from 14 runs over 3 days"; the leak too, per day."""
+    step = 3 * DAY / 13
+    runs = runs_at([k * step for k in range(14)], lambda k: 8192 * MIB - int(k * 1.2 * 1024 * MIB * step / DAY),
+                   lambda k: python(k, mib=40), total=16384 * MIB)
+    result = history.trend(runs)
+    assert result['reason'] == 'available memory falls 1.2 GiB a day, from 14 runs over 3.0 days (r2 1.00)'
+    assert result['span_seconds'] == pytest.approx(3 * DAY)
+    found = history.leaks(runs)
+    page = render_html({'generated_at': 'now', 'fleet': {'order': ['h'], 'trend': []}, 'hosts': [
+        {'host': 'h', 'verdict': 'ok', 'summary': 'ok', 'reasons': [], 'recommendations': [], 'lines': [],
+         'history': {'runs': runs}, 'trend': result, 'leaks': found}]})
+    assert 'python (pid 4242) grows 173.3 MiB a day, from 14 runs over 3.0 days (r2 1.0): 100.0 MiB to 620.0 MiB' in page
+
+
+def test_runs_repeated_within_minutes_are_one_moment():
+    """A run two hours ago and three in the last two minutes: four runs, but two moments, which always lie
+    on a line: not enough history."""
+    runs = runs_at([0, 7200, 7260, 7320], lambda k: 800 * MIB - k * 50 * MIB)
+    assert history.trend(runs)['reason'] == (
+        'not enough history: 4 runs over 2.0 h but at 2 moment(s) (runs within 5 min count as one), 3 needed')
+    assert history.moments([0, 100, 299, 300, 301, 900]) == 3
+
+
+def test_the_trend_is_of_the_machine_the_newest_run_read():
+    """Runs of another machine under the name (or of unknown identity, or with another amount of memory)
+    are no part of the trend or the leaks; a reboot of the same machine is."""
+    hourly = [k * 3600 for k in range(6)]
+    other = dict(HOST, machine='b' * 32, boot_id='0b6c1d3e-1111-4222-8333-444455556666')
+    runs = runs_at(hourly[:3], lambda k: 900 * MIB, python) + runs_at(hourly[3:], lambda k: 800 * MIB - k * 50 * MIB, identity=other)
+    result = history.trend(runs)  # the second machine's three runs over 2 h: its own trend
+    assert result['runs'] == 3 and result['since'] == T0 + 3 * 3600 and result['slope_bytes_per_day'] == pytest.approx(-1200 * MIB)
+    assert result['machine'] == 'the runs until 2026-11-30 02:53:20 UTC are left out: that run read another machine (another machine id)'
+    assert history.leaks(runs) == []  # python grew on the first machine only
+    rebooted = dict(HOST, boot_id='0b6c1d3e-1111-4222-8333-444455556666', btime=int(T0 + 2.5 * 3600))
+    runs = runs_at(hourly[:3], lambda k: 800 * MIB - k * 50 * MIB) + [
+        dict(run, identity=rebooted) for run in runs_at(hourly, lambda k: 800 * MIB - k * 50 * MIB)[3:]]
+    result = history.trend(runs)
+    assert result['runs'] == 6 and result['machine'] is None and result['exhaustion_seconds'] is not None
+    old = [dict(run, identity=None) for run in runs_at(hourly[:3], lambda k: 800 * MIB - k * 50 * MIB)]
+    result = history.trend(old + runs_at(hourly, lambda k: 800 * MIB - k * 50 * MIB)[3:])
+    assert result['runs'] == 3 and 'that run cannot be told to be of this machine (that run recorded no machine identity' in result['machine']
+    resized = runs_at(hourly[:3], lambda k: 800 * MIB) + runs_at(hourly, lambda k: 1800 * MIB - k * 50 * MIB, total=2048 * MIB)[3:]
+    result = history.trend(resized)
+    assert result['runs'] == 3 and result['machine'].startswith('the memory changed from 1.0 GiB to 2.0 GiB after the run of')

@@ -287,8 +287,8 @@ def audit(facts, policy=None):
 
     growing = [g for g in facts.get('growth') or [] if g['grew'] >= policy['growth_warning_bytes']]
     for item in growing:
-        reason('warning', 'growth', '%s (pid %s) grew by %s while it was watched'
-               % (item['command'], item['pid'], human(item['grew'])))
+        reason('warning', 'growth', '%s (pid %s) grew by %s%s while it was watched'
+               % (item['command'], item['pid'], human(item['grew']), _within(item.get('seconds'))))
 
     stall = stalling(rates, pressure, oom_kills, policy)
     if stall['stalling']:
@@ -398,6 +398,14 @@ def same_machine(identity, oom):
 def when(epoch):
     """A kill's time for a message: UTC, to the second."""
     return time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(epoch))
+
+
+def _within(seconds):
+    """' in N s': the time a growth was seen over, said with it (a growth is no rate: it is not
+    extrapolated); '' when that time is not known."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not finite(seconds) or seconds <= 0:
+        return ''
+    return ' in %s s' % (_num(round(seconds, 1)) if seconds >= 1 else '%.2g' % seconds)
 
 
 def _num(value):
@@ -542,8 +550,8 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
     for item in growing:
         add('refactor', 'Look into %s (pid %s) for a leak or a heavy request' % (item['command'], item['pid']),
             'its RSS grew by %s (%s to %s)%s while the host was watched' % (
-                human(item['grew']), human(item['from']), human(item['to']),
-                ' in %.0f s' % item['seconds'] if item.get('seconds') else ''), size=item['grew'])
+                human(item['grew']), human(item['from']), human(item['to']), _within(item.get('seconds'))),
+            size=item['grew'])
     swap_rate = rates.get('swap_bytes') or 0
     seen = []
     if swap_rate >= policy['swap_rate_warning_bytes']:
