@@ -1,7 +1,7 @@
 """Random histories and identities (issue 20, classes 7 and 10): a rate or a time to exhaustion comes only
 from enough time and says the span it comes from; counters are compared only within one boot of one
 machine, and any evidence of another machine, or no evidence at all, keeps them apart."""
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from ansible_collections.headroom.memory.plugins.module_utils.judge.identity import compare
 from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import comparable_previous, oom_facts
@@ -56,7 +56,7 @@ def test_no_rate_from_too_little_time(runs):
 
 TEXT = st.one_of(st.none(), st.sampled_from(['a' * 32, 'b' * 32, '266f4819-a7ed-4bfd-9593-4ad6066785dc', '/docker/x', '/',
                                              '0b6c1d3e-1111-4222-8333-444455556666', '']), st.text(max_size=5))
-HOSTILE = st.one_of(TEXT, st.integers(-5, 5), st.booleans(), st.floats(allow_nan=True), st.lists(st.none(), max_size=1),
+HOSTILE = st.one_of(TEXT, st.integers(-5, 5), st.integers(-10 ** 30, 10 ** 30), st.booleans(), st.floats(allow_nan=True), st.lists(st.none(), max_size=1),
                     st.dictionaries(st.text(max_size=3), st.none(), max_size=1))
 
 
@@ -102,6 +102,8 @@ def test_counters_compare_only_within_one_boot_of_one_machine(before, now, count
 
 
 @SETTINGS
+@example(before={'machine': 'a' * 32, 'btime': 5, 'container': False},  # a boot time no clock can print
+         now={'machine': 'a' * 32, 'btime': 10 ** 30, 'container': False}, at=None)
 @given(st.one_of(identities(hostile=True), HOSTILE), identities(hostile=True),
        st.one_of(st.none(), st.floats(allow_nan=True), st.integers(-10 ** 30, 10 ** 30), st.booleans(), st.text(max_size=3)))
 def test_any_record_is_compared_without_a_crash(before, now, at):

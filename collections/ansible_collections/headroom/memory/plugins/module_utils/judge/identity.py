@@ -44,7 +44,8 @@ def _clean(identity):
     if not isinstance(identity, dict):
         return None
     clean = dict((key, _text(identity, key)) for key in ('machine', 'boot_id', 'container_id', 'scope'))
-    clean.update(btime=_count(identity, 'btime'), init_ticks=_count(identity, 'init_ticks'),
+    btime = _count(identity, 'btime')
+    clean.update(btime=btime if btime is not None and btime < _TIME_MAX else None, init_ticks=_count(identity, 'init_ticks'),
                  container=identity.get('container') if isinstance(identity.get('container'), bool) else None)
     if all(value is None for value in clean.values()):
         return None
