@@ -536,3 +536,16 @@ def test_the_trend_is_of_the_machine_the_newest_run_read():
     resized = runs_at(hourly[:3], lambda k: 800 * MIB) + runs_at(hourly, lambda k: 1800 * MIB - k * 50 * MIB, total=2048 * MIB)[3:]
     result = history.trend(resized)
     assert result['runs'] == 3 and result['machine'].startswith('the memory changed from 1.0 GiB to 2.0 GiB after the run of')
+
+
+def test_a_growth_seen_while_watched_says_the_time_it_grew_in():
+    """The verdict's growth (top's samples, seconds apart) is no rate: it says what grew and in how long,
+    never "in 0 s" for half a second."""
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit, merge_policy
+    for seconds, said_ in ((0.5, ' in 0.5 s'), (4, ' in 4 s'), (None, ''), (0, '')):
+        result = audit({'memory': {'total': 8 << 30, 'available': 6 << 30},
+                        'growth': [{'pid': 7, 'command': 'gunicorn', 'from': 200 * MIB, 'to': 330 * MIB, 'grew': 130 * MIB,
+                                    'seconds': seconds}]}, merge_policy())
+        assert [r['message'] for r in result['reasons'] if r['signal'] == 'growth'] == ['gunicorn (pid 7) grew by 130.0 MiB%s while it was watched' % said_]
+        refactor = [r for r in result['recommendations'] if r['step'] == 'refactor'][0]
+        assert refactor['detail'] == 'its RSS grew by 130.0 MiB (200.0 MiB to 330.0 MiB)%s while the host was watched' % said_
