@@ -1,10 +1,13 @@
-"""The diagnosis over time, for real: diagnose.yml run again and again against a memory-limited container
-in which a process grows at a rate the test sets, the history kept in a SQLite file, the report read back.
+"""The diagnosis over time, for real: diagnose.yml run again and again, the history kept in a SQLite file,
+the report read back.
 
-Two runs are "not enough history"; from the third on, the report gives a time to exhaustion that the
-test checks against the truth it knows (the rate, and the room left under the cgroup's limit, read
-here from the cgroup itself), and flags the growing process as a leak with its slope.
+Against a memory-limited container in which a process grows at a rate the test sets: runs seconds apart
+are "not enough history" for a trend or a rate, whatever they saw, and the report says what the process
+grew and in how long, against the truth the test knows (the rate). Against two containers under one
+inventory name, the second with OOM kills of its own: its kills are judged, not taken for the first's,
+and the report says the machine changed.
 """
+import html
 import json
 import os
 import subprocess
@@ -14,6 +17,9 @@ import time
 import pytest
 
 from conftest import ROOT, debian_image
+
+from ansible_collections.headroom.memory.plugins.module_utils.report.history import duration
+from ansible_collections.headroom.memory.plugins.module_utils.units import human
 
 BIN = os.path.dirname(sys.executable)
 MIB = 1 << 20
@@ -41,10 +47,11 @@ def fixture_box():
         subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
 
 
-def diagnose(tmp_path, cid):
+def diagnose(tmp_path, cid, name=None):
+    """diagnose.yml against container ``cid``, as inventory host ``name`` (the container's id when None)."""
     inventory = tmp_path / 'hosts.yml'
-    inventory.write_text(json.dumps({'all': {'hosts': {cid: {
-        'ansible_connection': 'community.docker.docker', 'ansible_python_interpreter': '/usr/bin/python3'}}}}))
+    inventory.write_text(json.dumps({'all': {'hosts': {name or cid: {
+        'ansible_host': cid, 'ansible_connection': 'community.docker.docker', 'ansible_python_interpreter': '/usr/bin/python3'}}}}))
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), PATH=BIN + os.pathsep + os.environ['PATH'])
     proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), '-i', str(inventory), os.path.join(ROOT, 'diagnose.yml'),
                            '-e', 'headroom_report_path=%s' % (tmp_path / 'reports' / 'headroom.json'),
@@ -56,12 +63,10 @@ def diagnose(tmp_path, cid):
         return json.load(handle)['hosts'][0]
 
 
-def cgroup_usage(cid):
-    return int(subprocess.run(['docker', 'exec', cid, 'cat', '/sys/fs/cgroup/memory/memory.usage_in_bytes'],
-                              capture_output=True, text=True, check=True).stdout)
-
-
-def test_a_growing_process_is_a_leak_and_the_time_to_exhaustion_is_right(tmp_path, box):
+def test_runs_seconds_apart_say_what_grew_and_no_rate(tmp_path, box):
+    """Four runs seconds apart while a process grows 8 MiB a second: no trend, no time to exhaustion and no rate
+    per day (runs seconds apart are no history for them); the growing process is listed with what it grew
+    and in how long, and that is the truth: the rate it was set to grow at, times that time."""
     subprocess.run(['docker', 'exec', box, 'ln', '-s', '/usr/bin/python3', '/usr/local/bin/leaky-app'], check=True)
     subprocess.run(['docker', 'exec', '-d', box, 'leaky-app', '-c', GROW], check=True)
     time.sleep(2)
@@ -73,24 +78,106 @@ def test_a_growing_process_is_a_leak_and_the_time_to_exhaustion_is_right(tmp_pat
     assert records[-1]['leaks'] == []
     for _run in range(2):
         records.append(diagnose(tmp_path, box))
-        usage, read_at = cgroup_usage(box), time.time()
     last = records[-1]
-    assert len(last['history']['runs']) == 4
-    # the truth: the room left under the limit when the last run read the host, at the rate set here
     runs = last['history']['runs']
-    room_then = LIMIT - usage - RATE * (read_at - runs[-1]['at'])
-    truth = room_then / RATE
-    predicted = last['trend']['exhaustion_seconds']
-    assert predicted is not None, last['trend']
-    assert abs(predicted - truth) <= 0.25 * truth, (predicted, truth, last['trend'])
-    assert last['trend']['r2'] >= 0.8
+    assert len(runs) == 4
+    span = runs[-1]['at'] - runs[0]['at']
+    assert 0 < span < 3600
+    trend = last['trend']
+    assert (trend['slope_bytes_per_day'], trend['exhaustion_seconds'], trend['runs']) == (None, None, 4)
+    assert trend['span_seconds'] == span
+    assert trend['reason'] == 'not enough history: 4 runs over %s, at least 1.0 h needed' % duration(span)
     leaks = dict((leak['command'], leak) for leak in last['leaks'])
-    assert 'leaky-app' in leaks, last['leaks']
-    per_second = leaks['leaky-app']['slope_bytes_per_day'] / 86400.0
-    assert abs(per_second - RATE) <= 0.25 * RATE, per_second
-    assert leaks['leaky-app']['runs'] == 4
-    # nothing else in the box grows: sleep and the diagnosis's own Python are no leak
-    assert list(leaks) == ['leaky-app']
+    assert list(leaks) == ['leaky-app'], last['leaks']  # nothing else in the box grows
+    leak = leaks['leaky-app']
+    assert leak['slope_bytes_per_day'] is None and leak['runs'] == 4 and leak['span_seconds'] == span
+    assert leak['reason'] == 'not enough history for a rate: 4 runs over %s, at least 1.0 h needed' % duration(span)
+    assert abs(leak['grew'] - RATE * span) <= 0.25 * RATE * span, (leak['grew'], RATE * span)
+    with open(str(tmp_path / 'reports' / 'headroom.html')) as handle:
+        page = handle.read()
+    assert 'leaky-app (pid %s) grew %s in %s over 4 runs' % (leak['pid'], human(leak['grew']), duration(span)) in page
+    assert ' a day' not in page and 'data-leak=' not in page
+
+
+OOM_LIMIT = 96 * MIB
+HOG = 'x = bytearray(%d)' % (512 * MIB)  # far past the limit: the kernel kills it
+
+
+@pytest.fixture(name='boxes')
+def fixture_boxes():
+    """Two memory-limited containers without swap, made from one image: a server and its replacement."""
+    made = []
+    try:
+        for _ in range(2):
+            made.append(subprocess.run(['docker', 'run', '-d', '--rm', '--memory', str(OOM_LIMIT), '--memory-swap', str(OOM_LIMIT),
+                                        debian_image('bookworm'), 'sleep', 'infinity'],
+                                       capture_output=True, text=True, check=True).stdout.strip())
+        yield made
+    finally:
+        for cid in made:
+            subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
+
+
+def oom_kills(cid):
+    """The container's cgroup's own count of OOM kills (cgroup v1 memory.oom_control, kernel 4.13+)."""
+    text = subprocess.run(['docker', 'exec', cid, 'cat', '/sys/fs/cgroup/memory/memory.oom_control'],
+                          capture_output=True, text=True, check=True).stdout
+    return int(dict(line.split() for line in text.splitlines())['oom_kill'])
+
+
+def kill(cid, times):
+    """``times`` processes OOM-killed in the container, each seen dead by SIGKILL and counted by its cgroup."""
+    start = oom_kills(cid)
+    for _ in range(times):
+        done = subprocess.run(['docker', 'exec', cid, 'python3', '-c', HOG], capture_output=True, text=True)
+        assert done.returncode == 137, (done.returncode, done.stderr[-500:])
+    deadline = time.monotonic() + 60
+    while oom_kills(cid) < start + times and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert oom_kills(cid) == start + times
+
+
+def test_a_second_container_under_one_name_has_its_own_kills_judged(tmp_path, boxes):
+    """The issue's case, for real: server web is replaced by another container (same image) under the same
+    inventory name, which has had as many OOM kills as the first. The first's run sees its 2 kills; the
+    second's counts its own 2 (not "no OOM kill since the last run; 2 before") and says the machine changed.
+    Run again, the second compares with itself: no kill since. Restarted, it is the same machine started anew."""
+    first, second = boxes
+    kill(first, 2)
+    kill(second, 2)  # before the first's run: even dated, these kills come before that run
+    records = [diagnose(tmp_path, first, 'web')]
+    assert records[0]['oom']['kills'] == 2 and records[0]['oom']['recent'] == 2
+    assert records[0]['identity']['container_id'] == first and records[0]['identity']['previous'] is None
+
+    records.append(diagnose(tmp_path, second, 'web'))
+    now = records[-1]
+    assert now['identity']['container_id'] == second
+    relation = now['identity']['previous']
+    assert relation['machine'] == 'other' and relation['counters'] is False
+    assert relation['why'] == 'container id %s, the last run\'s %s' % (second[:12], first[:12])
+    oom = now['oom']
+    assert (oom['kills'], oom['counted'], oom['recent'], oom['judged_since_run']) == (2, 2, 2, False), oom
+    assert now['verdict'] != 'ok'
+    messages = [reason['message'] for reason in now['reasons']]
+    changed = 'a different machine than the last run (container id %s, the last run\'s %s)' % (second[:12], first[:12])
+    assert [m for m in messages if m.startswith(changed)], messages
+    assert [m for m in messages if m.startswith('the OOM killer has killed 2 process(es) in the last 24 h')], messages
+    assert not [m for m in messages if m.startswith('no OOM kill')], messages
+    with open(str(tmp_path / 'reports' / 'headroom.html')) as handle:
+        assert html.escape(changed) in handle.read()
+
+    records.append(diagnose(tmp_path, second, 'web'))
+    again = records[-1]
+    assert again['identity']['previous'] == {'machine': 'same', 'boot': 'same', 'counters': True,
+                                             'why': 'the same container id, the same boot id'}
+    assert (again['oom']['kills'], again['oom']['recent'], again['oom']['judged_since_run']) == (2, 0, True)
+    assert [r for r in again['reasons'] if r['message'].startswith('no OOM kill since the last run (')]
+
+    subprocess.run(['docker', 'restart', '-t', '0', second], capture_output=True, check=True)
+    records.append(diagnose(tmp_path, second, 'web'))
+    restarted = records[-1]['identity']['previous']
+    assert (restarted['machine'], restarted['boot'], restarted['counters']) == ('same', 'new', False), restarted
+    assert 'its PID 1 started anew' in restarted['why']
 
 
 LOOKUP = '''

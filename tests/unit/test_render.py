@@ -428,7 +428,8 @@ def test_the_history_charts_carry_the_json_numbers():
     """A host with four runs: its memory chart's points are the runs' figures; the fleet's chart too."""
     from ansible_collections.headroom.memory.plugins.module_utils.report.history import fleet_trend, leaks, trend
     mib = 1 << 20
-    runs = [{'epoch': 1796000000.0 + k * 3600, 'usable': (800 - 50 * k) * mib, 'total': 1024 * mib, 'swap_used': 0,
+    host = {'machine': 'a' * 32, 'boot_id': '266f4819-a7ed-4bfd-9593-4ad6066785dc', 'container': False}
+    runs = [{'identity': host, 'epoch': 1796000000.0 + k * 3600, 'usable': (800 - 50 * k) * mib, 'total': 1024 * mib, 'swap_used': 0,
              'swap_total': 0, 'top': [{'command': 'gunicorn', 'memory': (100 + 40 * k) * mib, 'pid': 9, 'started': 5.0}]}
             for k in range(4)]
     record = {'host': 'web-1', 'verdict': 'ok', 'summary': 'ok', 'reasons': [], 'recommendations': [], 'lines': [],

@@ -62,7 +62,7 @@ def test_the_first_run_warned_and_the_later_ones_say_nothing_came_since(record):
     assert runs[0]['verdict'] == 'warning' and runs[-1]['verdict'] == record['verdict'] == 'ok'
     assert runs[0]['kills'] == runs[-1]['kills'] == record['oom']['kills'] >= 3
     assert record['oom']['recent'] == 0 and record['oom']['judged_since_run'] is True
-    assert record['oom']['since_previous_run'] == runs[-2]['epoch']
+    assert record['oom']['since_previous_run'] == runs[-2]['at']  # when the run before read the host
     past = [r['message'] for r in record['reasons'] if r['signal'] == 'oom_kills_past']
     assert len(past) == 1 and past[0].startswith('no OOM kill since the last run (')
 

@@ -39,8 +39,11 @@ EXAMPLES = r'''
 RETURN = r'''
 _raw:
   description:
-    - For each host, its newest run (C(epoch verdict usable total swap_used swap_total kills counted last_kill
-      top)), or an empty dict when the history has none.
+    - For each host, its newest run (C(epoch at verdict usable total swap_used swap_total kills counted last_kill
+      top identity)), or an empty dict when the history has none. C(at) is when that run read the host, C(epoch)
+      when its report was written; C(identity) what identified the machine and its boot then (null in a record
+      written before headroom kept it), so that C(memory_facts) compares the kill counter only within one boot
+      of one machine.
   type: list
   elements: dict
 '''

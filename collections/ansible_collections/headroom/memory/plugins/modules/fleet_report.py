@@ -92,13 +92,19 @@ options:
       - Keep the diagnosis over time in this SQLite file (created with its directory when missing), and
         give each host's record in the report what the runs together say - C(history) (C(path), C(runs),
         the host's newest 30 runs, oldest first, with their 4 biggest commands - C(epoch at verdict usable
-        total swap_used swap_total kills counted last_kill top), C(at) when the host was read, C(top) its
-        biggest commands with C(memory count pid started)), C(trend) (C(runs slope_bytes_per_day r2
-        exhaustion_seconds reason) - when available memory reaches zero at the current rate, fitted over
-        those runs; C(exhaustion_seconds) is null with the C(reason) when fewer than 3 runs, or memory is
-        not falling steadily beyond 1% of it) and C(leaks) (commands whose biggest
-        process, the same pid and start time, grew run after run - C(command pid started
-        slope_bytes_per_day r2 runs from to since)); and the fleet C(trend) (per run C(epoch hosts usable total)).
+        total swap_used swap_total kills counted last_kill top identity), C(at) when the host was read, C(top) its
+        biggest commands with C(memory count pid started), C(identity) the machine and boot it read),
+        C(trend) (C(runs span_seconds since slope_bytes_per_day r2 exhaustion_seconds reason machine) - when
+        available memory reaches zero at the current rate, fitted over the runs of the machine the newest run
+        read (over its reboots; C(machine) says why older runs were left out - another machine under the
+        name, one that cannot be told, or its memory changed); C(slope_bytes_per_day) is null when the runs
+        are fewer than 3 distinct moments (runs within 5 minutes are one) or span less than an hour, and
+        C(exhaustion_seconds) is null with the C(reason) then, or when memory is not falling steadily beyond 1%
+        of it; the C(reason) names the runs and the span a figure comes from) and C(leaks) (commands whose
+        biggest process, the same pid and start time, grew run after run - C(command pid started runs from
+        to grew since span_seconds r2 slope_bytes_per_day reason); C(slope_bytes_per_day) is null, with the
+        C(reason), when they grew over too little history for a rate); and the fleet C(trend) (per run
+        C(epoch hosts usable total)).
       - This run is recorded in one transaction (a run killed mid-write leaves the file as it was; two
         runs at once wait for each other), except in check mode. Hosts that failed are not recorded.
       - Unset, nothing is kept and the records have no C(history), C(trend) or C(leaks).

@@ -125,9 +125,15 @@ options:
   previous_run:
     description:
       - This host's previous run from headroom's history (the C(headroom.memory.history) lookup gives it;
-        C(diagnose.yml) passes it). Its C(epoch) and C(counted) are read. With it, only the kills since that
-        run (and within the C(oom_window_hours) threshold) are judged, so a host that was fixed is ok at the
-        next run; the older ones are reported with their time. Empty, the window alone decides.
+        C(diagnose.yml) passes it). Its C(at) (when it read the host; else C(epoch)), C(counted) and C(identity)
+        are read. With it, only the kills since that run (and within the C(oom_window_hours) threshold) are
+        judged, so a host that was fixed is ok at the next run; the older ones are reported with their time.
+        Empty, the window alone decides.
+      - Its kill counter is compared with this run's only when both runs read the same boot of the same machine
+        (see RV(ansible_facts.headroom.identity)). After a reboot (or a container's restart) its time still bounds
+        the kills judged but every kill the counter has is new; from another machine under the same name, or when
+        which machine it read cannot be told (a record from before headroom recorded identities), nothing of it
+        is used and the kills are judged as at a first run. The verdict's reasons say which, and why.
     type: dict
     default: {}
 extends_documentation_fragment:
@@ -220,6 +226,19 @@ ansible_facts:
         container:
           description: Whether the host is a container (Docker, podman, systemd-nspawn, LXC).
           type: bool
+        identity:
+          description:
+            - What identifies this machine and its boot, for the history - C(machine) (a keyed SHA-256 hash of
+              C(/etc/machine-id), else of D-Bus's C(/var/lib/dbus/machine-id); the id itself never leaves the host,
+              as machine-id(5) asks; null when neither holds one, and C(machine_from) says which file it came from
+              or why none did), C(boot_id) (C(/proc/sys/kernel/random/boot_id), new at every boot), C(btime) (the
+              boot's time), C(container), and in a container C(container_id) (Docker's or podman's), C(scope) (its
+              cgroup, null for a cgroup namespace's C(/)) and C(init_ticks) (when its PID 1 started, in clock
+              ticks since boot; a restart changes it).
+            - C(previous) - how the previous run (O(previous_run)) relates, null without one - C(machine)
+              (C(same other unknown)), C(boot) (C(same new unknown)), C(counters) (whether the kill counters
+              were compared, which only the same boot of the same machine allows) and C(why) (the evidence, or what was missing).
+          type: dict
         oom:
           description:
             - The OOM kills of this host's scope. On a host, the kernel's C(oom_kill) counter since boot

@@ -7,6 +7,7 @@ host sent what collect.py read): both return the same facts.
 import math
 
 from ..units import finite
+from .identity import compare, read_at
 from .verdict import audit, classify, effective_memory, merge_policy
 
 ARGUMENT_SPEC = dict(
@@ -68,7 +69,8 @@ def diagnose(collected, params, policy):
     """The facts memory_facts returns under ansible_facts.headroom, from collect()'s result."""
     gaps = list(collected['gaps'])
     cgroup = collected['cgroup']
-    oom = oom_facts(collected, policy, params.get('previous_run'))
+    identity = dict(collected.get('identity') or {}, previous=compare(params.get('previous_run'), collected.get('identity')))
+    oom = oom_facts(collected, policy, comparable_previous(params.get('previous_run'), identity['previous']))
     if oom['kills'] is None:
         gaps.append('OOM kills: not counted (no kernel counter for this scope and no kernel log)')
     groups = classify(collected['groups'], policy)
@@ -85,6 +87,7 @@ def diagnose(collected, params, policy):
         'read_at': collected.get('now'),
         'watch': collected.get('watch'),
         'guard': collected.get('guard'),
+        'identity': identity,
     })
     total, usable = effective_memory(facts['memory'], cgroup)
     facts['app_servers'] = budgets(collected.get('app_servers'), total, usable, policy)
@@ -97,7 +100,7 @@ def diagnose(collected, params, policy):
                             'app_servers': facts['app_servers'], 'guard': facts['guard'],
                             'groups': groups, 'instance_type': params['instance_type'],
                             'instance_sizes': params['instance_sizes'],
-                            'growth': facts['growth']}, policy)
+                            'growth': facts['growth'], 'identity': identity}, policy)
     return facts
 
 
@@ -238,18 +241,34 @@ def services(deaths, since=None):
 
 
 def previous_since(previous, counted, undated):
-    """(the previous run's time or None, the undated kills that are new since it). The kernel's counter
-    (or the cgroup's) rose by the kills since; when it fell, the host rebooted or the container was
-    made anew since, and every undated kill is new."""
+    """(the previous run's time or None, the undated kills that are new since it). The time is when
+    that run read the host (``at``; its report, ``epoch``, is written later, after every host: a kill
+    in between is new). The kernel's counter (or the cgroup's) rose by the kills since; when it fell,
+    the host rebooted or the container was made anew since, and every undated kill is new. Only a
+    previous run of the same boot of the same machine carries ``counted``: comparable_previous()."""
     if not isinstance(previous, dict):
         return None, undated
-    epoch = previous.get('epoch')
-    if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or not finite(epoch):
+    since = read_at(previous)
+    if since is None:
         return None, undated
     before = previous.get('counted')
     if isinstance(before, int) and not isinstance(before, bool) and counted is not None and counted >= before:
-        return float(epoch), min(undated, counted - before)
-    return float(epoch), undated
+        return since, min(undated, counted - before)
+    return since, undated
+
+
+def comparable_previous(previous, relation):
+    """What of the previous run may judge this one, by ``relation`` (identity.compare()): all of it on
+    the same boot of the same machine; its time but not its counter on the same machine after a
+    reboot (its counters started again at 0); nothing from another machine, or when that cannot be
+    told: its kills were never seen by that run, and this run is judged as a first run is."""
+    if relation is None:
+        return previous
+    if relation['machine'] != 'same':
+        return None
+    if not relation['counters']:
+        return dict((key, value) for key, value in previous.items() if key != 'counted')
+    return previous
 
 
 def _median(values):

@@ -230,6 +230,10 @@ def audit(facts, policy=None):
     elif some is not None and some >= policy['psi_some_warning']:
         reason('warning', 'pressure', 'tasks stalled on memory %.1f%% of the last 10 s (PSI some)' % some)
 
+    said = same_machine(facts.get('identity'), facts.get('oom'))
+    if said:
+        reason('ok', 'identity', said)
+
     oom = oom_summary(facts)
     oom_kills = oom['recent'] or 0
     victims = ' (%s)' % ', '.join(oom['victims']) if oom['victims'] else ''
@@ -283,8 +287,8 @@ def audit(facts, policy=None):
 
     growing = [g for g in facts.get('growth') or [] if g['grew'] >= policy['growth_warning_bytes']]
     for item in growing:
-        reason('warning', 'growth', '%s (pid %s) grew by %s while it was watched'
-               % (item['command'], item['pid'], human(item['grew'])))
+        reason('warning', 'growth', '%s (pid %s) grew by %s%s while it was watched'
+               % (item['command'], item['pid'], human(item['grew']), _within(item.get('seconds'))))
 
     stall = stalling(rates, pressure, oom_kills, policy)
     if stall['stalling']:
@@ -371,9 +375,37 @@ def oom_summary(facts):
             'last': None, 'victims': victims, 'incomplete': []}
 
 
+def same_machine(identity, oom):
+    """What the report must say when this run's machine or boot is not the previous run's
+    (identity.compare()), or None: which kills are judged then, and why counters are not compared."""
+    relation = (identity or {}).get('previous')
+    if not relation or relation['counters']:
+        return None
+    window = 'in the last %s h' % _num((oom or {}).get('window_hours') or DEFAULT_POLICY['oom_window_hours'])
+    if relation['machine'] == 'other':
+        return ('a different machine than the last run (%s): its kill counter is not compared with that run\'s; '
+                'every kill since its boot is judged (those the log dates: %s)' % (relation['why'], window))
+    if relation['machine'] == 'same' and relation['boot'] == 'new':
+        return ('the same machine as the last run, started anew since (%s): its kill counter started again at 0 and '
+                'is not compared with that run\'s; every kill since the start is judged' % relation['why'])
+    if relation['machine'] == 'same':
+        return ('the same machine as the last run, but whether it restarted since cannot be told (%s): its kill '
+                'counter is not compared with that run\'s; every kill it counts is judged' % relation['why'])
+    return ('cannot tell whether this is the machine the last run read (%s): kill counters are not compared, and '
+            'the kills are judged %s, not since that run' % (relation['why'], window))
+
+
 def when(epoch):
     """A kill's time for a message: UTC, to the second."""
     return time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(epoch))
+
+
+def _within(seconds):
+    """' in N s': the time a growth was seen over, said with it (a growth is no rate: it is not
+    extrapolated); '' when that time is not known."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not finite(seconds) or seconds <= 0:
+        return ''
+    return ' in %s s' % (_num(round(seconds, 1)) if seconds >= 1 else '%.2g' % seconds)
 
 
 def _num(value):
@@ -518,8 +550,8 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
     for item in growing:
         add('refactor', 'Look into %s (pid %s) for a leak or a heavy request' % (item['command'], item['pid']),
             'its RSS grew by %s (%s to %s)%s while the host was watched' % (
-                human(item['grew']), human(item['from']), human(item['to']),
-                ' in %.0f s' % item['seconds'] if item.get('seconds') else ''), size=item['grew'])
+                human(item['grew']), human(item['from']), human(item['to']), _within(item.get('seconds'))),
+            size=item['grew'])
     swap_rate = rates.get('swap_bytes') or 0
     seen = []
     if swap_rate >= policy['swap_rate_warning_bytes']:

@@ -25,6 +25,7 @@ from .free import parse_free
 from .kernel import (
     boot_time, container_id, in_container, parse_meminfo, parse_vmstat, proc_stat, read_cgroup_memory, read_pressure,
     read_smaps_rollup)
+from .kernel import machine_identity
 from .oom import attribute, collect_oom_history, read_log_tail, stamp_epoch
 from .processes import group_processes, growth
 from .top import TOP_ENV, parse_top, run_top
@@ -369,6 +370,7 @@ def collect(options, run, which, sleep=time.sleep):
         'cgroup': cgroup,
         'overcommit_memory': int(overcommit) if overcommit and is_count(overcommit.strip()) else None,
         'container': container,
+        'identity': machine_identity(container, btime, (cgroup or {}).get('scope')),  # the history compares counters within one
         'oom_sources': history['sources'],
         'oom_incomplete': history['incomplete'],
         'oom_unattributed': unattributed,

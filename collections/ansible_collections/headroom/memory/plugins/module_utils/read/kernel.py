@@ -6,6 +6,8 @@ files are read line by line and nothing larger than one small file is held at on
 """
 
 import errno
+import hashlib
+import hmac
 import os
 import re
 
@@ -570,3 +572,59 @@ def proc_stat(pid, proc='/proc'):
     if len(fields) < 22 or '(' not in head or not all(is_count(fields[i]) for i in (1, 19, 21)):
         return None
     return head.split('(', 1)[1], int(fields[1]), int(fields[19]), int(fields[21])
+
+
+# What tells one machine, and one boot of it, from another: the history compares a host's counters
+# (the kernel's oom_kill, a container's cgroup kills) with its previous run's only when both runs read
+# the same boot of the same machine. The forms, each from its producer:
+# - /etc/machine-id: "a single newline-terminated, hexadecimal, 32-character, lowercase ID ... may not
+#   be all zeros" (systemd man/machine-id.xml). An image meant for many machines ships it empty
+#   (headroom/debian bullseye, bookworm and trixie: 0 bytes, seen here), systemd >= 249 may leave
+#   "uninitialized\n" on disk with a transient id mounted over it (src/shared/machine-id-setup.c),
+#   and a container without systemd keeps whatever its image baked in: none of them tells machines apart.
+# - /var/lib/dbus/machine-id: D-Bus's older file of the same format (systemd reads it first when it
+#   makes /etc/machine-id; often a symlink to it).
+# - /proc/sys/kernel/random/boot_id: a random UUID made once per boot, printed "%pU" (lowercase, with
+#   dashes: drivers/char/random.c proc_do_uuid). Not namespaced: a container reads its machine's.
+# - btime of /proc/stat (boot_time above): the boot's wall-clock second; it moves when the clock is stepped.
+# - a container's runtime id (container_id above) and its cgroup scope; and when its PID 1 started
+#   (field 22 of /proc/1/stat, clock ticks since the machine's boot): a restarted container keeps its
+#   id but starts a new PID 1, and its cgroup, with its kill counts, is made anew.
+_MACHINE_ID = re.compile(r'^([0-9a-fA-F]{32})\n?\Z', re.ASCII)
+_BOOT_ID = re.compile(r'^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\n?\Z', re.ASCII)
+# The machine id is confidential (machine-id(5): "must not be exposed in untrusted environments ...
+# should be hashed with a cryptographic, keyed hash function, using a fixed, application-specific
+# key"), and the report travels (mail, S3): the host sends only this keyed hash of it.
+_MACHINE_KEY = b'headroom.memory history identity'
+
+
+def machine_id(root='/'):
+    """(the keyed hash of this machine's id, the file it came from), or (None, why) when no file holds one."""
+    seen = []
+    for name in ('etc/machine-id', 'var/lib/dbus/machine-id'):
+        text = read_text(_path(root, name), 64)
+        match = _MACHINE_ID.match(text) if text is not None else None
+        if match and match.group(1).strip('0'):
+            digest = hmac.new(_MACHINE_KEY, bytes.fromhex(match.group(1).lower()), hashlib.sha256).hexdigest()
+            return digest[:32], '/' + name
+        seen.append('/%s %s' % (name, 'missing' if text is None else 'empty' if not text.strip()
+                                else 'holds no machine id'))
+    return None, ', '.join(seen)
+
+
+def machine_identity(container, btime=None, scope=None, root='/'):
+    """What identifies this machine and its boot, for the history: ``machine`` (the keyed hash of
+    the machine id) and ``machine_from``, ``boot_id``, ``btime``, ``container``, and in a container its
+    ``container_id``, cgroup ``scope`` and ``init_ticks`` (when its PID 1 started, in clock ticks since
+    boot). A piece that cannot be read is None (``machine_from`` then says why); never a guess."""
+    machine, source = machine_id(root)
+    text = read_text(_path(root, 'proc/sys/kernel/random/boot_id'), 64)
+    boot = _BOOT_ID.match(text) if text is not None else None
+    identity = {'machine': machine, 'machine_from': source, 'boot_id': boot.group(1) if boot else None,
+                'btime': btime, 'container': bool(container), 'container_id': None, 'scope': None, 'init_ticks': None}
+    if container:
+        init = proc_stat(1, _path(root, 'proc'))
+        # scope '/' is every container's own root under a cgroup namespace: it tells none apart
+        identity.update(container_id=container_id(root), scope=scope if scope and scope != '/' else None,
+                        init_ticks=init[2] if init else None)
+    return identity

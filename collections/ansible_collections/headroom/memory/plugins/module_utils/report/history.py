@@ -15,6 +15,8 @@ import os
 import sqlite3
 
 from ..directory import make_parent
+from ..judge.identity import compare
+from ..judge.verdict import when
 from ..units import human
 
 SCHEMA = 1
@@ -24,6 +26,22 @@ REPORT_RUNS = 30
 CHART_COMMANDS = 4
 # a trend needs this many runs; fewer is "not enough history", never a guess
 MIN_RUNS = 3
+# ... and this much time between its first and last run. Below an hour what a diagnosis sees is
+# dominated by swings of minutes: the page cache filling and dropped, a garbage collector's cycle, a
+# cron or batch job, a burst of requests. A rate per day taken from seconds multiplies that noise by
+# thousands (three runs 4 s apart made "python grew 1.1 TiB a day"). An hour is 4 intervals of an AWX
+# schedule every 15 minutes (5 runs); an hourly schedule's 3 runs span 2 h and a daily one's 2 days,
+# so neither waits longer than MIN_RUNS makes it. Shorter is "not enough history", naming the span.
+MIN_SPAN = 3600.0
+# Runs closer than this read one moment (a run repeated by hand, a retried job): they count as one
+# toward MIN_RUNS, which is there to see whether the points lie on a line, and two moments always do.
+SAME_MOMENT = 300.0
+# A rate is said per hour below a day of history and per day from a day on: a figure per day from a
+# few hours would speak for a day nobody watched (a server's load has a daily cycle).
+_DAY = 86400.0
+# The memory a trend is of (RAM, or a cgroup's limit) changed by more than this share between two
+# runs (a resized instance, a new limit): the runs before are another trend.
+TOTAL_CHANGE = 0.01
 # a time to exhaustion needs a steady fall: the line explains this much of the runs' variation
 # (r squared), and it fell at least this share of the memory over the runs (less is a host's noise)
 TREND_MIN_R2 = 0.8
@@ -48,10 +66,14 @@ def compact(record):
         largest = group.get('largest') or {}
         top.append({'command': group.get('command'), 'memory': group.get('memory'), 'count': group.get('count'),
                     'pid': largest.get('pid'), 'started': largest.get('started')})
+    identity = record.get('identity')
     return {'at': record.get('read_at'),  # when the host was read: the time its figures are of
             'verdict': record.get('verdict'), 'usable': record.get('usable'), 'total': record.get('effective_total'),
             'swap_used': record.get('swap_used'), 'swap_total': record.get('swap_total'),
-            'kills': oom.get('kills'), 'counted': oom.get('counted'), 'last_kill': oom.get('last'), 'top': top}
+            'kills': oom.get('kills'), 'counted': oom.get('counted'), 'last_kill': oom.get('last'), 'top': top,
+            # which machine and boot the figures are of: the next run compares its counters only within one
+            'identity': dict((key, value) for key, value in identity.items() if key != 'previous')
+            if isinstance(identity, dict) else None}
 
 
 def _connect(path, timeout):
@@ -142,58 +164,133 @@ def fit(points):
     return slope, mean_y - slope * mean_x, r2
 
 
+def duration(seconds):
+    """A span of time for a person: '4 s', '12 min', '3.0 h', '2.5 days'."""
+    if seconds < 60:
+        return '%s s' % ('%.2g' % seconds if seconds < 10 else '%d' % round(seconds))
+    if seconds < 3600:
+        return '%d min' % round(seconds / 60.0)
+    if seconds < _DAY:
+        return '%.1f h' % (seconds / 3600.0)
+    return '%.1f days' % (seconds / _DAY)
+
+
+def rate(bytes_per_day, span):
+    """A rate for a person, in the unit the history spans: an hour below a day of it, else a day."""
+    if span < _DAY:
+        return '%s an hour' % human(abs(bytes_per_day) / 24.0)
+    return '%s a day' % human(abs(bytes_per_day))
+
+
+def moments(times):
+    """How many of ``times`` (oldest first) are moments of their own: SAME_MOMENT after the last counted."""
+    count, last = 0, None
+    for at in times:
+        if last is None or at - last >= SAME_MOMENT:
+            count, last = count + 1, at
+    return count
+
+
+def too_short(points):
+    """Why ``points`` [(time, value)], oldest first, are not enough history for a line, or None."""
+    if len(points) < MIN_RUNS:
+        return 'not enough history: %d run(s), %d needed' % (len(points), MIN_RUNS)
+    span = points[-1][0] - points[0][0]
+    if span < MIN_SPAN:
+        return 'not enough history: %d runs over %s, at least %s needed' % (len(points), duration(span), duration(MIN_SPAN))
+    distinct = moments([x for x, _y in points])
+    if distinct < MIN_RUNS:
+        return ('not enough history: %d runs over %s but at %d moment(s) (runs within %s count as one), %d needed'
+                % (len(points), duration(span), distinct, duration(SAME_MOMENT), MIN_RUNS))
+    return None
+
+
+def stretch(runs):
+    """(the newest runs, oldest first, of the machine the newest run read, and why the stretch starts
+    where it does, or None when it holds them all). It goes back while each run read the same machine
+    as the next (over a reboot: identity.compare()) with the same memory (TOTAL_CHANGE)."""
+    if not runs:
+        return [], None
+    kept = [runs[-1]]
+    for older in reversed(runs[:-1]):
+        newer = kept[0]
+        relation = compare(older, newer.get('identity'))
+        if relation['machine'] != 'same':
+            return kept, 'the runs until %s are left out: %s (%s)' % (
+                when_text(older), 'that run read another machine' if relation['machine'] == 'other'
+                else 'that run cannot be told to be of this machine', relation['why'].replace('the last run', 'that run'))
+        before, after = older.get('total'), newer.get('total')
+        if before and after and abs(after - before) > TOTAL_CHANGE * max(before, after):
+            return kept, 'the memory changed from %s to %s after the run of %s' % (human(before), human(after), when_text(older))
+        kept.insert(0, older)
+    return kept, None
+
+
+def when_text(run):
+    at = when_read(run)
+    return when(at) if at is not None else 'an unknown time'
+
+
 def trend(runs, now=None):
     """When available memory reaches zero at the current rate: a line fitted to the runs' ``usable``
-    over time. ``{'runs', 'slope_bytes_per_day', 'r2', 'exhaustion_seconds', 'reason'}``; the
-    exhaustion is None, with the reason, when the history is too short, memory is not falling, or
-    not steadily (``TREND_MIN_R2``) and by more than a host's noise (``TREND_MIN_FALL`` of its memory)."""
+    over time, of the machine the newest run read (stretch()). ``{'runs', 'span_seconds', 'since',
+    'slope_bytes_per_day', 'r2', 'exhaustion_seconds', 'reason', 'machine'}``; the slope is None
+    when the runs are too few or span too little time (too_short()), and the exhaustion is None, with
+    the reason, then or when memory is not falling, not steadily (``TREND_MIN_R2``) or by no more than
+    a host's noise (``TREND_MIN_FALL`` of its memory). ``machine`` says why older runs were left out."""
+    runs, machine = stretch(runs)
     points = [(when_read(run), run['usable']) for run in runs if run.get('usable') is not None and when_read(run)]
     total = max([run.get('total') or 0 for run in runs] or [0])
-    result = {'runs': len(points), 'slope_bytes_per_day': None, 'r2': None, 'exhaustion_seconds': None}
-    if len(points) < MIN_RUNS:
-        result['reason'] = 'not enough history: %d run(s), %d needed' % (len(points), MIN_RUNS)
-        return result
-    line = fit(points)
-    if line is None:
-        result['reason'] = 'not enough history: the runs share one time'
+    span = points[-1][0] - points[0][0] if points else 0.0
+    result = {'runs': len(points), 'span_seconds': span, 'since': points[0][0] if points else None,
+              'slope_bytes_per_day': None, 'r2': None, 'exhaustion_seconds': None, 'machine': machine}
+    short = too_short(points)
+    line = fit(points) if short is None else None
+    if short is not None or line is None:
+        result['reason'] = short or 'not enough history: the runs share one time'
         return result
     slope, intercept, r2 = line
-    result.update(slope_bytes_per_day=slope * 86400.0, r2=round(r2, 3))
+    result.update(slope_bytes_per_day=slope * _DAY, r2=round(r2, 3))
+    over = '%d runs over %s' % (len(points), duration(span))
     if slope >= 0:
-        result['reason'] = 'available memory is not falling'
+        result['reason'] = 'available memory is not falling (%s)' % over
         return result
-    fell = -slope * (points[-1][0] - points[0][0])
+    fell = -slope * span
     if r2 < TREND_MIN_R2:
-        result['reason'] = 'no steady trend: the runs fit a line poorly (r2 %.2f over %d runs)' % (r2, len(points))
+        result['reason'] = 'no steady trend: the runs fit a line poorly (r2 %.2f, %s)' % (r2, over)
         return result
     if total and fell < TREND_MIN_FALL * total:
-        result['reason'] = 'no trend beyond noise: available memory fell %s over the runs, %.1f%% of %s' % (
-            human(fell), 100.0 * fell / total, human(total))
+        result['reason'] = 'no trend beyond noise: available memory fell %s over %s, %.1f%% of %s' % (
+            human(fell), duration(span), 100.0 * fell / total, human(total))
         return result
     last = points[-1][0] if now is None else now
     remaining = (intercept + slope * last) / -slope  # the fitted line's zero, from the last run
     result['exhaustion_seconds'] = max(0.0, remaining)
-    result['reason'] = 'available memory falls %s a day (r2 %.2f over %d runs)' % (
-        human(-slope * 86400.0), r2, len(points))
+    result['reason'] = 'available memory falls %s, from %s (r2 %.2f)' % (rate(slope * _DAY, span), over, r2)
     return result
 
 
 def leaks(runs):
-    """Commands whose memory grew run after run in the same process (its pid and start time): the
-    newest unbroken stretch of each command's biggest process, fitted; a restart starts a new one."""
+    """Commands whose memory grew run after run in the same process (its pid and start time), on the
+    machine the newest run read: the newest unbroken stretch of each command's biggest process,
+    fitted; a restart starts a new one. Each: ``command pid started runs from to grew since
+    span_seconds r2 slope_bytes_per_day reason``. The slope (a rate) is given only from enough history
+    (too_short()); a process that grew over less is listed with what it grew and in how long, and
+    ``reason`` says why there is no rate. Rated ones first, fastest first; then the others, biggest growth first."""
+    runs, _machine = stretch(runs)
     series = {}
     for run in runs:
         for item in run.get('top') or []:
-            if item.get('memory') is None or not item.get('command'):
+            if item.get('memory') is None or not item.get('command') or when_read(run) is None:
                 continue
             key = (item.get('pid'), item.get('started'))
-            stretch = series.get(item['command'])
-            if stretch is None or stretch['key'] != key:
-                stretch = series[item['command']] = {'key': key, 'points': []}
-            stretch['points'].append((when_read(run), item['memory']))
+            current = series.get(item['command'])
+            if current is None or current['key'] != key:
+                current = series[item['command']] = {'key': key, 'points': []}
+            current['points'].append((when_read(run), item['memory']))
     found = []
-    for command, stretch in series.items():
-        points = stretch['points']
+    for command, current in series.items():
+        points = current['points']
         if len(points) < MIN_RUNS:
             continue
         line = fit(points)
@@ -202,10 +299,13 @@ def leaks(runs):
         slope, _intercept, r2 = line
         grew = points[-1][1] - points[0][1]
         if slope > 0 and r2 >= LEAK_MIN_R2 and grew >= LEAK_MIN_BYTES:
-            found.append({'command': command, 'pid': stretch['key'][0], 'started': stretch['key'][1],
-                          'slope_bytes_per_day': slope * 86400.0, 'r2': round(r2, 3), 'runs': len(points),
-                          'from': points[0][1], 'to': points[-1][1], 'since': points[0][0]})
-    return sorted(found, key=lambda leak: -leak['slope_bytes_per_day'])
+            short = too_short(points)
+            found.append({'command': command, 'pid': current['key'][0], 'started': current['key'][1],
+                          'slope_bytes_per_day': None if short else slope * _DAY, 'r2': round(r2, 3),
+                          'runs': len(points), 'from': points[0][1], 'to': points[-1][1], 'grew': grew,
+                          'since': points[0][0], 'span_seconds': points[-1][0] - points[0][0],
+                          'reason': short.replace('not enough history', 'not enough history for a rate') if short else None})
+    return sorted(found, key=lambda leak: (leak['slope_bytes_per_day'] is None, -(leak['slope_bytes_per_day'] or leak['grew'])))
 
 
 def fleet_trend(runs):

@@ -15,7 +15,7 @@ from html import escape
 
 from ..judge.verdict import when
 from ..units import human
-from .history import when_read
+from .history import duration, rate, when_read
 from .records import NO_HOSTS, VERDICTS
 
 # Hosts listed in the Markdown summary before "... and N more": chat messages and
@@ -583,12 +583,25 @@ def _history(record):
     commands = _chart('commands', [(name, [(when_read(r), item.get('memory')) for r in runs
                                            for item in r.get('top') or [] if item.get('command') == name])
                                    for name in names])
-    leaks = ''.join('<li data-leak="%s">%s (pid %s) grew %s a day over %d runs (r2 %s), %s to %s</li>'
-                    % (_e(leak['command']), _e(leak['command']), _e(leak.get('pid')),
-                       _e(human(leak['slope_bytes_per_day'])), leak['runs'], _e(leak['r2']),
-                       _e(human(leak['from'])), _e(human(leak['to'])))
-                    for leak in record.get('leaks') or [])
-    suspects = '<p class="note warn">leak suspects:</p><ul class="gaps">%s</ul>' % leaks if leaks else ''
+    rated = [leak for leak in record.get('leaks') or [] if leak.get('slope_bytes_per_day') is not None]
+    brief = [leak for leak in record.get('leaks') or [] if leak.get('slope_bytes_per_day') is None]
+    suspects = ''
+    if rated:
+        suspects += '<p class="note warn">leak suspects:</p><ul class="gaps">%s</ul>' % ''.join(
+            '<li data-leak="%s">%s (pid %s) grows %s, from %d runs over %s (r2 %s): %s to %s</li>'
+            % (_e(leak['command']), _e(leak['command']), _e(leak.get('pid')),
+               _e(rate(leak['slope_bytes_per_day'], leak['span_seconds'])), leak['runs'],
+               _e(duration(leak['span_seconds'])), _e(leak['r2']), _e(human(leak['from'])), _e(human(leak['to'])))
+            for leak in rated)
+    if brief:
+        suspects += '<p class="note">grew run after run, over too little time to call it a leak:</p><ul class="gaps">%s</ul>' % ''.join(
+            '<li data-grew="%s">%s (pid %s) grew %s in %s over %d runs (%s to %s): %s</li>'
+            % (_e(leak['command']), _e(leak['command']), _e(leak.get('pid')), _e(human(leak['grew'])),
+               _e(duration(leak['span_seconds'])), leak['runs'], _e(human(leak['from'])), _e(human(leak['to'])),
+               _e(leak.get('reason')))
+            for leak in brief)
+    if trend.get('machine'):
+        said += '<p class="note" data-trend-machine="">%s</p>' % _e(trend['machine'])
     return '<h3>Over time (%d run(s))</h3>%s%s%s%s' % (len(runs), said, memory, commands, suspects)
 
 
