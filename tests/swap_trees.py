@@ -1,12 +1,12 @@
 """Trees of /proc and memory cgroup files for the swapoff guard's tests (read/swapped.py): a host as
 the kernel would show it, built from a short description, the forms taken from real files.
 
-Forms: v1 (the memory.* files, /proc/PID/status and /proc/PID/cgroup) are the REAL ones captured on
-this machine in fixtures/kernel/swapped_v1 (kernel 6.18, by capture-swapped.sh), with the figures
-replaced. v2 is NOT captured (this machine's memory controller is bound to v1): its files follow
-Documentation/admin-guide/cgroup-v2.rst (memory.max and memory.high hold bytes or ``max``,
-memory.current and memory.swap.current bytes, memory.stat ``key value`` lines with ``inactive_file``;
-memory.swap.current is absent from the root cgroup) and its mountinfo line is systemd's on Debian 12.
+Forms: the REAL ones, with the figures replaced. v1 (the memory.* files, /proc/PID/status and
+/proc/PID/cgroup) from fixtures/kernel/swapped_v1 (this machine, kernel 6.18); v2 (memory.max and
+memory.high holding bytes or ``max``, memory.current, memory.swap.current, memory.stat, the root with
+cgroup.controllers and memory.stat but no memory.max or memory.swap.current, systemd's cgroup2 line of
+mountinfo) from fixtures/kernel/swapped_v2 (a Debian 12 VM, kernel 6.1, systemd 252), both captured by
+fixtures/kernel/capture-swapped.sh.
 
 The kernel's counters are hierarchical: a cgroup's use, page cache and swap are its own plus its
 children's, as ``build`` computes them.
@@ -16,15 +16,23 @@ import os
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
 CAPTURED = os.path.join(FIXTURES, 'kernel', 'swapped_v1', 'tree')
+CAPTURED_V2 = os.path.join(FIXTURES, 'kernel', 'swapped_v2', 'tree')
 HOG_PID = 21888       # the python3 with pages in swap in the capture (fixtures/kernel/swapped_v1/README.capture)
 V1_UNLIMITED = 9223372036854771712
 
-V1_MOUNTINFO = open(os.path.join(CAPTURED, 'proc', 'self', 'mountinfo')).read()
-V2_MOUNTINFO = ('30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2'
-                ' rw,nsdelegate,memory_recursiveprot\n')
-V1_STAT = open(os.path.join(CAPTURED, 'sys/fs/cgroup/memory/headroom_swapcap_21853/app/memory.stat')).read()
-STATUS = open(os.path.join(CAPTURED, 'proc', str(HOG_PID), 'status')).read()
-V1_CGROUP = open(os.path.join(CAPTURED, 'proc', str(HOG_PID), 'cgroup')).read()
+
+def _read(*parts):
+    with open(os.path.join(*parts)) as handle:
+        return handle.read()
+
+
+V1_MOUNTINFO = _read(CAPTURED, 'proc', 'self', 'mountinfo')
+V2_MOUNTINFO = _read(CAPTURED_V2, 'proc', 'self', 'mountinfo')
+V1_STAT = _read(CAPTURED, 'sys/fs/cgroup/memory/headroom_swapcap_21853/app/memory.stat')
+V2_STAT = _read(CAPTURED_V2, 'sys/fs/cgroup/system.slice/headroom-swapcap-347.service/memory.stat')
+V2_CONTROLLERS = _read(CAPTURED_V2, 'sys/fs/cgroup/cgroup.controllers')
+STATUS = _read(CAPTURED, 'proc', str(HOG_PID), 'status')
+V1_CGROUP = _read(CAPTURED, 'proc', str(HOG_PID), 'cgroup')
 
 
 def status_text(name, vmswap_kb):
@@ -53,6 +61,13 @@ def _write(path, text):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as handle:
         handle.write(text)
+
+
+def _v2_stat(usage, cache):
+    """The captured unit's memory.stat with its anon, file and inactive_file replaced."""
+    values = {'anon': usage - cache, 'file': cache, 'inactive_file': cache, 'active_file': 0}
+    return ''.join('%s %d\n' % (line.split()[0], values[line.split()[0]]) if line.split()[0] in values else line + '\n'
+                   for line in V2_STAT.splitlines())
 
 
 def _v1_stat(total_inactive_file, hier_limit, swap, accounting):
@@ -113,16 +128,15 @@ def build(root, version, cgroups, processes, reader='/', accounting=True):
                 _write(os.path.join(directory, 'memory.memsw.usage_in_bytes'), '%d\n' % (t['usage'] + t['swap']))
                 _write(os.path.join(directory, 'memory.memsw.limit_in_bytes'), '%d\n' % V1_UNLIMITED)
         elif path == '/':
-            _write(os.path.join(directory, 'cgroup.controllers'), 'cpuset cpu io memory hugetlb pids rdma misc\n')
-            _write(os.path.join(directory, 'memory.stat'), 'anon 0\nfile 0\ninactive_file %d\n' % t['cache'])
+            _write(os.path.join(directory, 'cgroup.controllers'), V2_CONTROLLERS)
+            _write(os.path.join(directory, 'memory.stat'), _v2_stat(t['usage'], t['cache']))
         else:
             _write(os.path.join(directory, 'memory.max'), 'max\n' if t['limit'] is None else '%d\n' % t['limit'])
             _write(os.path.join(directory, 'memory.high'), 'max\n' if t['high'] is None else '%d\n' % t['high'])
             _write(os.path.join(directory, 'memory.current'), '%d\n' % t['usage'])
             _write(os.path.join(directory, 'memory.swap.current'), '%d\n' % t['swap'])
             _write(os.path.join(directory, 'memory.swap.max'), 'max\n')
-            _write(os.path.join(directory, 'memory.stat'), 'anon %d\nfile %d\ninactive_file %d\n'
-                   % (t['usage'] - t['cache'], t['cache'], t['cache']))
+            _write(os.path.join(directory, 'memory.stat'), _v2_stat(t['usage'], t['cache']))
             _write(os.path.join(directory, 'memory.events'), 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n')
     proc = os.path.join(root, 'proc')
     _write(os.path.join(proc, 'self', 'cgroup'), cgroup_text(version, reader))

@@ -4,9 +4,10 @@ where past the limit the kernel OOM-kills whatever the machine has free. The gua
 memory-limited cgroup's limit, use and pages in swap (read/swapped.py) and refuses, naming the cgroup
 and the figures, when one cannot take its pages back (fix/swap.py).
 
-The v1 tree is REAL (fixtures/kernel/swapped_v1, captured on this machine by capture-swapped.sh with
-pages really in swap); v2 and the other layouts are built by swap_trees.py from those forms and the
-kernel's documentation (v2 is not capturable here: the memory controller is bound to v1)."""
+The v1 and v2 trees are REAL, with pages really in swap, captured by capture-swapped.sh: v1 on this
+machine (fixtures/kernel/swapped_v1, kernel 6.18), v2 in a Debian 12 VM (fixtures/kernel/swapped_v2,
+kernel 6.1, systemd 252, with a unit of MemoryMax=64M); the other layouts are built by swap_trees.py
+from those forms."""
 import os
 import shutil
 
@@ -15,7 +16,7 @@ import pytest
 from ansible_collections.headroom.memory.plugins.module_utils.fix import swap
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.read import swapped
-from swap_trees import CAPTURED, HOG_PID, build, status_text
+from swap_trees import CAPTURED, CAPTURED_V2, HOG_PID, build, status_text
 
 MIB = 1 << 20
 KIB = 1 << 10
@@ -44,7 +45,7 @@ def by_name(reading):
 # --- /proc/PID/status --------------------------------------------------------------------
 
 def test_status_of_a_process_with_pages_in_swap():
-    name, swap_bytes = swapped.parse_status(captured('proc', str(HOG_PID), 'status').splitlines(True))
+    name, swap_bytes = swapped.parse_status(captured('proc', str(HOG_PID), 'status'))
     assert name == 'python3'
     assert swap_bytes == int(captured('proc', str(HOG_PID), 'status').split('VmSwap:')[1].split()[0]) * KIB
     assert swap_bytes > 64 * MIB
@@ -55,7 +56,7 @@ def test_kernel_threads_and_zombies_have_no_vmswap(pid):
     if pid == 'zombie':
         pid = next(p for p in os.listdir(os.path.join(CAPTURED, 'proc'))
                    if p.isdigit() and 'State:\tZ' in captured('proc', p, 'status'))
-    name, swap_bytes = swapped.parse_status(captured('proc', pid, 'status').splitlines(True))
+    name, swap_bytes = swapped.parse_status(captured('proc', pid, 'status'))
     assert swap_bytes is None and name
 
 
@@ -64,16 +65,14 @@ def test_kernel_threads_and_zombies_have_no_vmswap(pid):
 def test_a_vmswap_line_in_another_form_is_refused_with_the_line(line):
     text = status_text('x', 0).replace('VmSwap:\t       0 kB', line)
     with pytest.raises(ParseError) as err:
-        swapped.parse_status(text.splitlines(True))
-    assert 'VmSwap' in str(err.value)
+        swapped.parse_status(text)
+    assert 'VmSwap' in str(err.value) and err.value.line == line and err.value.lineno == 32
 
 
-def test_status_is_read_only_up_to_vmswap():
-    """A process with 65536 supplementary groups has a Groups line of ~450 KB before VmSwap; nothing
-    after VmSwap is read at all."""
-    lines = iter(status_text('x', 8).splitlines(True))
-    assert swapped.parse_status(lines) == ('x', 8 * KIB)
-    assert next(lines).startswith('HugetlbPages:')
+def test_a_status_with_thousands_of_groups_is_read_whole():
+    """A process with 65536 supplementary groups has a Groups line of ~450 KB before VmSwap."""
+    text = status_text('x', 8).replace('Groups:\t \n', 'Groups:\t%s\n' % ' '.join(str(g) for g in range(65536)))
+    assert swapped.parse_status(text) == ('x', 8 * KIB)
 
 
 # --- the captured v1 host ----------------------------------------------------------------
@@ -150,6 +149,37 @@ def test_without_swap_accounting_the_processes_vmswap_is_summed(tmp_path):
     assert groups[TMPFS_CGROUP]['swapped'] == 0
     refusal = swap.cgroup_swapoff_guard(swapped.read_swapped(root), area_used(), '/s')
     assert "its processes' VmSwap (this kernel keeps no swap count per cgroup, so tmpfs pages" in refusal
+
+
+# --- the captured v2 host: a Debian 12 VM with systemd ---------------------------------------
+
+V2_UNIT = '/system.slice/headroom-swapcap-347.service'
+
+
+def test_the_captured_v2_host_a_systemd_unit_with_memorymax():
+    reading = swapped.read_swapped(CAPTURED_V2)
+    assert reading['hierarchy'] == 'v2 /sys/fs/cgroup' and reading['complete']
+    groups = by_name(reading)
+    # app/ (no memory.max of its own), system.slice and user.slice (none) are not judged themselves
+    assert sorted(groups) == ['/headroom_swapcap_347', '/headroom_swapcap_347_tmpfs', V2_UNIT]
+    unit = groups[V2_UNIT]
+    base = (CAPTURED_V2, 'sys/fs/cgroup', V2_UNIT.lstrip('/'))
+    assert unit['limit'] == int(open(os.path.join(*base + ('memory.max',))).read()) == 64 * MIB
+    assert unit['limit_file'] == 'memory.max' and unit['swapped_source'] == 'memory.swap.current'
+    assert unit['swapped'] == int(open(os.path.join(*base + ('memory.swap.current',))).read()) > 64 * MIB
+    assert unit['usage'] == int(open(os.path.join(*base + ('memory.current',))).read())
+    assert unit['pids'] == [[485, 'python3', unit['vmswap']]]
+    tmpfs = groups['/headroom_swapcap_347_tmpfs']
+    assert tmpfs['pids'] == [] and tmpfs['swapped'] > 60 * MIB
+
+
+def test_the_captured_v2_host_refusal_names_the_unit():
+    used = int(open(os.path.join(CAPTURED_V2, 'proc', 'swaps')).read().splitlines()[1].split()[3]) * KIB
+    refusal = swap.cgroup_swapoff_guard(swapped.read_swapped(CAPTURED_V2), used, '/root/swap')
+    assert 'memory cgroup %s has 101.2 MiB in swap (memory.swap.current)' % V2_UNIT in refusal
+    assert 'its limit of 64.0 MiB (memory.max) leaves (63.9 MiB in use' in refusal
+    assert 'pid 485 python3 VmSwap 100.7 MiB' in refusal
+    assert 'memory cgroup /headroom_swapcap_347_tmpfs has 66.0 MiB in swap' in refusal
 
 
 # --- layouts built from those forms --------------------------------------------------------

@@ -19,9 +19,9 @@ back within its limit is OOM-killed in, whatever the machine has free. So the re
   missed there, which the result says.
 
 Every process is scanned either way: its ``VmSwap`` names who would be hurt, and is the fallback. The
-scan reads the head of one small file per process (``/proc/PID/status`` up to its ``VmSwap`` line,
-which needs no lock on the process's memory map) and ``/proc/PID/cgroup`` only for processes with
-pages in swap; it holds one entry per cgroup, not per process. The cgroup tree is walked once, reading
+scan reads one small file per process (``/proc/PID/status``, about 1.5 KiB, which takes no lock on
+the process's memory map: fs/proc/array.c ``proc_pid_status``, ``task_mem`` reads counters) and
+``/proc/PID/cgroup`` only for processes with pages in swap; it holds one entry per cgroup, not per process. The cgroup tree is walked once, reading
 one or two files per cgroup and the figures only of those with a limit; at most ``CGROUP_LIMIT``
 cgroups, beyond which the reading says it is incomplete rather than pass an unchecked cgroup.
 
@@ -42,39 +42,44 @@ CGROUP_LIMIT = 100000
 # Processes named per cgroup (the ones with the most in swap): enough for a message, bounded.
 NAMED = 3
 
-_VMSWAP = re.compile(r'^VmSwap:\s*(\d+) kB$', re.ASCII)
+_VMSWAP = re.compile(r'^VmSwap:(.*)$', re.ASCII | re.MULTILINE)
+_VMSWAP_VALUE = re.compile(r'\s*(\d+) kB', re.ASCII)
 
 
-def parse_status(lines):
-    """``(name, swap bytes or None)`` from the lines of /proc/PID/status, read up to ``VmSwap:``.
+def parse_status(text):
+    """``(name, swap bytes or None)`` from the text of /proc/PID/status.
 
-    ``name`` is the ``Name:`` field as the kernel escapes it (fs/proc/array.c ``proc_task_name``:
-    ``\\n`` and ``\\\\`` escaped), cut to 64 characters. ``swap`` is None when the file has no ``VmSwap``
-    line: a kernel thread or a zombie, which have no memory of their own. ``lines`` may be an open
-    file: nothing after ``VmSwap`` is read. A ``VmSwap`` line in another form is a ParseError.
+    ``name`` is the ``Name:`` field, the first line, as the kernel escapes it (fs/proc/array.c
+    ``proc_task_name``: ``\\n`` and ``\\\\`` escaped), cut to 64 characters. ``swap`` is None when the
+    file has no ``VmSwap`` line: a kernel thread or a zombie, which have no memory of their own. A
+    ``VmSwap`` line in another form is a ParseError naming it.
     """
-    name = None
-    for lineno, line in enumerate(lines, 1):
-        if line.startswith('Name:'):
-            name = line[5:].strip('\t\n')[:64]
-        elif line.startswith('VmSwap:'):
-            text = line.rstrip('\n')
-            match = _VMSWAP.match(text)
-            if not match:
-                raise ParseError('not a /proc/PID/status VmSwap line ("VmSwap:  N kB")', text, lineno)
-            return name, plausible(count(match.group(1), 'VmSwap', text, lineno) * KIB, 'VmSwap', text, lineno)
-    return name, None
+    name = text[5:text.find('\n')].strip('\t')[:64] if text.startswith('Name:') else None
+    match = _VMSWAP.search(text)
+    if match is None:
+        return name, None
+    value = _VMSWAP_VALUE.fullmatch(match.group(1))
+    line, lineno = match.group(0), text.count('\n', 0, match.start()) + 1
+    if value is None:
+        raise ParseError('not a /proc/PID/status VmSwap line ("VmSwap:  N kB")', line, lineno)
+    return name, plausible(count(value.group(1), 'VmSwap', line, lineno) * KIB, 'VmSwap', line, lineno)
 
 
 def _status(proc, pid):
-    """parse_status of one process, or None when it is gone (processes exit while the scan runs)."""
+    """parse_status of one process, or None when it is gone (processes exit while the scan runs).
+
+    The kernel makes the whole file at the first read (fs/proc/array.c ``proc_pid_status``, a
+    single_open seq_file: about 1.5 KiB, more only with thousands of supplementary groups), so it is
+    read whole; nothing in it takes a lock on the process's memory map."""
     try:
-        with open(os.path.join(proc, pid, 'status'), encoding='utf-8', errors='replace') as handle:
-            return parse_status(handle)
-    except ParseError as err:
-        raise ParseError('%s/%s/status: %s' % (proc, pid, err))
+        with open(os.path.join(proc, pid, 'status'), 'rb') as handle:
+            text = handle.read().decode('utf-8', 'replace')
     except (IOError, OSError):
         return None
+    try:
+        return parse_status(text)
+    except ParseError as err:
+        raise ParseError('%s/%s/status: %s' % (proc, pid, err))
 
 
 def memory_hierarchy(root='/'):
@@ -150,23 +155,25 @@ def scan_processes(root='/', hierarchy=None):
 
 def _process_cgroup(root, proc, pid, hierarchy, located):
     """The memory cgroup directory of a process (None when gone or not visible), found through the
-    mount as kernel.read_cgroup_memory finds its own; ``located`` caches path -> directory."""
+    mount as kernel.read_cgroup_memory finds its own; ``located`` caches /proc/PID/cgroup text ->
+    directory (bounded by the number of cgroups)."""
     if hierarchy is None:
         return None
     text = kernel.read_text(os.path.join(proc, pid, 'cgroup'))
     if not text:
         return None
-    try:
-        groups = kernel._parse_proc_cgroup(text)
-    except ParseError as err:
-        raise ParseError('%s/%s/cgroup: %s' % (proc, pid, err))
-    path = groups['v1'].get('memory') if hierarchy['version'] == 1 else groups['v2']
-    if path is None:
-        return None
-    if path not in located:
-        directory, _top = kernel._locate(root, hierarchy['mounts'], hierarchy['version'], path)
-        located[path] = None if directory is None else os.path.normpath(directory)
-    return located[path]
+    # most processes share a handful of cgroups: the same text is parsed and located once
+    if text not in located:
+        try:
+            groups = kernel._parse_proc_cgroup(text)
+        except ParseError as err:
+            raise ParseError('%s/%s/cgroup: %s' % (proc, pid, err))
+        path = groups['v1'].get('memory') if hierarchy['version'] == 1 else groups['v2']
+        directory = None
+        if path is not None:
+            directory, _top = kernel._locate(root, hierarchy['mounts'], hierarchy['version'], path)
+        located[text] = None if directory is None else os.path.normpath(directory)
+    return located[text]
 
 
 def _walk(top):
@@ -236,6 +243,24 @@ def _figures(hierarchy, directory):
     }
 
 
+def _subtrees(groups, top):
+    """The processes' VmSwap per cgroup directory summed over its subtree: each cgroup's sum added to
+    it and to every directory above it up to ``top`` (a few levels; one entry per directory)."""
+    subtrees = {}
+    for where, group in groups.items():
+        directory = where
+        while True:
+            acc = subtrees.setdefault(directory, {'swap': 0, 'count': 0, 'top': []})
+            acc['swap'] += group['swap']
+            acc['count'] += group['count']
+            acc['top'] = sorted(acc['top'] + group['top'], key=lambda item: (-item[0], item[1]))[:NAMED]
+            parent = os.path.dirname(directory)
+            if directory == top or parent == directory or not parent.startswith(top):
+                break
+            directory = parent
+    return subtrees
+
+
 def read_swapped(root='/'):
     """The swapoff guard's reading: every memory-limited cgroup with its limit, use, droppable page
     cache and pages in swap, and every process with pages in swap.
@@ -257,18 +282,16 @@ def read_swapped(root='/'):
     result['hierarchy'] = 'v%d %s' % (hierarchy['version'], '/' + os.path.relpath(hierarchy['top'], root))
     directories, cut = _walk(hierarchy['top'])
     result['complete'] = not cut
+    subtrees = _subtrees(scan['groups'], hierarchy['top'])
     for directory in directories:
         if directory != hierarchy['top'] and not _own_limit(hierarchy['version'], directory):
             continue
         figures = _figures(hierarchy, directory)
         if figures is None:
             continue
-        below = [group for where, group in scan['groups'].items()
-                 if where == directory or where.startswith(directory.rstrip('/') + '/')]
-        top = sorted((item for group in below for item in group['top']), key=lambda item: (-item[0], item[1]))
-        figures.update(vmswap=sum(group['swap'] for group in below),
-                       vmswap_count=sum(group['count'] for group in below),
-                       pids=[[pid, name, swap] for swap, pid, name in top[:NAMED]])
+        below = subtrees.get(directory, {'swap': 0, 'count': 0, 'top': []})
+        figures.update(vmswap=below['swap'], vmswap_count=below['count'],
+                       pids=[[pid, name, swap] for swap, pid, name in below['top']])
         if figures['swapped'] is None:
             figures.update(swapped=figures['vmswap'], swapped_source='VmSwap')
         del figures['directory']
