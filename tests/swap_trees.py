@@ -17,7 +17,7 @@ import os
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
 CAPTURED = os.path.join(FIXTURES, 'kernel', 'swapped_v1', 'tree')
 CAPTURED_V2 = os.path.join(FIXTURES, 'kernel', 'swapped_v2', 'tree')
-HOG_PID = 21888       # the python3 with pages in swap in the capture (fixtures/kernel/swapped_v1/README.capture)
+HOG_PID = 17513       # the python3 with pages in swap in the capture (fixtures/kernel/swapped_v1/README.capture)
 V1_UNLIMITED = 9223372036854771712
 
 
@@ -28,7 +28,7 @@ def _read(*parts):
 
 V1_MOUNTINFO = _read(CAPTURED, 'proc', 'self', 'mountinfo')
 V2_MOUNTINFO = _read(CAPTURED_V2, 'proc', 'self', 'mountinfo')
-V1_STAT = _read(CAPTURED, 'sys/fs/cgroup/memory/headroom_swapcap_21853/app/memory.stat')
+V1_STAT = _read(CAPTURED, 'sys/fs/cgroup/memory/headroom_swapcap_17501/app/memory.stat')
 V2_STAT = _read(CAPTURED_V2, 'sys/fs/cgroup/system.slice/headroom-swapcap-347.service/memory.stat')
 V2_CONTROLLERS = _read(CAPTURED_V2, 'sys/fs/cgroup/cgroup.controllers')
 STATUS = _read(CAPTURED, 'proc', str(HOG_PID), 'status')
@@ -53,7 +53,7 @@ def status_text(name, vmswap_kb):
 
 def cgroup_text(version, path):
     if version == 1:
-        return V1_CGROUP.replace('4:memory:/headroom_swapcap_21853/app', '4:memory:%s' % path)
+        return V1_CGROUP.replace('4:memory:/headroom_swapcap_17501/app', '4:memory:%s' % path)
     return '0::%s\n' % path
 
 
