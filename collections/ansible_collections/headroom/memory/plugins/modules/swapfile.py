@@ -24,7 +24,7 @@ description:
   - A resize builds the new file next to the old one and swaps them; a resize, priority change or
     removal of an active file (or zram device) runs C(swapoff) only when MemAvailable can absorb what
     is swapped out, and when every memory-limited cgroup on the host (containers, systemd units with
-    C(MemoryMax=) or C(MemoryHigh=)) can take back, within its own limit, what it may have on the area:
+    C(MemoryMax=) or C(MemoryHigh=)) can take back, within its own limit, what it may have on the area.
     C(swapoff) charges each page back to the cgroup that swapped it out, and past that cgroup's limit
     the kernel OOM-kills in it whatever the machine has free. A refusal names the cgroup, its limit,
     use and pages in swap, and the processes holding them, and changes nothing.
@@ -226,8 +226,8 @@ swapoff_guard:
   description:
     - What the swapoff guard read before switching an active area off. C(hierarchy) (V(v1 /sys/fs/cgroup/memory),
       or null where no memory cgroup is visible), C(complete) (false when the host has more cgroups than
-      the guard reads: it then refuses), C(limited_cgroups) (how many have a limit), C(processes)
-      (C(scanned), C(swapped): with pages in swap, C(swap): their VmSwap summed, bytes) and C(seconds).
+      the guard reads, and then refuses), C(limited_cgroups) (how many have a limit), C(processes)
+      (C(scanned); C(swapped), those with pages in swap; C(swap), their VmSwap summed in bytes) and C(seconds).
     - C(cgroups), the memory-limited cgroups with pages in swap, most first, at most 20, each with
       C(cgroup) (its path in the hierarchy), C(limit) and C(limit_file) (which file sets it), C(usage),
       C(reclaimable) (page cache the kernel drops first), C(swapped) and C(swapped_source) (the cgroup's
