@@ -129,27 +129,29 @@ def scan_processes(root='/', hierarchy=None):
     proc = os.path.join(root, 'proc')
     result = {'scanned': 0, 'swapped': 0, 'swap': 0, 'groups': {}}
     located = {}
-    for pid in os.listdir(proc):
-        if not is_count(pid):
-            continue
-        status = _status(proc, pid)
-        if status is None:
-            continue
-        result['scanned'] += 1
-        name, swap = status
-        if not swap:
-            continue
-        result['swapped'] += 1
-        result['swap'] += swap
-        directory = _process_cgroup(root, proc, pid, hierarchy, located)
-        if directory is None:
-            continue
-        group = result['groups'].setdefault(directory, {'swap': 0, 'count': 0, 'top': []})
-        group['swap'] += swap
-        group['count'] += 1
-        group['top'].append((swap, int(pid), name))
-        group['top'].sort(key=lambda item: (-item[0], item[1]))
-        del group['top'][NAMED:]
+    with os.scandir(proc) as entries:  # streamed: no list of every pid is held
+        for entry in entries:
+            pid = entry.name
+            if not is_count(pid):
+                continue
+            status = _status(proc, pid)
+            if status is None:
+                continue
+            result['scanned'] += 1
+            name, swap = status
+            if not swap:
+                continue
+            result['swapped'] += 1
+            result['swap'] += swap
+            directory = _process_cgroup(root, proc, pid, hierarchy, located)
+            if directory is None:
+                continue
+            group = result['groups'].setdefault(directory, {'swap': 0, 'count': 0, 'top': []})
+            group['swap'] += swap
+            group['count'] += 1
+            group['top'].append((swap, int(pid), name))
+            group['top'].sort(key=lambda item: (-item[0], item[1]))
+            del group['top'][NAMED:]
     return result
 
 
