@@ -34,8 +34,9 @@ description:
     C(VmSwap) of the cgroup's processes instead. The kernel does not say which swap area holds a
     cgroup's pages, so all of them are assumed to be on the area switched off, up to what it holds.
     Page cache the kernel can drop (C(inactive_file)) counts as room; swap left on other areas does not.
-    Every process's C(/proc/PID/status) is read once (its head, up to C(VmSwap)); the check is run again
-    right before each C(swapoff), the rollback's included.
+    Every process's C(/proc/PID/status) is read (about 0.1 ms each); the check is run again right
+    before each C(swapoff), the rollback's included. Inside a container only its own processes and
+    cgroups can be seen, so those of other containers on the same kernel are not checked from there.
   - Optionally writes a sysctl drop-in (for example C(vm.swappiness)), applies it live and reports
     later sysctl files that would override it at boot.
 version_added: "0.1.0"
