@@ -21,8 +21,22 @@ description:
     only then declared in fstab with C(nofail). Any failure undoes every step taken.
   - Swap the module did not make (partitions, zram, other files) is never switched off; with
     O(size=auto) it counts toward the target so nothing is doubled.
-  - A resize builds the new file next to the old one and swaps them; a resize or removal of an
-    active file runs C(swapoff) only when MemAvailable can absorb what is swapped out.
+  - A resize builds the new file next to the old one and swaps them; a resize, priority change or
+    removal of an active file (or zram device) runs C(swapoff) only when MemAvailable can absorb what
+    is swapped out, and when every memory-limited cgroup on the host (containers, systemd units with
+    C(MemoryMax=) or C(MemoryHigh=)) can take back, within its own limit, what it may have on the area.
+    C(swapoff) charges each page back to the cgroup that swapped it out, and past that cgroup's limit
+    the kernel OOM-kills in it whatever the machine has free. A refusal names the cgroup, its limit,
+    use and pages in swap, and the processes holding them, and changes nothing.
+  - The cgroup check reads each limited cgroup's own count of its pages in swap (cgroup v2
+    C(memory.swap.current), v1 C(memory.memsw.usage_in_bytes) minus C(memory.usage_in_bytes)), which
+    includes tmpfs pages no process holds; where the kernel keeps none (v1 with C(swapaccount=0)) it sums
+    C(VmSwap) of the cgroup's processes instead. The kernel does not say which swap area holds a
+    cgroup's pages, so all of them are assumed to be on the area switched off, up to what it holds.
+    Page cache the kernel can drop (C(inactive_file)) counts as room; swap left on other areas does not.
+    Every process's C(/proc/PID/status) is read (about 0.1 ms each); the check is run again right
+    before each C(swapoff), the rollback's included. Inside a container only its own processes and
+    cgroups can be seen, so those of other containers on the same kernel are not checked from there.
   - Optionally writes a sysctl drop-in (for example C(vm.swappiness)), applies it live and reports
     later sysctl files that would override it at boot.
 version_added: "0.1.0"
@@ -87,6 +101,9 @@ options:
         (V(2G)) or a share of RAM (V(10%), earlyoom's SIGTERM line). A resize, priority change or
         removal that would go below it is refused and the current swap keeps working.
         Nothing swapped out to the file is always safe to switch off.
+      - This is the machine's reserve (inside a container, its cgroup limit's). The check that each
+        memory-limited cgroup can take its pages back within its own limit is made as well, and is
+        not relaxed by this option.
     type: str
     default: 10%
   method:
@@ -206,6 +223,25 @@ sysctl:
     C(overrides), a list of C({file, key, value}) set by sysctl files read after the drop-in at boot.
   returned: when O(sysctl) is set or O(state=absent)
   type: dict
+swapoff_guard:
+  description:
+    - What the swapoff guard read before switching an active area off. C(hierarchy) (V(v1 /sys/fs/cgroup/memory),
+      or null where no memory cgroup is visible), C(complete) (false when the host has more cgroups than
+      the guard reads, and then refuses), C(limited_cgroups) (how many have a limit), C(processes)
+      (C(scanned); C(swapped), those with pages in swap; C(swap), their VmSwap summed in bytes) and C(seconds).
+    - C(cgroups), the memory-limited cgroups with pages in swap, most first, at most 20, each with
+      C(cgroup) (its path in the hierarchy), C(limit) and C(limit_file) (which file sets it), C(usage),
+      C(reclaimable) (page cache the kernel drops first), C(swapped) and C(swapped_source) (the cgroup's
+      own counter, or V(VmSwap) of its processes), C(room) (what it can take back), C(vmswap),
+      C(vmswap_count) and C(pids) (the processes with most in swap, C([pid, name, VmSwap])); sizes in bytes.
+  returned: when an active area was to be switched off (resize, priority change, removal)
+  type: dict
+oom_kills:
+  description: OOM kills the kernel counted on the machine while the module ran (C(oom_kill) in
+    /proc/vmstat); a warning says so too. The guard is meant to make this impossible; the result never
+    stays silent when it happens anyway.
+  returned: when the count rose during the run
+  type: int
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -10,6 +10,7 @@ import re
 from ..parse_error import ParseError
 from ..judge.verdict import effective_memory
 from ..read.kernel import mem_available
+from ..read.swapped import CGROUP_LIMIT
 from ..units import GIB, KIB, MIB, human, plausible
 
 
@@ -314,10 +315,11 @@ def disk_guard(free, fs_size, needed, min_free_spec, where):
                 human(needed), where, human(free), human(keep), min_free_spec))
 
 
-def swapoff_guard(used, mem_available, mem_total, path, reserve_spec=None, scope='RAM'):
-    """None when ``used`` bytes swapped out to ``path`` can come back into RAM safely, else why not.
+def swapoff_reason(used, mem_available, mem_total, reserve_spec=None, scope='RAM'):
+    """None when ``used`` bytes swapped out can come back into memory and leave the reserve, else why
+    not (the middle of a refusal: swapoff_refusal words the whole).
 
-    ``reserve_spec`` (a size or a share of RAM, default SWAPOFF_RESERVE) must stay available
+    ``reserve_spec`` (a size or a share of ``mem_total``, default SWAPOFF_RESERVE) must stay available
     after the swapoff. Nothing swapped out means nothing to bring back: always safe.
     """
     if used <= 0:
@@ -327,10 +329,109 @@ def swapoff_guard(used, mem_available, mem_total, path, reserve_spec=None, scope
     reserve = parse_reserve(reserve_spec, mem_total, 'swapoff_min_available')
     if mem_available - used >= reserve:
         return None
-    return ('refusing to swapoff %s: %s is swapped out to it and only %s of memory is available (of %s);'
+    return ('%s is swapped out to it and only %s of memory is available (of %s);'
             ' at least %s (swapoff_min_available=%s) must stay available after swapoff, or the OOM'
-            ' killer steps in. The current swap was left working' % (
-                path, human(used), human(mem_available), scope, human(reserve), reserve_spec))
+            ' killer steps in' % (human(used), human(mem_available), scope, human(reserve), reserve_spec))
+
+
+# Why a cgroup's pages in swap matter, said once after the cgroups a refusal names.
+CGROUP_WHY = ('swapoff charges each page it brings back to the memory cgroup that swapped it out, and past'
+              ' a cgroup\'s limit the kernel OOM-kills in it, whatever the machine has free')
+
+
+def swapoff_refusal(path, reasons, cgroups=False):
+    """The one wording of a refused swapoff: every reason (with ``cgroups``, why a cgroup's pages in
+    swap matter), and that nothing was switched off."""
+    return 'refusing to swapoff %s: %s.%s The current swap was left working' % (
+        path, '; and '.join(reasons), (' ' + CGROUP_WHY[0].upper() + CGROUP_WHY[1:] + '.') if cgroups else '')
+
+
+def swapoff_guard(used, mem_available, mem_total, path, reserve_spec=None, scope='RAM'):
+    """None when ``used`` bytes swapped out to ``path`` can come back into RAM safely, else the
+    refusal (swapoff_reason, worded)."""
+    reason = swapoff_reason(used, mem_available, mem_total, reserve_spec, scope)
+    return None if reason is None else swapoff_refusal(path, [reason])
+
+
+# Cgroups named in one refusal; the rest are counted.
+_NAMED_CGROUPS = 5
+
+
+def cgroup_room(group):
+    """What a memory-limited cgroup can take back before the kernel must OOM-kill in it: its limit,
+    less what it uses, plus the inactive page cache the kernel drops first (kubelet's working set is
+    use less that cache). Negative when it is already over (a v2 memory.max or memory.high lowered
+    below its use)."""
+    usage = group['usage'] or 0
+    reclaimable = min(group.get('reclaimable') or 0, usage)
+    return group['limit'] - usage + reclaimable
+
+
+def cgroup_swapoff_guard(reading, used, path):
+    """None when every memory-limited cgroup can take back what it may have on the area ``path``
+    being switched off, else the refusal (cgroup_swapoff_reasons, worded)."""
+    reasons = cgroup_swapoff_reasons(reading, used)
+    return swapoff_refusal(path, reasons, cgroups=True) if reasons else None
+
+
+def cgroup_swapoff_reasons(reading, used):
+    """Why a swapoff of an area with ``used`` bytes on it would make the kernel OOM-kill in a
+    memory-limited cgroup: one reason per such cgroup (the worst first, at most _NAMED_CGROUPS and a
+    count of the rest), or [] when every one can take its pages back. ``reading`` is read/swapped.py's
+    ``read_swapped``.
+
+    Attribution: the kernel counts a cgroup's pages in swap over all areas together, and no file says
+    which area holds which (per-page swap entries are only in /proc/PID/pagemap, whose type bits index
+    the kernel's swap table, which /proc/swaps does not print, at 8 bytes per virtual page to read).
+    So every cgroup is assumed to have all of its pages in swap on this area, up to what the area
+    holds: ``min(swapped, used)`` must fit in ``cgroup_room``. Swap left on other areas is not counted
+    as room either: the machine-wide check does not count it, and whether reclaim would move the
+    pages there before the cgroup's OOM killer acts is not something to promise.
+
+    Each limited cgroup is judged with its own figures: the kernel's counters are hierarchical, so a
+    parent with a limit is judged with its children's pages and use, and the smallest limit on the way
+    up binds through it; a cgroup is also held to the smallest limit above it (v1
+    hierarchical_memory_limit, v2 memory.max of its ancestors) when its parents are not visible here.
+    """
+    if used <= 0:
+        return []
+    problems = []
+    for group in reading['cgroups']:
+        back = min(group['swapped'] or 0, used)
+        if back <= 0:
+            continue
+        room = cgroup_room(group)
+        if back > room:
+            problems.append((back - room, group, back, room))
+    if not reading['complete'] and not problems:
+        return ['this host has more than %d memory cgroups and the ones past them were not read: whether each'
+                ' can take its pages in swap back within its limit is unknown' % CGROUP_LIMIT]
+    problems.sort(key=lambda item: (-item[0], item[1]['cgroup']))
+    reasons = [_cgroup_problem(group, back, room) for _short, group, back, room in problems[:_NAMED_CGROUPS]]
+    more = len(problems) - _NAMED_CGROUPS
+    if more > 0:
+        reasons.append('%d more memory cgroup(s) cannot take their pages in swap back either' % more)
+    return reasons
+
+
+def _cgroup_problem(group, back, room):
+    usage = group['usage'] or 0
+    reclaimable = min(group.get('reclaimable') or 0, usage)
+    if group['swapped_source'] == 'VmSwap':
+        source = "its processes' VmSwap (this kernel keeps no swap count per cgroup, so tmpfs pages in swap are not seen)"
+    else:
+        source = group['swapped_source']
+    text = ('memory cgroup %s has %s in swap (%s)%s, more than the %s its limit of %s (%s) leaves'
+            ' (%s in use, %s of it page cache the kernel can drop' % (
+                group['cgroup'], human(group['swapped'] or 0), source,
+                '' if back >= (group['swapped'] or 0) else ', of which up to %s on this area' % human(back),
+                human(max(room, 0)), human(group['limit']), group['limit_file'], human(usage), human(reclaimable)))
+    if group.get('pids'):
+        text += '; in swap there: %s' % ', '.join(
+            'pid %d %s VmSwap %s' % (pid, name, human(swap)) for pid, name, swap in group['pids'])
+        if group.get('vmswap_count', 0) > len(group['pids']):
+            text += ' and %d more process(es)' % (group['vmswap_count'] - len(group['pids']))
+    return text + ')'
 
 
 # --- fstab -------------------------------------------------------------------------------

@@ -14,9 +14,10 @@ import glob
 import os
 import stat
 import tempfile
+import time
 
 from ..parse_error import ParseError
-from ..read import kernel
+from ..read import kernel, swapped
 from . import swap
 from .lock import take_lock
 
@@ -31,15 +32,18 @@ class Refused(Exception):
 
 
 class Task(object):
-    """What the work needs of the module: its params, check mode and diff mode, and the host."""
+    """What the work needs of the module: its params, check mode and diff mode, and the host.
+    ``root`` stands for ``/`` where the swapoff guard reads /proc and the cgroups (tests point it at a
+    captured tree)."""
 
-    def __init__(self, params, check_mode, diff, run_command, warn, atomic_move):
+    def __init__(self, params, check_mode, diff, run_command, warn, atomic_move, root='/'):
         self.params = params
         self.check_mode = check_mode
         self.diff = diff
         self.run_command = run_command
         self.warn = warn
         self.atomic_move = atomic_move
+        self.root = root
 
     def fail_json(self, msg, **result):
         raise Refused(msg, result)
@@ -87,6 +91,8 @@ class SwapFile(object):
         self.path = task.params['path']
         self.undo = []
         self.actions = []
+        # swapoffs run (or tried): whether a process may have been OOM-killed by this run
+        self.swapoffs = 0
         directory, name = os.path.split(self.path)
         self.directory = directory or '/'
         # /proc/swaps shows the path with symlinks in its directories resolved.
@@ -97,7 +103,7 @@ class SwapFile(object):
     # --- reading ---------------------------------------------------------------------------
 
     def areas(self):
-        return swap.parse_proc_swaps(read_text('/proc/swaps'))
+        return swap.parse_proc_swaps(read_text(os.path.join(self.task.root, 'proc/swaps')))
 
     def active_area(self, areas, path):
         for area in areas:
@@ -261,6 +267,20 @@ class SwapFile(object):
         self.run(argv + [self.path], 'swapon %s' % self.path)
 
     def swapoff(self):
+        """swapoff, checked again first: the check before the first change may be minutes old (a new
+        file of some GiB was written since), and a rollback switches off what this run switched on."""
+        areas = self.areas()
+        name = os.path.join(os.path.realpath(os.path.dirname(self.path)), os.path.basename(self.path))
+        area = self.active_area(areas, name)
+        # an area that cannot be told by its name: it may hold all there is in swap
+        used = area['used'] if area else sum(a['used'] for a in areas)
+        try:
+            refusal, _reading = swapoff_refusal(self.task, used, self.path)
+        except ParseError as err:
+            raise StepFailed('swapoff %s not run: %s' % (self.path, err))
+        if refusal:
+            raise StepFailed(refusal)
+        self.swapoffs += 1
         self.run(['swapoff', self.path], 'swapoff %s' % self.path)
 
     def write_file(self, target, text, mode=0o644):
@@ -438,12 +458,38 @@ def write_proc(proc, value):
         raise StepFailed('cannot set %s to %s: %s' % (proc, value, err))
 
 
-def oom_kills():
-    """The kernel's OOM kill counter, to tell whether a run cost a process its life; None when unknown."""
+def oom_kills(root='/'):
+    """The kernel's OOM kill counter, to tell whether a run cost a process its life; None when unknown
+    (no ``oom_kill`` in /proc/vmstat before Linux 4.13). It is the machine's, in a container too."""
     try:
-        return kernel.parse_vmstat(read_text('/proc/vmstat')).get('oom_kill')
+        return kernel.parse_vmstat(read_text(os.path.join(root, 'proc/vmstat'))).get('oom_kill')
     except (IOError, OSError, ParseError):
         return None
+
+
+def oom_kills_since(sf, before):
+    """What this run must say about OOM kills since the ``before`` count: ``(killed, unknown)``, the
+    kills counted meanwhile (0 when none or unknown), and the reason they cannot be known when a swapoff
+    ran and the kernel counts none (a swapoff is what can make the kernel kill)."""
+    after = oom_kills(sf.task.root)
+    if before is not None and after is not None:
+        return max(after - before, 0), None
+    if sf.swapoffs:
+        return 0, ('whether the kernel OOM-killed a process while this ran cannot be checked (this kernel'
+                   ' has no oom_kill count in /proc/vmstat: Linux 4.13 and later have)')
+    return 0, None
+
+
+def note_oom_kills(task, sf, before, result):
+    """After a run that worked: never let the result stand silent over a process the kernel killed
+    meanwhile (the swapoff guard passed, and the kernel killed anyway)."""
+    killed, unknown = oom_kills_since(sf, before)
+    if killed:
+        result['oom_kills'] = killed
+        task.warn('the kernel OOM-killed %d process(es) on this machine while this ran%s: see the kernel log'
+                  % (killed, ' (during swapoff of %s)' % sf.path if sf.swapoffs else ''))
+    elif unknown:
+        task.warn(unknown)
 
 
 def after_failure(task, sf, err, snapshot, now, result):
@@ -459,9 +505,12 @@ def after_failure(task, sf, err, snapshot, now, result):
                 differences.append(what)
         except (IOError, OSError) as exc:
             differences.append('%s (cannot be checked: %s)' % (what, exc))
-    kills = oom_kills()
-    if snapshot.get('oom_kill') is not None and kills is not None and kills > snapshot['oom_kill']:
-        differences.append('processes: the kernel OOM-killed %d while this ran' % (kills - snapshot['oom_kill']))
+    killed, unknown = oom_kills_since(sf, snapshot.get('oom_kill'))
+    if killed:
+        differences.append('processes: the kernel OOM-killed %d while this ran' % killed)
+        result['oom_kills'] = killed
+    elif unknown:
+        differences.append('processes: %s' % unknown)
     result = dict(result, actions=sf.actions)
     if not problems and not differences:
         result['changed'] = False
@@ -485,31 +534,73 @@ def summary(info):
     return text + '\n'
 
 
-def container_scope():
+def container_scope(root='/'):
     """(in a container, its memory cgroup or None): the limits swap is sized and guarded against.
 
     A container that stands for the machine (kernel.stands_for_machine) is not one here: its sysctls
     are meant to be the machine's.
     """
-    if not kernel.in_container():
+    if not kernel.in_container(root):
         return False, None
     try:
-        cgroup = kernel.read_cgroup_memory(container=True)
+        cgroup = kernel.read_cgroup_memory(root=root, container=True)
     except ParseError:
         return True, None
-    if kernel.stands_for_machine((cgroup or {}).get('scope'), kernel.container_id()):
+    if kernel.stands_for_machine((cgroup or {}).get('scope'), kernel.container_id(root)):
         return False, cgroup
     return True, cgroup
 
 
-def refuse_swapoff(task, active, scope, path, min_available, result):
-    """Fail, changing nothing, when memory cannot take back what the active swap area holds: in a
-    container, memory is what its cgroup limit leaves, since the pages come back into it."""
+# Memory cgroups the result lists (those with the most in swap): the result stays small on any host.
+GUARD_CGROUPS = 20
+
+
+def swapoff_refusal(task, used, path):
+    """(the refusal or None, what the guard read) for a swapoff of ``path`` with ``used`` bytes on it.
+
+    Two checks, both before anything is switched off: the machine's (or, in a container, its cgroup
+    limit's) MemAvailable must absorb ``used`` and keep swapoff_min_available; and every memory-limited
+    cgroup must take back, within its own limit, what it may have on the area (fix/swap.py
+    cgroup_swapoff_reasons): a swap file holds the pages of processes in other containers and in
+    systemd units with MemoryMax=, and the kernel charges each page back to its cgroup, where past the
+    limit it OOM-kills, whatever the machine has free. Raises ParseError on what cannot be read."""
+    root = task.root
+    meminfo = kernel.parse_meminfo(read_text(os.path.join(root, 'proc/meminfo')), need=kernel.MEMINFO_NEEDS)
+    scope = swap.memory_scope(meminfo, container_scope(root)[1])
+    started = time.monotonic()
+    reading = swapped.read_swapped(root)
+    seconds = time.monotonic() - started
+    reasons = swap.cgroup_swapoff_reasons(reading, used)
+    machine = swap.swapoff_reason(used, scope['usable'], scope['total'], task.params['swapoff_min_available'],
+                                  scope['scope'])
+    refusal = swap.swapoff_refusal(path, reasons + [machine] if machine else reasons, cgroups=bool(reasons)) \
+        if reasons or machine else None
+    return refusal, guard_summary(reading, seconds)
+
+
+def guard_summary(reading, seconds):
+    """What the result says of the guard's reading, bounded: the memory-limited cgroups with pages in
+    swap (the GUARD_CGROUPS with most), how many limited cgroups and processes were read, how long it took."""
+    holding = sorted((group for group in reading['cgroups'] if group['swapped']),
+                     key=lambda group: (-group['swapped'], group['cgroup']))
+    return {
+        'hierarchy': reading['hierarchy'],
+        'complete': reading['complete'],
+        'limited_cgroups': len(reading['cgroups']),
+        'cgroups': [dict(group, room=swap.cgroup_room(group)) for group in holding[:GUARD_CGROUPS]],
+        'processes': reading['processes'],
+        'seconds': round(seconds, 3),
+    }
+
+
+def refuse_swapoff(task, active, path, result):
+    """Fail, changing nothing, when a swapoff of the active area ``path`` would make the kernel
+    OOM-kill (swapoff_refusal); the guard's reading goes into the result either way."""
     try:
-        refusal = swap.swapoff_guard(active['used'], scope['usable'], scope['total'], path,
-                                     min_available, scope['scope'])
+        refusal, result['swapoff_guard'] = swapoff_refusal(task, active['used'], path)
     except ParseError as err:
-        task.fail_json(msg=str(err), **result)
+        task.fail_json(msg='swapoff of %s not checked, so not run: %s; nothing was changed' % (path, err),
+                       **result)
     if refusal:
         task.fail_json(msg=refusal, **result)
 
@@ -597,7 +688,7 @@ def apply(task):
         result['filesystem'] = {'fstype': mount['fstype'], 'mount_point': mount['mount_point'],
                                 'method': alloc['method']}
     if active and ('swapoff' in steps or 'replace' in steps):
-        refuse_swapoff(task, active, scope, path, params['swapoff_min_available'], result)
+        refuse_swapoff(task, active, path, result)
 
     before = sf.public(current)
     values, target = sysctl_plan(task, state, container, cgroup) if (params['sysctl'] or state == 'absent') \
@@ -608,7 +699,7 @@ def apply(task):
                       'before': fstab_text, 'after': decision['fstab']})
     sysctl_diffs = []
     if not task.check_mode:
-        snapshot = {'swap file': summary(before), 'fstab': fstab_text, 'oom_kill': oom_kills()}
+        snapshot = {'swap file': summary(before), 'fstab': fstab_text, 'oom_kill': oom_kills(task.root)}
         if target:
             snapshot['sysctl file'] = read_text(target, default='')
 
@@ -625,6 +716,7 @@ def apply(task):
             finish(sf, steps)
         except (StepFailed, IOError, OSError) as err:
             after_failure(task, sf, err, snapshot, now, dict(result, before=before))
+        note_oom_kills(task, sf, snapshot['oom_kill'], result)
         after = sf.public(sf.describe(read_text(params['fstab'], default='')))
     else:
         after = predict(before, steps, size, priority, decision['fstab'], path, state)

@@ -10,7 +10,8 @@ from ..parse_error import ParseError
 from ..read import kernel
 from . import swap
 from .swapfile import (
-    StepFailed, SwapFile, after_failure, apply_sysctl, container_scope, oom_kills, read_text, refuse_swapoff, sysctl_plan)
+    StepFailed, SwapFile, after_failure, apply_sysctl, container_scope, note_oom_kills, oom_kills, read_text, refuse_swapoff,
+    sysctl_plan)
 
 
 ZRAM_CONTROL = '/sys/class/zram-control'
@@ -125,14 +126,14 @@ def apply(task):
     result['size'] = size or 0
     active = current['active'] if current else None
     if active and 'swapoff' in steps:
-        refuse_swapoff(task, active, scope, zr.path, params['swapoff_min_available'], result)
+        refuse_swapoff(task, active, zr.path, result)
 
     before = zr.public(current)
     values, target = sysctl_plan(task, state, container, cgroup) if (params['sysctl'] or state == 'absent') \
         else ({}, None)
     diffs = []
     if not task.check_mode:
-        snapshot = {'zram device': repr(before), 'zram config': config_before, 'oom_kill': oom_kills()}
+        snapshot = {'zram device': repr(before), 'zram config': config_before, 'oom_kill': oom_kills(task.root)}
         if target:
             snapshot['sysctl file'] = read_text(target, default='')
 
@@ -164,6 +165,7 @@ def apply(task):
             zr.undo = []
         except (StepFailed, IOError, OSError) as err:
             after_failure(task, zr, err, snapshot, now, dict(result, before=before))
+        note_oom_kills(task, zr, snapshot['oom_kill'], result)
         after = zr.public(zr.describe())
         if 'zram' in result:
             result['zram']['device'] = zr.device
