@@ -340,3 +340,21 @@ def test_a_syslog_file_never_names_a_victim_nor_picks_the_guard(tmp_path_factory
     for victim in set(victims) - {'python3'}:
         assert not re.search(r'\b%s\b' % re.escape(victim), said), said
     assert [r for r in result['reasons'] if r['signal'] == 'oom_unconfirmed']
+
+
+JSONISH = st.sampled_from(['{"MESSAGE":[300]}', '{"MESSAGE": [1,2', '[]', '{"_TRANSPORT":"kernel","MESSAGE":{}}',
+                           '{"_TRANSPORT":["kernel","kernel"],"MESSAGE":"Out of memory: Killed process 1 (x)"}',
+                           '{"__REALTIME_TIMESTAMP":"9999999999999999999","_TRANSPORT":"kernel","MESSAGE":"oom"}',
+                           '{"_TRANSPORT":"kernel","MESSAGE":[79,117,116],"_SOURCE_MONOTONIC_TIMESTAMP":"x"}',
+                           'null', '"MESSAGE"', '{"MESSAGE" : [ 255, 0 ] }'])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=160), JSONISH, st.sampled_from(KILL).flatmap(
+    lambda line: st.integers(0, len(line)).map(lambda cut: line[:cut]))), max_size=30),
+    st.sampled_from(['journal', 'journal-text', 'dmesg', 'syslog', None]))
+def test_any_text_from_any_source_is_never_an_error(lines, origin):
+    events = oom.parse_oom_log('\n'.join(lines), origin=origin)
+    assert isinstance(events, list)
+    for event in events:
+        assert event['trusted'] is (origin in oom.TRUSTED_ORIGINS)
