@@ -131,6 +131,7 @@ def test_real_oom_kill_is_found_in_the_history():
     assert event['memcg'] == event['task_memcg'] == '/' + name
     assert 40 * MIB <= event['anon_rss'] <= 50 * MIB
     assert event['total_vm'] > 200 * MIB
+    assert event['trusted']  # the ring buffer (dmesg -r): the kernel's line by its facility
 
 
 @pytest.mark.parametrize('release', ['bullseye', 'bookworm', 'trixie'])
@@ -150,11 +151,12 @@ def test_journal_command_finds_a_real_kill(release):
          '-v', '/sys/fs/cgroup:/sys/fs/cgroup:ro', '--tmpfs', '/run', '--tmpfs', '/run/lock',
          image, '/lib/systemd/systemd'], capture_output=True, text=True, check=True).stdout.strip()
     try:
-        argv = oom.oom_log_commands(since='-1d')[0]['argv']
+        command = oom.oom_log_commands(since='-1d')[0]
+        argv = command['argv']
         events = []
         for _ in range(30):  # journald needs a moment to start and read the ring buffer
             done = subprocess.run(['docker', 'exec', cid] + argv, capture_output=True, text=True)
-            events = [e for e in oom.parse_oom_log(done.stdout) if e['pid'] == pid]
+            events = [e for e in oom.parse_oom_log(done.stdout, origin=command['origin']) if e['pid'] == pid]
             if events:
                 break
             subprocess.run(['sleep', '1'], check=False)
@@ -165,5 +167,5 @@ def test_journal_command_finds_a_real_kill(release):
         subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
     assert len(events) == 1, done.stderr
     assert events[0]['memcg'] == '/' + name and 40 * MIB <= events[0]['anon_rss'] <= 50 * MIB
-    assert events[0]['time'][:4].isdigit()  # short-iso stamp
-    assert [e for e in oom.parse_oom_log(later.stdout) if e['pid'] == pid] == [], later.stdout
+    assert events[0]['time'][:4].isdigit() and events[0]['trusted']  # the journal's own time, in UTC
+    assert [e for e in oom.parse_oom_log(later.stdout, origin=command['origin']) if e['pid'] == pid] == [], later.stdout

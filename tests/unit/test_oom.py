@@ -221,6 +221,13 @@ def test_commands_in_order():
     assert '--grep' in commands[0]['argv'] and '--grep' not in commands[1]['argv']
     assert commands[0]['argv'][commands[0]['argv'].index('--since') + 1] == '-30d'
     assert '--since' not in oom.oom_log_commands()[0]['argv']
+    # who wrote each line is the source's to say: the journal's own fields as JSON, dmesg's facility
+    assert [c['origin'] for c in commands] == ['journal', 'journal-text', 'dmesg', 'dmesg']
+    first = commands[0]['argv']
+    assert first[first.index('-o') + 1] == 'json' and '_TRANSPORT=kernel' in first and '_PID=1' in first
+    fields = [a for a in first if a.startswith('--output-fields=')][0].split('=', 1)[1].split(',')
+    assert {'MESSAGE', '_TRANSPORT', '_PID', 'SYSLOG_FACILITY'} <= set(fields)
+    assert commands[2]['argv'] == ['dmesg', '-r']
 
 
 def test_oom_log_files(tmp_path):
@@ -346,3 +353,19 @@ def test_a_kill_the_wrap_cut_from_its_cgroup_is_a_lost_kill_not_an_unknown_one()
     assert in_scope(history['events'], {'scope': '/docker/' + cid}, True, None)[1] == 1
     # on a host, every kill in its log is its own, cut or not
     assert in_scope(history['events'], None, False, None) == (history['events'], 0)
+
+
+def test_a_source_keeps_its_newest_kills_only(monkeypatch):
+    """A 16 MiB log of forged kill lines holds 50,000 kills: a source keeps the newest MAX_EVENTS, and
+    the history says how many it left out."""
+    line = '<3>[%d.000000] Out of memory: Killed process %d (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n'
+    text = ''.join(line % (i, i) for i in range(1, 51))
+    stats = {}
+    events = oom.parse_oom_log(text, origin='dmesg', keep=10, stats=stats)
+    assert [e['pid'] for e in events] == list(range(41, 51)) and stats == {'dropped': 40}
+    assert len(oom.parse_oom_log(text, origin='dmesg')) == 50
+    monkeypatch.setattr(oom, 'MAX_EVENTS', 10)
+    history = oom.collect_oom_history(lambda argv: (1, '', 'No journal files were found.') if argv[0] == 'journalctl'
+                                      else (0, text, ''), root='/nonexistent')
+    assert len(history['events']) == 10
+    assert 'dmesg: 40 older kill(s) not kept (only the newest 10 are)' in history['incomplete']

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from ansible_collections.headroom.memory.plugins.module_utils.read import oom
+from ansible_collections.headroom.memory.plugins.module_utils.read import log_prefix, oom
 from ansible_collections.headroom.memory.plugins.module_utils.read.oom_dump import Dump, TOP_COMMANDS
 
 FIX = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'kernel')
@@ -30,8 +30,7 @@ def _ps_before():
 def _dump(name):
     dump = Dump()
     for line in _text('published', name).splitlines():
-        prefix = oom._PREFIX.match(line)
-        dump.feed(line[prefix.end():])
+        dump.feed(line[log_prefix.parser(None)(line)[3]:])
     return dump.result()
 
 
@@ -149,34 +148,38 @@ def test_an_invoking_line_whose_kill_never_came_stops_the_dump():
 
 
 def test_the_journal_kill_gets_its_dump_from_the_seconds_around_it():
-    """Real journald (systemd 252) that read /dev/kmsg: --grep gives 17 kills without their dumps;
-    the newest five are read again, each from its own window; the capture's window holds the last."""
-    grep = _text('postmortem', 'journal_grep.txt')
-    window = _text('postmortem', 'journal_window.txt')
+    """Real journald (systemd 252) that read /dev/kmsg: --grep gives the machine's kills without their
+    dumps (as JSON: oom_log_commands()[0]); the newest five are read again, each from its own window
+    (journal_window_command()); the capture's window holds the last."""
+    grep = _text('postmortem', 'journal_grep.json')
+    window = _text('postmortem', 'journal_window.json')
     kill_epoch = int(_text('postmortem', 'journal_kill_epoch'))
     asked = []
 
     def run(argv):
         if '--grep' in argv:
+            assert argv == oom.oom_log_commands()[0]['argv']
             return 0, grep, ''
         since, until = (int(argv[argv.index(flag) + 1].lstrip('@')) for flag in ('--since', '--until'))
         asked.append((since, until))
-        assert argv[-1] == '_TRANSPORT=kernel'
+        assert argv[-1] == '_TRANSPORT=kernel' and argv == oom.journal_window_command(since + 10)
         return 0, (window if since <= kill_epoch <= until else ''), ''
     history = oom.collect_oom_history(run, root='/nonexistent')
     events = history['events']
-    assert len(events) == 17 and len(asked) == oom.JOURNAL_POSTMORTEMS
+    kills = grep.count('Killed process')
+    assert kills > oom.JOURNAL_POSTMORTEMS and len(events) == kills and len(asked) == oom.JOURNAL_POSTMORTEMS
     last = events[-1]
-    assert last['postmortem'] is not None and [e['postmortem'] for e in events[:-1]] == [None] * 16
+    assert last['postmortem'] is not None and [e['postmortem'] for e in events[:-1]] == [None] * (kills - 1)
     assert last['comm'] == 'python3' and last['postmortem']['tasks'][0]['pids'] == [last['pid']]
     assert last['postmortem']['memory']['limit'] == 256 * MIB
     assert abs(oom.stamp_epoch(last['time']) - kill_epoch) <= 1
+    assert all(event['trusted'] for event in events)
 
 
 def test_a_journal_window_that_fails_leaves_the_kill_without_a_dump():
     def run(argv):
         if '--grep' in argv:
-            return 0, _text('postmortem', 'journal_grep.txt'), ''
+            return 0, _text('postmortem', 'journal_grep.json'), ''
         raise OSError('journalctl: killed')
     history = oom.collect_oom_history(run, root='/nonexistent')
     assert history['events'] and all(e['postmortem'] is None for e in history['events'])

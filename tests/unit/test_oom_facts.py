@@ -1,4 +1,6 @@
 """diagnosis.oom_facts: how many kills, whose, when, and how sure; the window that judges them."""
+import json
+
 from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit, merge_policy
 from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import oom_facts
 
@@ -112,3 +114,36 @@ def test_a_previous_run_that_makes_no_sense_is_ignored():
                      [], 'x', {'counted': 3}):
         facts = oom_facts(collected(vmstat_kills=3, epochs=[NOW - 2 * HOUR] * 3), merge_policy(), previous)
         assert (facts['recent'], facts['since_previous_run']) == (3, None), previous
+
+
+# ---- kill lines a source cannot vouch for (issue 20, class 4) -----------------------------------------
+
+NOTE = {'source': '/var/log/messages', 'note': '/var/log/messages is a syslog file: it cannot tell (the note)'}
+
+
+def _unconfirmed(count=2, victims=('sshd', 'postgres')):
+    events = [{'pid': 100 + i, 'comm': victim, 'trusted': False, 'time': 'Dec  7 10:00:00'} for i, victim in enumerate(victims)]
+    return collected(vmstat_kills=0, oom_unconfirmed=events, oom_unconfirmed_count=count, oom_unverified=[NOTE])
+
+
+def test_unconfirmed_kills_are_reported_never_counted_nor_named():
+    facts = oom_facts(_unconfirmed(), merge_policy())
+    assert (facts['kills'], facts['recent'], facts['victims']) == (0, 0, [])
+    assert facts['unconfirmed'] == {'count': 2, 'events': _unconfirmed()['oom_unconfirmed'], 'sources': [NOTE]}
+    result = _judge(facts)
+    assert result['verdict'] == 'ok' and not result['recommendations']
+    said = [r for r in result['reasons'] if r['signal'] == 'oom_unconfirmed']
+    assert said == [{'level': 'ok', 'signal': 'oom_unconfirmed',
+                     'message': '2 kill line(s) not judged: no kernel record holds them, and ' + NOTE['note']}]
+    assert 'sshd' not in json.dumps(result) and 'postgres' not in json.dumps(result)
+
+
+def test_the_page_says_which_source_cannot_tell_and_names_no_victim():
+    from ansible_collections.headroom.memory.plugins.module_utils.report.render import _oom
+    facts = oom_facts(_unconfirmed(), merge_policy())
+    page = _oom({'oom': facts})
+    assert 'data-oom-unconfirmed="2"' in page and 'cannot tell (the note)' in page
+    assert 'sshd' not in page and 'postgres' not in page
+    # a record from before (no 'unconfirmed') still renders
+    del facts['unconfirmed']
+    assert 'data-oom-unconfirmed' not in _oom({'oom': facts})

@@ -255,7 +255,13 @@ ansible_facts:
               kernel names it), C(sources) (the logs read), C(complete) and C(incomplete) (why kills may
               be missing, such as a wrapped ring buffer, a log read only in part, no readable log or
               removed v1 cgroups), and the last O(oom_events_limit) C(events) (C(time epoch pid comm uid total_vm
-              anon_rss file_rss shmem_rss constraint memcg task_memcg invoked_by unit cut)).
+              anon_rss file_rss shmem_rss constraint memcg task_memcg invoked_by unit cut trusted)).
+            - Only the kernel's own lines make a kill (and systemd's, PID 1, its unit lines), as the source
+              says who wrote them - the journal by its transport and facility, the ring buffer by the
+              facility. C(unconfirmed) holds what a source that cannot tell who wrote a line (a syslog
+              file, where any user can write the ident C(kernel)) claims and the kernel's own record does
+              not hold - C(count), the last O(oom_events_limit) C(events) and C(sources) (C(source note)
+              each). They are never counted, never a victim, never a reason for a fix.
           type: dict
         postmortem:
           description:

@@ -91,7 +91,7 @@ def diagnose(collected, params, policy):
     })
     total, usable = effective_memory(facts['memory'], cgroup)
     facts['app_servers'] = budgets(collected.get('app_servers'), total, usable, policy)
-    for event in oom['events']:  # each kill's picture is in 'postmortem', once
+    for event in oom['events'] + oom['unconfirmed']['events']:  # each kill's picture is in 'postmortem', once
         event.pop('postmortem', None)
     facts['audit'] = audit({'memory': facts['memory'], 'meminfo': facts['meminfo'], 'cgroup': cgroup,
                             'rates': facts['rates'], 'pressure': facts['pressure'], 'oom': oom,
@@ -114,6 +114,9 @@ def oom_facts(collected, policy, previous=None):
     ``oom_window_hours``; a kill the counter has but no log line dates is counted as recent, and said.
     With ``previous`` (this host's previous run from the history: its ``epoch`` and ``counted``), only
     the kills after that run count as recent, and undated ones only as far as the counter rose since.
+    Kill lines from a source that cannot tell who wrote them (a syslog file: any user can write
+    "kernel: Out of memory: Killed process 1 (sshd)") that the kernel's own record does not hold are
+    ``unconfirmed``: shown with the sources' notes, never counted, never a victim.
     """
     cgroup, vmstat, container = collected['cgroup'], collected['vmstat'], collected['container']
     logged = collected['oom_events_count']
@@ -166,6 +169,9 @@ def oom_facts(collected, policy, previous=None):
         'complete': not incomplete,
         'incomplete': incomplete,
         'events': collected['oom_events'],
+        'unconfirmed': {'count': collected.get('oom_unconfirmed_count') or 0,
+                        'events': list(collected.get('oom_unconfirmed') or []),
+                        'sources': list(collected.get('oom_unverified') or [])},
     }
 
 

@@ -249,6 +249,12 @@ def audit(facts, policy=None):
         reason('ok', 'oom_kills_past', 'no OOM kill %s; %d before%s%s' % (judged, oom['kills'], victims, last))
     if oom['kills'] is not None and oom['incomplete']:
         reason('ok', 'oom_history', 'the kill history may be incomplete: %s' % '; '.join(oom['incomplete']))
+    unconfirmed = oom.get('unconfirmed') or {}
+    if unconfirmed.get('count'):
+        # no name from them: a line any user can write must not name a victim nor pick the guard
+        reason('ok', 'oom_unconfirmed', '%d kill line(s) not judged: no kernel record holds them, and %s'
+               % (unconfirmed['count'], '; '.join(source['note'] for source in unconfirmed.get('sources') or [])
+                  or 'their source cannot tell who wrote them'))
     held = last_picture(facts.get('postmortem'))
     if held:
         reason('ok', 'oom_postmortem', held)

@@ -232,7 +232,8 @@ def in_scope(events, cgroup, container, cid):
     a kernel kill counts when the victim's cgroup lies in the container's (``cgroup['scope']``); a
     systemd unit line names no cgroup but comes from the container's own systemd. A kill whose report
     the ring buffer's wrap cut (``cut``) lost its cgroup with it: it is one of the kills the wrap
-    took (the history says so), not one of unknown place.
+    took (the history says so), not one of unknown place. A kill from a source that cannot tell who
+    wrote it (``trusted`` False) is kept or dropped by its cgroup all the same, never counted unknown.
     """
     if not container:
         return events, 0
@@ -242,7 +243,7 @@ def in_scope(events, cgroup, container, cid):
         mine = attribute(event, scope, cid)
         if mine or (mine is None and event['pid'] is None and event['unit']):
             kept.append(event)
-        elif mine is None and not event['cut']:
+        elif mine is None and not event['cut'] and event['trusted']:
             unknown += 1
     return kept, unknown
 
@@ -331,12 +332,15 @@ def collect(options, run, which, sleep=time.sleep):
     cgroup = collector.parsed('the memory cgroup', read_cgroup_memory, '/', None, container)
     overcommit = collector.read('/proc/sys/vm/overcommit_memory')
     btime = boot_time()
-    history = {'sources': [], 'events': [], 'incomplete': []}
+    history = {'sources': [], 'events': [], 'incomplete': [], 'unverified': []}
     if options['oom_history']:
         history = collector.oom_history(options['oom_since'] or None, btime)
     events, unattributed = in_scope(history['events'], cgroup, container, container_id() if container else None)
     for event in events:
         event['epoch'] = stamp_epoch(event['time'], event['uptime'], btime)
+    # a kill counts when the kernel's own record holds it; lines anyone could have written are kept apart
+    unconfirmed = [event for event in events if not event['trusted']]
+    events = [event for event in events if event['trusted']]
     deaths, death_sources = collector.app_deaths(options['app_since']) if options['oom_history'] else ([], [])
     link(deaths, events)
     watched = None
@@ -380,6 +384,9 @@ def collect(options, run, which, sleep=time.sleep):
         'oom_epochs': sorted(e['epoch'] for e in events if e.get('epoch') is not None)[-10000:],
         'now': time.time(),
         'oom_victims': sorted(set(e['comm'] for e in events if e.get('comm')))[:VICTIMS_SHIPPED],
+        'oom_unconfirmed': unconfirmed[-options['oom_events_limit']:] if options['oom_events_limit'] else [],
+        'oom_unconfirmed_count': len(unconfirmed),
+        'oom_unverified': history['unverified'],
         'app_deaths': deaths[-options['oom_events_limit']:] if options['oom_events_limit'] else [],
         'app_death_sources': death_sources,
         'watch': watched,

@@ -1,8 +1,12 @@
 """The OOM killer's history: kernel and systemd log lines grouped into one event per kill.
 
 Matches every line form by pattern, not by kernel version (2.6.32 to 6.x: the captures and published
-reports under tests/fixtures/kernel/, listed with their kernels in its README.md), under
-any of the usual prefixes (dmesg, dmesg -T, journalctl short/short-iso/short-precise, syslog files).
+reports under tests/fixtures/kernel/, listed with their kernels in its README.md), under the prefixes
+each source puts before a line (log_prefix.py: dmesg, journalctl, rsyslog, syslog-ng, busybox). Only
+the kernel's own lines make a kill, and systemd's (PID 1) its unit lines; which lines those are is
+the source's to say (log_prefix), and a source that cannot tell (a syslog file: any local user can
+write a line with the ident "kernel") gives kills that are not judged unless the kernel's own record
+holds them (``trusted`` False; :func:`collect_oom_history`).
 A log is mostly noise: lines that are not OOM lines are skipped, never an error. Input may be a string
 or any iterable of lines (an open file), so a big log is never held in memory.
 """
@@ -15,20 +19,8 @@ import time as _time
 
 from ..units import KIB
 from .kernel import stands_for_machine
+from .log_prefix import JOURNAL_FIELDS, journal_record, parser
 from .oom_dump import Dump
-
-
-# Where a line's message starts. Each prefix is optional and they nest: syslog/journal stamp, host,
-# ident, then the kernel's own [uptime] stamp when printk time was on.
-_PREFIX = re.compile(
-    r'^(?:(?P<stamp>'
-    r'\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\]'  # dmesg -T
-    r'|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,20})?(?:Z|[+-]\d\d:?\d\d)?'  # short-iso, rfc3339
-    r'|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,20})?'  # short, short-precise, syslog
-    r')\s+)?'
-    r'(?:(?P<host>[^\s\[\]:]+) (?P<ident>[^\s\[\]:]+)(?:\[\d{1,20}\])?: |kernel: )?'
-    r'(?:kern\s*:\s*\w+\s*: )?'  # dmesg -x
-    r'(?:\[\s*(?P<uptime>\d{1,20}\.\d{1,20})\] ?)?', re.ASCII)
 
 
 def _num(name):
@@ -67,13 +59,13 @@ def _kib(text):
     return None if text is None else int(text.replace(',', '')) * KIB
 
 
-def _new_event(time, uptime):
+def _new_event(time, uptime, trusted):
     return {'time': time, 'uptime': uptime, 'pid': None, 'comm': None, 'uid': None,
             'total_vm': None, 'anon_rss': None, 'file_rss': None, 'shmem_rss': None,
             'pgtables': None, 'oom_score_adj': None, 'score': None, 'constraint': None,
             'memcg': None, 'task_memcg': None, 'invoked_by': None, 'gfp_mask': None,
             'order': None, 'unit': None, 'unit_result': None, 'slices': [], 'reaped': False,
-            'source_lines': 0, 'cut': False, 'postmortem': None}
+            'source_lines': 0, 'cut': False, 'postmortem': None, 'trusted': trusted}
 
 
 def _iter_lines(source):
@@ -89,9 +81,80 @@ def _unit_matches(event, unit):
     return memcg.endswith('/' + unit) or ('/' + unit + '/') in memcg
 
 
-def parse_oom_log(source, page_size=4096):
+# journalctl -o json: '"MESSAGE":[' (older releases print '"MESSAGE" : [')
+_BYTES_MESSAGE = re.compile(r'"MESSAGE" ?: ?\[')
+# Sources that tell the kernel's lines (and systemd's) from anyone's: log_prefix's doc says how.
+TRUSTED_ORIGINS = ('journal', 'journal-text', 'dmesg')
+
+
+def _reader(origin):
+    """``read(raw) -> (writer, stamp, uptime, message)`` (writer None: not the kernel's nor systemd's)
+    and ``hinted(raw)``, the cheap test that a raw line may hold an OOM line, for ``origin``."""
+    if origin == 'journal':
+        def hinted(raw):
+            # a message that is not printable UTF-8 comes as an array of bytes: read it to know
+            return any(hint in raw for hint in _HINTS) or _BYTES_MESSAGE.search(raw) is not None
+
+        def read(raw):
+            return journal_record(raw) or (None, None, None, '')
+        return read, hinted
+    parse = parser(origin)
+    # a multi-line record's other lines come indented with no prefix (journalctl print_multiline(),
+    # util-linux dmesg): they are the line before's
+    continued = origin in ('syslog', 'journal-text')
+    last = [None]
+
+    def read(raw):
+        line = raw.rstrip('\r\n')
+        if line[:1] == '\ufeff':  # a paste that starts with a byte-order mark
+            line = line[1:]
+        if continued and line[:1] in (' ', '\t'):
+            return last[0], None, None, line
+        writer, stamp, uptime, end = parse(line)
+        last[0] = writer
+        return writer, stamp, uptime, line[end:]
+
+    def hinted(raw):
+        return any(hint in raw for hint in _HINTS)
+    return read, hinted
+
+
+def _unit_line(events, match, time, uptime, trusted, seen, last_touched):
+    """Fold one of systemd's unit lines into ``events``; returns when an event was last touched."""
+    unit = match.group('unit')
+    recent = events[-1] if events and seen - last_touched <= 16 else None
+    if unit.endswith('.slice'):
+        # systemd repeats the kill for every slice above the unit: context, not a new kill
+        if recent is not None:
+            recent['slices'].append(unit)
+            recent['source_lines'] += 1
+            return last_touched
+        target = _new_event(time, uptime, trusted)
+        target['slices'].append(unit)
+        events.append(target)
+    else:
+        target = None
+        for event in reversed(events[-8:]):
+            if event['unit'] == unit or (event['unit'] is None and _unit_matches(event, unit)):
+                target = event
+                break
+        if target is None:
+            target = _new_event(time, uptime, trusted)
+            events.append(target)
+        target['unit'] = unit
+        if match.re is _UNIT_FAILED:
+            target['unit_result'] = 'oom-kill'
+    target['source_lines'] += 1
+    return seen
+
+
+def parse_oom_log(source, page_size=4096, origin=None, keep=None, stats=None):
     """One dict per OOM kill found in ``source`` (text or an iterable of lines), oldest first.
 
+    ``origin`` says what the text is (log_prefix.ORIGINS: 'journal' for journalctl -o json, 'journal-text'
+    for its short formats of kernel lines, 'dmesg', 'syslog' for a syslog daemon's file, None for a
+    paste): it decides the prefixes read and which lines are the kernel's and systemd's; all others are
+    skipped, whatever they say.
     Keys: time (the line's raw timestamp: syslog/journal/dmesg -T stamp, else the [uptime] one),
     uptime (seconds since boot when the kernel stamped it), pid, comm, uid, total_vm, anon_rss,
     file_rss, shmem_rss, pgtables (bytes), oom_score_adj (of the victim), score (old kernels),
@@ -100,9 +163,15 @@ def parse_oom_log(source, page_size=4096):
     unit, unit_result and slices (from systemd), reaped, source_lines (lines that made up the event),
     cut (its report began before the log's first line: :func:`collect_oom_history` sets it),
     postmortem (what held memory then, from the report's task dump and memory block, in bytes with
-    ``page_size``: :meth:`oom_dump.Dump.result`; None when the log kept no such lines).
+    ``page_size``: :meth:`oom_dump.Dump.result`; None when the log kept no such lines), trusted
+    (whether the source tells who wrote a line: TRUSTED_ORIGINS; a syslog file or a paste cannot).
     Events that only systemd reported (no kernel lines in the input) have pid None.
+    With ``keep``, only the newest ``keep`` events are kept (memory: a 16 MiB log of forged kill lines
+    holds 50,000 of them); ``stats['dropped']`` says how many older ones were not.
     """
+    read, hinted = _reader(origin)
+    dropped = 0
+    trusted = origin in TRUSTED_ORIGINS
     events = []
     pending = None  # the kill being described, until its "Killed process" line
     dump = None  # the task dump and memory block of the report that pending's invoking line opened
@@ -114,26 +183,38 @@ def parse_oom_log(source, page_size=4096):
     seen = 0  # OOM lines so far: how close a systemd line is to the kill it reports
     last_touched = -100
     for raw in _iter_lines(source):
-        if not any(hint in raw for hint in _HINTS):
+        if not hinted(raw):
             if dump is not None:  # inside a report: its dump and memory lines name no OOM
-                line = raw.rstrip('\r\n')
-                dump.feed(line[_PREFIX.match(line).end():])
+                writer, _stamp, _uptime, message = read(raw)
+                if writer == 'kernel':
+                    dump.feed(message)
                 if dump.lines > DUMP_LINES:  # an invoking line whose kill never came: stop listening
                     dump = None
             continue
+        writer, stamp, uptime, message = read(raw)
+        if writer is None:
+            continue
+        if keep is not None and len(events) > 2 * keep:
+            dropped += len(events) - keep
+            del events[:len(events) - keep]
+        if not any(hint in message for hint in _HINTS):  # the hint was in the prefix or a field
+            if dump is not None and writer == 'kernel':
+                dump.feed(message)
+            continue
         seen += 1
-        line = raw.rstrip('\r\n')
-        prefix = _PREFIX.match(line)
-        message = line[prefix.end():]
-        stamp = prefix.group('stamp')
-        uptime = prefix.group('uptime')
-        time = (stamp.strip('[]') if stamp else None) or uptime
+        time = stamp or uptime
         uptime = float(uptime) if uptime else None
+        if writer == 'systemd':
+            match = (_UNIT_KILLED.match(message) or _UNIT_KERNEL.match(message)
+                     or _UNIT_FAILED.match(message))
+            if match:
+                last_touched = _unit_line(events, match, time, uptime, trusted, seen, last_touched)
+            continue
 
         match = _INVOKED.match(message)
         if match:
             flush()
-            pending = _new_event(time, uptime)
+            pending = _new_event(time, uptime, trusted)
             dump = Dump(page_size)
             pending.update(invoked_by=match.group('comm'), gfp_mask=match.group('gfp'),
                            order=int(match.group('order')), source_lines=1)
@@ -143,7 +224,7 @@ def parse_oom_log(source, page_size=4096):
         if match:
             if pending is None or pending['score'] is not None or pending['pid'] is not None:
                 flush()
-                pending = _new_event(time, uptime)
+                pending = _new_event(time, uptime, trusted)
                 dump = None
             pending['score'] = int(match.group('score'))
             pending['selected'] = int(match.group('pid'))
@@ -156,7 +237,7 @@ def parse_oom_log(source, page_size=4096):
         if match:
             if pending is None or pending['pid'] is not None:
                 flush()
-                pending = _new_event(time, uptime)
+                pending = _new_event(time, uptime, trusted)
                 dump = None
             pending.update(task_memcg=match.group('task'), memcg=match.group('memcg'),
                            constraint='cgroup')
@@ -170,7 +251,7 @@ def parse_oom_log(source, page_size=4096):
             pid = int(task.group('pid')) if task else None
             if pending is None or (pending['pid'] is not None and pending['pid'] != pid):
                 flush()
-                pending = _new_event(time, uptime)
+                pending = _new_event(time, uptime, trusted)
                 dump = None
             constraint = match.group('constraint')
             pending['constraint'] = _CONSTRAINTS.get(constraint, constraint.lower())
@@ -191,7 +272,7 @@ def parse_oom_log(source, page_size=4096):
             # On old kernels the selected task may sacrifice a child: a different pid, same kill.
             if pending is None or (pending['pid'] is not None and pending['pid'] != pid):
                 flush()
-                pending = _new_event(time, uptime)
+                pending = _new_event(time, uptime, trusted)
                 dump = None
             if dump is not None:
                 pending['postmortem'] = dump.result()
@@ -230,45 +311,23 @@ def parse_oom_log(source, page_size=4096):
                     break
             continue
 
-        match = (_UNIT_KILLED.match(message) or _UNIT_KERNEL.match(message)
-                 or _UNIT_FAILED.match(message))
-        if match:
-            unit = match.group('unit')
-            recent = events[-1] if events and seen - last_touched <= 16 else None
-            if unit.endswith('.slice'):
-                # systemd repeats the kill for every slice above the unit: context, not a new kill
-                if recent is not None:
-                    recent['slices'].append(unit)
-                    recent['source_lines'] += 1
-                    continue
-                target = _new_event(time, uptime)
-                target['slices'].append(unit)
-                events.append(target)
-            else:
-                target = None
-                for event in reversed(events[-8:]):
-                    if event['unit'] == unit or (event['unit'] is None
-                                                 and _unit_matches(event, unit)):
-                        target = event
-                        break
-                if target is None:
-                    target = _new_event(time, uptime)
-                    events.append(target)
-                target['unit'] = unit
-                if match.re is _UNIT_FAILED:
-                    target['unit_result'] = 'oom-kill'
-            target['source_lines'] += 1
-            last_touched = seen
-            continue
-
         if dump is not None:  # a task whose name holds 'oom' (systemd-oomd) is still a task
             dump.feed(message)
 
     flush()
+    if keep is not None and len(events) > keep:
+        dropped += len(events) - keep
+        del events[:len(events) - keep]
     for event in events:
         event.pop('selected', None)
+    if stats is not None:
+        stats['dropped'] = dropped
     return events
 
+
+# The kills a source keeps, newest first: about 16 MB of events at most (a 16 MiB log of forged kill
+# lines would hold 50,000); the kernel's counter still counts every kill of this boot.
+MAX_EVENTS = 10000
 
 # A report's lines from its invoking line to its kill: a task per process, so a host with a few
 # thousand processes prints that many; past this, the kill never came (an allocation succeeded).
@@ -285,32 +344,46 @@ JOURNAL_LINES = 20000
 JOURNAL_POSTMORTEMS = 5
 
 
-def oom_log_commands(since=None):
-    """The commands to try for the OOM history, best first: ``[{'argv': [...], 'reason': str}]``.
+# journalctl -o json with only the fields that say who wrote a line (--output-fields: systemd 236+;
+# --grep needs 237+, so the command that uses one has the other)
+_JSON = ['-o', 'json', '--output-fields=' + ','.join(JOURNAL_FIELDS)]
 
-    :func:`collect_oom_history` runs them with the fallbacks. A command that "succeeds" may still
-    have nothing to say: journalctl exits 0 with no output on a host without journal files, and
-    ``--grep`` exits 1 both when nothing matches and when the option is unknown. ``since`` is a
-    journalctl time spec (``'-30d'``, ``'2026-11-01'``) bounding how far back to look.
+
+def oom_log_commands(since=None):
+    """The commands to try for the OOM history, best first: ``[{'argv', 'reason', 'origin'}]``.
+
+    :func:`collect_oom_history` runs them with the fallbacks and parses each with its ``origin``
+    (log_prefix). A command that "succeeds" may still have nothing to say: journalctl exits 0 with no
+    output on a host without journal files, and ``--grep`` exits 1 both when nothing matches and when
+    the option is unknown. ``since`` is a journalctl time spec (``'-30d'``, ``'2026-11-01'``) bounding
+    how far back to look.
     """
     window = ['--since', since] if since else []
     return [
         # No -n here: systemd 247 applies -n before --grep (`-n 2 --grep x` printed nothing with
         # five matches in the journal) and 257 prints the -n matches newest first. The grep keeps
-        # the output to the OOM lines; --since bounds it further.
-        {'argv': ['journalctl', '--no-pager', '-q', '-o', 'short-iso'] + window
+        # the output to the OOM lines; --since bounds it further. The matches keep every line a
+        # user can write out (_TRANSPORT and _PID are journald's own fields); JSON carries them
+        # and the facility, so that each line is judged by who wrote it, not by what it says.
+        {'argv': ['journalctl', '--no-pager', '-q'] + _JSON + window
          + ['--grep', OOM_PATTERN, '_TRANSPORT=kernel', '+', '_PID=1'],
+         'origin': 'journal',
          'reason': 'persistent journal, all boots, kernel lines plus systemd unit results; '
                    '--grep needs systemd 237+ built with pcre2'},
+        # Without --output-fields, JSON would print every field of 20000 lines: the short format,
+        # and the ident "kernel", which only the kernel (or root writing /dev/kmsg) has here.
         {'argv': ['journalctl', '--no-pager', '-q', '-o', 'short-iso', '-k', '-n', str(JOURNAL_LINES)]
          + window,
+         'origin': 'journal-text',
          'reason': 'journalctl without --grep (systemd < 237, e.g. RHEL/CentOS 7): this boot\'s '
                    'kernel lines, filtered here; bounded to the last 20000 lines'},
-        {'argv': ['dmesg', '-T'],
-         'reason': 'no journal: the kernel ring buffer with wall-clock times (lost on reboot; '
-                   'needs root when kernel.dmesg_restrict=1)'},
-        {'argv': ['dmesg'],
-         'reason': 'dmesg without -T (busybox, old util-linux): seconds since boot'},
+        # -r: each line's "<N>" says its facility, and only facility 0 is the kernel's (util-linux
+        # since 2.20, busybox and toybox dmesg); wall-clock times come from the boot time
+        {'argv': ['dmesg', '-r'], 'origin': 'dmesg',
+         'reason': 'no journal: the kernel ring buffer, raw, with each line\'s facility (lost on '
+                   'reboot; needs root when kernel.dmesg_restrict=1)'},
+        {'argv': ['dmesg'], 'origin': 'dmesg',
+         'reason': 'a dmesg without -r: seconds since boot, no facility'},
     ]
 
 
@@ -346,21 +419,28 @@ def read_log_tail(path, max_bytes=TAIL_BYTES):
 
 # ---------------------------------------------------------------- when, and whose
 
-_ISO = re.compile(r'^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?'
-                  r'(Z|[+-]\d\d:?\d\d)?$', re.ASCII)
+# RFC 3339 and journalctl short-iso (zone +0000 or +00:00), util-linux dmesg --time-format iso (",usec"),
+# journalctl short-full "Mon 2026-12-07 10:00:00 UTC" (a zone name: UTC, or the host's own)
+_ISO = re.compile(r'^(?:[A-Z][a-z]{2} )?(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?'
+                  r'(?: ?(Z|UTC|GMT|[+-]\d\d(?::?\d\d)?|[A-Za-z]{2,6}))?$', re.ASCII)
 MONTHS = dict((name, number) for number, name in enumerate(
     ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'), 1))
-_CTIME = re.compile(r'^(?:[A-Z][a-z]{2} )?([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.\d+)?'
+# syslog "Dec  1 22:54:21" (journalctl short "Dec 01", with fractions), dmesg -T "Tue Dec  1 22:54:21 2026",
+# syslog-ng ts_format(full) "2026 Dec  1 22:54:21", dmesg -e "Dec 1 22:54" / "Dec17 22:54" (no seconds)
+_CTIME = re.compile(r'^(?:[A-Z][a-z]{2} )?(?:(\d{4}) )?([A-Z][a-z]{2}) {0,2}(\d{1,2}) (\d\d):(\d\d)(?::(\d\d))?(?:\.\d{1,9})?'
                     r'(?: (\d{4}))?$', re.ASCII)
+# journalctl short-unix "%10ld.%06lu", syslog-ng ts_format(unix)
+_UNIX = re.compile(r'^(\d{9,11})(?:\.(\d{1,9}))?$', re.ASCII)
 
 
 def stamp_epoch(stamp, uptime=None, btime=None, now=None):
     """Seconds since the epoch of a log line's time, or None when it cannot be known.
 
-    ``stamp`` is the raw time parse_oom_log keeps: ISO 8601 (journal short-iso; without a zone it is
-    local time), ``dmesg -T``'s ``Tue Dec  1 22:54:21 2026`` or syslog's ``Dec  1 22:54:21`` (local
-    time; syslog has no year: the latest one not in the future). ``uptime`` (the kernel's own stamp)
-    with the boot time ``btime`` (/proc/stat) is used when there is no wall-clock stamp.
+    ``stamp`` is the raw time parse_oom_log keeps: ISO 8601 (journal short-iso, RFC 3339; without a
+    zone it is local time), ``dmesg -T``'s ``Tue Dec  1 22:54:21 2026`` or syslog's ``Dec  1 22:54:21``
+    (local time; syslog has no year: the latest one not in the future), seconds since the epoch
+    (short-unix). ``uptime`` (the kernel's own stamp) with the boot time ``btime`` (/proc/stat) is used
+    when there is no wall-clock stamp.
     """
     now = _time.time() if now is None else now
     if stamp:
@@ -372,25 +452,31 @@ def stamp_epoch(stamp, uptime=None, btime=None, now=None):
             fraction = float('0.' + match.group(7)) if match.group(7) else 0.0
             zone = match.group(8)
             try:
-                if zone is None:
+                if zone is None or (zone[0] not in '+-' and zone not in ('Z', 'UTC', 'GMT')):
+                    if zone is not None and zone not in _time.tzname:
+                        return None  # another zone's name: its offset is not known here
                     return _time.mktime(tuple(fields) + (0, 0, -1)) + fraction
-                offset = 0 if zone == 'Z' else (1 if zone[0] == '+' else -1) * (
-                    int(zone[1:3]) * 3600 + int(zone[-2:]) * 60)
+                offset = 0 if zone[0] not in '+-' else (1 if zone[0] == '+' else -1) * (
+                    int(zone[1:3]) * 3600 + (int(zone[-2:]) * 60 if len(zone) > 3 else 0))
                 return calendar.timegm(tuple(fields) + (0, 0, 0)) + fraction - offset
             except (OverflowError, ValueError):
                 return None
         match = _CTIME.match(stamp)
-        if match and match.group(1) in MONTHS:
-            month, day = MONTHS[match.group(1)], int(match.group(2))
-            clock = [int(match.group(i)) for i in (3, 4, 5)]
-            years = [int(match.group(6))] if match.group(6) else [_time.localtime(now).tm_year - k for k in (0, 1)]
-            for year in years:
-                epoch = local_epoch(year, month, day, *clock)
+        if match and match.group(2) in MONTHS:
+            month, day = MONTHS[match.group(2)], int(match.group(3))
+            clock = [int(match.group(4)), int(match.group(5)), int(match.group(6) or 0)]
+            year = match.group(1) or match.group(7)
+            years = [int(year)] if year else [_time.localtime(now).tm_year - k for k in (0, 1)]
+            for candidate in years:
+                epoch = local_epoch(candidate, month, day, *clock)
                 if epoch is None:
                     return None
-                if match.group(6) or epoch <= now + 86400:
+                if year or epoch <= now + 86400:
                     return epoch
             return None
+        match = _UNIX.match(stamp)
+        if match:
+            return int(match.group(1)) + (float('0.' + match.group(2)) if match.group(2) else 0.0)
     if uptime is not None and btime is not None:
         return btime + uptime
     return None
@@ -444,15 +530,16 @@ def ring_buffer_wrapped(text, btime=None, now=None):
     The kernel's first line is stamped ``[    0.000000]``; when the first line left is stamped later
     than a minute after boot, the kills before it may be lost. None when it cannot be told.
     """
+    parse = parser('dmesg')
     for line in _iter_lines(text):
-        prefix = _PREFIX.match(line.rstrip('\r\n'))
-        if prefix is None or not line.strip():
+        line = line.rstrip('\r\n')
+        if not line.strip():
             continue
-        if prefix.group('uptime'):
-            return float(prefix.group('uptime')) > 60
-        stamp = prefix.group('stamp')
+        _writer, stamp, uptime, _end = parse(line)
+        if uptime:
+            return float(uptime) > 60
         if stamp and btime is not None:
-            epoch = stamp_epoch(stamp.strip('[]'), now=now)
+            epoch = stamp_epoch(stamp, now=now)
             return None if epoch is None else epoch > btime + 60
         return None
     return None
@@ -460,6 +547,12 @@ def ring_buffer_wrapped(text, btime=None, now=None):
 
 def _key(event):
     return (event['pid'], event['comm'], event['total_vm'], event['anon_rss'], event['unit'])
+
+
+def journal_window_command(epoch):
+    """journalctl's kernel lines from 10 s before ``epoch`` to 5 s after, as JSON (a kill's report)."""
+    return ['journalctl', '--no-pager', '-q'] + _JSON + ['--since', '@%d' % (epoch - 10), '--until', '@%d' % (epoch + 5),
+                                                         '_TRANSPORT=kernel']
 
 
 def journal_postmortems(run, events, btime=None, page_size=4096, limit=JOURNAL_POSTMORTEMS):
@@ -471,18 +564,29 @@ def journal_postmortems(run, events, btime=None, page_size=4096, limit=JOURNAL_P
         epoch = stamp_epoch(event['time'], event['uptime'], btime)
         if epoch is None:
             continue
-        argv = ['journalctl', '--no-pager', '-q', '-o', 'short-iso', '--since', '@%d' % (epoch - 10),
-                '--until', '@%d' % (epoch + 5), '_TRANSPORT=kernel']
         try:
-            rc, out, _err = run(argv)
+            rc, out, _err = run(journal_window_command(epoch))
         except OSError:
             continue
         if rc != 0:
             continue
-        for found in parse_oom_log(out, page_size):
+        for found in parse_oom_log(out, page_size, origin='journal'):
             if found['pid'] == event['pid'] and found['postmortem'] is not None:
                 event['postmortem'] = found['postmortem']
                 break
+
+
+def _kept(stats, source, incomplete):
+    if stats.get('dropped'):
+        incomplete.append('%s: %d older kill(s) not kept (only the newest %d are)' % (source, stats['dropped'], MAX_EVENTS))
+
+
+# The report's note for a source that cannot tell who wrote a line (collect_oom_history's 'unverified').
+UNVERIFIED_NOTE = ('%s is a syslog file: it holds what any local process sends to /dev/log, and any user can '
+                   'send a line with the ident "kernel" (logger -t kernel, or facility kern straight to the '
+                   'socket), so it cannot tell the kernel\'s lines from forged ones. Its kills are shown as '
+                   'unconfirmed and not judged, unless the kernel\'s own record (its ring buffer, this boot) '
+                   'holds the same kill')
 
 
 def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES, btime=None, page_size=4096):
@@ -491,10 +595,12 @@ def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES, btime=N
     ``run(argv)`` returns ``(rc, stdout, stderr)`` like ``AnsibleModule.run_command`` (called with
     LC_ALL=C); an OSError from it (no such program) counts as a failed source. The journal, when it
     answers, holds every boot: it is used alone. Without it, the ring buffer (this boot) and the tail
-    of the first syslog file (earlier boots) are merged, dropping the kills both hold.
+    of the first syslog file (earlier boots) are merged: a kill the file holds counts only when the
+    ring buffer holds it too (then it is the ring buffer's); the file's others stay ``trusted`` False.
 
     Returns ``{'sources': [what was read], 'events': [...], 'tried': [{'argv', 'rc', 'error'}],
-    'incomplete': [why kills may be missing]}``. ``btime`` (boot time) tells a wrapped ring buffer.
+    'incomplete': [why kills may be missing], 'unverified': [{'source', 'note'}: sources that cannot
+    tell who wrote a line]}``. ``btime`` (boot time) tells a wrapped ring buffer.
     Each kill's ``postmortem`` comes from its report's task dump (``page_size`` bytes a page): read
     with the kill from dmesg and log files, and for the journal by :func:`journal_postmortems`.
     """
@@ -517,43 +623,54 @@ def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES, btime=N
     for command in commands[:2]:
         out = attempt(command)
         if out is not None:
-            events = parse_oom_log(out, page_size)
+            stats = {}
+            events = parse_oom_log(out, page_size, command['origin'], MAX_EVENTS, stats)
             del out
+            _kept(stats, command['argv'][0], incomplete)
             if command is commands[1]:
                 incomplete.append('journalctl without --grep: only the last %d kernel lines of this boot'
                                   % JOURNAL_LINES)
             else:
                 journal_postmortems(run, events, btime, page_size)
             return {'sources': [' '.join(command['argv'])], 'events': events,
-                    'tried': tried, 'incomplete': incomplete}
+                    'tried': tried, 'incomplete': incomplete, 'unverified': []}
 
     sources = []
-    events = []
+    unverified = []
+    logged = []
     for path in oom_log_files(root)[:1]:
         try:
             full = os.path.join(root, path.lstrip('/'))
-            events = parse_oom_log(read_log_tail(full, max_bytes), page_size)
+            stats = {}
+            logged = parse_oom_log(read_log_tail(full, max_bytes), page_size, 'syslog', MAX_EVENTS, stats)
+            _kept(stats, path, incomplete)
             sources.append(path)
+            unverified.append({'source': path, 'note': UNVERIFIED_NOTE % path})
             if os.path.getsize(full) > max_bytes:
                 incomplete.append('%s: only its last %d MiB read' % (path, max_bytes // 1048576))
         except OSError as exc:
             tried.append({'argv': [path], 'rc': None, 'error': str(exc)})
+    ring = []
     for command in commands[2:]:
         out = attempt(command)
         if out is not None:
             sources.append(' '.join(command['argv']))
-            known = set(_key(event) for event in events)
-            ring = parse_oom_log(out, page_size)
+            stats = {}
+            ring = parse_oom_log(out, page_size, command['origin'], MAX_EVENTS, stats)
+            _kept(stats, 'dmesg', incomplete)
             wrapped = ring_buffer_wrapped(out, btime)
             if wrapped and ring and ring[0]['pid'] is not None and ring[0]['invoked_by'] is None:
                 # every kernel opens a report with its "invoked oom-killer" line: without it, the
                 # wrap took the report's start, and with it, on 4.19+, the line naming the cgroup
                 ring[0]['cut'] = True
-            events.extend(event for event in ring if _key(event) not in known)
             if wrapped is not False:
                 incomplete.append('the kernel ring buffer (dmesg) %s: older kills are lost unless a log '
                                   'file kept them' % ('has wrapped' if wrapped else 'may have wrapped'))
             break
+    # the file's copy of a kill the ring buffer holds is the ring buffer's: the kernel's own record
+    confirmed = set(_key(event) for event in ring)
+    events = [event for event in logged if _key(event) not in confirmed] + ring
     if not sources:
         incomplete.append('no kernel log could be read')
-    return {'sources': sources, 'events': events, 'tried': tried, 'incomplete': incomplete}
+    return {'sources': sources, 'events': events, 'tried': tried, 'incomplete': incomplete,
+            'unverified': unverified}

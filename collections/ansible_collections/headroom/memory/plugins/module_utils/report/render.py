@@ -444,6 +444,11 @@ def _oom(record):
             '<code>%s</code> %s' % (_e(item['cgroup']), _e(item['oom_kill'])) for item in oom['by_cgroup'])
     if oom.get('incomplete'):
         head += '<p class="note warn">the history may be incomplete: %s</p>' % _e('; '.join(oom['incomplete']))
+    unconfirmed = oom.get('unconfirmed') or {}
+    if unconfirmed.get('count'):  # the kill lines of a source that cannot tell who wrote them: a count, no names
+        head += ''.join('<p class="note warn" data-oom-unconfirmed="%s">%s kill line(s) not judged: %s</p>'
+                        % (_num(unconfirmed['count']), _e(unconfirmed['count']), _e(source.get('note')))
+                        for source in unconfirmed.get('sources') or [{'note': 'their source cannot tell who wrote them'}])
     if not events:
         return head
     rows = ''.join('<tr><td class="mono">%s</td><td class="num">%s</td><td><code>%s</code></td><td class="num" '
