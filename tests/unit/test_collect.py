@@ -339,8 +339,10 @@ def test_the_program_that_runs_out_of_memory_answers_with_a_failure(tmp_path):
 def test_a_cut_output_is_a_gap_and_the_kernel_log_says_it_is_incomplete(monkeypatch):
     def run(argv, env, **bounds):
         if argv[0].endswith('journalctl') and '--grep' in argv:
-            return 0, '2026-12-07T10:00:00+0000 host kernel: Out of memory: Killed process 42 (python3) ' \
-                      'total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB\n', '', \
+            return 0, json.dumps({'_TRANSPORT': 'kernel', 'SYSLOG_FACILITY': '0', 'SYSLOG_IDENTIFIER': 'kernel',
+                                  '__REALTIME_TIMESTAMP': '1796637600000000',
+                                  'MESSAGE': 'Out of memory: Killed process 42 (python3) total-vm:1kB, anon-rss:1kB, '
+                                             'file-rss:0kB, shmem-rss:0kB'}) + '\n', '', \
                 'output over 8.0 MiB: only its last 8.0 MiB read'
         return 1, '', 'no'
     collector = collect.Collector(run, which=lambda name: '/usr/bin/' + name)

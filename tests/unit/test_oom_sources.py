@@ -217,13 +217,13 @@ def test_a_forged_line_in_var_log_messages_names_no_victim_and_steers_no_fix(tmp
     monkeypatch.setattr(collect, 'in_container', lambda: False)  # a host, whatever runs the tests
     real = collect.run
 
-    def run(argv, env):
+    def run(argv, env, **bounds):
         name = os.path.basename(argv[0])
         if name == 'journalctl':
             return 1, '', 'No journal files were found.'
         if name == 'dmesg':
             return 1, '', 'dmesg: read kernel buffer failed: Operation not permitted'
-        return real(argv, env)
+        return real(argv, env, **bounds)
     params = dict((key, spec.get('default')) for key, spec in ARGUMENT_SPEC.items())
     params.update(sample_seconds=0.0, top_samples=1)
     policy = policy_of(params)
