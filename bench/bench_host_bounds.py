@@ -55,6 +55,14 @@ KILL = '\n'.join(
 GUNICORN = '[2026-12-07 10:00:00 +0000] [1] [WARNING] Worker with pid {n} was terminated due to signal 9\n'
 
 
+# a journal entry as journalctl -o json prints the kernel's: who wrote it, when, and what
+_JOURNAL_ENTRY = (
+    'def _entry(line, n):\n'
+    '    message = line.split("host kernel: ", 1)[-1].format(n=n, stamp="")\n'
+    '    return {"_TRANSPORT": "kernel", "SYSLOG_FACILITY": "0", "SYSLOG_IDENTIFIER": "kernel",\n'
+    '            "__REALTIME_TIMESTAMP": str(1796637600000000 + n * 1000000), "MESSAGE": message}\n')
+
+
 def _python_tool(body):
     return '#!%s\nimport sys, time\nargs = sys.argv[1:]\n%s\n' % (sys.executable, body)
 
@@ -78,9 +86,11 @@ SCENARIOS = {
         'Swap:             0           0           0\\n"'))}, {}, 'free prints blocks without end'),
     'silent': ({name: _python_tool('time.sleep(3600)') for name in ('top', 'free', 'journalctl', 'dmesg')}, {},
                'no tool ever answers'),
-    'journal-endless-kills': ({'journalctl': _python_tool(_endless(
-        '%r.format(n=n, stamp="2026-12-07T10:%%02d:%%02d+0000" %% (n // 60 %% 60, n %% 60))' % KILL))}, {},
-        'journalctl prints forged OOM reports without end'),
+    'journal-endless-kills': ({'journalctl': _python_tool(
+        'import json\nreport = %r.splitlines()\n' % KILL
+        + _endless('"".join(json.dumps(_entry(line, n)) + "\\n" for line in report)').replace(
+            'n = 0\n', 'n = 0\n' + _JOURNAL_ENTRY))}, {},
+        'journalctl prints OOM reports, as the kernel\'s own entries (JSON, _TRANSPORT=kernel), without end'),
     'dmesg-endless-kills': ({'journalctl': _python_tool('sys.exit(1)'), 'dmesg': _python_tool(_endless(
         '%r.format(n=n, stamp="[%%d.000000]" %% n).replace("host kernel: ", "")' % KILL))}, {},
         'no journal; dmesg prints forged OOM reports without end'),
@@ -91,10 +101,11 @@ SCENARIOS = {
                                 {'messages': (KILL.splitlines(True)[-1], 64 << 20)},
                                 'no journal, no dmesg; /var/log/messages holds 64 MiB of forged kill lines alone'),
     'journal-64MiB-kill-lines': ({'journalctl': _python_tool(
-        'import itertools\nline = %r\nwritten = 0\nfor n in itertools.count():\n'
-        '    text = line.format(n=n, stamp="2026-12-07T10:%%02d:%%02d+0000" %% (n // 60 %% 60, n %% 60))\n'
-        '    sys.stdout.write(text)\n    written += len(text)\n    if written > 64 << 20: break\n'
-        % KILL.splitlines(True)[-1])}, {}, 'journalctl prints 64 MiB of kill lines, then ends'),
+        'import itertools, json\nline = %r\nwritten = 0\n' % KILL.splitlines()[-1] + _JOURNAL_ENTRY
+        + 'for n in itertools.count():\n'
+        '    text = json.dumps(_entry(line, n)) + "\\n"\n'
+        '    sys.stdout.write(text)\n    written += len(text)\n    if written > 64 << 20: break\n')}, {},
+        'journalctl prints 64 MiB of kill lines as the kernel\'s own entries, then ends'),
     'app-logs': ({}, {'gunicorn/error.log': (GUNICORN, 64 << 20)},
                  'a gunicorn log of 64 MiB of workers killed by signal 9'),
 }

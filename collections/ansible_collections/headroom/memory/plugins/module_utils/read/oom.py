@@ -12,7 +12,6 @@ or any iterable of lines (an open file), so a big log is never held in memory.
 """
 
 import calendar
-import io
 import os
 import re
 import time as _time
@@ -69,9 +68,20 @@ def _new_event(time, uptime, trusted):
 
 
 def _iter_lines(source):
-    if isinstance(source, str):
-        return io.StringIO(source)
-    return source
+    """The lines of ``source`` (text, or an iterable of lines such as a file), each with its end: text is
+    walked in place, not copied (io.StringIO would hold a second copy of 8 MiB of a journal)."""
+    if not isinstance(source, str):
+        return source
+    return _text_lines(source)
+
+
+def _text_lines(text):
+    start, length = 0, len(text)
+    while start < length:
+        end = text.find('\n', start)
+        end = length if end < 0 else end + 1
+        yield text[start:end]
+        start = end
 
 
 def _unit_matches(event, unit):
@@ -342,6 +352,8 @@ JOURNAL_LINES = 20000
 # --grep keeps a kill's own lines, not its task dump: the newest kills' reports are read again, each
 # from the kernel's lines of a few seconds around it (one journalctl each)
 JOURNAL_POSTMORTEMS = 5
+# the kills a window of 15 s may hold that are kept while its one kill is looked for: more is a flood
+WINDOW_EVENTS = 1000
 
 
 # journalctl -o json with only the fields that say who wrote a line (--output-fields: systemd 236+;
@@ -570,7 +582,7 @@ def journal_postmortems(run, events, btime=None, page_size=4096, limit=JOURNAL_P
             continue
         if rc != 0:
             continue
-        for found in parse_oom_log(out, page_size, origin='journal'):
+        for found in parse_oom_log(out, page_size, origin='journal', keep=WINDOW_EVENTS):
             if found['pid'] == event['pid'] and found['postmortem'] is not None:
                 event['postmortem'] = found['postmortem']
                 break
