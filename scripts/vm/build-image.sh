@@ -11,7 +11,7 @@
 # its key: a hash of this script, packages.txt, the files under guest/, the suite and the mirror. It
 # survives between runs and CI runs on this machine; a second run finds it and builds nothing. Builds
 # of one key take a lock; the image directory appears whole (renamed into place) or not at all.
-# The directory holds: rootfs.raw (the ext4 image, sparse), vmlinuz and initrd.img (booted directly
+# Images of other keys not used for 14 days are removed after a build. The directory holds: rootfs.raw (the ext4 image, sparse), vmlinuz and initrd.img (booted directly
 # by QEMU; vmlinux is the ELF inside vmlinuz, booted through its PVH entry), ssh_host_ed25519_key.pub (for the run's known_hosts), versions (kernel, systemd, ...) and
 # build.log. Tests boot it on a throw-away qcow2 overlay: the cached image is never written to.
 #
@@ -59,6 +59,7 @@ chmod 700 "$cache"
 exec 8>"$cache/$key.lock"
 flock 8
 if [ -f "$dest/rootfs.raw" ] && [ "${HEADROOM_VM_REBUILD:-0}" != 1 ]; then
+    touch "$dest/last-used"
     echo "headroom vm: image $key cached in $dest" >&2
     echo "$dest"
     exit 0
@@ -69,7 +70,15 @@ for tool in mmdebstrap mkfs.ext4 qemu-img; do
 done
 
 work=$(mktemp -d "$cache/.build-$key.XXXXXX")
-cleanup() { rm -rf "$work"; }
+cleanup() {
+    # Nothing may be mounted below the tree (mmdebstrap runs in a mount namespace of its own, so its
+    # mounts of /dev and /sys die with it); if anything is, the tree is left rather than deleted through it.
+    if grep -q " $work/" /proc/self/mountinfo; then
+        echo "headroom vm: something is still mounted under $work: left in place" >&2
+        return
+    fi
+    rm -rf --one-file-system "$work"
+}
 trap cleanup EXIT
 tree="$work/tree"
 out="$work/image"
@@ -81,8 +90,10 @@ echo "headroom vm: building image $key (Debian $suite, about 2 minutes; log in $
 packages=$(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$here/packages.txt" | grep -v '^$' | paste -sd, -)
 
 # Documentation, man pages and other locales are of no use in the test VM: not unpacked (faster, smaller).
+# mmdebstrap's root mode mounts /sys and /dev nodes into the tree: in a mount namespace of its own here,
+# those mounts end with it, however it ends (a killed build leaves none behind in the machine's namespace).
 {
-    mmdebstrap --mode=root --variant=apt --format=directory \
+    unshare --mount --propagation private mmdebstrap --mode=root --variant=apt --format=directory \
         --include="$packages" \
         --aptopt='Acquire::Retries "3"' \
         --dpkgopt='path-exclude=/usr/share/man/*' \
@@ -154,10 +165,22 @@ cp "$tree/etc/ssh/ssh_host_ed25519_key.pub" "$out/"
 rm -f "$tree"/etc/ssh/ssh_host_*_key.pub.tmp
 truncate -s "$size" "$out/rootfs.raw"
 mkfs.ext4 -q -F -L headroom-root -d "$tree" "$out/rootfs.raw" >>"$log" 2>&1
-rm -rf "$tree"
+rm -rf --one-file-system "$tree"
 chmod 400 "$out/rootfs.raw"
 
 rm -rf "$dest"
+touch "$out/last-used"
 mv "$out" "$dest"
+
+# The images of other recipes (an older packages.txt, ...) not used for 14 days go: each is about 700 MB.
+for old in "$cache"/*/last-used; do
+    [ -e "$old" ] || continue
+    dir=${old%/last-used}
+    [ "$dir" = "$dest" ] && continue
+    if [ -n "$(find "$old" -mtime +14)" ]; then
+        # not while a run of that recipe holds its lock
+        flock -n "$dir.lock" rm -rf "$dir" && rm -f "$dir.lock" && echo "headroom vm: removed the unused image $dir" >&2
+    fi
+done
 echo "headroom vm: image $key built in $(( $(date +%s) - started )) s ($(du -sh "$dest/rootfs.raw" | cut -f1) used)" >&2
 echo "$dest"

@@ -262,19 +262,22 @@ def machine_lock(timeout=None):
         return
     fd = os.open(MACHINE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + timeout
-        waited = False
-        while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log('waiting for the machine lock %s (another test run holds it; up to %.0f s)' % (MACHINE_LOCK, timeout))
+            # A blocking flock, as flock(1) waits: the kernel wakes the waiters in turn (polling with
+            # LOCK_NB loses the lock to them again and again). SIGALRM ends the wait at the timeout.
+
+            def expired(_signum, _frame):
+                raise VMError('the machine lock %s was not free within %.0f s' % (MACHINE_LOCK, timeout))
+            previous = signal.signal(signal.SIGALRM, expired)
+            signal.alarm(max(1, int(timeout)))
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not waited:
-                    log('waiting for the machine lock %s (another test run holds it)' % MACHINE_LOCK)
-                    waited = True
-                if time.monotonic() > deadline:
-                    raise VMError('the machine lock %s was not free within %.0f s' % (MACHINE_LOCK, timeout))
-                time.sleep(1)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            finally:
+                signal.alarm(0)
+                signal.signal(signal.SIGALRM, previous)
         yield 'taken'
     finally:
         os.close(fd)  # releases the lock
@@ -467,34 +470,43 @@ class VM(object):
             return self.qemu_cpu_seconds
 
     def stop(self, timeout=120):
-        """Power the guest off (systemctl poweroff), wait for QEMU to exit, else SIGTERM, then SIGKILL;
-        close the SSH master; keep the console log; remove the run directory and the pidfile."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.qemu_cpu_seconds = self.cpu_seconds()
-            with contextlib.suppress(Exception):
-                subprocess.run(['ssh'] + self.ssh_options() + ['root@127.0.0.1', 'systemctl poweroff --no-block'],
-                               capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout)
-            for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 30)):
-                if self.proc.poll() is not None:
-                    break
-                log('QEMU did not stop: %s' % sig.name)
-                self.proc.send_signal(sig)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.proc.wait(wait)
-        if self.run_dir and os.path.isdir(self.run_dir):
-            with contextlib.suppress(Exception):
-                subprocess.run(['ssh'] + self.ssh_options() + ['-O', 'exit', 'root@127.0.0.1'],
-                               capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
-            if self.keep_dir:
-                with contextlib.suppress(OSError):
-                    os.makedirs(self.keep_dir, exist_ok=True)
-                    for name in ('console.log', 'qemu.log'):
-                        if os.path.exists(self._path(name)):
-                            shutil.copy(self._path(name), os.path.join(self.keep_dir, name))
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-        self._forget_pidfile()
+        """Power the guest off (systemctl poweroff over SSH, when SSH was up), wait for QEMU to exit, else
+        SIGTERM, and SIGKILL whatever happens (a second Ctrl-C included); close the SSH master; keep the
+        console log; remove the run directory and the pidfile. Safe to call twice."""
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                self.qemu_cpu_seconds = self.cpu_seconds()
+                asked = False
+                if self.boot_seconds is not None:  # SSH answered once: ask the guest to power off
+                    with contextlib.suppress(Exception):
+                        done = subprocess.run(['ssh'] + self.ssh_options() + ['root@127.0.0.1', 'systemctl poweroff --no-block'],
+                                              capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+                        asked = done.returncode == 0
+                if asked:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.proc.wait(timeout)
+                if self.proc.poll() is None:
+                    if asked:
+                        log('the guest did not power off within %.0f s: SIGTERM to QEMU' % timeout)
+                    self.proc.terminate()
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.proc.wait(10)
+        finally:
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            if self.run_dir and os.path.isdir(self.run_dir):
+                with contextlib.suppress(Exception):
+                    subprocess.run(['ssh'] + self.ssh_options() + ['-O', 'exit', 'root@127.0.0.1'],
+                                   capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+                if self.keep_dir:
+                    with contextlib.suppress(OSError):
+                        os.makedirs(self.keep_dir, exist_ok=True)
+                        for name in ('console.log', 'qemu.log'):
+                            if os.path.exists(self._path(name)):
+                                shutil.copy(self._path(name), os.path.join(self.keep_dir, name))
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            self._forget_pidfile()
 
 
 @contextlib.contextmanager

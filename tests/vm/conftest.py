@@ -118,8 +118,8 @@ def pytest_terminal_summary(terminalreporter):
         versions.get('systemd')))
     if 'lock' in STATS:
         write('machine lock: %s (waited %.1f s)' % (STATS['lock']['how'], STATS['lock']['waited_seconds']))
-    if 'vm' in STATS:
-        info = STATS['vm']
+    info = STATS.get('vm') or {}
+    if 'accel' in info:
         write('accelerator: %s (%s)' % (info['accel'], info['accel_why']))
         write('boot to SSH: %.1f s (%d MiB, %d vCPUs, kernel %s); QEMU CPU: %s s at SSH, %s s in all' % (
             info['boot_to_ssh_seconds'], info['memory_mib'], info['cpus'], info['kernel_arg'],

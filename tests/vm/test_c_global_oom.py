@@ -9,11 +9,13 @@ for the unit tests.
 """
 import os
 import re
+import shlex
 import time
 
 import pytest
 
 from conftest import REPORTS, STATS
+from ansible_collections.headroom.memory.plugins.module_utils.read import oom
 
 PAGE = 4096
 # 16 MiB at a time, each byte written (a bytes object filled with 1s: no page left untouched), kept
@@ -56,7 +58,9 @@ def mem_info_pages(kernel_log):
     start = next(i for i, line in enumerate(lines) if 'invoked oom-killer' in line)
     block = next(i for i in range(start, len(lines)) if lines[i].rstrip().endswith('Mem-Info:'))
     found = {}
-    for line in lines[block + 1:block + 8]:
+    for line in lines[block + 1:block + 20]:  # its continuation lines, up to the per-node line that follows
+        if ' Node ' in line:
+            break
         for name, value in MEM_INFO.findall(line):
             found.setdefault(name, int(value))
     return found
@@ -82,6 +86,9 @@ def killed(vm, diagnose):
         'journalctl-k.short-iso.txt': vm.ssh('journalctl -k -b -o short-iso --no-pager').stdout,
         'dmesg.txt': vm.ssh('dmesg').stdout,
         'unit.journal.short-iso.txt': vm.ssh('journalctl -b -o short-iso --no-pager -u headroom-hog').stdout,
+        'unit.journal.json': vm.ssh('journalctl -b -o json --no-pager -u headroom-hog').stdout,
+        # the query headroom itself runs first (read/oom.py oom_log_commands), as it answered here
+        'oom-query.short-iso.txt': vm.ssh(shlex.join(oom.oom_log_commands()[0]['argv'])).stdout,
         'versions.txt': vm.ssh('uname -r; uname -v; systemctl --version | head -n 1; cat /etc/debian_version; '
                                'dpkg-query -W -f="\\${Package} \\${Version}\\n" procps util-linux systemd').stdout,
     }
@@ -129,7 +136,9 @@ def test_the_post_mortem_is_global_with_the_kernel_s_mem_info(killed):
     assert entry['victim']['cgroup'] == '/system.slice/headroom-hog.service', entry['victim']
     pages = mem_info_pages(killed['capture']['journalctl-k.short-iso.txt'])
     memory = entry['memory']
-    assert memory['anon'] == (pages['active_anon'] + pages['inactive_anon']) * PAGE, (memory, pages)
+    # the post-mortem's figures are disjoint: shmem pages sit on the anon LRU lists (they are swap-backed:
+    # folio_is_file_lru() is false for them, include/linux/mm_inline.h), so anon is the anon lists less shmem
+    assert memory['anon'] == (pages['active_anon'] + pages['inactive_anon'] - pages['shmem']) * PAGE, (memory, pages)
     assert memory['file'] == (pages['active_file'] + pages['inactive_file']) * PAGE, (memory, pages)
     assert memory['shmem'] == pages['shmem'] * PAGE, (memory, pages)
     assert memory['slab'] == (pages['slab_reclaimable'] + pages['slab_unreclaimable']) * PAGE, (memory, pages)
@@ -139,3 +148,20 @@ def test_the_post_mortem_is_global_with_the_kernel_s_mem_info(killed):
     # the task dump: python3 listed, with the victim's pid
     tasks = dict((task['command'], task) for task in entry['tasks'] or [])
     assert 'python3' in tasks and killed['pid'] in tasks['python3']['pids'], entry['tasks']
+
+
+# Defects of today's diagnosis seen on this VM (issue 21): each test says what is right and fails on today's
+# code (strict: once the diagnosis is fixed it passes, and the mark must go).
+
+@pytest.mark.xfail(strict=True, reason='issue 21: systemd\'s "<unit>: Main process exited, code=killed, status=9/KILL" '
+                   '(journald _PID=1) is filed under init.scope, the unit systemd runs in, not under the unit it names, '
+                   'and is not linked to the kernel\'s kill of that unit\'s process')
+def test_systemd_s_line_about_the_killed_unit_is_filed_under_that_unit_and_linked_to_the_kill(killed):
+    deaths = killed['record']['app_deaths']['deaths']
+    about = [death for death in deaths if 'headroom-hog.service' in (death['message'] or '')]
+    assert about, deaths
+    for death in about:
+        assert death['unit'] == 'headroom-hog.service', death
+        assert death['kernel_pid'] == killed['pid'], death
+    reasons = ' '.join(reason['message'] for reason in killed['record']['reasons'])
+    assert 'init.scope' not in reasons, reasons
