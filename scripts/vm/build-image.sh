@@ -12,7 +12,7 @@
 # survives between runs and CI runs on this machine; a second run finds it and builds nothing. Builds
 # of one key take a lock; the image directory appears whole (renamed into place) or not at all.
 # Images of other keys not used for 14 days are removed after a build. The directory holds: rootfs.raw (the ext4 image, sparse), vmlinuz and initrd.img (booted directly
-# by QEMU; vmlinux is the ELF inside vmlinuz, booted through its PVH entry), ssh_host_ed25519_key.pub (for the run's known_hosts), versions (kernel, systemd, ...) and
+# by QEMU), ssh_host_ed25519_key.pub (for the run's known_hosts), versions (kernel, systemd, ...) and
 # build.log. Tests boot it on a throw-away qcow2 overlay: the cached image is never written to.
 #
 # A cached image is not refreshed when Debian updates bookworm: the key is the recipe, not the
@@ -139,20 +139,6 @@ vmlinuz=$(ls "$tree"/boot/vmlinuz-* | sort -V | tail -n 1)
 release=${vmlinuz##*/vmlinuz-}
 cp "$vmlinuz" "$out/vmlinuz"
 cp "$tree/boot/initrd.img-$release" "$out/initrd.img"
-# The ELF kernel inside the bzImage (Debian's is xz-compressed): QEMU boots it through its PVH entry
-# (CONFIG_PVH=y), so the guest skips the decompressor. Measured here under TCG: 40 s to SSH instead of
-# 71 s with vmlinuz and Debian's default initramfs.
-python3 - "$vmlinuz" "$out/vmlinux" <<'PY'
-import lzma, sys
-data = open(sys.argv[1], 'rb').read()
-start = data.find(b'\xfd7zXZ\x00')
-if start < 0:
-    sys.exit('no xz stream in %s: not a Debian amd64 kernel?' % sys.argv[1])
-elf = lzma.LZMADecompressor().decompress(data[start:])
-if elf[:4] != b'\x7fELF':
-    sys.exit('the xz stream of %s is not an ELF kernel' % sys.argv[1])
-open(sys.argv[2], 'wb').write(elf)
-PY
 cp "$tree/etc/ssh/ssh_host_ed25519_key.pub" "$out/"
 {
     printf 'key %s\nsuite %s\nkernel %s\n' "$key" "$suite" "$release"

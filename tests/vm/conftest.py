@@ -66,7 +66,7 @@ def vm(vm_image, pytestconfig):
             headroom_vm.log('booted to SSH in %.0f s under %s' % (machine.boot_seconds, machine.accel))
         STATS['vm'].update(accel=machine.accel, accel_why=machine.accel_why, memory_mib=machine.memory_mib,
                            cpus=machine.cpus, boot_to_ssh_seconds=round(machine.boot_seconds, 1),
-                           qemu_cpu_seconds_at_ssh=machine.cpu_seconds(), kernel_arg=headroom_vm.KERNEL)
+                           qemu_cpu_seconds_at_ssh=machine.cpu_seconds())
         yield machine
 
 
@@ -121,8 +121,8 @@ def pytest_terminal_summary(terminalreporter):
     info = STATS.get('vm') or {}
     if 'accel' in info:
         write('accelerator: %s (%s)' % (info['accel'], info['accel_why']))
-        write('boot to SSH: %.1f s (%d MiB, %d vCPUs, kernel %s); QEMU CPU: %s s at SSH, %s s in all' % (
-            info['boot_to_ssh_seconds'], info['memory_mib'], info['cpus'], info['kernel_arg'],
+        write('boot to SSH: %.1f s (%d MiB, %d vCPUs); QEMU CPU: %s s at SSH, %s s in all' % (
+            info['boot_to_ssh_seconds'], info['memory_mib'], info['cpus'],
             info['qemu_cpu_seconds_at_ssh'], info.get('qemu_cpu_seconds_total')))
     for run in STATS['diagnoses']:
         write('diagnose.yml (%s): %.1f s, rc %d' % (run['label'], run['seconds'], run['rc']))
