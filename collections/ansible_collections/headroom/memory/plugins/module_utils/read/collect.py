@@ -27,7 +27,7 @@ from .kernel import (
     read_smaps_rollup)
 from .oom import attribute, collect_oom_history, read_log_tail, stamp_epoch
 from .processes import group_processes, growth
-from .top import TOP_ENV, parse_top, run_top
+from .top import TOP_ENV, parse_top, restore_commands, run_top
 from .watch import biggest_commands, read_available, read_vmstat, watch
 from ..units import is_count
 
@@ -123,6 +123,10 @@ class Collector(object):
         top = self.parsed('top', parse_top, out)
         if top is None:
             return None
+        # a summary line top printed in a form not known costs its figures, named, not the processes
+        self.gaps.extend('top: summary %s' % line for line in top['summary']['unread'])
+        for sample in top['samples']:  # names as the kernel has them, where top (LC_ALL=C) printed '?'
+            restore_commands(sample['processes'])
         if busybox:  # busybox top cannot sort by memory: its biggest first by VSZ
             for sample in top['samples']:
                 sample['processes'].sort(key=lambda p: p.get('virt') or 0, reverse=True)
