@@ -165,3 +165,19 @@ def test_the_diagnosis_shows_the_kernel_s_name_and_the_report_escapes_it(named_p
     item = [line for line in markdown.splitlines() if 'Stop' in line][0]
     assert 'Stop \\<script\\>\\|名\\\\xff\\\\x1b' in item
     assert '\x1b' not in markdown and '<script>' not in markdown
+
+
+def test_groups_keep_a_process_name_whole():
+    """procps top without -c shows the kernel's name, spaces and all ("queue consumer", "Web
+    Content", "tmux: server"): it groups as it is. A command line (busybox, -c) groups by its program,
+    or by the name busybox shows in braces before it."""
+    with open(os.path.join(FIXTURES, 'top', 'trixie-container', 'wide.json')) as handle:
+        names = parse_top(json.load(handle)['output'])
+    with open(os.path.join(FIXTURES, 'top', 'trixie-container', 'busybox.json')) as handle:
+        lines = parse_top(json.load(handle)['output'])
+    restore_commands(names['processes'], read=None)
+    by_name = dict((g['command'], g) for g in group_processes(names['processes'], names=True))
+    assert by_name['queue consumer']['count'] == 3 and 'queue' not in by_name
+    by_program = dict((g['command'], g) for g in group_processes(lines['processes']))
+    assert by_program['queue consumer']['count'] == 3 and by_program['bigcache']['count'] == 1
+    assert '{queue' not in by_program and by_program['python3']['count'] == 1  # the capture's runner

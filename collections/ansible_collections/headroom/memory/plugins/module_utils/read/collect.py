@@ -318,7 +318,8 @@ def collect(options, run, which, sleep=time.sleep):
     if container and cgroup and cgroup.get('pressure'):
         pressure = cgroup['pressure']  # /proc/pressure is the machine's; the cgroup's is the container's
     limit = options['top_limit']
-    groups = group_processes(processes, pss)
+    names = bool(top) and top['format'] != 'busybox'  # procps top without -c shows process names
+    groups = group_processes(processes, pss, names)
     for group in groups[:limit]:
         group['largest']['started'] = started(group['largest']['pid'], btime)
     return {
@@ -347,7 +348,7 @@ def collect(options, run, which, sleep=time.sleep):
         'app_servers': servers,
         'guard': guard,
         'groups': groups,
-        'growth': growth(top.get('samples') if top else None, options['sample_seconds'])[:limit],
+        'growth': growth(top.get('samples') if top else None, options['sample_seconds'], names)[:limit],
         'gaps': collector.gaps,
     }
 
