@@ -345,10 +345,13 @@ def print_top(host, layout):
     else:
         tasks_line = '%s: %3u total, %3u running, %3u sleeping, %3u stopped, %3u zombie' % (
             word, tasks['total'], tasks['running'], tasks['sleep'] + tasks['d-sleep'], tasks['stopped'], tasks['zombie'])
+    # 4.x ends the CPU line with a space and the Mem line with five (top_nls.c '~1'), 3.3.x with none
+    tail = (' ', '     ') if layout['release'] == '4.x' else ('', '')
     lines = ['top - 12:00:00 up 1 day,  2:03,  1 user,  load average: 0.00, 0.01, 0.05', tasks_line,
-             '%Cpu(s):  0.0 us,  0.0 sy,  0.0 ni,100.0 id,  0.0 wa,  0.0 hi,  0.0 si,  0.0 st ',
-             '%s Mem : %9.9stotal, %9.9sfree, %9.9sused, %9.9sbuff/cache     ' % (
-                 unit, prt(m['total'], scale), prt(m['free'], scale), prt(m['used'], scale), prt(m['buff/cache'], scale)),
+             '%Cpu(s):  0.0 us,  0.0 sy,  0.0 ni,100.0 id,  0.0 wa,  0.0 hi,  0.0 si,  0.0 st' + tail[0],
+             '%s Mem : %9.9stotal, %9.9sfree, %9.9sused, %9.9sbuff/cache%s' % (
+                 unit, prt(m['total'], scale), prt(m['free'], scale), prt(m['used'], scale), prt(m['buff/cache'], scale),
+                 tail[1]),
              '%s Swap: %9.9stotal, %9.9sfree, %9.9sused. %9.9savail Mem ' % (
                  unit, prt(s['total'], scale), prt(s['free'], scale), prt(s['used'], scale), prt(m['avail Mem'], scale)),
              '']

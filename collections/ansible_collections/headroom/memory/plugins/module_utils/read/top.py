@@ -271,18 +271,31 @@ def _parse_sample(lines, start):
         # Only the top/tasks/cpu lines were printed (toprc hid the memory lines):
         # the table still reads the same way.
         fmt = 'procps-ng>=3.3.10'
-    processes = []
     cpu_max = _CPU_MAX_THREADS if state['threads'] else _CPU_MAX
     table = _Table(lines[header], header + 1, busybox, cpu_max)
+    rows = []
     i = header + 1
     while i < n:
         line = lines[i]
         if line.startswith('top - ') or (busybox and _busybox_start(line)):
             break
         if line.strip():
-            processes.append(table.row(line, i + 1))
+            rows.append((line, i + 1))
         i += 1
+    processes = table.rows(rows, _release_hint(lines[start:header]))
     return {'summary': summary, 'processes': processes}, fmt, i
+
+
+def _release_hint(summary_lines):
+    """Which way the release pads COMMAND, from the summary's trailing blanks (a paste may have
+    dropped them): 4.x ends its CPU line with a space and its Mem line with five (top_nls.c '~1'),
+    3.3.x with neither. None when the summary does not tell."""
+    for line in summary_lines:
+        if line.endswith(' st ') or line.endswith('buff/cache     '):
+            return _DISPLAY
+        if line.startswith('%Cpu(s):') and line.endswith(' st'):
+            return _BYTES
+    return None
 
 
 def _empty_summary():
@@ -725,6 +738,7 @@ def _byte_width(char):
 
 
 _MEASURES = (_char_width, _byte_width)
+_DISPLAY, _BYTES = 0, 1  # their ranks
 
 
 def _tokens(line, width=_char_width):
@@ -788,8 +802,49 @@ class _Table(object):
         # each column's header name, in display columns
         self.columns = [(name, w[0], w[1]) for name, w in zip(self.names, words)]
 
+    def rows(self, rows, hint=None):
+        """The processes of ``rows`` ((line, lineno), ...). A row with characters that are not ASCII
+        may read under more than one measure of width; one release printed the whole table, so one
+        measure is chosen for all: the one some row reads under alone, else the one under which
+        the rows leave fewest columns blank and have most words flush with their names, else
+        ``hint`` (the summary's), else display width."""
+        processes, pending = [], []
+        for line, lineno in rows:
+            values = self._values(line, lineno)
+            if isinstance(values, list):
+                processes.append(self._convert(values, line, lineno))
+            else:
+                pending.append((len(processes), line, lineno, values))
+                processes.append(None)
+        if not pending:
+            return processes
+        alone = [0] * len(_MEASURES)
+        score = [[0, 0] for _ in _MEASURES]
+        for _at, _line, _lineno, found in pending:
+            if len(found) == 1:
+                alone[next(iter(found))] += 1
+            for rank, (_values, blanks, flush) in found.items():
+                score[rank][0] += blanks
+                score[rank][1] -= flush
+        ranks = range(len(_MEASURES))
+        if any(alone):
+            chosen = max(ranks, key=lambda rank: alone[rank])
+        else:
+            best = min(score[rank] for rank in ranks if all(rank in found for _a, _l, _n, found in pending))
+            tied = [rank for rank in ranks if score[rank] == best]
+            chosen = hint if hint in tied else tied[0]
+        for at, line, lineno, found in pending:
+            values = found[chosen][0] if chosen in found else next(iter(found.values()))[0]
+            processes[at] = self._convert(values, line, lineno)
+        return processes
+
     def row(self, line, lineno):
-        """One process from its row."""
+        """One process from its row (measured alone)."""
+        return self.rows([(line, lineno)])[0]
+
+    def _values(self, line, lineno):
+        """The values of a row; for a row that is not ASCII cut by position, {measure: (values,
+        blank columns, flush words)} of every measure it reads under."""
         ncols = len(self.names)
         if self.simple:
             values = _split(line, ncols)
@@ -807,34 +862,42 @@ class _Table(object):
                         raise ParseError('process line with %d of %d columns' % (len(values), ncols), line, lineno)
         else:
             values = self._by_position(line, lineno)
-        return self._convert(values, line, lineno)
+        return values
 
     def _aligned(self, line):
-        """Whether the words before the last column each overlap their own column's header name."""
-        words = _tokens(line)
+        """Whether the words before the last column each overlap their own column's header name
+        (for a row of ASCII, cheaply: something is printed under each of those names)."""
         last = len(self.columns) - 1
+        if line.isascii():
+            return all(line[start:stop].strip(' \t') for _n, start, stop in self.columns[:last])
+        words = _tokens(line)
         return len(words) >= last and all(
             first < stop and end > start for (first, end, _a, _b), (_n, start, stop) in zip(words[:last], self.columns))
 
     def _by_position(self, line, lineno):
-        """Cut a row by the header, counting its columns as top 4.x and 3.3.15+ pad names (display
-        width), else as 3.3.x pads COMMAND (bytes): the first that fits every value."""
+        """Cut a row by the header: a list of values, or for a row that is not ASCII, every measure
+        of width it reads under (see rows): top 4.x and 3.3.15+ pad names by display width
+        (make_str_utf8), 3.3.x pads COMMAND by bytes (make_str)."""
         if line.isascii():
             return self._cut(line, lineno, _MEASURES[0])
-        # Each value top prints sits flush with its header name's edge (left or right): the measure
-        # of the release that printed the row is the one under which the most words do. A near miss
-        # (a wide character counted as one) could still overlap the wrong name.
+        # Each value top prints sits flush with its header name's edge, left or right; before the
+        # first character that is not ASCII every measure agrees.
         edges = set((start, 'start') for _n, start, _s in self.columns) | set((stop, 'stop') for _n, _s, stop in self.columns)
-
-        def flush(width):
-            return sum(1 for first, end, _a, _b in _tokens(line, width) if (first, 'start') in edges or (end, 'stop') in edges)
+        wide = next(k for k, char in enumerate(line) if char > '\x7f')
+        found = {}
         first = None
-        for width in sorted(_MEASURES, key=lambda width: -flush(width)):
+        for rank, width in enumerate(_MEASURES):
             try:
-                return self._cut(line, lineno, width)
+                values = self._cut(line, lineno, width)
             except ParseError as err:
                 first = first or err
-        raise first
+                continue
+            flush = sum(1 for begin, end, start, _b in _tokens(line, width)
+                        if start > wide and ((begin, 'start') in edges or (end, 'stop') in edges))
+            found[rank] = (values, values.count(''), flush)
+        if not found:
+            raise first
+        return found
 
     def _cut(self, line, lineno, width):
         """Cut a row by the header, columns counted by ``width``. top pads every column to its header
@@ -1035,16 +1098,19 @@ def _printed_raw(printed, raw, cut):
     bytes with a '+' when ``cut``), decoded by the reader with surrogateescape, or with 'replace'
     (one U+FFFD for one to three bytes that were not UTF-8)."""
     text = printed[:-1] if cut else printed
-
-    def walk(i, at):
-        if i == len(text):
-            return cut or at == len(raw)
-        char = text[i]
+    if len(text) > len(raw):  # every character took a byte at least
+        return False
+    # the positions in ``raw`` where the text so far can end; at most len(raw) + 1 of them
+    ends = set([0])
+    for char in text:
         if char == '\ufffd':
-            return any(walk(i + 1, at + n) for n in (1, 2, 3) if at + n <= len(raw))
-        piece = char.encode('utf-8', 'surrogateescape') if not '\ud800' <= char <= '\udc7f' else b'\x00\x00'
-        return raw[at:at + len(piece)] == piece and walk(i + 1, at + len(piece))
-    return walk(0, 0)
+            ends = set(at + n for at in ends for n in (1, 2, 3) if at + n <= len(raw))
+        else:
+            piece = char.encode('utf-8', 'surrogateescape') if not '\ud800' <= char <= '\udc7f' else None
+            ends = set(at + len(piece) for at in ends if piece and raw[at:at + len(piece)] == piece)
+        if not ends:
+            return False
+    return cut or len(raw) in ends
 
 
 def visible(text):
