@@ -142,7 +142,8 @@ def test_the_captures_cover_every_release_scale_and_layout():
     slugs = set(name.values[0].split('/')[1] for name in CAPTURES)
     assert set('summary-E-%s' % s for s in 'kmgtpe') | set('process-e-%s' % s for s in 'kmgtp') <= slugs
     assert {'command-lines-c', 'threads-H', 'cumulative-S', 'per-cpu-1', 'narrow-w-80-c', 'german', 'utf8',
-            'toprc-command-middle', 'utf8-toprc-command-middle', 'toprc-zero-justify', 'toprc-graphs'} <= slugs
+            'toprc-command-middle', 'utf8-toprc-command-middle', 'toprc-zero-justify', 'toprc-graphs',
+            'toprc-forest', 'utf8-toprc-forest'} <= slugs
 
 
 # --------------------------------------------------------------- procps-ng 4.0.5+: sleep, d-sleep
@@ -247,7 +248,7 @@ def test_a_row_without_a_column_top_always_prints_is_refused():
     early and still be whole; one that lacks a column top never blanks (nTH, S, PID) is cut."""
     text = load('trixie-container/toprc-zero-justify')['output']
     line = text.splitlines()[-1]
-    assert line.split()[-1] == '1' and parse_top(text)['processes'][-1]['extra']['SWAP'] is None
+    assert line.split()[-1].isdigit() and parse_top(text)['processes'][-1]['extra']['SWAP'] is None
     cut = text[:text.rindex(line)] + line[:line.index(' S ') + 2] + '\n'
     with pytest.raises(ParseError, match='shorter than its header .column nTH missing'):
         parse_top(cut)
@@ -417,3 +418,15 @@ def test_a_question_mark_is_a_lost_figure(column, key):
     value that fits its column at no unit (scale_mem, scale_pcnt): no reading, not a refusal."""
     proc = parse_top(_row_with('trixie-container/wide', column, '?'))['processes'][0]
     assert proc[key] is None and proc['lost'] == [key]
+
+
+@pytest.mark.parametrize('name', ['bullseye-container/utf8-toprc-forest', 'trixie-container/toprc-forest',
+                                  'trixie-container-procps-sid/utf8-toprc-forest'])
+def test_forest_view_draws_no_name(name):
+    """Toggle V draws the tree before a child's name (top.c forest_display, " `- "): the name is
+    what follows, so that the processes of a pool group together and the kernel's name matches."""
+    capture = load(name)
+    assert ' `- queue consumer' in capture['output']
+    top = parse_top(capture['output'])
+    commands = [p['command'] for p in top['processes']]
+    assert commands.count('queue consumer') == 3 and not [c for c in commands if c.startswith('`')]

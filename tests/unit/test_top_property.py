@@ -10,7 +10,8 @@
    spaces) is printed the way top.c prints it (scale_mem, scale_num, do_memory's prT, justify_pad,
    COMMAND padded by display width as 4.x does or by bytes as 3.3.x does), in a random layout:
    columns in any order (COMMAND anywhere), numbers and text justified either way, zero suppression,
-   every -E and -e scale, the old and the 4.0.5 Tasks line, threads, a BOM and CRLF. What the parser
+   forest view's tree, every -E and -e scale, the old and the 4.0.5 Tasks line, threads, a BOM and
+   CRLF. What the parser
    reads must be the model, within top's rounding, or None where top's display lost the figure.
 """
 import glob
@@ -281,7 +282,8 @@ def hosts(draw):
             '%CPU': round(draw(st.floats(0, 99.9 if threads else 3200, allow_nan=False)), 1),
             '%MEM': round(res * 100.0 / total, 1),
             'TIME+': draw(st.integers(0, 10 ** 7)), 'SWAP': draw(st.integers(0, 1 << 30)),
-            'nMaj': draw(st.integers(0, 10 ** 9)), 'nTH': draw(st.integers(1, 999)), 'COMMAND': name})
+            'nMaj': draw(st.integers(0, 10 ** 9)), 'nTH': draw(st.integers(1, 999)), 'COMMAND': name,
+            'level': draw(st.integers(0, 3))})
         procs[-1]['USED'] = res + procs[-1]['SWAP']
     running, sleeping, dsleep, stopped, zombie = draw(st.lists(st.integers(0, 3000), min_size=5, max_size=5))
     tasks = {'running': running, 'sleep': sleeping, 'd-sleep': dsleep, 'stopped': stopped, 'zombie': zombie,
@@ -297,7 +299,8 @@ def layouts(draw):
     return {'columns': columns, 'numbers_left': draw(st.booleans()), 'text_right': draw(st.booleans()),
             'zero_suppress': draw(st.booleans()), 'summary_scale': draw(st.integers(0, 5)),
             'task_scale': draw(st.integers(0, 4)), 'release': draw(st.sampled_from(['4.x', '3.3'])),
-            'tasks_405': draw(st.booleans()), 'bom': draw(st.booleans()), 'crlf': draw(st.booleans())}
+            'tasks_405': draw(st.booleans()), 'bom': draw(st.booleans()), 'crlf': draw(st.booleans()),
+            'forest': draw(st.booleans())}
 
 
 def cell(name, value, layout, width):
@@ -312,6 +315,14 @@ def cell(name, value, layout, width):
     if name == 'TIME+':
         return scale_tics(value, width)
     return str(value)
+
+
+def shown_name(proc, layout):
+    """COMMAND as top shows it: in forest view a child's name after its tree (forest_display,
+    "%*s%s" of " `- " in 4 columns per level)."""
+    if not layout['forest'] or not proc['level']:
+        return proc['COMMAND']
+    return ' `- '.rjust(4 * proc['level']) + proc['COMMAND']
 
 
 def scale_tics(cent, width):
@@ -368,7 +379,8 @@ def print_top(host, layout):
         return (pad + text if right else text + pad) + ' '
     lines.append(''.join(justify(c, c) for c in columns).rstrip())
     for proc in host['procs']:
-        lines.append(''.join(justify(cell(c, proc[c], layout, FIELDS[c][0]), c) for c in columns).rstrip())
+        lines.append(''.join(justify(shown_name(proc, layout) if c == 'COMMAND' else cell(c, proc[c], layout, FIELDS[c][0]), c)
+                             for c in columns).rstrip())
     text = '\n'.join(lines) + '\n'
     if layout['crlf']:
         text = text.replace('\n', '\r\n')

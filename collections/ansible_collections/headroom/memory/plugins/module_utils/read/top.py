@@ -75,6 +75,7 @@ Conventions (why each one is the way it is):
   above top's own ceiling (top.c ``Cpu_pmax``: 99.9 in thread mode ``-H``, at most 9999999 with
   1000+ CPUs), a pid outside 1 to 4194304, a summary figure above its total (that line becomes
   ``unread``).
+- Forest view's tree (toggle ``V``: `` `- `` before a child's name) is not part of the name.
 - ``format`` does not tell procps-ng 3.3.10 from 4.x: their layouts are the same.
 - Locale: decimal commas are read everywhere; of the translated labels, procps-ng's German ones
   (``%CPU(s)``, ``MiB Spch``, ``avail Spch``, ``ZEIT+``, ``BEFEHL``) are known. The top_facts module
@@ -187,6 +188,10 @@ _BB_TOPMEM_PAIR = re.compile(r'(?P<label>[a-z]+):(?P<value>\d+)\b', re.ASCII)
 _SEGMENTS = re.compile(r'(?<=\S)[ \t]{3,}(?=[KMGTPE]iB (?:Mem|Swap|Spch)\s?:|%?(?:Cpu|Node)\d+\s*:)', re.ASCII)
 _GRAPH = re.compile(r'^\S+ (?:Mem|Swap|Spch)\s?:.*\[', re.ASCII)
 _BLANKS = re.compile(r'[ \t]+')
+# Forest view (toggle V) draws the tree before a name (top.c forest_display): " `- " indented 4 per
+# level, "+   `- " for a collapsed parent, "|   `- " beside the focused task (4.x), "`+ "
+# (TREE_VALTMRK builds), " +  " past level 100. The name is what follows.
+_FOREST = re.compile(r'^(?:(?:[+|] +)?`[-+](?: |$)|\+  (?=\S))')
 
 
 def parse_top(text):
@@ -293,7 +298,7 @@ def _release_hint(summary_lines):
     for line in summary_lines:
         if line.endswith(' st ') or line.endswith('buff/cache     '):
             return _DISPLAY
-        if line.startswith('%Cpu(s):') and line.endswith(' st'):
+        if line.startswith(('%Cpu(s):', '%CPU(s):')) and line.endswith(' st'):
             return _BYTES
     return None
 
@@ -972,6 +977,8 @@ class _Table(object):
                 # A text cut by top keeps its prefix ('g++' is a name, not a cut).
                 if value[-1:] == '+' and len(value) > 1 and value[-2] != '+':
                     truncated.append(label)
+                if key == 'command' and not self.busybox:
+                    converted = _FOREST.sub('', value, count=1)
             elif value == '?':
                 # top.c scale_* "outta' fit" at every unit, or %CPU/%MEM with /proc mounted
                 # subset=pid (Restrict_some)
