@@ -13,9 +13,10 @@ description:
   - Runs C(top -b -n1 -o %MEM -w 512) with C(LC_ALL=C) on the host and returns its summary and its
     processes, largest memory users first, as C(ansible_facts.top).
   - Or parses text given in O(output), captured earlier or pasted from a ticket.
-  - Reads procps 3.2, procps(-ng) 3.3.x and 4.x (C(KiB/MiB/GiB/TiB Mem) headers, the older
-    C(KiB Mem:) layout of 3.3.9, suffixed memory columns from C(-e)/C(-E), any extra column,
-    several iterations) and busybox C(top).
+  - Reads procps 3.2, procps(-ng) 3.3.x and 4.x (C(KiB/MiB/GiB/TiB/PiB/EiB Mem) headers, the older
+    C(KiB Mem:) layout of 3.3.9, the C(sleep, d-sleep) Tasks line of 4.0.5 and later, suffixed memory
+    columns from C(-e)/C(-E), any extra column in any order, several iterations, a pasted byte-order mark
+    or CRLF) and busybox C(top) (and its C(-m) memory view).
   - busybox C(top) has neither C(-o) nor C(-w) (nor C(-c), it always shows the command line), so the
     module recognises it from C(top -V) and runs C(top -b -n N [-d S]), then orders the processes by
     VSZ (busybox prints no RES), largest first, before O(limit) applies.
@@ -27,7 +28,7 @@ description:
     never guesses a number (values that top cut with a trailing C(+) become V(null), so do figures top
     printed without their value, named in C(lost)).
   - A summary line it does not know (a future release, a translation, a graph drawn by a toprc) does
-    not cost the processes: it is named in C(summary.unread) and in a warning, and its figures are
+    not cost the processes; it is named in C(summary.unread) and in a warning, and its figures are
     V(null).
   - Under C(LC_ALL=C) top prints each byte of a name that is not ASCII as C(?). When the module ran
     top itself, such a name is taken back from the kernel (C(/proc/PID/comm)), bytes that are not
@@ -130,8 +131,8 @@ ansible_facts:
               and older and for busybox, whose C(used) includes them, the printed figures are kept in
               C(raw_mem) (bytes), V(null) otherwise.
             - C(truncated) lists the values top cut with C(+) (C(mem.total)); they are V(null).
-            - C(lost) lists the figures top printed without their value, V(null): a zero at a unit
-              that hides a MiB or more (C(top -E p) prints C(0.0 total) for 24 GiB).
+            - C(lost) lists the figures top printed without their value, which are V(null); a zero at a
+              unit that hides a MiB or more is one (C(top -E p) prints C(0.0 total) for 24 GiB).
             - C(unread) names the summary lines that could not be read (line number, why, the line),
               at most 8; their figures are V(null).
           type: dict
@@ -155,7 +156,7 @@ ansible_facts:
               keeps what top printed.
             - C(lost) names the fields top printed without their value (C(?), a blank of a toprc's zero
               suppression, C(0.0g)); they are V(null).
-            - C(command_printed) is there when C(command) was taken from the kernel: what top printed.
+            - C(command_printed) is there when C(command) was taken from the kernel, and holds what top printed.
           type: list
           elements: dict
           sample: [{pid: 1224, user: root, priority: 20, nice: 0, virt: 589410304, res: 26845184,
