@@ -824,7 +824,7 @@ class _Table(object):
         if not pending:
             return processes
         alone = [0] * len(_MEASURES)
-        score = [[0, 0] for _ in _MEASURES]
+        score = [[0, 0] for _measure in _MEASURES]
         for _at, _line, _lineno, found in pending:
             if len(found) == 1:
                 alone[next(iter(found))] += 1
@@ -942,7 +942,7 @@ class _Table(object):
                 raise ParseError('a value under no column of the header: %r' % line[word[2]:word[3]][:40],
                                  line, lineno)
             taken.add(owners[w])
-        cells = [[] for _ in columns]
+        cells = [[] for _column in columns]
         for owner, word in zip(owners, words):
             cells[owner].append(word)
         values = []
