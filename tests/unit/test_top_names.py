@@ -125,6 +125,47 @@ def named_process():
         child.wait()
 
 
+def rendered(groups, shown):
+    """The report of a host whose first group (denied) is ``groups[0]``: (HTML texts, HTML tags, the
+    page, the Markdown line of its first step)."""
+    with open(os.path.join(FIXTURES, 'reports', 'localhost-facts.json')) as handle:
+        facts = copy.deepcopy(json.load(handle))
+    groups[0]['status'] = 'denied'
+    facts['groups'] = groups + facts['groups']
+    facts['audit'] = audit({'memory': facts['memory'], 'groups': facts['groups']})
+    assert facts['audit']['recommendations'][0]['title'] == 'Stop ' + shown
+    report = build_report(['web'], [facts], 'now')
+    page = render_html(report)
+    texts, tags = [], []
+
+    class Reader(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            tags.append(tag)
+
+        def handle_data(self, data):
+            texts.append(data)
+    Reader(convert_charrefs=True).feed(page)
+    markdown = render_markdown(report)
+    return texts, tags, page, [line for line in markdown.splitlines() if 'Stop' in line][0]
+
+
+@pytest.mark.parametrize('name', ['bookworm-container/wide', 'bullseye-container/utf8'])
+def test_a_captured_hostile_name_is_inert_in_both_renderings(name):
+    """4.0.2 printed '<b>|x?.' for b'<b>|x\\xff\\x1b', 3.3.17 the bytes with ESC: both reach the
+    report as '<b>|x\\xff\\x1b', text in HTML and escaped in Markdown."""
+    with open(os.path.join(FIXTURES, 'top', name + '.json')) as handle:
+        capture = json.load(handle)
+    top = parse_top(capture['output'])
+    kernel = dict((int(pid), bytes.fromhex(raw)) for pid, raw in capture['kernel_names'].items())
+    restore_commands(top['processes'], read=kernel.get)
+    shown = host_name(b'<b>|x\xff\x1b')
+    assert shown == '<b>|x\\xff\\x1b'
+    groups = [g for g in group_processes(top['processes'], names=True) if g['command'] == shown]
+    texts, _tags, page, step = rendered(groups, shown)
+    assert shown in texts and '\x1b' not in page  # one text node: the markup stayed text
+    assert 'Stop \\<b\\>\\|x\\\\xff\\\\x1b' in step
+
+
 @pytest.mark.skipif(collect.which('top') is None, reason='procps top not installed')
 def test_the_diagnosis_shows_the_kernel_s_name_and_the_report_escapes_it(named_process):
     """Through collect (as memory_facts runs top, LC_ALL=C), the grouping, the verdict and both
@@ -138,33 +179,12 @@ def test_the_diagnosis_shows_the_kernel_s_name_and_the_report_escapes_it(named_p
     groups = [g for g in group_processes(mine) if g['command'] == SHOWN]
     assert groups and groups[0]['rss'] >= 8 << 20
 
-    with open(os.path.join(FIXTURES, 'reports', 'localhost-facts.json')) as handle:
-        facts = json.load(handle)
-    facts = copy.deepcopy(facts)
-    groups[0]['status'] = 'denied'
-    facts['groups'] = groups + facts['groups']
-    facts['audit'] = audit({'memory': facts['memory'], 'groups': facts['groups']})
-    assert facts['audit']['recommendations'][0]['title'] == 'Stop ' + SHOWN
-    report = build_report(['web'], [facts], 'now')
-
-    page = render_html(report)
-    texts, tags = [], []
-
-    class Reader(HTMLParser):
-        def handle_starttag(self, tag, attrs):
-            tags.append(tag)
-
-        def handle_data(self, data):
-            texts.append(data)
-    Reader(convert_charrefs=True).feed(page)
+    texts, tags, page, item = rendered(groups, SHOWN)
     assert 'script' not in tags
     assert SHOWN in texts and 'Stop ' + SHOWN in texts
     assert '\x1b' not in page and '?????' not in page
-
-    markdown = render_markdown(report)
-    item = [line for line in markdown.splitlines() if 'Stop' in line][0]
     assert 'Stop \\<script\\>\\|名\\\\xff\\\\x1b' in item
-    assert '\x1b' not in markdown and '<script>' not in markdown
+    assert '\x1b' not in item and '<script>' not in item
 
 
 def test_groups_keep_a_process_name_whole():
