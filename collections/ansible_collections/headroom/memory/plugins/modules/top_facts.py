@@ -13,9 +13,10 @@ description:
   - Runs C(top -b -n1 -o %MEM -w 512) with C(LC_ALL=C) on the host and returns its summary and its
     processes, largest memory users first, as C(ansible_facts.top).
   - Or parses text given in O(output), captured earlier or pasted from a ticket.
-  - Reads procps 3.2, procps(-ng) 3.3.x and 4.x (C(KiB/MiB/GiB/TiB Mem) headers, the older
-    C(KiB Mem:) layout of 3.3.9, suffixed memory columns from C(-e)/C(-E), any extra column,
-    several iterations) and busybox C(top).
+  - Reads procps 3.2, procps(-ng) 3.3.x and 4.x (C(KiB/MiB/GiB/TiB/PiB/EiB Mem) headers, the older
+    C(KiB Mem:) layout of 3.3.9, the C(sleep, d-sleep) Tasks line of 4.0.5 and later, suffixed memory
+    columns from C(-e)/C(-E), any extra column in any order, several iterations, a pasted byte-order mark
+    or CRLF) and busybox C(top) (and its C(-m) memory view).
   - busybox C(top) has neither C(-o) nor C(-w) (nor C(-c), it always shows the command line), so the
     module recognises it from C(top -V) and runs C(top -b -n N [-d S]), then orders the processes by
     VSZ (busybox prints no RES), largest first, before O(limit) applies.
@@ -23,8 +24,15 @@ description:
     then in top's own order (by CPU).
   - The user's C(toprc) is ignored (C(HOME) and C(XDG_CONFIG_HOME) point nowhere while top runs), so a
     personal layout cannot change what is parsed.
-  - Fails with a message that quotes the offending line on anything it cannot read; it never
-    guesses a number (values that top cut with a trailing C(+) become V(null)).
+  - Fails with a message that quotes the offending line when the process table cannot be read; it
+    never guesses a number (values that top cut with a trailing C(+) become V(null), so do figures top
+    printed without their value, named in C(lost)).
+  - A summary line it does not know (a future release, a translation, a graph drawn by a toprc) does
+    not cost the processes; it is named in C(summary.unread) and in a warning, and its figures are
+    V(null).
+  - Under C(LC_ALL=C) top prints each byte of a name that is not ASCII as C(?). When the module ran
+    top itself, such a name is taken back from the kernel (C(/proc/PID/comm)), bytes that are not
+    UTF-8 shown as C(\\xNN).
 version_added: "0.1.0"
 author: headroom contributors (@headroom)
 options:
@@ -114,13 +122,19 @@ ansible_facts:
           description:
             - The summary of the last sample. C(time) (as printed), C(uptime) (seconds, at minute
               precision; the text top printed when its form is unknown), C(users),
-              C(tasks) (C(total running sleeping stopped zombie)), C(load_average) (1, 5, 15 min),
+              C(tasks) (C(total running sleeping d_sleep stopped zombie); C(sleeping) counts every
+              sleeping task, C(d_sleep) those in D state, printed apart by procps-ng 4.0.5 and later
+              only, V(null) before), C(load_average) (1, 5, 15 min),
               C(cpu) (C(us sy ni id wa hi si st) in percent), C(mem) (C(total free used buff_cache
               available)), C(swap) (C(total free used)).
             - C(mem.used) always excludes buffers and cache (procps-ng 3.3.10 meaning); for procps 3.3.9
               and older and for busybox, whose C(used) includes them, the printed figures are kept in
               C(raw_mem) (bytes), V(null) otherwise.
             - C(truncated) lists the values top cut with C(+) (C(mem.total)); they are V(null).
+            - C(lost) lists the figures top printed without their value, which are V(null); a zero at a
+              unit that hides a MiB or more is one (C(top -E p) prints C(0.0 total) for 24 GiB).
+            - C(unread) names the summary lines that could not be read (line number, why, the line),
+              at most 8; their figures are V(null).
           type: dict
           sample: {time: '11:24:50', uptime: 120, users: 2,
                    tasks: {total: 112, running: 1, sleeping: 111, stopped: 0, zombie: 0},
@@ -128,7 +142,8 @@ ansible_facts:
                    cpu: {us: 5.9, sy: 5.9, ni: 0.0, id: 88.2, wa: 0.0, hi: 0.0, si: 0.0, st: 0.0},
                    mem: {total: 3954003968, free: 3529191424, used: 222146560, buff_cache: 202665984,
                          available: 3501420544},
-                   swap: {total: 2147479552, free: 2147479552, used: 0}, raw_mem: null, truncated: []}
+                   swap: {total: 2147479552, free: 2147479552, used: 0}, raw_mem: null, truncated: [],
+                   lost: [], unread: []}
         processes:
           description:
             - The processes of the last sample, in the order top printed them (largest memory first when
@@ -139,11 +154,14 @@ ansible_facts:
               top's header name; memory ones in bytes, counters as integers (C(13k) is 13000).
             - C(truncated) names the fields top cut with C(+); numbers among them are V(null), text
               keeps what top printed.
+            - C(lost) names the fields top printed without their value (C(?), a blank of a toprc's zero
+              suppression, C(0.0g)); they are V(null).
+            - C(command_printed) is there when C(command) was taken from the kernel, and holds what top printed.
           type: list
           elements: dict
           sample: [{pid: 1224, user: root, priority: 20, nice: 0, virt: 589410304, res: 26845184,
                     shr: 13266944, state: S, cpu_percent: 0.0, mem_percent: 0.7, time: '0:00.41',
-                    command: dockerd-current, extra: {}, truncated: []}]
+                    command: dockerd-current, extra: {}, truncated: [], lost: []}]
         samples:
           description: Every sample, oldest first, each a dict with C(summary) and C(processes).
           type: list
@@ -157,7 +175,8 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
-from ansible_collections.headroom.memory.plugins.module_utils.read.top import TOP_ENV, parse_top, run_top
+from ansible_collections.headroom.memory.plugins.module_utils.read.top import (
+    TOP_ENV, parse_top, read_comm, restore_commands, run_top)
 
 
 def run(module, iterations, delay, full_command):
@@ -197,6 +216,8 @@ def main():
         facts = parse_top(output)
     except ParseError as err:
         module.fail_json(msg='cannot read top output: %s' % err)
+    for line in facts['summary']['unread']:
+        module.warn('top summary line not read: %s' % line)
     facts['process_count'] = len(facts['processes'])
     limit = params['limit']
     for sample in facts['samples']:
@@ -204,6 +225,8 @@ def main():
             sample['processes'].sort(key=lambda p: p['virt'] or 0, reverse=True)
         if limit:
             del sample['processes'][limit:]
+        # top ran here: the kernel still has the names it could not print; a paste's host is not this one
+        restore_commands(sample['processes'], read=read_comm if params['output'] is None else None)
     facts['processes'] = facts['samples'][-1]['processes']
     module.exit_json(changed=False, ansible_facts={'top': facts})
 

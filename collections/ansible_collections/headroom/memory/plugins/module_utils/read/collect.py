@@ -28,7 +28,7 @@ from .kernel import (
 from .kernel import machine_identity
 from .oom import attribute, collect_oom_history, read_log_tail, stamp_epoch
 from .processes import group_processes, growth
-from .top import TOP_ENV, parse_top, run_top
+from .top import TOP_ENV, parse_top, restore_commands, run_top
 from .watch import biggest_commands, read_available, read_vmstat, watch
 from ..units import human, is_count
 
@@ -152,6 +152,10 @@ class Collector(object):
         top = self.parsed('top', parse_top, out)
         if top is None:
             return None
+        # a summary line top printed in a form not known costs its figures, named, not the processes
+        self.gaps.extend('top: summary %s' % line for line in top['summary']['unread'])
+        for sample in top['samples']:  # names as the kernel has them, where top (LC_ALL=C) printed '?'
+            restore_commands(sample['processes'])
         if busybox:  # busybox top cannot sort by memory: its biggest first by VSZ
             for sample in top['samples']:
                 sample['processes'].sort(key=lambda p: p.get('virt') or 0, reverse=True)
@@ -356,7 +360,8 @@ def collect(options, run, which, sleep=time.sleep):
     if container and cgroup and cgroup.get('pressure'):
         pressure = cgroup['pressure']  # /proc/pressure is the machine's; the cgroup's is the container's
     limit = options['top_limit']
-    groups = group_processes(processes, pss)
+    names = bool(top) and top['format'] != 'busybox'  # procps top without -c shows process names
+    groups = group_processes(processes, pss, names)
     shipped = max(limit, GROUPS_SHIPPED)
     if len(groups) > shipped:
         collector.gaps.append('%d commands beyond the biggest %d not sent' % (len(groups) - shipped, shipped))
@@ -393,7 +398,7 @@ def collect(options, run, which, sleep=time.sleep):
         'app_servers': servers,
         'guard': guard,
         'groups': groups,
-        'growth': growth(top.get('samples') if top else None, options['sample_seconds'])[:limit],
+        'growth': growth(top.get('samples') if top else None, options['sample_seconds'], names)[:limit],
         'gaps': bounded_gaps(collector.gaps),
     }
 

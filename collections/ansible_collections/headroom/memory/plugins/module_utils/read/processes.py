@@ -5,10 +5,13 @@ memory ships its groups, not every process), so they need nothing but the standa
 """
 
 
-def group_processes(processes, pss=None):
+def group_processes(processes, pss=None, names=False):
     """Aggregate processes per command name, biggest first.
 
-    ``processes`` are top's rows (``pid``, ``user``, ``res``, ``command``);
+    ``processes`` are top's rows (``pid``, ``user``, ``res``, ``command``); ``names``: their commands
+    are process names (procps top without -c: the kernel's comm, which may hold spaces, as in
+    "Web Content" or "tmux: server"), kept whole; else command lines (busybox, top -c), named by
+    their program;
     ``pss`` maps pid -> proportional set size where smaps_rollup could be read.
     RSS counts pages shared by forked workers once per worker, so a group's
     ``memory`` is its PSS sum where every member's PSS is known, else its RSS sum;
@@ -17,7 +20,7 @@ def group_processes(processes, pss=None):
     pss = pss or {}
     groups = {}
     for proc in processes:
-        name = command_name(proc.get('command'))
+        name = command_name(proc.get('command'), names)
         group = groups.setdefault(name, {'command': name, 'count': 0, 'rss': 0, 'pss': 0,
                                          'pss_known': True, 'pids': [], 'users': [], 'members': []})
         group['count'] += 1
@@ -46,10 +49,11 @@ def group_processes(processes, pss=None):
     return result
 
 
-def growth(samples, seconds=None):
+def growth(samples, seconds=None, names=False):
     """Processes whose RSS grew from the first of top's samples to the last, biggest growth first.
 
-    ``samples`` are top_facts samples ({'processes': [...]}); a pid must be in both to count.
+    ``samples`` are top_facts samples ({'processes': [...]}); a pid must be in both to count;
+    ``names`` as for group_processes.
     """
     if not samples or len(samples) < 2:
         return []
@@ -58,14 +62,20 @@ def growth(samples, seconds=None):
     for proc in samples[-1]['processes']:
         start = first.get(proc['pid'])
         if start is not None and proc.get('res') is not None and proc['res'] > start['res']:
-            grown.append({'pid': proc['pid'], 'command': command_name(proc.get('command')), 'from': start['res'],
+            grown.append({'pid': proc['pid'], 'command': command_name(proc.get('command'), names), 'from': start['res'],
                           'to': proc['res'], 'grew': proc['res'] - start['res'], 'seconds': seconds})
     grown.sort(key=lambda g: -g['grew'])
     return grown
 
 
-def command_name(command):
+def command_name(command, whole=False):
+    """The name a group is known by: a process name whole, a command line's program."""
     if not command:
         return '?'
+    if whole:
+        return command
+    if command.startswith('{') and '}' in command:
+        # busybox shows "{name} command line" when the name is not the program's (libbb read_cmdline)
+        return command[1:command.index('}')] or '?'
     first = command.split()[0] if command.split() else command
     return first.rsplit('/', 1)[-1] if first.startswith('/') else first
