@@ -365,7 +365,7 @@ MiB Swap:      0.0 total,      0.0 free,      0.0 used.  22000.0 avail Mem
 def test_a_host_running_thousands_of_commands_sends_a_small_answer(monkeypatch):
     """40,000 processes of 20,000 commands and 3,000 users: the answer names the biggest commands
     (GROUPS_SHIPPED), ten users a command, and says how many it left out; it stays under 100 KiB."""
-    rows = ''.join('%7d user%-5d 20   0  123456  %5d   1234 S   0.0   0.1   0:00.01 cmd%d --arg\n'
+    rows = ''.join('%7d user%-5d 20   0  123456  %5d   1234 S   0.0   0.1   0:00.01 cmd%d\n'
                    % (pid, pid % 3000, 40001 - pid, pid % 20000) for pid in range(1, 40001))
     real = collect.run
 
