@@ -281,7 +281,13 @@ class SwapFile(object):
                 os.fsync(handle.fileno())
             if not os.path.exists(target):
                 os.chmod(tmp, mode)
-            self.task.atomic_move(tmp, target, unsafe_writes=False)
+            try:
+                self.task.atomic_move(tmp, target, unsafe_writes=False)
+            except Exception as err:  # pylint: disable=broad-except
+                # ansible-core's atomic_move raises a bare Exception (its cause the OSError: EBUSY where
+                # /etc/fstab is a bind mount): uncaught it would end the module with no rollback
+                cause = err.__cause__
+                raise StepFailed('cannot replace %s: %s%s' % (target, err, ' (%s)' % cause if cause else ''))
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
