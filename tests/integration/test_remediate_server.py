@@ -190,8 +190,10 @@ class Run(object):
         return dict((step['role'], step) for step in self.record(host)['remediation']['steps'])
 
 
-def remediate(tmp_path, server, apply, names=('server',), extravars=None, hostvars=None):
-    """remediate.yml on the server under ``names`` (several names: the same server, as several hosts)."""
+def remediate(tmp_path, server, apply, names=('server',), extravars=None, hostvars=None, apply_in_inventory=False):
+    """remediate.yml on the server under ``names`` (several names: the same server, as several hosts).
+    ``headroom_apply`` is an extra var (as AWX's survey gives it), or with ``apply_in_inventory`` a variable of
+    the inventory (as molecule gives it), which a play's hosts pattern cannot see."""
     hostvars = hostvars or {}
     inventory = {'all': {
         'hosts': dict((name, dict({'ansible_connection': 'community.docker.docker', 'ansible_host': server.cid,
@@ -200,12 +202,15 @@ def remediate(tmp_path, server, apply, names=('server',), extravars=None, hostva
         'vars': {'cache_flush_redis_password': PASSWORD,
                  'cache_flush_redis_patterns': [{'db': 0, 'match': ':1:views.decorators.cache.*'}],
                  'swap_setup_path': SWAPFILE}}}
+    if apply_in_inventory:
+        inventory['all']['vars']['headroom_apply'] = apply
     pdd = tmp_path / ('pdd-%d' % len(list(tmp_path.glob('pdd-*'))))
     (pdd / 'runner').mkdir(parents=True)
     (pdd / 'inventory.json').write_text(json.dumps(inventory))
     report = pdd / 'remediate.json'
-    variables = {'headroom_apply': apply, 'headroom_report_path': str(report), 'headroom_serial': 1,
-                 'headroom_history': False}
+    variables = {'headroom_report_path': str(report), 'headroom_serial': 1, 'headroom_history': False}
+    if not apply_in_inventory:
+        variables['headroom_apply'] = apply
     variables.update(extravars or {})
     result = ansible_runner.run(
         private_data_dir=str(pdd / 'runner'), project_dir=ROOT, playbook='remediate.yml',
@@ -274,7 +279,7 @@ def test_the_first_bad_batch_stops_the_rollout(tmp_path, server):
     """Two inventory names of the server, one batch each: the first is refused, and with
     headroom_max_fail_percentage 0 the second batch never starts."""
     run = remediate(tmp_path, server, apply=True, names=('a-refused', 'b-later'),
-                    hostvars={'a-refused': {'swap_setup_size': '1T'}})
+                    hostvars={'a-refused': {'swap_setup_size': '1T'}}, apply_in_inventory=True)
     assert run.rc != 0, run.stdout[-4000:]
     assert run.record('a-refused')['remediation']['status'] == 'refused'
     later = run.record('b-later')['remediation']
@@ -289,7 +294,7 @@ def test_a_failure_while_applying_is_reported_with_what_was_applied_before_it(tm
     replace fstab, and rolls its own steps back; cache_flush had already trimmed the cache."""
     sh(server.cid, 'mount --bind /etc/fstab /etc/fstab && mount -o remount,ro,bind /etc/fstab')
     try:
-        run = remediate(tmp_path, server, apply=True)
+        run = remediate(tmp_path, server, apply=True, apply_in_inventory=True)
     finally:
         sh(server.cid, 'umount /etc/fstab')
     assert run.rc != 0 and run.status == 'failed', run.stdout[-4000:]
