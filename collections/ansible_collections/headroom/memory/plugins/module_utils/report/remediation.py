@@ -64,7 +64,7 @@ def _cache_flush(result):
     changed = False
     limit = _sub(result, 'redis_limit')
     if limit:
-        changed = changed or bool(limit.get('changed'))
+        changed = changed or bool(limit.get('applied')) or bool(limit.get('config_file_changed'))
         applied = limit.get('applied') or {}
         done.append('Redis %s' % (', '.join('%s %s' % kv for kv in sorted(applied.items())) if applied
                                   else 'maxmemory and policy as wanted already')
@@ -93,7 +93,9 @@ def _oom_guard(result):
         done.append('files: %s' % ', '.join(files))
     if isinstance(result.get('package'), str):
         done.append('package: %s' % result['package'])
-    return bool(result.get('changed')), done
+    # the validate run reports changed false (it changes nothing): what it would write tells instead; a plan
+    # that would only set live values or min_ttl_ms again shows as unchanged
+    return bool(files or result.get('restart') or result.get('changed')), done
 
 
 _DONE = {'swap_setup': _swap_setup, 'cache_flush': _cache_flush, 'oom_guard': _oom_guard}
