@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit
 from ansible_collections.headroom.memory.plugins.module_utils.report.records import build_report
 from ansible_collections.headroom.memory.plugins.module_utils.report.remediation import (
-    FAILED, HOST_STATUSES, fleet_remediation, host_remediation)
+    FAILED, HOST_STATUSES, WHY_CHARS, fleet_remediation, host_remediation)
 from ansible_collections.headroom.memory.plugins.module_utils.report.render import render_html, render_markdown
 
 GIB = 1 << 30
@@ -140,6 +140,12 @@ def test_the_report_carries_each_hosts_remediation_and_the_fleets_outcome():
     summary = render_markdown(report)
     assert summary.splitlines()[1] == 'remediation: 1 failed, 1 refused, 1 applied'
     assert 'remediation refused: swap\\_setup refused: refusing to allocate 1.0 TiB' in summary
+
+
+def test_a_long_message_is_kept_to_a_bound():
+    why = 'Traceback ' + 'x' * 100000
+    record = host_remediation(recorded([step('swap_setup', 'plan', 'refused', why=why)], fixes=['swap_setup']))
+    assert len(by_role(record)['swap_setup']['why']) == WHY_CHARS and record['why'].endswith('…')
 
 
 def test_host_text_in_a_refusal_cannot_inject_markup():

@@ -124,7 +124,7 @@ options:
     description:
       - Keys of O(sysctl) that are recommended rather than asked for (a role's defaults). Where such a
         key is the whole machine's (C(vm.*) inside a container, without O(machine_sysctl)), it is left as
-        it is and named in RV(sysctl.left_alone) instead of refused, so that a setting nobody asked for
+        it is and named in C(left_alone) of RV(sysctl) instead of refused, so that a setting nobody asked for
         never blocks the swap that was asked for. Elsewhere they are set like every other key.
     type: list
     elements: str

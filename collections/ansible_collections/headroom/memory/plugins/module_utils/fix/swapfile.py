@@ -288,8 +288,9 @@ class SwapFile(object):
             except Exception as err:  # pylint: disable=broad-except
                 # ansible-core's atomic_move raises a bare Exception (its cause the OSError: EBUSY where
                 # /etc/fstab is a bind mount): uncaught it would end the module with no rollback
-                cause = err.__cause__
-                raise StepFailed('cannot replace %s: %s%s' % (target, err, ' (%s)' % cause if cause else ''))
+                cause = getattr(err, '__cause__', None)
+                detail = str(err) if cause is None else '%s (%s)' % (err, cause)
+                raise StepFailed('cannot replace %s: %s' % (target, detail))
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

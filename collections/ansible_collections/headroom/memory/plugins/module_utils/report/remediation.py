@@ -19,6 +19,15 @@ HOST_STATUSES = ('nothing to fix', 'unchanged', 'planned', 'applied', 'stopped',
 FAILED = ('refused', 'failed')
 _ROLES = ('cache_flush', 'swap_setup', 'oom_guard')
 _SEVERITY = {'ok': 0, 'stopped': 1, 'failed': 2, 'refused': 3}
+# a refusal's or failure's message as the task gave it (a module's traceback can be long): the report keeps this much
+WHY_CHARS = 2000
+
+
+def _why(text):
+    if text is None:
+        return None
+    text = text if isinstance(text, str) else repr(text)
+    return text if len(text) <= WHY_CHARS else text[:WHY_CHARS - 1] + '…'
 
 
 def _unreachable(value, depth=0):
@@ -114,9 +123,9 @@ def _fix(role, plan, apply, dry_run, refused_roles):
     fix = {'role': role, 'changed': changed, 'done': done, 'left_alone': _left_alone(result), 'why': None}
     lost = _unreachable(result)
     if plan and plan.get('status') != 'ok':  # a check that did not pass is a refusal, whatever it is called
-        fix.update(status='refused', why=plan.get('why'))
+        fix.update(status='refused', why=_why(plan.get('why')))
     elif plan and lost and not apply:
-        fix.update(status='refused', why='unreachable: %s' % lost)
+        fix.update(status='refused', why=_why('unreachable: %s' % lost))
     elif refused_roles:
         fix.update(status='not run', why='nothing changes on a host whose plan has a refusal (%s refused)'
                    % ', '.join(refused_roles))
@@ -125,9 +134,9 @@ def _fix(role, plan, apply, dry_run, refused_roles):
     elif not apply:
         fix.update(status='not run', why='the fix did not run')
     elif apply.get('status') in ('failed', 'stopped'):
-        fix.update(status=apply['status'], why=apply.get('why'))
+        fix.update(status=apply['status'], why=_why(apply.get('why')))
     elif lost:
-        fix.update(status='failed', why='unreachable: %s; what was applied is unknown' % lost)
+        fix.update(status='failed', why=_why('unreachable: %s; what was applied is unknown' % lost))
     elif changed:
         fix['status'] = 'would change' if dry_run else 'applied'
     else:
@@ -146,8 +155,8 @@ def host_remediation(remediation, diagnosed=True, error=None):
     steps = [step for step in remediation.get('steps') or [] if isinstance(step, dict)]
     record = {'status': None, 'why': None, 'dry_run': dry_run, 'fixes': fixes, 'steps': []}
     if not diagnosed:
-        record.update(status='failed', why='no diagnosis before the fixes, so none ran (%s)'
-                      % (error or 'host unreachable or the collection failed'))
+        record.update(status='failed', why=_why('no diagnosis before the fixes, so none ran (%s)'
+                                                % (error or 'host unreachable or the collection failed')))
         return record
     by_phase = {}
     for step in steps:  # one per fix and phase; should there be more, the worst is what happened
