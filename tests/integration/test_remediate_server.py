@@ -21,20 +21,16 @@ Docker, swap and containers are the machine's: run under the machine lock (flock
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
 
-from conftest import ROOT, debian_image
+from conftest import LIMIT, ROOT, limited_box
 
 ansible_runner = pytest.importorskip('ansible_runner')
 
-MIB = 1 << 20
-LIMIT = 256 * MIB
 PASSWORD = 'it-Rem-s3cret'
 SWAPFILE = '/swap/remediate.swap'
 # What the server's Redis holds: db, key prefix, how many, value size, and whether the inventory's
@@ -136,14 +132,8 @@ def server():
         if handle.read().splitlines()[1:]:
             pytest.fail('swap is active on this kernel: the server would see it as its own and need none '
                         '(run under the machine lock, with no other swap on)')
-    host_dir = tempfile.mkdtemp(prefix='headroom-remediate-', dir='/var/tmp')
-    cid = subprocess.run(
-        ['docker', 'run', '-d', '--memory', str(LIMIT), '--memory-swap', str(3 * LIMIT),
-         '--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined',
-         '-v', '/sys/fs/cgroup:/sys/fs/cgroup:ro', '--tmpfs', '/run', '--tmpfs', '/run/lock',
-         '-v', '%s:/swap' % host_dir, debian_image('bookworm'), '/lib/systemd/systemd'],
-        capture_output=True, text=True, check=True).stdout.strip()
-    try:
+    # /proc/sys stays read-only, as Docker mounts it: the seed's server
+    with limited_box(memory_swap=str(3 * LIMIT), writable_sysctl=False, systemd=True) as (cid, host_dir):
         wait_for('systemd booted', lambda: sh(cid, 'systemctl is-system-running --wait', check=False).strip()
                  in ('running', 'degraded'))
         # Debian's unit sets PrivateUsers=true, which a container cannot make (status 217/USER)
@@ -161,12 +151,6 @@ def server():
         box.seed()
         box.start_ballast()
         yield box
-    finally:
-        subprocess.run(['docker', 'exec', cid, 'sh', '-c', 'swapoff /swap/* 2>/dev/null'], capture_output=True)
-        for name in os.listdir(host_dir):
-            subprocess.run(['swapoff', os.path.join(host_dir, name)], capture_output=True)
-        subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
-        shutil.rmtree(host_dir, ignore_errors=True)
 
 
 class Run(object):
