@@ -208,11 +208,17 @@ LIMIT = 256 << 20
 
 
 @contextlib.contextmanager
-def limited_box(memory_swap='1g', writable_sysctl=True):
+def limited_box(memory_swap='1g', writable_sysctl=True, systemd=False):
+    """A bookworm container limited to LIMIT, its /swap a host directory; with ``systemd`` PID 1 is systemd
+    (docker-recipes.md), else ``sleep``. Yields (container id, host directory); swap, container and
+    directory are gone afterwards, also on failure."""
     host_dir = tempfile.mkdtemp(prefix='headroom-swapbox-', dir='/var/tmp')
+    init = (['-v', '/sys/fs/cgroup:/sys/fs/cgroup:ro', '--tmpfs', '/run', '--tmpfs', '/run/lock',
+             debian_image('bookworm'), '/lib/systemd/systemd'] if systemd
+            else [debian_image('bookworm'), 'sleep', 'infinity'])
     cid = subprocess.run(['docker', 'run', '-d', '--rm', '--memory', str(LIMIT), '--memory-swap', memory_swap,
                           '--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined',
-                          '-v', '%s:/swap' % host_dir, debian_image('bookworm'), 'sleep', 'infinity'],
+                          '-v', '%s:/swap' % host_dir] + init,
                          capture_output=True, text=True, check=True).stdout.strip()
     try:
         if writable_sysctl:

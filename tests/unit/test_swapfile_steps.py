@@ -125,6 +125,29 @@ def test_a_resize_that_fails_at_fstab_puts_the_previous_file_back_active(tmp_pat
     assert sorted(os.listdir(str(tmp_path))) == ['swapfile']
 
 
+def test_a_replace_the_core_refuses_is_a_failed_step_and_everything_before_it_is_undone(tmp_path):
+    """ansible-core's atomic_move raises a bare Exception (a rename refused with EBUSY: /etc/fstab
+    bind-mounted read-only, as tests/integration/test_remediate_server.py makes it): the swap file made
+    and switched on before it must be switched off and removed, not left active without its fstab line."""
+    runner = Runner()
+    task = _task(tmp_path, runner)
+
+    def refused(src, dst, unsafe_writes=False):
+        try:
+            raise OSError(16, 'Device or resource busy')
+        except OSError as busy:
+            raise Exception('Unable to make %r into to %r, failed final rename' % (src, dst)) from busy
+    task.atomic_move = refused
+    sf = swapfile.SwapFile(task)
+    with pytest.raises(swapfile.StepFailed, match=r'cannot replace .*fstab: Unable to make .*Device or resource busy'):
+        swapfile.execute(sf, ['create', 'swapon', 'fstab'], {'active': None}, SIZE, None, '', 'x\n', {},
+                         {'method': 'fallocate', 'nocow': False})
+    runner.calls = []
+    assert sf.rollback() == []
+    assert runner.calls == [['swapoff', str(tmp_path / 'swapfile')]]
+    assert os.listdir(str(tmp_path)) == []  # no swap file, no fstab, no temporary file
+
+
 def test_a_failing_undo_is_reported_and_the_others_still_run(tmp_path):
     runner = Runner()
     sf = swapfile.SwapFile(_task(tmp_path, runner))

@@ -108,6 +108,27 @@ def test_check_mode_planned_what_the_applied_run_did(host, applied):
     assert roles(planned) == roles(record_of(host, applied)['before'])
 
 
+def test_each_report_says_what_the_fixes_did_to_the_host(host, want, applied):
+    """The dry run planned each fix, the applied run applied it, the idempotence run changed nothing;
+    the healthy host had nothing to fix in all three."""
+    check = record_of(host, load('remediate-check.json'))['remediation']
+    done = record_of(host, applied)['remediation']
+    again = record_of(host, load('remediate.json'))['remediation']
+    if 'healthy' in want['group_names']:
+        assert check['status'] == done['status'] == again['status'] == 'nothing to fix'
+        return
+    planned = roles(record_of(host, applied)['before'])
+    assert check['dry_run'] is True and check['status'] == 'planned', check
+    assert [step['role'] for step in check['steps']] == planned
+    assert all(step['status'] == 'would change' for step in check['steps']), check
+    assert done['dry_run'] is False and done['status'] == 'applied', done
+    assert [step['role'] for step in done['steps']] == planned
+    assert all(step['status'] == 'applied' and step['done'] for step in done['steps']), done
+    assert again['status'] in ('nothing to fix', 'unchanged'), again
+    outcome = load('remediate-applied.json')['fleet']['remediation']
+    assert outcome['failed'] == {} and outcome['counts']['applied'] == 2 and outcome['counts']['nothing to fix'] == 1
+
+
 def test_after_remediation_needs_swap_has_its_swap(host, want, applied):
     only(want, 'needs_swap')
     after = record_of(host, applied)

@@ -1,4 +1,5 @@
-"""Refusals leave nothing behind; the override case is applied and reported."""
+"""Refusals leave nothing behind, the override case too: with swap_setup_fail_on_sysctl_override the role's
+validate step (the module in check mode) predicts the override and refuses before the file is made."""
 
 
 def areas(host):
@@ -20,8 +21,9 @@ def test_data_file_untouched(host):
     assert '/swap/data' not in areas(host)
 
 
-def test_overridden_dropin_was_still_applied(host):
-    # The override is reported at run time; the live value is headroom's until the next boot.
-    assert '/swap/override.swap' in areas(host)
-    assert int(host.file('/proc/sys/vm/swappiness').content_string) == 10
-    assert host.check_output('ls -A /swap').split() == ['data', 'override.swap']
+def test_an_overridden_dropin_is_refused_before_anything_changes(host):
+    # Before issue 20 the file was made, switched on and the drop-in written, and only then the role failed.
+    assert '/swap/override.swap' not in areas(host)
+    assert '/swap/override.swap' not in host.file('/etc/fstab').content_string
+    assert not host.file('/etc/sysctl.d/60-headroom-swap.conf').exists
+    assert host.check_output('ls -A /swap').split() == ['data']

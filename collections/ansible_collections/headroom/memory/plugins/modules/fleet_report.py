@@ -71,6 +71,19 @@ options:
         remediation, or V(null); each record then carries C(before) and C(change).
     type: list
     elements: raw
+  remediation:
+    description:
+      - For each host of O(hosts), at the same position, what remediate.yml recorded of its fixes, or V(null).
+        That is C(dry_run), C(fixes) (the roles its diagnosis called for, cheapest first) and C(steps), one per
+        fix and phase (C(plan) is the role's check, C(apply) the role), each C(role phase status why result) with
+        C(status) V(ok), V(refused), V(failed) or V(stopped).
+      - Each record then carries C(remediation) (C(status why dry_run fixes steps), per fix C(role status why
+        changed done left_alone)) and the fleet C(remediation) (C(counts) per status, C(failed), C(stopped),
+        C(lines)). A host's status is V(nothing to fix), V(unchanged), V(planned), V(applied), V(stopped),
+        V(refused) or V(failed).
+    type: list
+    elements: raw
+    version_added: "0.6.0"
   html:
     description:
       - Also write the report as one self-contained HTML page here (inline CSS, no script, nothing
@@ -198,7 +211,8 @@ slice:
 fleet:
   description:
     - C(hosts), C(counts) per verdict (C(ok warning critical failed)), C(worst), C(order) (hosts worst
-      first), C(available) and C(total) bytes over the fleet, and C(lines) for a person.
+      first), C(available) and C(total) bytes over the fleet, and C(lines) for a person; after a remediation
+      (O(remediation)) also C(remediation).
   returned: always
   type: dict
 '''

@@ -38,10 +38,17 @@ options:
     description: Run C(sync) first, so that dirty pages become clean and droppable.
     type: bool
     default: true
+  machine_wide:
+    description:
+      - The caches are the kernel's, shared by every container on the machine. Inside a container (one that does
+        not stand for the machine) they are left alone, and said so in RV(left_alone), unless this is true.
+    type: bool
+    default: false
+    version_added: "0.6.0"
 notes:
-  - Supports check mode (decides and reports, drops nothing).
-  - Inside a container C(/proc/sys) is usually read-only; the module then fails and says so.
-  - The caches are the kernel's, shared by every container on the host.
+  - Supports check mode (decides and reports, drops nothing), with the same refusal as a real run.
+  - A drop that C(/proc/sys/vm/drop_caches) cannot take (read-only C(/proc/sys), as in a container without
+    remount) is refused before anything is done, in check mode too.
 author: headroom contributors (@headroom)
 extends_documentation_fragment:
   - headroom.memory.attributes
@@ -78,6 +85,11 @@ source:
   description: Where it came from, C(caller) or C(/proc/meminfo).
   returned: always
   type: str
+left_alone:
+  description: Why caches that memory being short called for were not dropped (a container without O(machine_wide)).
+  returned: always
+  type: list
+  elements: str
 regained:
   description:
     - cache_bytes_before, cache_bytes_after, cache_bytes_dropped (the caches I(level) targets),
@@ -87,11 +99,14 @@ regained:
   type: dict
 '''
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import MEMINFO_NEEDS, parse_meminfo
 from ansible_collections.headroom.memory.plugins.module_utils.fix.pagecache import (
-    LEVELS, available_percent, decide, regained)
+    LEVELS, available_percent, decide, on_a_shared_kernel, regained)
+from ansible_collections.headroom.memory.plugins.module_utils.fix.swapfile import container_scope
 
 MEMINFO = '/proc/meminfo'
 DROP_CACHES = '/proc/sys/vm/drop_caches'
@@ -114,6 +129,7 @@ def main():
             available_percent=dict(type='float'),
             level=dict(type='int', default=1, choices=[1, 2, 3]),
             sync=dict(type='bool', default=True),
+            machine_wide=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -127,8 +143,14 @@ def main():
         drop, reason = decide(available, p['threshold_percent'])
     except ParseError as exc:
         module.fail_json(msg='threshold_percent: %s' % exc)
+    drop, reason, left_alone = on_a_shared_kernel(drop, reason, container_scope()[0] if drop else False,
+                                                  p['machine_wide'])
+    if drop and not os.access(DROP_CACHES, os.W_OK):
+        # refused before sync, and in check mode too: the validation of a plan must meet it
+        module.fail_json(msg='cannot write %s (a container needs CAP_SYS_ADMIN and a writable /proc/sys); '
+                             'caches not dropped' % DROP_CACHES)
     result = dict(changed=drop, dropped=drop, reason=reason, available_percent=available, source=source,
-                  level=p['level'], regained=None)
+                  level=p['level'], regained=None, left_alone=left_alone)
     if not drop or module.check_mode:
         if drop:
             result['reason'] += ' (check mode: %s not dropped)' % LEVELS[p['level']]

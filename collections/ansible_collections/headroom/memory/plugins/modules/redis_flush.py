@@ -17,7 +17,7 @@ description:
     by Redis's background thread, so other clients wait at most one batch. Never C(KEYS),
     C(FLUSHALL) or C(FLUSHDB) (often renamed away by admins, and a plain FLUSHDB blocks).
   - Counts the keys and, with I(measure_bytes), their size (C(MEMORY USAGE)) before deleting.
-    In check mode counts and sizes only.
+    In check mode counts and sizes only, after the same refusals as a real run.
   - Changed only when keys were deleted, so a second run over emptied targets reports
     no change (unlike C(community.general.redis) C(command=flush), which always does).
   - Before deleting anything, fails with a clear message when the server is a read-only
@@ -74,7 +74,8 @@ requirements:
 author: headroom contributors (@headroom)
 attributes:
   check_mode:
-    details: Supported; counts and sizes what would go, deletes nothing.
+    details: Supported; refuses what a real run would refuse (a replica, a renamed UNLINK), then counts and sizes what
+      would go, deletes nothing.
     support: full
   diff_mode:
     details: Deleted keys are counted, not listed.
@@ -206,12 +207,11 @@ def main():
         command = 'INFO'
         before = info(client)
         result['used_memory_before'] = before['memory']['used_memory']
+        # Check mode refuses what the real run would refuse (a replica, a renamed UNLINK): a plan checked
+        # in check mode (remediate.yml validates every fix before the first change) must meet them.
         if before.get('replication', {}).get('role') == 'slave':
-            msg = ('Redis at %s is a read-only replica: delete on its primary instead; nothing was deleted'
-                   % where)
-            if not module.check_mode:
-                module.fail_json(msg=msg, **result)
-            module.warn(msg)
+            module.fail_json(msg='Redis at %s is a read-only replica: delete on its primary instead; nothing was '
+                                 'deleted' % where, **result)
         try:
             databases = int(config_get(client, 'databases')['databases'])
         except Exception:  # CONFIG renamed away: SELECT will say if a DB does not exist
@@ -220,7 +220,7 @@ def main():
             targets = validate_targets(p['flush_dbs'], p['patterns'], databases)
         except ParseError as exc:
             module.fail_json(msg='Redis at %s: %s; nothing was deleted' % (where, exc), **result)
-        needed = ['SCAN'] + (['MEMORY'] if p['measure_bytes'] else []) + ([] if module.check_mode else ['UNLINK'])
+        needed = ['SCAN'] + (['MEMORY'] if p['measure_bytes'] else []) + ['UNLINK']
         missing = _unknown_commands(client, needed)
         if missing:
             module.fail_json(msg='Redis at %s does not know %s: renamed or disabled by the admin '

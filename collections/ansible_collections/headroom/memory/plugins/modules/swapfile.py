@@ -137,6 +137,16 @@ options:
         container's own value. Outside a container this option changes nothing.
     type: bool
     default: false
+  sysctl_optional:
+    description:
+      - Keys of O(sysctl) that are recommended rather than asked for (a role's defaults). Where such a
+        key is the whole machine's (C(vm.*) inside a container, without O(machine_sysctl)), it is left as
+        it is and named in C(left_alone) of RV(sysctl) instead of refused, so that a setting nobody asked for
+        never blocks the swap that was asked for. Elsewhere they are set like every other key.
+    type: list
+    elements: str
+    default: []
+    version_added: "0.6.0"
   sysctl_file:
     description: The drop-in that holds O(sysctl).
     type: path
@@ -219,8 +229,9 @@ filesystem:
   returned: when the file is created or resized
   type: dict
 sysctl:
-  description: C(file), the wanted C(values), the C(live) values before the run, and
-    C(overrides), a list of C({file, key, value}) set by sysctl files read after the drop-in at boot.
+  description: C(file), the wanted C(values), the C(live) values before the run,
+    C(overrides), a list of C({file, key, value}) set by sysctl files read after the drop-in at boot, and
+    C(left_alone), a sentence per key of O(sysctl_optional) left as it is because it is the machine's.
   returned: when O(sysctl) is set or O(state=absent)
   type: dict
 swapoff_guard:
@@ -264,6 +275,7 @@ ARGUMENT_SPEC = dict(
     zram_config=dict(type='path', default='/etc/headroom/zram.conf'),
     zram_state_file=dict(type='path', default='/run/headroom-zram.device'),
     machine_sysctl=dict(type='bool', default=False),
+    sysctl_optional=dict(type='list', elements='str', default=[]),
 )
 
 

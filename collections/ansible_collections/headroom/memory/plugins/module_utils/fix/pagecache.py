@@ -31,6 +31,22 @@ def decide(available, threshold):
                    'caches left alone' % (available, threshold))
 
 
+def on_a_shared_kernel(drop, reason, container, machine_wide):
+    """``(drop, reason, left_alone)`` once it is known whether the caches are this host's own.
+
+    vm.drop_caches drops the page cache of the whole kernel (fs/drop_caches.c drop_caches_sysctl_handler:
+    iterate_supers(drop_pagecache_sb, NULL), every superblock, in the 3.x to 6.x sources read),
+    so inside a container it empties every other container's cache too. There it is left alone, and
+    said so, unless ``machine_wide`` says the whole machine is meant: a drop nobody asked for must not
+    hit the neighbours, nor block the fixes asked for when /proc/sys is read-only.
+    """
+    if not drop or not container or machine_wide:
+        return drop, reason, []
+    note = ('vm.drop_caches drops the machine\'s page cache, not this container\'s: set machine_wide=true to drop '
+            'it for every container on the machine')
+    return False, '%s; %s' % (reason.replace(', dropping clean caches', ''), note), [note]
+
+
 def cache_bytes(meminfo, level=1):
     """What the given drop level can release, as /proc/meminfo counts it."""
     page = meminfo.get('Cached', 0) + meminfo.get('Buffers', 0)

@@ -44,6 +44,8 @@ class Task(object):
         self.warn = warn
         self.atomic_move = atomic_move
         self.root = root
+        # what the run chose not to do, and why (sysctl_plan: a recommended value that is the machine's)
+        self.left_alone = []
 
     def fail_json(self, msg, **result):
         raise Refused(msg, result)
@@ -301,7 +303,14 @@ class SwapFile(object):
                 os.fsync(handle.fileno())
             if not os.path.exists(target):
                 os.chmod(tmp, mode)
-            self.task.atomic_move(tmp, target, unsafe_writes=False)
+            try:
+                self.task.atomic_move(tmp, target, unsafe_writes=False)
+            except Exception as err:  # pylint: disable=broad-except
+                # ansible-core's atomic_move raises a bare Exception (its cause the OSError: EBUSY where
+                # /etc/fstab is a bind mount): uncaught it would end the module with no rollback
+                cause = getattr(err, '__cause__', None)
+                detail = str(err) if cause is None else '%s (%s)' % (err, cause)
+                raise StepFailed('cannot replace %s: %s' % (target, detail))
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -356,32 +365,65 @@ def sysctl_text(values):
     return '\n'.join(lines) + '\n'
 
 
+def machine_wide_sysctls(keys):
+    """The keys among ``keys`` that are the whole machine's inside a container.
+
+    The kernel registers vm.* in one global table (kernel/sysctl.c sysctl_init_bases,
+    register_sysctl_init("vm", vm_table), Linux 6.1 to 6.14; later releases register the same table
+    from mm/), not per namespace as net.* (register_net_sysctl) or the ipc and uts keys are: a container
+    that writes /proc/sys/vm/swappiness sets it for the machine. Nor does it reach the container's own
+    reclaim on cgroup v1, which reads memory.swappiness of its memcg, set by the host (include/linux/swap.h
+    mem_cgroup_swappiness; cgroup v2 has none and reads the global value).
+    """
+    return sorted(key for key in keys if key.startswith('vm.'))
+
+
+def sysctl_scope(values, optional, container, machine_sysctl):
+    """``(values, left_alone, refused)``: what of the sysctl option this host sets.
+
+    ``optional`` names the keys the caller recommends rather than asks for (a role's defaults). Inside a
+    container (that does not stand for the machine), without ``machine_sysctl``, a machine-wide key is
+    left alone when it is optional (named in ``left_alone``), and refused when it was asked for.
+    """
+    if not container or machine_sysctl:
+        return dict(values), [], []
+    shared = machine_wide_sysctls(values)
+    left = [key for key in shared if key in optional]
+    refused = [key for key in shared if key not in optional]
+    kept = dict((key, value) for key, value in values.items() if key not in left)
+    return kept, ['%s is the machine\'s, not this container\'s: set machine_sysctl=true to change it for every '
+                  'container on the machine' % key for key in left], refused
+
+
 def sysctl_plan(task, state, container=False, cgroup=None):
     """(values, target) of the sysctl option, refused before anything changes when the kernel lacks a
     key, a value is out of its range, the drop-in's directory is missing or /proc/sys cannot be
     written: a refusal found after the swap file was made would leave half a change.
 
     Inside a container every vm.* sysctl is the whole machine's: setting it would change every other
-    container and leave this one's own (cgroup v1 memory.swappiness) as it was. It is refused unless
-    O(machine_sysctl) says that is meant.
+    container and leave this one's own (cgroup v1 memory.swappiness) as it was. A key the caller asked
+    for is refused unless O(machine_sysctl) says that is meant; a key in O(sysctl_optional) (a
+    recommendation, not an ask) is left alone instead and named in ``task.left_alone``, so that a
+    setting nobody asked for never blocks the swap somebody did ask for.
     """
     values = dict((k, str(v)) for k, v in task.params['sysctl'].items())
     target = task.params['sysctl_file']
     if state == 'absent' or not values:
         return values, target
-    problems = []
-    machine_wide = sorted(key for key in values if key.startswith('vm.'))
-    if container and machine_wide and not task.params['machine_sysctl']:
+    values, task.left_alone, machine_wide = sysctl_scope(
+        values, set(task.params.get('sysctl_optional') or []), container, task.params['machine_sysctl'])
+    if machine_wide:
         own = ''
-        if cgroup and cgroup.get('version') == 1 and 'vm.swappiness' in values:
+        if cgroup and cgroup.get('version') == 1 and 'vm.swappiness' in machine_wide:
             own = ('; this container\'s own swappiness is %s/memory.swappiness (%s), set from the host '
                    '(docker run --memory-swappiness)' % (cgroup['dir'], read_text(
                        os.path.join(cgroup['dir'], 'memory.swappiness'), default='?').strip()))
         task.fail_json(msg='%s: in a container these are the whole machine\'s, shared by every container '
                            'on it%s; set machine_sysctl=true to change them for all of them, or leave '
                            'sysctl empty; nothing was changed' % (', '.join(machine_wide), own))
+    problems = []
     directory = os.path.dirname(target) or '/'
-    if not os.path.isdir(directory):
+    if values and not os.path.isdir(directory):
         problems.append('the directory of sysctl_file %s does not exist' % target)
     for key, value in sorted(values.items()):
         proc = '/proc/sys/' + key.replace('.', '/')
@@ -403,7 +445,7 @@ def apply_sysctl(task, sf, state, values, target, diffs):
     so a failure later in the run puts the drop-in and the live values back as they were."""
     before = read_text(target, default='')
     existed = os.path.exists(target)
-    result = {'file': target, 'values': values, 'live': {}, 'overrides': []}
+    result = {'file': target, 'values': values, 'live': {}, 'overrides': [], 'left_alone': list(task.left_alone)}
 
     def restore():
         if existed:

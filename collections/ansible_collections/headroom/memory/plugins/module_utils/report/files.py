@@ -23,6 +23,7 @@ ARGUMENT_SPEC = dict(
     hosts=dict(type='list', elements='str', default=[]),
     facts=dict(type='list', elements='raw', default=[]),
     before=dict(type='list', elements='raw'),
+    remediation=dict(type='list', elements='raw'),
     error_hosts=dict(type='list', elements='str', default=[]),
     errors=dict(type='list', elements='str', default=[]),
     gap_hosts=dict(type='list', elements='str', default=[]),
@@ -162,7 +163,7 @@ def write_reports(params, check_mode, now=None, epoch=None):
     failed = dict(zip(params['error_hosts'], params['errors']))
     errors = [failed.get(host) for host in params['hosts']]
     try:
-        report = build_report(params['hosts'], facts, now, params['before'], errors)
+        report = build_report(params['hosts'], facts, now, params['before'], errors, params['remediation'])
     except ValueError as err:
         raise ReportError(str(err))
     records = dict((record['host'], record) for record in report['hosts'])

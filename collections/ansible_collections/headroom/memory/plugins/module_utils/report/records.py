@@ -11,6 +11,7 @@ slice add up. ``slice_records()`` turns those artifacts back into records for th
 """
 
 from ..units import human
+from .remediation import fleet_remediation, host_remediation
 
 VERDICTS = ('ok', 'warning', 'critical', 'failed')
 # A run that diagnosed no host proves nothing about the fleet: its verdict is failed, not ok, so that a
@@ -65,16 +66,20 @@ def fleet_summary(records):
                              if total else [])}
 
 
-def build_report(hosts, facts, generated_at, before=None, errors=None):
+def build_report(hosts, facts, generated_at, before=None, errors=None, remediation=None):
     """The report of one run: ``hosts`` in play order, ``facts`` the matching headroom facts (or None).
 
     ``before``, when given, holds each host's facts from before remediation at the same position:
-    its record then carries them as ``before`` and says what changed.
+    its record then carries them as ``before`` and says what changed. ``remediation``, when given, holds
+    what remediate.yml recorded of each host's fixes (remediation.py): its record then carries
+    ``remediation`` (what was applied, refused, failed and why), and the fleet what it adds up to.
     """
     if len(hosts) != len(facts) or (before is not None and len(before) != len(hosts)) \
             or (errors is not None and len(errors) != len(hosts)):
         raise ValueError('got %d hosts but %d sets of facts%s' % (
             len(hosts), len(facts), '' if before is None else ' and %d from before' % len(before)))
+    if remediation is not None and len(remediation) != len(hosts):
+        raise ValueError('got %d hosts but %d remediation records' % (len(hosts), len(remediation)))
     errors = errors or [None] * len(hosts)
     records = [host_record(host, item, error) for host, item, error in zip(hosts, facts, errors)]
     for record, earlier in zip(records, before or []):
@@ -83,7 +88,14 @@ def build_report(hosts, facts, generated_at, before=None, errors=None):
             previous.pop('before', None)
             record['before'] = previous
             record['change'] = change(previous, record)
-    return {'generated_at': generated_at, 'fleet': fleet_summary(records), 'hosts': records}
+    fleet = fleet_summary(records)
+    if remediation is not None:
+        for index, (record, item) in enumerate(zip(records, remediation)):
+            diagnosed = before is None or bool(before[index] and 'audit' in before[index])
+            record['remediation'] = host_remediation(item, diagnosed, errors[index])
+        fleet['remediation'] = fleet_remediation(records)
+        fleet['lines'] = fleet['lines'] + fleet['remediation']['lines']
+    return {'generated_at': generated_at, 'fleet': fleet, 'hosts': records}
 
 
 def change(before, after):

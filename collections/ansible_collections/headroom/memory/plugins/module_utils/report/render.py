@@ -114,6 +114,9 @@ ol.recs li:last-child { border-bottom: 0; }
 .change { display: inline-flex; align-items: center; gap: 6px; }
 .delta-up { color: var(--ok); font-weight: 600; } .delta-down { color: var(--critical); font-weight: 600; }
 .gaps { margin: 0; padding-left: 18px; color: var(--soft); font-size: 12.5px; }
+.fixes { margin: 0; padding-left: 18px; }
+.fixes .why { color: var(--critical); }
+.fixes .left { color: var(--soft); font-size: 12.5px; }
 .status { font-size: 11px; border-radius: 4px; padding: 0 5px; border: 1px solid currentColor; }
 .status-denied { color: var(--critical); }
 .status-unknown { color: var(--warning); }
@@ -344,6 +347,31 @@ def _before_after(record):
     out.append(_memory_meter(record['memory'], 'after', record.get('cgroup'), record) if record.get('memory') else
                '<p class="note">after: %s</p>' % _e(record.get('summary')))
     out.append('</div></div>')
+    return '\n'.join(out)
+
+
+def _remediation(record):
+    """What remediation did to the host, fix by fix: applied, refused or failed and why, what it left alone."""
+    remediation = record.get('remediation')
+    if not remediation:
+        return ''
+    status = remediation.get('status') or '?'
+    out = ['<h3>Remediation%s: <span data-field="remediation" data-status="%s">%s</span></h3>'
+           % (' (dry run)' if remediation.get('dry_run') else '', _e(status), _e(status))]
+    items = []
+    for fix in remediation.get('steps') or []:
+        parts = ['<b class="mono">%s</b> %s' % (_e(fix.get('role')), _e(fix.get('status')))]
+        if fix.get('done'):
+            parts.append(_e('; '.join(fix['done'])))
+        if fix.get('why'):
+            parts.append('<span class="why">%s</span>' % _e(fix['why']))
+        parts.extend('<span class="left">left alone: %s</span>' % _e(text) for text in fix.get('left_alone') or [])
+        items.append('<li data-role="%s" data-status="%s">%s</li>' % (_e(fix.get('role')), _e(fix.get('status')),
+                                                                      ' &middot; '.join(parts)))
+    if items:
+        out.append('<ul class="fixes">%s</ul>' % ''.join(items))
+    elif remediation.get('why'):
+        out.append('<p class="note">%s</p>' % _e(remediation['why']))
     return '\n'.join(out)
 
 
@@ -637,6 +665,7 @@ def _host_section(record, anchor):
         out.append(_before_after(record))
     elif record.get('memory'):
         out.append(_memory_meter(record['memory'], 'memory', record.get('cgroup'), record))
+    out.append(_remediation(record))
     if verdict == 'failed' and not record.get('reasons') and not record.get('recommendations'):
         out.append('<p class="note">Nothing was diagnosed: see the play\'s output for this host '
                    '(unreachable, or memory_facts failed).</p>')
@@ -779,6 +808,9 @@ def render_markdown(report, limit=MARKDOWN_HOSTS, link=None):
     if fleet.get('total'):
         line += ', %s of %s available' % (human(fleet.get('usable')), human(fleet.get('total')))
     out = [line, ''] + ([NO_HOSTS, ''] if not records else [])
+    remediation = fleet.get('remediation')
+    if remediation:
+        out[1:1] = [_md(remediation['lines'][0], cap=200)]
     for record in records[:limit]:
         verdict = _verdict(record)
         if record.get('before'):
@@ -801,6 +833,9 @@ def render_markdown(report, limit=MARKDOWN_HOSTS, link=None):
                 step += ' (role %s)' % _md_code(recs[0]['role'])
             if len(recs) > 1:
                 step += ', +%d more step(s)' % (len(recs) - 1)
+        fixed = record.get('remediation') or {}
+        if fixed.get('status') in ('refused', 'failed', 'stopped'):
+            step += '; remediation %s: %s' % (fixed['status'], _md(fixed.get('why'), cap=160))
         out.append('- **%s** %s: %s%s' % (verdict, _md_code(record.get('host')), state, step))
     rest = records[limit:]
     if rest:
