@@ -60,16 +60,18 @@ def documentation(module):
 
 
 def recorded_spec(module):
-    original = module.AnsibleModule
-    module.AnsibleModule = _Recorder
+    """The argument spec main() gives its HeadroomModule: every module is one (its result is checked
+    for cycles and size before Ansible copies it, module_utils/module.py)."""
+    original = module.HeadroomModule
+    module.HeadroomModule = _Recorder
     _Recorder.seen = None
     try:
         module.main()
     except _Stop:
         pass
     finally:
-        module.AnsibleModule = original
-    assert _Recorder.seen is not None, 'main() did not create an AnsibleModule'
+        module.HeadroomModule = original
+    assert _Recorder.seen is not None, 'main() did not create a HeadroomModule'
     return _Recorder.seen
 
 

@@ -217,13 +217,13 @@ fleet:
   type: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.headroom.memory.plugins.module_utils.module import HeadroomModule
 from ansible_collections.headroom.memory.plugins.module_utils.report.files import (
     ARGUMENT_SPEC, ReportError, write_reports)
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = HeadroomModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         result = write_reports(module.params, module.check_mode)
     except (ReportError, IOError, OSError) as err:

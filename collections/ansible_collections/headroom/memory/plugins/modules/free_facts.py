@@ -160,7 +160,7 @@ ansible_facts:
           elements: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.headroom.memory.plugins.module_utils.module import HeadroomModule
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.read.free import MAX_TEXT, parse_free
 
@@ -169,7 +169,7 @@ ECHOED = 512  # characters of output echoed back in the result's invocation
 
 
 def main():
-    module = AnsibleModule(
+    module = HeadroomModule(
         argument_spec=dict(
             output=dict(type='str'),
             flags=dict(type='str', default=''),

@@ -348,7 +348,7 @@ ansible_facts:
           elements: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.headroom.memory.plugins.module_utils.module import HeadroomModule
 from ansible_collections.headroom.memory.plugins.module_utils.read.collect import (
     Bounded, CollectError, OutOfTime, collect, run)
 from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import (
@@ -357,7 +357,7 @@ from ansible_collections.headroom.memory.plugins.module_utils.parse_error import
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = HeadroomModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     try:
         policy = policy_of(params)

@@ -183,7 +183,7 @@ undo:
 import glob
 import os
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.headroom.memory.plugins.module_utils.module import HeadroomModule
 from ansible_collections.headroom.memory.plugins.module_utils.directory import make_parent
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import (
@@ -380,7 +380,7 @@ def _files(params, backend, host, units, skipped):
 
 
 def main():
-    module = AnsibleModule(
+    module = HeadroomModule(
         argument_spec=dict(
             state=dict(type='str', default='present', choices=['present', 'absent']),
             backend=dict(type='str', default='auto', choices=['auto'] + list(plan.BACKENDS)),

@@ -101,7 +101,7 @@ regained:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.headroom.memory.plugins.module_utils.module import HeadroomModule
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import MEMINFO_NEEDS, parse_meminfo
 from ansible_collections.headroom.memory.plugins.module_utils.fix.pagecache import (
@@ -123,7 +123,7 @@ def _meminfo(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = HeadroomModule(
         argument_spec=dict(
             threshold_percent=dict(type='float', default=10.0),
             available_percent=dict(type='float'),

@@ -130,7 +130,7 @@ purged:
   type: bool
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.headroom.memory.plugins.module_utils.module import HeadroomModule
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.redis_client import (
     HAS_REDIS, MISSING_REDIS, REDIS_IMPORT_ERROR, config_get, connect, connection_spec, endpoint, info)
@@ -164,7 +164,7 @@ def main():
         measure_bytes=dict(type='bool', default=True),
         purge=dict(type='bool', default=True),
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = HeadroomModule(argument_spec=spec, supports_check_mode=True)
     if not HAS_REDIS:
         module.fail_json(msg=MISSING_REDIS % REDIS_IMPORT_ERROR)
     p = module.params

@@ -95,7 +95,7 @@ ansible_facts:
 
 import ipaddress
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.headroom.memory.plugins.module_utils.module import HeadroomModule
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.redis_client import (
     HAS_REDIS, MISSING_REDIS, REDIS_IMPORT_ERROR, config_get, connect, connection_spec, endpoint, info)
@@ -116,7 +116,7 @@ def _is_local(host, unix_socket):
 def main():
     spec = connection_spec()
     spec['is_cache'] = dict(type='bool', default=True)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = HeadroomModule(argument_spec=spec, supports_check_mode=True)
     if not HAS_REDIS:
         module.fail_json(msg=MISSING_REDIS % REDIS_IMPORT_ERROR)
     p = module.params

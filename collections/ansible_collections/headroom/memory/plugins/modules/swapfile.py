@@ -255,7 +255,7 @@ oom_kills:
   type: int
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.headroom.memory.plugins.module_utils.module import HeadroomModule
 from ansible_collections.headroom.memory.plugins.module_utils.fix import swapfile, zram
 
 ARGUMENT_SPEC = dict(
@@ -280,7 +280,7 @@ ARGUMENT_SPEC = dict(
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = HeadroomModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     task = swapfile.Task(module.params, module.check_mode, module._diff, module.run_command, module.warn,
                          module.atomic_move)
     try:

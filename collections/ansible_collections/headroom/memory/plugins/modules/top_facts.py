@@ -173,7 +173,7 @@ ansible_facts:
 '''
 
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.headroom.memory.plugins.module_utils.module import HeadroomModule
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.read.top import (
     TOP_ENV, parse_top, read_comm, restore_commands, run_top)
@@ -192,7 +192,7 @@ def run(module, iterations, delay, full_command):
 
 
 def main():
-    module = AnsibleModule(
+    module = HeadroomModule(
         argument_spec=dict(
             iterations=dict(type='int', default=1),
             delay=dict(type='float'),
