@@ -137,6 +137,14 @@ def kill(cid, times):
     assert oom_kills(cid) == start + times
 
 
+def answers(cid, seconds=60):
+    """Wait until the container runs commands again (a restarted one, on a loaded machine)."""
+    deadline = time.monotonic() + seconds
+    while subprocess.run(['docker', 'exec', cid, 'python3', '-c', 'pass'], capture_output=True).returncode != 0:
+        assert time.monotonic() < deadline, '%s does not answer %d s after its restart' % (cid[:12], seconds)
+        time.sleep(0.2)
+
+
 def test_a_second_container_under_one_name_has_its_own_kills_judged(tmp_path, boxes):
     """The issue's case, for real: server web is replaced by another container (same image) under the same
     inventory name, which has had as many OOM kills as the first. The first's run sees its 2 kills; the
@@ -174,7 +182,9 @@ def test_a_second_container_under_one_name_has_its_own_kills_judged(tmp_path, bo
     assert [r for r in again['reasons'] if r['message'].startswith('no OOM kill since the last run (')]
 
     subprocess.run(['docker', 'restart', '-t', '0', second], capture_output=True, check=True)
+    answers(second)
     records.append(diagnose(tmp_path, second, 'web'))
+    assert records[-1]['verdict'] != 'failed', records[-1]
     restarted = records[-1]['identity']['previous']
     assert (restarted['machine'], restarted['boot'], restarted['counters']) == ('same', 'new', False), restarted
     assert 'its PID 1 started anew' in restarted['why']
