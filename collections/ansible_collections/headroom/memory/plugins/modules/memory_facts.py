@@ -14,8 +14,9 @@ description:
     costs one round trip per host. C(free -b) and C(top -b -n1 -o %MEM) (both with C(LC_ALL=C)),
     C(/proc/meminfo), swap and reclaim rates from two samples of C(/proc/vmstat), memory pressure
     from C(/proc/pressure/memory) where the kernel has it, the cgroup memory limit when the host is
-    itself a container, proportional set sizes from C(/proc/PID/smaps_rollup) for the largest
-    processes, and the OOM killer's history from the kernel log.
+    itself a container (on a whole host, a limit only where one binds every process holding memory),
+    proportional set sizes from C(/proc/PID/smaps_rollup) for the largest processes, and the OOM killer's
+    history from the kernel log.
   - Then judges the host with the thresholds in O(thresholds) and returns a verdict (C(ok),
     C(warning), C(critical)), the reasons for it and recommendations ranked in the order an operator
     would try them, cheapest first (processes, caches, code, swap, refactor, scale).
@@ -217,8 +218,16 @@ ansible_facts:
             when the kernel has none (see C(gaps)).
           type: dict
         cgroup:
-          description: The memory cgroup this host's processes run in (C(version limit current peak
-            swap_limit swap_current events pressure)); C(limit) is C(null) when not limited.
+          description:
+            - The memory cgroup the figures are of (C(version path scope workload dir limit limit_cgroup high
+              current peak reclaimable swap_limit swap_current events pressure kills)); C(limit) is C(null) when
+              not limited. C(path) is the reading's own cgroup.
+            - In a container, the container's (C(scope): its root), with C(kills) counted in every cgroup below it.
+            - On a whole host, the machine's, not the SSH session's the reading runs in - the root (C(scope) C(/),
+              no C(limit); on cgroup v2 the root has no C(current), C(peak) or C(events), and the machine's kills
+              are C(/proc/vmstat)'s), unless a limit binds every process holding memory (C(workload), the
+              cgroup they all lie in): then the cgroup of the smallest such limit, with its own figures. A user
+              slice's C(MemoryMax=) binds the session, not the server's units, and is not the host's.
           type: dict
         overcommit_memory:
           description: C(vm.overcommit_memory) (0 heuristic, 1 always, 2 strict).

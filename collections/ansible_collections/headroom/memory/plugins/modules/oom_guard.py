@@ -237,7 +237,8 @@ class Guard(object):
             words = out.split() if rc == 0 else []
             version = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
         container = in_container()
-        cgroup = read_cgroup_memory(container=container) or {}
+        # on a whole host the machine's (an SSH session's own limit is not the one the guard works within)
+        cgroup = read_cgroup_memory(container=container, workload=None if container else ()) or {}
         meminfo = parse_meminfo(read_text('/proc/meminfo') or '')
         running = []
         if version:

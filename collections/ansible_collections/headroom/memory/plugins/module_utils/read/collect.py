@@ -333,7 +333,10 @@ def collect(options, run, which, sleep=time.sleep):
         collector.gaps.append('/proc/pressure/memory: %s' % pressure['unavailable'])
         pressure = None
     container = in_container()
-    cgroup = collector.parsed('the memory cgroup', read_cgroup_memory, '/', None, container)
+    # On a whole host the figures are the machine's, or those of a limit that binds every process
+    # holding memory: not the cgroup of the SSH session this reading runs in (read_cgroup_memory).
+    workload = None if container else [p['pid'] for p in processes if isinstance(p.get('pid'), int) and p.get('res')]
+    cgroup = collector.parsed('the memory cgroup', read_cgroup_memory, '/', None, container, workload)
     overcommit = collector.read('/proc/sys/vm/overcommit_memory')
     btime = boot_time()
     history = {'sources': [], 'events': [], 'incomplete': [], 'unverified': []}
