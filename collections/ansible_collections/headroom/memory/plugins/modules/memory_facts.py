@@ -222,11 +222,11 @@ ansible_facts:
             - The memory cgroup the figures are of (C(version path scope workload dir limit limit_cgroup high
               current peak reclaimable swap_limit swap_current events pressure kills)); C(limit) is C(null) when
               not limited. C(path) is the reading's own cgroup.
-            - In a container, the container's (C(scope): its root), with C(kills) counted in every cgroup below it.
+            - In a container, the container's (C(scope) is its root), with C(kills) counted in every cgroup below it.
             - On a whole host, the machine's, not the SSH session's the reading runs in - the root (C(scope) C(/),
               no C(limit); on cgroup v2 the root has no C(current), C(peak) or C(events), and the machine's kills
               are C(/proc/vmstat)'s), unless a limit binds every process holding memory (C(workload), the
-              cgroup they all lie in): then the cgroup of the smallest such limit, with its own figures. A user
+              cgroup they all lie in), then the cgroup of the smallest such limit, with its own figures. A user
               slice's C(MemoryMax=) binds the session, not the server's units, and is not the host's.
           type: dict
         overcommit_memory:
