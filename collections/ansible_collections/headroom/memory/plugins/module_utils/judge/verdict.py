@@ -24,6 +24,7 @@ import re
 import time
 
 from .ec2 import next_size
+from ..read.guard import mglru_on
 from ..units import GIB, finite, human
 
 STEPS = ('processes', 'caches', 'code', 'swap', 'guard', 'refactor', 'scale')
@@ -436,6 +437,33 @@ _RECYCLE = {'gunicorn': ('max_requests', 'max_requests 1000, max_requests_jitter
             'php-fpm': ('max_requests', 'pm.max_requests 500')}
 
 
+_LRU_GEN = '/sys/kernel/mm/lru_gen'
+
+
+def mglru_said(lru, stalls=True):
+    """What the guard step says of the kernel's own thrash protection, exactly as the host has it (read/guard.py
+    mglru(); the kernel's Documentation/admin-guide/mm/multigen_lru.rst): MGLRU absent, present but off (its
+    ``enabled`` mask without the main switch 0x0001: min_ttl_ms then does nothing), on without min_ttl_ms, or
+    on with it. None when there is nothing to say (no MGLRU, and the step is not about a stall)."""
+    if lru is None:
+        return ('this kernel has no MGLRU (no %s: Linux 6.1 or later built with CONFIG_LRU_GEN), so no min_ttl_ms '
+                'thrash protection' % _LRU_GEN) if stalls else None
+    enabled, ttl = lru.get('enabled'), lru.get('min_ttl_ms')
+    on = mglru_on(enabled)
+    if on is None:
+        return 'MGLRU\'s state could not be read (%s/enabled: %r)' % (_LRU_GEN, (enabled or '')[:40])
+    if not on:
+        return ('this kernel has MGLRU but it is off (%s/enabled is %s)%s: its min_ttl_ms makes the kernel kill instead '
+                'of thrashing only while MGLRU is on. Turning it on takes y written to %s/enabled, at every boot: '
+                'oom_guard does that when asked (oom_guard_mglru_enable=true, with min_ttl_ms 1000)'
+                % (_LRU_GEN, enabled, ', and min_ttl_ms %d does nothing until then' % ttl if ttl else '', _LRU_GEN))
+    if not ttl:
+        return ('MGLRU is on (enabled %s) but its thrash protection is off (min_ttl_ms 0): min_ttl_ms 1000 makes the '
+                'kernel kill instead of thrashing (oom_guard sets it)' % enabled)
+    return ('MGLRU is on (enabled %s) with min_ttl_ms %d: the kernel kills when it cannot keep the working set of the '
+            'last %d ms' % (enabled, ttl, ttl))
+
+
 def _heap_advice(server, total, cgroup):
     """A JVM's -Xmx or Node's --max-old-space-size against the memory the process may have (the cgroup
     limit when tighter than RAM): unset in a container, or above three quarters of it."""
@@ -547,9 +575,9 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
         else:
             detail = ('no early OOM killer runs: run one (earlyoom, or systemd-oomd on cgroup v2) that acts at a '
                       'threshold and prefers the app\'s workers over sshd and the database')
-        lru = (guard or {}).get('mglru')
-        if lru and not lru.get('min_ttl_ms'):
-            detail += '; this kernel has MGLRU: /sys/kernel/mm/lru_gen/min_ttl_ms (1000) makes it kill instead of thrashing'
+        said = mglru_said((guard or {}).get('mglru'), stalls)
+        if said:
+            detail += '; ' + said
         add('guard', 'Kill early instead of stalling' if stalls else 'Protect %s from the OOM killer' % ', '.join(protected),
             detail, role='oom_guard')
     # 6. refactor
