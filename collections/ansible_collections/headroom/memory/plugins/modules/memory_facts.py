@@ -292,12 +292,19 @@ ansible_facts:
           description:
             - The app servers found (gunicorn, uWSGI, Celery, php-fpm, Puma, Unicorn; a JVM or Node process), one per
               master - C(kind master_pid workers private_per_worker shared preloaded preload_saves workers_that_fit
-              settings measured). A worker's C(private) (smaps_rollup's Private_Clean + Private_Dirty) is what one
+              peak workers_that_fit_at_peak settings measured). A worker's C(private) (smaps_rollup's Private_Clean + Private_Dirty) is what one
               more worker costs, C(shared) what it shares with the master and the others.
             - C(workers_that_fit) - how many workers of that private size the host (or its cgroup) holds once
               everything else in use stays and the C(available_warning_pct) threshold is kept free.
               C(preload_saves) - for a server that did not preload its app, about what preloading would share
               (a worker's private memory less the master's, once per worker but one).
+            - C(peak) - the biggest a worker of the server was seen to cost, when more than at rest (else null) -
+              C(bytes) (what one worker costs at that peak), C(measured) and C(measure) (C(rss), less the pages the
+              workers share, or C(pss)), C(source) (C(watch) the watch window's biggest worker, C(kill) a process of
+              the command the kernel killed, C(dump) the kernel's task dump of a kill, on average over the command's
+              processes, C(history) the command's biggest process over the host's runs of O(previous_run)), C(at),
+              C(pid), C(count); C(workers_that_fit_at_peak) how many fit at that size. The code step's budget is
+              the peak's when there is one, and says what it is based on.
             - C(settings) - what the server was told, read from its command line and the config files it names
               (C(workers preload_app max_requests max_requests_jitter config), uWSGI C(workers max_requests), Celery
               C(workers max_tasks_per_child), php-fpm C(workers max_requests) from its pool files, a JVM's
@@ -317,7 +324,8 @@ ansible_facts:
           description:
             - With O(watch_seconds), the worst moment of the watch - C(seconds interval samples), C(lowest)
               (C(at available commands), C(commands) the biggest by RSS then - C(command count rss)),
-              C(peak_swap) (C(at bytes_per_second)) and C(peak_reclaim) (C(at pages_per_second)). Null without it.
+              C(peak_swap) (C(at bytes_per_second)), C(peak_reclaim) (C(at pages_per_second)) and C(workers) (per
+              app server, the biggest RSS one of its workers reached - C(master_pid pid rss at)). Null without it.
           type: dict
         app_deaths:
           description:

@@ -70,7 +70,8 @@ def diagnose(collected, params, policy):
     gaps = list(collected['gaps'])
     cgroup = collected['cgroup']
     identity = dict(collected.get('identity') or {}, previous=compare(params.get('previous_run'), collected.get('identity')))
-    oom = oom_facts(collected, policy, comparable_previous(params.get('previous_run'), identity['previous']))
+    previous = comparable_previous(params.get('previous_run'), identity['previous'])
+    oom = oom_facts(collected, policy, previous)
     if oom['kills'] is None:
         gaps.append('OOM kills: not counted (no kernel counter for this scope and no kernel log)')
     groups = classify(collected['groups'], policy)
@@ -90,7 +91,8 @@ def diagnose(collected, params, policy):
         'identity': identity,
     })
     total, usable = effective_memory(facts['memory'], cgroup)
-    facts['app_servers'] = budgets(collected.get('app_servers'), total, usable, policy)
+    facts['app_servers'] = budgets(collected.get('app_servers'), total, usable, policy, facts['watch'], facts['postmortem'],
+                                   (previous or {}).get('peaks'))
     for event in oom['events'] + oom['unconfirmed']['events']:  # each kill's picture is in 'postmortem', once
         event.pop('postmortem', None)
     facts['audit'] = audit({'memory': facts['memory'], 'meminfo': facts['meminfo'], 'cgroup': cgroup,
@@ -285,13 +287,55 @@ def _median(values):
     return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) // 2
 
 
-def budgets(servers, total, usable, policy):
+def worker_peak(server, private, shared, watch=None, postmortem=None, history=None):
+    """The biggest a worker of ``server`` was seen to cost, when that is more than ``private`` (its idle
+    private memory, the median of the workers measured now), else None: ``{'bytes' (what one worker costs
+    at that peak), 'measured' (the figure seen), 'measure' (rss, pss), 'source', 'at', 'pid', 'count'}``.
+
+    Sources, each a size one process of the server's command reached: the watch window (the biggest RSS a
+    worker of this master had, ``source`` watch), the post-mortems (the victim's RSS when the kernel killed
+    a process of the command, ``kill``; the task dump's RSS of the command over its processes, ``dump``,
+    an average), and the history (the biggest process of the command over the host's runs, ``history``).
+    An RSS counts the pages a worker shares with the master and the others, which one more worker does not
+    cost: what the workers share now (``shared``) is taken off it. A PSS (the history's measure where
+    smaps_rollup was read) is counted as it is: it holds a share of those pages, not all of them."""
+    command = server.get('command')
+    shared = shared or 0
+    seen = []
+    for item in (watch or {}).get('workers') or []:
+        if item.get('master_pid') == server.get('master_pid') and item.get('rss'):
+            seen.append({'measured': item['rss'], 'measure': 'rss', 'source': 'watch', 'at': item.get('at'),
+                         'pid': item.get('pid'), 'count': 1})
+    for entry in postmortem or []:
+        victim = entry.get('victim') or {}
+        if command and victim.get('command') == command and victim.get('rss'):
+            seen.append({'measured': victim['rss'], 'measure': 'rss', 'source': 'kill', 'at': entry.get('epoch'),
+                         'pid': victim.get('pid'), 'count': 1})
+        for task in entry.get('tasks') or []:
+            if command and task.get('command') == command and task.get('rss') and task.get('count'):
+                seen.append({'measured': task['rss'] // task['count'], 'measure': 'rss', 'source': 'dump',
+                             'at': entry.get('epoch'), 'pid': None, 'count': task['count']})
+    found = (history or {}).get(command) if command else None
+    if isinstance(found, dict) and found.get('memory'):
+        seen.append({'measured': found['memory'], 'measure': found.get('measure') or 'rss', 'source': 'history',
+                     'at': found.get('at'), 'pid': found.get('pid'), 'count': 1})
+    for item in seen:
+        item['bytes'] = item['measured'] if item['measure'] == 'pss' else max(0, item['measured'] - shared)
+    # the biggest; of equal ones a single process's size before an average, the newest first
+    order = {'kill': 0, 'watch': 1, 'history': 2, 'dump': 3}
+    best = min(seen, key=lambda item: (-item['bytes'], order[item['source']], -(item['at'] or 0)), default=None)
+    return best if best and private and best['bytes'] > private else None
+
+
+def budgets(servers, total, usable, policy, watch=None, postmortem=None, history=None):
     """Each app server's worker budget: ``kind master_pid workers private_per_worker shared preloaded
-    preload_saves workers_that_fit settings``. A worker's private memory (smaps_rollup's Private_*) is
-    what one more worker costs; the workers that fit are those whose private memory the host (or its
-    cgroup) holds once everything else in use stays and ``available_warning_pct`` is kept free.
-    ``preload_saves`` (unpreloaded servers): the app's own pages, a worker's private memory less the
-    master's (which has not loaded the app), once per worker but one."""
+    preload_saves workers_that_fit peak workers_that_fit_at_peak settings``. A worker's private memory
+    (smaps_rollup's Private_*) is what one more worker costs at rest; the workers that fit are those whose
+    private memory the host (or its cgroup) holds once everything else in use stays and
+    ``available_warning_pct`` is kept free. A worker costs more at its peak (a heavy request): ``peak``
+    (:func:`worker_peak`, from the watch window, the post-mortems and the history's ``peaks``) and the
+    workers that fit at that size. ``preload_saves`` (unpreloaded servers): the app's own pages, a worker's
+    private memory less the master's (which has not loaded the app), once per worker but one."""
     result = []
     for server in servers or []:
         measured = server.get('measured') or []
@@ -306,14 +350,16 @@ def budgets(servers, total, usable, policy):
         saves = None
         if preloaded is False and private and master.get('private') is not None and count > 1:
             saves = max(0, private - master['private']) * (count - 1)
-        fit = None
+        fit = peak = at_peak = None
         if private and total:
             others = max(0, (total - usable) - private * count)
             room = total * (1 - policy['available_warning_pct'] / 100.0) - others
             fit = max(0, int(room // private))
+            peak = worker_peak(server, private, shared, watch, postmortem, history)
+            at_peak = max(0, int(room // peak['bytes'])) if peak else None
         result.append({'kind': server.get('kind'), 'command': server.get('command'), 'master_pid': server.get('master_pid'),
                        'workers': count,
                        'private_per_worker': private, 'shared': shared, 'preloaded': preloaded,
-                       'preload_saves': saves, 'workers_that_fit': fit, 'settings': config,
-                       'measured': measured[:8]})
+                       'preload_saves': saves, 'workers_that_fit': fit, 'peak': peak, 'workers_that_fit_at_peak': at_peak,
+                       'settings': config, 'measured': measured[:8]})
     return result

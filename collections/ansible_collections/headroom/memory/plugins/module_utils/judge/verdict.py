@@ -464,6 +464,25 @@ def mglru_said(lru, stalls=True):
             'last %d ms' % (enabled, ttl, ttl))
 
 
+def peak_basis(server, peak):
+    """What a worker budget at the peak is based on, in words: where that size was seen, when, and how it
+    was measured (judge/memory_facts.py worker_peak())."""
+    command = server.get('command') or server.get('kind')
+    pid = ' (pid %s)' % peak['pid'] if peak.get('pid') is not None else ''
+    at = when(peak['at']) if peak.get('at') else 'an unknown time'
+    where = {'kill': 'the size a %s process%s reached when the kernel killed it at %s' % (command, pid, at),
+             'watch': 'the size a %s worker%s reached during the watch, at %s' % (command, pid, at),
+             'dump': 'the size of a %s process on average (%d of them) in the kernel\'s task dump of the kill at %s'
+                     % (command, peak.get('count') or 0, at),
+             'history': 'the size a %s process%s had at the run of %s' % (command, pid, at)}[peak['source']]
+    if peak['measure'] == 'pss':
+        return where + ' (its PSS)'
+    if peak['measured'] != peak['bytes']:
+        shared = peak['measured'] - peak['bytes']
+        return where + ' (its RSS %s less the %s the workers share)' % (human(peak['measured']), human(shared))
+    return where + ' (its RSS)'
+
+
 def _heap_advice(server, total, cgroup):
     """A JVM's -Xmx or Node's --max-old-space-size against the memory the process may have (the cgroup
     limit when tighter than RAM): unset in a container, or above three quarters of it."""
@@ -537,10 +556,21 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
             % (group['count'], human(per), group['measure'].upper()), size=group['memory'])
     for server in app_servers or []:
         fit, count, private = server.get('workers_that_fit'), server.get('workers') or 0, server.get('private_per_worker')
-        if fit is not None and count > 1 and fit < count:
+        peak, at_peak = server.get('peak'), server.get('workers_that_fit_at_peak')
+        setting = _WORKER_SETTING.get(server['kind'], 'its workers')
+        shared = ' (+%s shared)' % human(server['shared']) if server.get('shared') else ''
+        if peak and at_peak is not None and count > 1 and at_peak < count:
+            # a worker's idle size fits more than a heavy request leaves room for: the budget is the peak's
+            detail = '%d workers x %s private%s; %d fit at %s idle, %d at %s, %s, with %s%% kept free: set %s to %d' % (
+                count, human(private), shared, fit, human(private), at_peak, human(peak['bytes']),
+                peak_basis(server, peak), _num(policy['available_warning_pct']), setting, max(1, at_peak))
+            fit, private = at_peak, peak['bytes']
+        elif fit is not None and count > 1 and fit < count:
             detail = '%d workers x %s private%s; %d fit with %s%% kept free: set %s to %d' % (
-                count, human(private), ' (+%s shared)' % human(server['shared']) if server.get('shared') else '',
-                fit, _num(policy['available_warning_pct']), _WORKER_SETTING.get(server['kind'], 'its workers'), max(1, fit))
+                count, human(private), shared, fit, _num(policy['available_warning_pct']), setting, max(1, fit))
+        else:
+            fit = None
+        if fit is not None:
             if server.get('preload_saves'):
                 detail += '; preloading the app would share about %s' % human(server['preload_saves'])
             recycle = _RECYCLE.get(server['kind'])

@@ -65,7 +65,10 @@ def compact(record):
     for group in (record.get('groups') or [])[:_TOP_COMMANDS]:
         largest = group.get('largest') or {}
         top.append({'command': group.get('command'), 'memory': group.get('memory'), 'count': group.get('count'),
-                    'pid': largest.get('pid'), 'started': largest.get('started')})
+                    'pid': largest.get('pid'), 'started': largest.get('started'),
+                    # its biggest process's size, by the group's measure (pss, else rss): what one process of
+                    # the command reached, for a worker budget at its peak
+                    'largest': largest.get('memory'), 'measure': group.get('measure')})
     identity = record.get('identity')
     return {'at': record.get('read_at'),  # when the host was read: the time its figures are of
             'verdict': record.get('verdict'), 'usable': record.get('usable'), 'total': record.get('effective_total'),
@@ -136,9 +139,29 @@ def load_runs(path, hosts, limit=REPORT_RUNS, timeout=60.0):
 
 
 def previous_run(path, host, timeout=60.0):
-    """The host's newest run in the history, or {} (no file, or no run of that host yet)."""
-    runs = load_runs(path, [host], limit=1, timeout=timeout)[host]
-    return runs[-1] if runs else {}
+    """The host's newest run in the history, or {} (no file, or no run of that host yet), with ``peaks``:
+    per command, the biggest process it had in the newest REPORT_RUNS runs of the machine that run read
+    (:func:`peaks`)."""
+    runs = load_runs(path, [host], limit=REPORT_RUNS, timeout=timeout)[host]
+    if not runs:
+        return {}
+    return dict(runs[-1], peaks=peaks(runs))
+
+
+def peaks(runs):
+    """``{command: {'memory', 'measure', 'pid', 'at'}}``: the biggest single process of each command seen in
+    ``runs`` (their ``top``, oldest first), of the machine the newest run read (stretch(): a run of another
+    machine under the name says nothing of this one's processes); the newest of equal sizes."""
+    found = {}
+    for run in stretch(runs)[0]:
+        for item in run.get('top') or []:
+            size, command = item.get('largest'), item.get('command')
+            if not command or isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+                continue
+            if command not in found or size >= found[command]['memory']:
+                found[command] = {'memory': size, 'measure': item.get('measure'), 'pid': item.get('pid'),
+                                  'at': when_read(run)}
+    return found
 
 
 def when_read(run):
