@@ -98,3 +98,17 @@ def test_a_kill_of_what_should_go_last_asks_for_the_guard():
     # a worker's kill is what the guard wants: no step
     facts['oom_victims'] = ['gunicorn']
     assert not [r for r in audit(facts, merge_policy())['recommendations'] if r['step'] == 'guard']
+
+
+def test_mglru_as_the_vm_s_kernel_has_it_real():
+    """tests/fixtures/vm/.../whole-host/mglru (REAL, Debian 12's 6.1, CONFIG_LRU_GEN=y without
+    CONFIG_LRU_GEN_ENABLED): off as it boots, 0x0007 after `echo y`; min_ttl_ms 0, then 1000."""
+    import os
+    base = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'vm', 'bookworm-6.1.0-57-amd64',
+                        'whole-host', 'mglru')
+    off, on = guard.mglru(os.path.join(base, 'off')), guard.mglru(os.path.join(base, 'on'))
+    assert off == {'enabled': '0x0000', 'min_ttl_ms': 0} and on == {'enabled': '0x0007', 'min_ttl_ms': 1000}
+    assert guard.mglru_on(off['enabled']) is False and guard.mglru_on(on['enabled']) is True
+    assert 'this kernel has MGLRU but it is off (/sys/kernel/mm/lru_gen/enabled is 0x0000)' in _guard_step(off)
+    assert _guard_step(on).endswith('MGLRU is on (enabled 0x0007) with min_ttl_ms 1000: the kernel kills when it cannot '
+                                    'keep the working set of the last 1000 ms')

@@ -478,3 +478,57 @@ def test_whole_host_v1_real_root_without_its_local_kill_count():
     assert info['current'] == int(fixture('tree_host_unlimited', 'sys/fs/cgroup/memory/memory.usage_in_bytes'))
     assert info['events'] is None
     assert kernel.read_cgroup_memory(tree)['events'] is not None  # the reader's own cgroup has its count
+
+
+# ------------------------------------------------------------ a whole machine, REAL (the test VM: Debian 12, 6.1, cgroup v2)
+
+VM_HOST = os.path.join(os.path.dirname(FIX), 'vm', 'bookworm-6.1.0-57-amd64', 'whole-host')
+SESSION = '/user.slice/user-0.slice/session-1.scope'
+
+
+def _vm_workload(state):
+    """The pids of the processes the capture listed with memory (ps.txt: the 20 with the most RSS), as top
+    lists them: the ones whose /proc/PID/cgroup it kept."""
+    with open(os.path.join(VM_HOST, state, 'ps.txt')) as handle:
+        rows = [line.split() for line in handle if line.strip()]
+    return [int(pid) for pid, rss, _comm in rows if int(rss) and os.path.exists(os.path.join(VM_HOST, state, 'proc', pid))]
+
+
+def test_vm_the_root_cgroup_has_only_memory_stat_and_pressure():
+    """What cgroup-v2.rst says of the root ("exists on non-root cgroups"), as the VM's kernel shows it."""
+    with open(os.path.join(VM_HOST, 'booted', 'root-files.txt')) as handle:
+        files = handle.read().split()
+    assert [name for name in files if name.startswith('memory.')] == ['memory.numa_stat', 'memory.pressure',
+                                                                      'memory.reclaim', 'memory.stat']
+
+
+@pytest.mark.parametrize('state', ['booted', 'session-limited', 'after-kill'])
+def test_vm_a_whole_machine_is_read_as_the_machine_not_the_ssh_session(state):
+    """Before: the SSH session's scope, with user-0.slice's MemoryMax=400M as the host's limit and
+    oom_kill 0 after the machine's kill. Now: the root, no limit, no events, its page cache and PSI."""
+    tree = os.path.join(VM_HOST, state)
+    reader = kernel.read_cgroup_memory(tree)
+    assert reader['scope'] == reader['path'] == SESSION
+    info = kernel.read_cgroup_memory(tree, workload=_vm_workload(state))
+    assert info['version'] == 2 and info['path'] == SESSION
+    assert (info['scope'], info['workload']) == ('/', '/')
+    assert info['limit'] is None and info['limit_cgroup'] is None and info['current'] is None and info['events'] is None
+    stat = fixture(os.path.join(VM_HOST, state, 'sys', 'fs', 'cgroup', 'memory.stat'))
+    assert info['reclaimable'] == int(re.search(r'^inactive_file (\d+)$', stat, re.M).group(1))
+    assert info['pressure']['some']['total'] >= 0
+    if state == 'session-limited':
+        assert reader['limit'] == 400 << 20 and reader['limit_cgroup'] == '/user.slice/user-0.slice'
+    if state == 'after-kill':
+        assert reader['events']['oom_kill'] == 0  # the session's own count, after the machine's kill
+        assert 'oom_kill 1' in fixture(os.path.join(VM_HOST, state, 'vmstat-oom_kill.txt'))
+        assert 'oom_kill 1\n' in fixture(os.path.join(VM_HOST, state, 'sys', 'fs', 'cgroup', 'system.slice', 'memory.events'))
+
+
+def test_vm_the_verdict_judges_the_machine_s_ram_not_the_session_s_limit():
+    """effective_memory agrees with the reading: the session's 400M is not what the host has."""
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import effective_memory
+    tree = os.path.join(VM_HOST, 'session-limited')
+    memory = {'total': 1000 << 20, 'available': 700 << 20}
+    assert effective_memory(memory, kernel.read_cgroup_memory(tree, workload=_vm_workload('session-limited'))) == \
+        (1000 << 20, 700 << 20)
+    assert effective_memory(memory, kernel.read_cgroup_memory(tree))[0] == 400 << 20  # what it said before
