@@ -135,6 +135,17 @@ options:
         the kills judged but every kill the counter has is new; from another machine under the same name, or when
         which machine it read cannot be told (a record from before headroom recorded identities), nothing of it
         is used and the kills are judged as at a first run. The verdict's reasons say which, and why.
+      - Its C(peaks) (the biggest process of each command over the host's runs) count for the worker budgets at
+        their peak, and its C(redis) (what its Redis held and saved) for what a killed Redis lost.
+    type: dict
+    default: {}
+  redis:
+    description:
+      - What C(headroom.memory.redis_memory_facts) read of this host's Redis in this run (C(diagnose.yml) passes it
+        with C(headroom_redis=true)). A Redis the OOM killer killed since the last run is judged with it - whether
+        the Redis answering now started after the kill, its keys now and at the last run, its last save before the
+        kill (from O(previous_run)'s C(redis)). Empty, the verdict says only that a killed Redis lost what it took
+        since its last save.
     type: dict
     default: {}
 extends_documentation_fragment:
@@ -327,6 +338,15 @@ ansible_facts:
               C(peak_swap) (C(at bytes_per_second)), C(peak_reclaim) (C(at pages_per_second)) and C(workers) (per
               app server, the biggest RSS one of its workers reached - C(master_pid pid rss at)). Null without it.
           type: dict
+        data_stores:
+          description:
+            - The data stores killed since the last run (or in the OOM window) - Redis, Valkey, KeyDB, memcached,
+              PostgreSQL, MySQL, MariaDB, MongoDB by their process name, or by their unit in systemd's line about its
+              main process killed by SIGKILL - one per command, newest first, C(command kind kills last pid unit by)
+              (C(kind) C(redis memcached database); C(by) C(kernel), the OOM killer's log, or C(sigkill), only
+              systemd's line). Each is a critical reason of its own, with what it lost where that can be known.
+          type: list
+          elements: dict
         app_deaths:
           description:
             - App-server workers killed by SIGKILL, the OOM killer's signal, as the servers themselves logged

@@ -4,6 +4,7 @@ Used by the memory_facts module (on the host) and its action plugin (on the cont
 host sent what collect.py read): both return the same facts.
 """
 
+import fnmatch
 import math
 
 from ..units import finite
@@ -24,6 +25,7 @@ ARGUMENT_SPEC = dict(
     oom_since=dict(type='str'),
     oom_events_limit=dict(type='int', default=20),
     previous_run=dict(type='dict', default={}),
+    redis=dict(type='dict', default={}),
     watch_seconds=dict(type='float', default=0.0),
     watch_interval=dict(type='float', default=1.0),
 )
@@ -79,10 +81,12 @@ def diagnose(collected, params, policy):
     facts = dict((key, collected[key]) for key in ('memory', 'free', 'top', 'meminfo', 'vmstat', 'rates',
                                                    'pressure', 'cgroup', 'overcommit_memory', 'container',
                                                    'growth'))
+    since = judged_start(collected.get('now'), policy, oom['since_previous_run'])[0]
     facts.update({
         'oom': oom,
         'postmortem': postmortems(oom['events']),
-        'app_deaths': app_deaths(collected, judged_start(collected.get('now'), policy, oom['since_previous_run'])[0]),
+        'app_deaths': app_deaths(collected, since),
+        'data_stores': data_stores(oom['events'], collected.get('app_deaths') or [], since),
         'groups': groups[:limit],
         'gaps': gaps,
         'read_at': collected.get('now'),
@@ -102,7 +106,8 @@ def diagnose(collected, params, policy):
                             'app_servers': facts['app_servers'], 'guard': facts['guard'],
                             'groups': groups, 'instance_type': params['instance_type'],
                             'instance_sizes': params['instance_sizes'],
-                            'growth': facts['growth'], 'identity': identity}, policy)
+                            'growth': facts['growth'], 'identity': identity, 'data_stores': facts['data_stores'],
+                            'redis': params.get('redis') or None, 'previous_redis': (previous or {}).get('redis')}, policy)
     return facts
 
 
@@ -175,6 +180,47 @@ def oom_facts(collected, policy, previous=None):
                         'events': list(collected.get('oom_unconfirmed') or []),
                         'sources': list(collected.get('oom_unverified') or [])},
     }
+
+
+# The data stores a kill costs what they held in memory, by the name the kernel gives the process (its comm)
+# and by their units (systemd's line about a unit's main process killed names the unit): what kind each is.
+DATA_STORES = (('redis-server', 'redis'), ('valkey-server', 'redis'), ('keydb-server', 'redis'), ('memcached', 'memcached'),
+               ('postgres', 'database'), ('postmaster', 'database'), ('mysqld', 'database'), ('mariadbd', 'database'),
+               ('mongod', 'database'))
+_STORE_UNITS = (('redis*.service', 'redis-server'), ('valkey*.service', 'valkey-server'), ('keydb*.service', 'keydb-server'),
+                ('memcached*.service', 'memcached'), ('postgresql*.service', 'postgres'), ('mysql*.service', 'mysqld'),
+                ('mariadb*.service', 'mariadbd'), ('mongod*.service', 'mongod'))
+
+
+def data_stores(events, deaths, since):
+    """The data stores killed since ``since`` (epoch; None: all), one entry per command, newest kill first:
+    ``{command kind kills last pid unit by}`` - ``kills`` how many the kernel's OOM killer made (its log,
+    ``events``), ``by`` ``kernel`` or ``sigkill`` (only systemd's line that the unit's main process died of
+    SIGKILL: earlyoom, systemd-oomd or a kill the kernel log lost). A kill whose time no log gives is not
+    placed after ``since``, and not here."""
+    kinds = dict(DATA_STORES)
+    found = {}
+
+    def add(command, epoch, pid, unit, by):
+        if epoch is None or (since is not None and epoch < since):
+            return
+        entry = found.setdefault(command, {'command': command, 'kind': kinds[command], 'kills': 0, 'last': None,
+                                           'pid': None, 'unit': None, 'by': by})
+        entry['kills'] += 1 if by == 'kernel' else 0
+        if by == 'kernel':
+            entry['by'] = 'kernel'
+        if entry['last'] is None or epoch >= entry['last']:
+            entry.update(last=epoch, pid=pid if pid is not None else entry['pid'], unit=unit or entry['unit'])
+    for event in events or []:
+        if event.get('comm') in kinds and event.get('pid') is not None:
+            unit = (event.get('task_memcg') or event.get('unit') or '').rsplit('/', 1)[-1] or None
+            add(event['comm'], event.get('epoch'), event['pid'], unit, 'kernel')
+    for death in deaths or []:
+        unit = death.get('worker') if death.get('server') == 'systemd' else None
+        command = next((name for pattern, name in _STORE_UNITS if unit and fnmatch.fnmatchcase(unit, pattern)), None)
+        if command and death.get('kernel_pid') is None:  # a death the kernel's log has is counted above
+            add(command, death.get('epoch'), death.get('pid'), unit, 'sigkill')
+    return sorted(found.values(), key=lambda entry: -entry['last'])
 
 
 def postmortems(events):

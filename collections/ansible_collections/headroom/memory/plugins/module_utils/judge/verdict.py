@@ -25,7 +25,7 @@ import time
 
 from .ec2 import next_size
 from ..read.guard import mglru_on
-from ..units import GIB, finite, human
+from ..units import GIB, duration, finite, human
 
 STEPS = ('processes', 'caches', 'code', 'swap', 'guard', 'refactor', 'scale')
 # what the OOM killer should take last (process names, as the kernel's kill lines give them)
@@ -268,6 +268,9 @@ def audit(facts, policy=None):
                 ' (%d of %d seen in the kernel\'s OOM log)' % (linked, service['lost']) if linked else
                 ' (none in the kernel\'s OOM log: killed by something else, or the log is incomplete)'))
 
+    for level, signal, message in data_store_reasons(facts):
+        reason(level, signal, message)
+
     meminfo = facts.get('meminfo') or {}
     sunreclaim = meminfo.get('SUnreclaim')
     if sunreclaim and total and 100.0 * sunreclaim / memory['total'] >= policy['slab_unreclaimable_warning_pct']:
@@ -400,6 +403,81 @@ def same_machine(identity, oom):
                 'counter is not compared with that run\'s; every kill it counts is judged' % relation['why'])
     return ('cannot tell whether this is the machine the last run read (%s): kill counters are not compared, and '
             'the kills are judged %s, not since that run' % (relation['why'], window))
+
+
+# Within this many seconds of a kill a start is its restart (systemd's RestartSec= is 100 ms by default;
+# Debian's redis-server.service leaves it so), beyond the clocks of the log and of Redis apart.
+_RESTART_SLACK = 5.0
+
+
+def data_store_reasons(facts):
+    """A data store the OOM killer (or a SIGKILL systemd saw) hit, as its own critical reason with what it lost
+    where that can be known (``facts['data_stores']``: judge/memory_facts.py data_stores()). A Redis is told by
+    its own figures (``redis``: what redis_memory_facts read in this run, with ``headroom_redis``) against the
+    previous run's (``previous_redis``, the history's): whether the Redis answering now started after the kill,
+    its keys now and then, and its last save before the kill. Without them: that what it held since its last
+    save is gone. A cache held only in memory (memcached) loses everything; a database keeps what it committed."""
+    found = []
+    for store in facts.get('data_stores') or []:
+        how = ('was OOM-killed' if store['by'] == 'kernel' else
+               'was killed by SIGKILL (systemd saw its main process end so; the kernel\'s OOM log does not have it)')
+        pid = ' (pid %s)' % store['pid'] if store.get('pid') else ''
+        kills = ' (%d OOM kills)' % store['kills'] if store['kills'] > 1 else ''
+        what = '%s%s %s at %s%s' % (store['command'], pid, how, when(store['last']), kills)
+        if store['kind'] == 'redis':
+            what += _redis_loss(store, facts.get('redis'), facts.get('previous_redis'))
+        elif store['kind'] == 'memcached':
+            what += ': a cache held only in memory: every item it held is gone, and the app reads it all from its database again'
+        else:
+            what += (': a database: what it had committed is on disk and comes back with its crash recovery, but every '
+                     'connection and transaction in flight was lost')
+        found.append(('critical', 'data_store', what))
+    return found
+
+
+def _redis_loss(store, now, before):
+    """What a killed Redis lost, in words, from what it says now (``now``: redis_memory_facts) and what it said at
+    the last run (``before``: report/history.py redis_compact()); see data_store_reasons()."""
+    kill = store['last']
+    figures = (now or {}).get('persistence') or {}
+    read_at, uptime = (now or {}).get('read_at'), figures.get('uptime_in_seconds')
+    if not now or read_at is None or uptime is None:
+        return (': a data store, and a restarted Redis has only what its last save (a snapshot, or its append-only '
+                'file) held: what it took since then is gone (headroom_redis=true reads what it holds and lost)')
+    started = read_at - uptime
+    if started < kill - _RESTART_SLACK:
+        return ('; the Redis at %s has run since %s, before the kill (pid %s): the process killed was another one'
+                % (now.get('endpoint'), when(started), figures.get('process_id')))
+    keys = now.get('keys_total')
+    text = ' and restarted%s at %s: %s key(s) now' % (' empty' if keys == 0 else '', when(started), _count(keys))
+    same = bool(before) and before.get('at') is not None and before.get('uptime_in_seconds') is not None \
+        and before['at'] < kill and before.get('endpoint') == now.get('endpoint')
+    if same:
+        text += ', %s at the last run (%s)' % (_count(before.get('keys')), when(before['at']))
+        if before.get('used_memory') is not None and (now.get('memory') or {}).get('used_memory') is not None:
+            text += '; used_memory %s now, %s then' % (human(now['memory']['used_memory']), human(before['used_memory']))
+    loaded = figures.get('rdb_last_load_keys_loaded')
+    if loaded is not None:
+        text += '; it loaded %s key(s) from disk at the restart' % _count(loaded)
+    if figures.get('aof_enabled') or (same and before.get('aof_enabled')):
+        return text + '; its append-only file is on (aof_enabled): the restart replayed the writes it had logged'
+    if not same:
+        return text + '; what it took since its last save before the kill is gone (the last run read no Redis figures to say when that was)'
+    prior_start = before['at'] - before['uptime_in_seconds']
+    last_save = before.get('rdb_last_save_time')
+    never = before.get('rdb_saves') == 0 or (last_save is not None and last_save <= prior_start + 1)
+    if never:
+        return text + ('; its last save was never: none since it started at %s, as the last run read it, so all it took '
+                       'since then is gone' % when(prior_start))
+    if last_save is None:
+        return text + '; what it took since its last save before the kill is gone'
+    return text + ('; its last save was %s before the kill (%s, as the last run read it): what it took since then is gone'
+                   % (duration(max(0.0, kill - last_save)), when(last_save)))
+
+
+def _count(value):
+    """A count for a person: '48,210'; '?' when not known."""
+    return '{:,}'.format(value) if isinstance(value, int) and not isinstance(value, bool) else '?'
 
 
 def when(epoch):
