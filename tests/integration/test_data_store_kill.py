@@ -45,6 +45,9 @@ def fixture_server():
     try:
         wait_for('systemd to start', lambda: sh(cid, 'systemctl is-system-running', check=False).stdout.strip()
                  in ('running', 'degraded'), 60)
+        # Debian's unit sets PrivateUsers=true, which a container cannot make (status 217/USER): as test_remediate_server
+        sh(cid, 'mkdir -p /etc/systemd/system/redis-server.service.d && printf "[Service]\\nPrivateUsers=false\\n"'
+                ' > /etc/systemd/system/redis-server.service.d/container.conf')
         sh(cid, 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server python3-redis >/dev/null')
         wait_for('redis-server to answer', lambda: redis_pid(cid), 60)
         yield cid
