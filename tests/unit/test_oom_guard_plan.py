@@ -176,3 +176,15 @@ def test_can_lower_reads_cap_sys_resource():
 def test_a_process_belongs_to_a_unit_by_systemds_cgroup(cgroup, inside):
     assert plan.in_unit(cgroup, '/system.slice/gunicorn.service') is inside
     assert plan.in_unit(cgroup, '') is False
+
+
+def test_a_kernel_knob_is_written_in_place(tmp_path):
+    """sysfs has no room for a temporary file beside a knob: MGLRU's files are written in place (the same file,
+    no file made beside it), as the first real run on Debian 12's 6.1 showed they must be (tests/vm)."""
+    from ansible_collections.headroom.memory.plugins.modules import oom_guard as module
+    knob = tmp_path / 'min_ttl_ms'
+    knob.write_text('0\n')
+    inode = knob.stat().st_ino
+    module._write_knob(str(knob), '1000\n')
+    assert knob.read_text() == '1000\n' and knob.stat().st_ino == inode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['min_ttl_ms']

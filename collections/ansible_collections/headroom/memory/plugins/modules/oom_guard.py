@@ -223,6 +223,13 @@ def _write(path, text):
     os.rename(temp, path)
 
 
+def _write_knob(path, text):
+    """Writes a kernel knob (a sysfs file: MGLRU's enabled, min_ttl_ms) in place. Not as _write does: sysfs
+    has no room for a temporary file beside it (the first real run, on Debian 12's 6.1, failed so)."""
+    with open(path, 'w') as handle:
+        handle.write(text)
+
+
 class Guard(object):
     def __init__(self, module):
         self.module = module
@@ -318,10 +325,12 @@ class Guard(object):
                     handle.write('%d\n' % int(value))
             except (IOError, OSError, ValueError):
                 pass
-        if undo.get('min_ttl_ms') is not None:
-            _write(plan.MIN_TTL, '%d\n' % undo['min_ttl_ms'])
-        if undo.get('lru_gen_enabled') is not None:
-            _write(plan.LRU_GEN_ENABLED, '%s\n' % undo['lru_gen_enabled'])
+        for path, value in ((plan.MIN_TTL, undo.get('min_ttl_ms')), (plan.LRU_GEN_ENABLED, undo.get('lru_gen_enabled'))):
+            if value is not None:
+                try:
+                    _write_knob(path, '%s\n' % value)
+                except (IOError, OSError):
+                    pass  # as a pid gone meanwhile: the rest is still put back
 
 
 def _units(guard, params, host, skipped):
@@ -510,13 +519,13 @@ def main():
         changed_live = _apply_live(guard, live, removed, result)
         if lru_change:  # before min_ttl_ms, which acts only while MGLRU is on
             guard.undo['lru_gen_enabled'] = current_enabled
-            _write(plan.LRU_GEN_ENABLED, '%s\n' % enabled)
+            _write_knob(plan.LRU_GEN_ENABLED, '%s\n' % enabled)
             kept = (read_text(plan.LRU_GEN_ENABLED) or '').strip()
             if (not mglru_on(kept)) if enabled == 'y' else kept != enabled:
                 raise RuntimeError('%s kept %s after writing %s' % (plan.LRU_GEN_ENABLED, kept, enabled))
         if ttl_change:
             guard.undo['min_ttl_ms'] = int(current_ttl) if current_ttl.isdigit() else 0
-            _write(plan.MIN_TTL, '%d\n' % ttl)
+            _write_knob(plan.MIN_TTL, '%d\n' % ttl)
             kept = (read_text(plan.MIN_TTL) or '').strip()
             if kept != str(ttl):
                 raise RuntimeError('%s kept %s after writing %d' % (plan.MIN_TTL, kept, ttl))
