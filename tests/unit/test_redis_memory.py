@@ -6,7 +6,8 @@ import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.read.redis import (
-    classify_error, config_changes, config_file_values, edit_config_file, mask_secrets, keyspace, memory_summary, parse_info, parse_redis_size, parse_thp, parse_vm_swap, persistence_summary, warnings)
+    classify_error, config_changes, config_file_values, edit_config_file, mask_secrets, keyspace, memory_summary, parse_info,
+    parse_redis_size, parse_thp, parse_vm_swap, persistence_summary, warnings)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'redis')
 
