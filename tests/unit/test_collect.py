@@ -386,3 +386,22 @@ def test_a_host_running_thousands_of_commands_sends_a_small_answer(monkeypatch):
 def test_gaps_beyond_their_bound_are_counted():
     assert collect.bounded_gaps(['g%d' % n for n in range(60)]) == ['g%d' % n for n in range(50)] + ['and 10 more gaps']
     assert collect.bounded_gaps(['a']) == ['a']
+
+
+def test_on_a_whole_host_the_cgroup_is_the_machine_s_not_the_reading_s_session(monkeypatch):
+    """Outside a container the reading runs in an SSH session's scope (/user.slice/.../session-1.scope):
+    its cgroup is asked for the machine's figures, given the processes that hold memory (top's rows,
+    the diagnosis's own left out), not for the session's own (kernel.read_cgroup_memory)."""
+    asked = []
+
+    def read_cgroup_memory(root, proc_self_cgroup, container, workload=None):
+        asked.append((container, workload))
+        return None
+    monkeypatch.setattr(collect, 'in_container', lambda: False)
+    monkeypatch.setattr(collect, 'read_cgroup_memory', read_cgroup_memory)
+    collected = collect.collect(dict(READ, top_samples=1, sample_seconds=0, oom_history=False), collect.run, collect.which)
+    (container, workload), = asked
+    assert container is False and workload, asked
+    rows = collected['top']['processes']
+    assert workload[:len(rows)] == [row['pid'] for row in rows if row.get('res')]
+    assert os.getpid() not in workload

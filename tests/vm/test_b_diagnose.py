@@ -51,6 +51,19 @@ def test_cgroup_v2_facts(healthy):
     assert record['pressure'], record['pressure']
 
 
+def test_the_cgroup_section_is_the_machine_not_the_ssh_session(healthy):
+    """The reading runs in the SSH session's scope; a whole machine's figures are its root's: no limit, no use
+    or events (the v2 root has none), not the session's."""
+    record, _report, _meminfo = healthy
+    cgroup = record['cgroup']
+    assert cgroup['path'].startswith('/user.slice/user-0.slice/session-'), cgroup
+    assert (cgroup['scope'], cgroup['workload'], cgroup['limit'], cgroup['current'], cgroup['events']) == \
+        ('/', '/', None, None, None), cgroup
+    assert cgroup['dir'] == '/sys/fs/cgroup' and cgroup['reclaimable'] > 0
+    assert record['effective_total'] == record['memory']['total'] and not [
+        r for r in record['reasons'] if 'of the cgroup limit' in r['message']]
+
+
 def test_no_kill_on_a_healthy_machine(healthy):
     record, _report, _meminfo = healthy
     oom = record['oom']

@@ -113,6 +113,14 @@ def test_the_kernel_killed_the_hog_in_a_global_oom(killed):
     assert 'Mem-Info:' in killed['capture']['dmesg.txt']
 
 
+def test_after_the_kill_the_cgroup_section_is_still_the_machine_s(killed):
+    """Before: the SSH session's scope, oom_kill 0 after the machine's kill. The kill is the machine's
+    (/proc/vmstat); the session's count is not given as the host's."""
+    cgroup = killed['record']['cgroup']
+    assert cgroup['scope'] == '/' and cgroup['events'] is None, cgroup
+    assert killed['record']['oom']['counted_by'] == '/proc/vmstat oom_kill (since boot)'
+
+
 def test_the_next_diagnosis_counts_the_kill_and_names_the_victim(killed):
     record = killed['record']
     oom = record['oom']

@@ -28,6 +28,9 @@ OOMD_UNIT = 'systemd-oomd.service'
 OOMD_CONF = '/etc/systemd/oomd.conf.d/50-headroom.conf'
 TMPFILES = '/etc/tmpfiles.d/50-headroom-mglru.conf'
 MIN_TTL = '/sys/kernel/mm/lru_gen/min_ttl_ms'
+# MGLRU's switches (read/guard.py): "y" turns every component on (multigen_lru.rst); min_ttl_ms acts only
+# while the main switch is on
+LRU_GEN_ENABLED = '/sys/kernel/mm/lru_gen/enabled'
 OOMD_MIN_SYSTEMD = 248
 # a process name as earlyoom matches it (the kernel's comm, 15 characters, or a longer name): no character
 # that means something to a regex or to systemd's command line, so none needs escaping but '.' and '+'
@@ -150,16 +153,29 @@ def oomd_conf(swap_used_pct, pressure_pct, pressure_seconds):
                       'DefaultMemoryPressureDurationSec=%ds' % pressure_seconds]) + '\n'
 
 
-def tmpfiles(min_ttl_ms, previous):
-    """The tmpfiles.d line that writes ``min_ttl_ms`` at every boot; ``previous`` (the value before headroom)
-    is kept in a comment, for state=absent to write back."""
-    return '%s\n# previous: %s\nw %s - - - - %d\n' % (MARK, previous, MIN_TTL, min_ttl_ms)
+def tmpfiles(min_ttl_ms, previous, enable=False, previous_enabled=None):
+    """The tmpfiles.d lines that write ``min_ttl_ms`` at every boot (0: none) and, with ``enable``, turn MGLRU
+    on first (``y`` into its ``enabled``: min_ttl_ms does nothing while it is off); the values before
+    headroom (``previous``, ``previous_enabled``) are kept in comments, for state=absent to write back."""
+    text = MARK + '\n'
+    if enable:
+        text += '# previous enabled: %s\nw %s - - - - y\n' % (previous_enabled, LRU_GEN_ENABLED)
+    if min_ttl_ms:
+        text += '# previous: %s\nw %s - - - - %d\n' % (previous, MIN_TTL, min_ttl_ms)
+    return text
 
 
 def previous_min_ttl(text):
     """The ``previous`` value a tmpfiles() text recorded, or None."""
     match = re.search(r'^# previous: (\d+)$', text or '', re.M)
     return int(match.group(1)) if match else None
+
+
+def previous_enabled(text):
+    """The ``previous enabled`` value (MGLRU's mask before headroom turned it on) a tmpfiles() text
+    recorded, or None when headroom did not turn it on."""
+    match = re.search(r'^# previous enabled: (0x[0-9a-fA-F]{1,8})$', text or '', re.M | re.ASCII)
+    return match.group(1) if match else None
 
 
 def can_lower(status):

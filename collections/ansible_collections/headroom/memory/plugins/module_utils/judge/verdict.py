@@ -24,7 +24,8 @@ import re
 import time
 
 from .ec2 import next_size
-from ..units import GIB, finite, human
+from ..read.guard import mglru_on
+from ..units import GIB, duration, finite, human
 
 STEPS = ('processes', 'caches', 'code', 'swap', 'guard', 'refactor', 'scale')
 # what the OOM killer should take last (process names, as the kernel's kill lines give them)
@@ -267,6 +268,9 @@ def audit(facts, policy=None):
                 ' (%d of %d seen in the kernel\'s OOM log)' % (linked, service['lost']) if linked else
                 ' (none in the kernel\'s OOM log: killed by something else, or the log is incomplete)'))
 
+    for level, signal, message in data_store_reasons(facts):
+        reason(level, signal, message)
+
     meminfo = facts.get('meminfo') or {}
     sunreclaim = meminfo.get('SUnreclaim')
     if sunreclaim and total and 100.0 * sunreclaim / memory['total'] >= policy['slab_unreclaimable_warning_pct']:
@@ -401,6 +405,81 @@ def same_machine(identity, oom):
             'the kills are judged %s, not since that run' % (relation['why'], window))
 
 
+# Within this many seconds of a kill a start is its restart (systemd's RestartSec= is 100 ms by default;
+# Debian's redis-server.service leaves it so), beyond the clocks of the log and of Redis apart.
+_RESTART_SLACK = 5.0
+
+
+def data_store_reasons(facts):
+    """A data store the OOM killer (or a SIGKILL systemd saw) hit, as its own critical reason with what it lost
+    where that can be known (``facts['data_stores']``: judge/memory_facts.py data_stores()). A Redis is told by
+    its own figures (``redis``: what redis_memory_facts read in this run, with ``headroom_redis``) against the
+    previous run's (``previous_redis``, the history's): whether the Redis answering now started after the kill,
+    its keys now and then, and its last save before the kill. Without them: that what it held since its last
+    save is gone. A cache held only in memory (memcached) loses everything; a database keeps what it committed."""
+    found = []
+    for store in facts.get('data_stores') or []:
+        how = ('was OOM-killed' if store['by'] == 'kernel' else
+               'was killed by SIGKILL (systemd saw its main process end so; the kernel\'s OOM log does not have it)')
+        pid = ' (pid %s)' % store['pid'] if store.get('pid') else ''
+        kills = ' (%d OOM kills)' % store['kills'] if store['kills'] > 1 else ''
+        what = '%s%s %s at %s%s' % (store['command'], pid, how, when(store['last']), kills)
+        if store['kind'] == 'redis':
+            what += _redis_loss(store, facts.get('redis'), facts.get('previous_redis'))
+        elif store['kind'] == 'memcached':
+            what += ': a cache held only in memory: every item it held is gone, and the app reads it all from its database again'
+        else:
+            what += (': a database: what it had committed is on disk and comes back with its crash recovery, but every '
+                     'connection and transaction in flight was lost')
+        found.append(('critical', 'data_store', what))
+    return found
+
+
+def _redis_loss(store, now, before):
+    """What a killed Redis lost, in words, from what it says now (``now``: redis_memory_facts) and what it said at
+    the last run (``before``: report/history.py redis_compact()); see data_store_reasons()."""
+    kill = store['last']
+    figures = (now or {}).get('persistence') or {}
+    read_at, uptime = (now or {}).get('read_at'), figures.get('uptime_in_seconds')
+    if not now or read_at is None or uptime is None:
+        return (': a data store, and a restarted Redis has only what its last save (a snapshot, or its append-only '
+                'file) held: what it took since then is gone (headroom_redis=true reads what it holds and lost)')
+    started = read_at - uptime
+    if started < kill - _RESTART_SLACK:
+        return ('; the Redis at %s has run since %s, before the kill (pid %s): the process killed was another one'
+                % (now.get('endpoint'), when(started), figures.get('process_id')))
+    keys = now.get('keys_total')
+    text = ' and restarted%s at %s: %s key(s) now' % (' empty' if keys == 0 else '', when(started), _count(keys))
+    same = bool(before) and before.get('at') is not None and before.get('uptime_in_seconds') is not None \
+        and before['at'] < kill and before.get('endpoint') == now.get('endpoint')
+    if same:
+        text += ', %s at the last run (%s)' % (_count(before.get('keys')), when(before['at']))
+        if before.get('used_memory') is not None and (now.get('memory') or {}).get('used_memory') is not None:
+            text += '; used_memory %s now, %s then' % (human(now['memory']['used_memory']), human(before['used_memory']))
+    loaded = figures.get('rdb_last_load_keys_loaded')
+    if loaded is not None:
+        text += '; it loaded %s key(s) from disk at the restart' % _count(loaded)
+    if figures.get('aof_enabled') or (same and before.get('aof_enabled')):
+        return text + '; its append-only file is on (aof_enabled): the restart replayed the writes it had logged'
+    if not same:
+        return text + '; what it took since its last save before the kill is gone (the last run read no Redis figures to say when that was)'
+    prior_start = before['at'] - before['uptime_in_seconds']
+    last_save = before.get('rdb_last_save_time')
+    never = before.get('rdb_saves') == 0 or (last_save is not None and last_save <= prior_start + 1)
+    if never:
+        return text + ('; its last save was never: none since it started at %s, as the last run read it, so all it took '
+                       'since then is gone' % when(prior_start))
+    if last_save is None:
+        return text + '; what it took since its last save before the kill is gone'
+    return text + ('; its last save was %s before the kill (%s, as the last run read it): what it took since then is gone'
+                   % (duration(max(0.0, kill - last_save)), when(last_save)))
+
+
+def _count(value):
+    """A count for a person: '48,210'; '?' when not known."""
+    return '{:,}'.format(value) if isinstance(value, int) and not isinstance(value, bool) else '?'
+
+
 def when(epoch):
     """A kill's time for a message: UTC, to the second."""
     return time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(epoch))
@@ -434,6 +513,52 @@ _WORKER_SETTING = {'gunicorn': 'workers', 'uwsgi': 'processes', 'celery': '--con
 _RECYCLE = {'gunicorn': ('max_requests', 'max_requests 1000, max_requests_jitter 100'),
             'uwsgi': ('max_requests', 'max-requests 1000'), 'celery': ('max_tasks_per_child', '--max-tasks-per-child 100'),
             'php-fpm': ('max_requests', 'pm.max_requests 500')}
+
+
+_LRU_GEN = '/sys/kernel/mm/lru_gen'
+
+
+def mglru_said(lru, stalls=True):
+    """What the guard step says of the kernel's own thrash protection, exactly as the host has it (read/guard.py
+    mglru(); the kernel's Documentation/admin-guide/mm/multigen_lru.rst): MGLRU absent, present but off (its
+    ``enabled`` mask without the main switch 0x0001: min_ttl_ms then does nothing), on without min_ttl_ms, or
+    on with it. None when there is nothing to say (no MGLRU, and the step is not about a stall)."""
+    if lru is None:
+        return ('this kernel has no MGLRU (no %s: Linux 6.1 or later built with CONFIG_LRU_GEN), so no min_ttl_ms '
+                'thrash protection' % _LRU_GEN) if stalls else None
+    enabled, ttl = lru.get('enabled'), lru.get('min_ttl_ms')
+    on = mglru_on(enabled)
+    if on is None:
+        return 'MGLRU\'s state could not be read (%s/enabled: %r)' % (_LRU_GEN, (enabled or '')[:40])
+    if not on:
+        return ('this kernel has MGLRU but it is off (%s/enabled is %s)%s: its min_ttl_ms makes the kernel kill instead '
+                'of thrashing only while MGLRU is on. Turning it on takes y written to %s/enabled, at every boot: '
+                'oom_guard does that when asked (oom_guard_mglru_enable=true, with min_ttl_ms 1000)'
+                % (_LRU_GEN, enabled, ', and min_ttl_ms %d does nothing until then' % ttl if ttl else '', _LRU_GEN))
+    if not ttl:
+        return ('MGLRU is on (enabled %s) but its thrash protection is off (min_ttl_ms 0): min_ttl_ms 1000 makes the '
+                'kernel kill instead of thrashing (oom_guard sets it)' % enabled)
+    return ('MGLRU is on (enabled %s) with min_ttl_ms %d: the kernel kills when it cannot keep the working set of the '
+            'last %d ms' % (enabled, ttl, ttl))
+
+
+def peak_basis(server, peak):
+    """What a worker budget at the peak is based on, in words: where that size was seen, when, and how it
+    was measured (judge/memory_facts.py worker_peak())."""
+    command = server.get('command') or server.get('kind')
+    pid = ' (pid %s)' % peak['pid'] if peak.get('pid') is not None else ''
+    at = when(peak['at']) if peak.get('at') else 'an unknown time'
+    where = {'kill': 'the size a %s process%s reached when the kernel killed it at %s' % (command, pid, at),
+             'watch': 'the size a %s worker%s reached during the watch, at %s' % (command, pid, at),
+             'dump': 'the size of a %s process on average (%d of them) in the kernel\'s task dump of the kill at %s'
+                     % (command, peak.get('count') or 0, at),
+             'history': 'the size a %s process%s had at the run of %s' % (command, pid, at)}[peak['source']]
+    if peak['measure'] == 'pss':
+        return where + ' (its PSS)'
+    if peak['measured'] != peak['bytes']:
+        shared = peak['measured'] - peak['bytes']
+        return where + ' (its RSS %s less the %s the workers share)' % (human(peak['measured']), human(shared))
+    return where + ' (its RSS)'
 
 
 def _heap_advice(server, total, cgroup):
@@ -509,10 +634,21 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
             % (group['count'], human(per), group['measure'].upper()), size=group['memory'])
     for server in app_servers or []:
         fit, count, private = server.get('workers_that_fit'), server.get('workers') or 0, server.get('private_per_worker')
-        if fit is not None and count > 1 and fit < count:
+        peak, at_peak = server.get('peak'), server.get('workers_that_fit_at_peak')
+        setting = _WORKER_SETTING.get(server['kind'], 'its workers')
+        shared = ' (+%s shared)' % human(server['shared']) if server.get('shared') else ''
+        if peak and at_peak is not None and count > 1 and at_peak < count:
+            # a worker's idle size fits more than a heavy request leaves room for: the budget is the peak's
+            detail = '%d workers x %s private%s; %d fit at %s idle, %d at %s, %s, with %s%% kept free: set %s to %d' % (
+                count, human(private), shared, fit, human(private), at_peak, human(peak['bytes']),
+                peak_basis(server, peak), _num(policy['available_warning_pct']), setting, max(1, at_peak))
+            fit, private = at_peak, peak['bytes']
+        elif fit is not None and count > 1 and fit < count:
             detail = '%d workers x %s private%s; %d fit with %s%% kept free: set %s to %d' % (
-                count, human(private), ' (+%s shared)' % human(server['shared']) if server.get('shared') else '',
-                fit, _num(policy['available_warning_pct']), _WORKER_SETTING.get(server['kind'], 'its workers'), max(1, fit))
+                count, human(private), shared, fit, _num(policy['available_warning_pct']), setting, max(1, fit))
+        else:
+            fit = None
+        if fit is not None:
             if server.get('preload_saves'):
                 detail += '; preloading the app would share about %s' % human(server['preload_saves'])
             recycle = _RECYCLE.get(server['kind'])
@@ -547,9 +683,9 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
         else:
             detail = ('no early OOM killer runs: run one (earlyoom, or systemd-oomd on cgroup v2) that acts at a '
                       'threshold and prefers the app\'s workers over sshd and the database')
-        lru = (guard or {}).get('mglru')
-        if lru and not lru.get('min_ttl_ms'):
-            detail += '; this kernel has MGLRU: /sys/kernel/mm/lru_gen/min_ttl_ms (1000) makes it kill instead of thrashing'
+        said = mglru_said((guard or {}).get('mglru'), stalls)
+        if said:
+            detail += '; ' + said
         add('guard', 'Kill early instead of stalling' if stalls else 'Protect %s from the OOM killer' % ', '.join(protected),
             detail, role='oom_guard')
     # 6. refactor

@@ -29,7 +29,7 @@ from .kernel import machine_identity
 from .oom import attribute, collect_oom_history, read_log_tail, stamp_epoch
 from .processes import group_processes, growth
 from .top import TOP_ENV, parse_top, restore_commands, run_top
-from .watch import biggest_commands, read_available, read_vmstat, watch
+from .watch import biggest_commands, biggest_workers, read_available, read_vmstat, watch
 from ..units import human, is_count
 
 C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
@@ -333,7 +333,10 @@ def collect(options, run, which, sleep=time.sleep):
         collector.gaps.append('/proc/pressure/memory: %s' % pressure['unavailable'])
         pressure = None
     container = in_container()
-    cgroup = collector.parsed('the memory cgroup', read_cgroup_memory, '/', None, container)
+    # On a whole host the figures are the machine's, or those of a limit that binds every process
+    # holding memory: not the cgroup of the SSH session this reading runs in (read_cgroup_memory).
+    workload = None if container else [p['pid'] for p in processes if isinstance(p.get('pid'), int) and p.get('res')]
+    cgroup = collector.parsed('the memory cgroup', read_cgroup_memory, '/', None, container, workload)
     overcommit = collector.read('/proc/sys/vm/overcommit_memory')
     btime = boot_time()
     history = {'sources': [], 'events': [], 'incomplete': [], 'unverified': []}
@@ -351,7 +354,8 @@ def collect(options, run, which, sleep=time.sleep):
     if options['watch_seconds'] > 0:  # the worst moment of a while, not only this one
         page = os.sysconf('SC_PAGE_SIZE')
         watched = watch(options['watch_seconds'], options['watch_interval'], read_available(cgroup), read_vmstat,
-                        lambda: biggest_commands(page_size=page), sleep=sleep, page_size=page)
+                        lambda: biggest_commands(page_size=page), sleep=sleep, page_size=page,
+                        workers=biggest_workers(servers, page_size=page))
     remaining = options['sample_seconds'] - (time.time() - start)
     if remaining > 0:
         sleep(remaining)
