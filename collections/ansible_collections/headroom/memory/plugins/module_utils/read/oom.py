@@ -588,6 +588,55 @@ def journal_postmortems(run, events, btime=None, page_size=4096, limit=JOURNAL_P
                 break
 
 
+# What journalctl prints when it cannot --grep, by release (its exit status is 1 in each case, as when
+# nothing matched): glibc getopt_long "journalctl: unrecognized option '--grep'" (systemd < 237; < 236
+# stops first at "--output-fields=..."); journalctl.c parse_argv() "Compiled without pattern matching
+# support" (237-251 built without PCRE2); src/journal/pcre2-dlopen.c "PCRE2 support is not installed:
+# <dlerror>" (247-251, libpcre2-8.so.0 missing); src/shared/pcre2-util.c "PCRE2 support is not compiled
+# in." (252+ built without). 252+ with the library missing says nothing at all (dlfcn-util.c
+# dlopen_many_sym_or_warn_sentinel() logs it at debug level only): exit 1, no output, exactly as a grep
+# that matched nothing, which :func:`journal_has_kernel_lines` tells apart.
+_GREP_UNSUPPORTED = ('unrecognized option', 'invalid option', 'Compiled without pattern matching',
+                     'PCRE2 support is not')
+
+
+def grep_answer(rc, error):
+    """What ``journalctl --grep`` meant by an answer with nothing on stdout: 'nothing' (exit 1, or 0, and
+    not a word on stderr: nothing matched, or one of the silent failures journal_has_kernel_lines() rules
+    out), 'unsupported' (this journalctl cannot --grep: _GREP_UNSUPPORTED) or 'failed' (anything else)."""
+    error = error or ''
+    if any(words in error for words in _GREP_UNSUPPORTED):
+        return 'unsupported'
+    if rc in (0, 1) and not error.strip():
+        return 'nothing'
+    return 'failed'
+
+
+def grep_probe_command():
+    """The newest one of the journal's kernel lines, through --grep with a pattern every line matches:
+    it prints a line only when --grep works on this journalctl and the journal (that this user can read)
+    holds the kernel's lines. journalctl with -q says nothing on stderr when it finds no journal file
+    (journal-util.c journal_access_check_and_warn: "No journal files were found." only without -q) nor
+    when the user may read only its own journal; both then exit 1 on --grep, like a search that found
+    nothing. -n 1: systemd 247 applies it before --grep (the last line, matched), 252+ searches backwards
+    until one line is printed."""
+    return ['journalctl', '--no-pager', '-q', '-o', 'json', '--output-fields=_TRANSPORT', '-n', '1',
+            '--grep', '^', '_TRANSPORT=kernel']
+
+
+def journal_has_kernel_lines(run, tried):
+    """Whether :func:`grep_probe_command` prints a kernel line (what it answered goes to ``tried``)."""
+    argv = grep_probe_command()
+    try:
+        rc, out, err = run(argv)
+    except OSError as exc:
+        rc, out, err = None, '', str(exc)
+    found = rc == 0 and '"_TRANSPORT"' in out
+    tried.append({'argv': argv, 'rc': rc, 'error': (err or '').strip()[:300], 'empty': not out.strip(),
+                  'probe': True, 'found': found})
+    return found
+
+
 def _kept(stats, source, incomplete):
     if stats.get('dropped'):
         incomplete.append('%s: %d older kill(s) not kept (only the newest %d are)' % (source, stats['dropped'], MAX_EVENTS))
@@ -634,14 +683,24 @@ def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES, btime=N
 
     for command in commands[:2]:
         out = attempt(command)
+        if out is None and command is commands[0]:
+            grep = grep_answer(tried[-1]['rc'], tried[-1]['error'])
+            tried[-1]['grep'] = grep
+            if grep == 'nothing' and journal_has_kernel_lines(run, tried):
+                # --grep works on a journal that holds the kernel's lines, and none was a kill
+                del tried[-2:]
+                return {'sources': [' '.join(command['argv'])], 'events': [], 'tried': tried,
+                        'incomplete': incomplete, 'unverified': []}
+            continue
         if out is not None:
             stats = {}
             events = parse_oom_log(out, page_size, command['origin'], MAX_EVENTS, stats)
             del out
             _kept(stats, command['argv'][0], incomplete)
             if command is commands[1]:
-                incomplete.append('journalctl without --grep: only the last %d kernel lines of this boot'
-                                  % JOURNAL_LINES)
+                why = next((t['error'] for t in tried if t.get('grep') == 'unsupported'), None)
+                incomplete.append('journalctl without --grep%s: only the last %d kernel lines of this boot'
+                                  % (' (%s)' % why if why else '', JOURNAL_LINES))
             else:
                 journal_postmortems(run, events, btime, page_size)
             return {'sources': [' '.join(command['argv'])], 'events': events,
