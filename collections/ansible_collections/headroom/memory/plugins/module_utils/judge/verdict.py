@@ -261,8 +261,12 @@ def audit(facts, policy=None):
     for service in (facts.get('app_deaths') or {}).get('services') or []:
         if service['recent']:
             linked = service['oom_killed']
-            reason('warning', 'app_deaths', '%s lost %d %s worker(s) to SIGKILL %s%s%s' % (
-                service['service'], service['recent'], service['server'], judged,
+            # systemd's own line is about the unit's main process, not a worker its master respawns
+            lost = ('the main process of %s was killed by SIGKILL %d time(s)' % (service['service'], service['recent'])
+                    if service['server'] == 'systemd' else
+                    '%s lost %d %s worker(s) to SIGKILL' % (service['service'], service['recent'], service['server']))
+            reason('warning', 'app_deaths', '%s %s%s%s' % (
+                lost, judged,
                 ', the last at %s' % when(service['last']) if service['last'] else '',
                 ' (%d of %d seen in the kernel\'s OOM log)' % (linked, service['lost']) if linked else
                 ' (none in the kernel\'s OOM log: killed by something else, or the log is incomplete)'))
