@@ -364,8 +364,25 @@ def last_picture(postmortem, commands=3):
                      + (' (killed)' if victim['pid'] in task['pids'] else '') for task in tasks)
     at = ' at %s' % when(entry['epoch']) if entry.get('epoch') else ''
     within = entry['cgroup'] if entry.get('scope') == 'cgroup' and entry.get('cgroup') else 'the host'
-    return 'when the OOM killer last struck%s, in %s, the most %s was held by %s (%d task(s) listed)' % (
-        at, within, 'anonymous memory' if anon else 'memory (RSS)', held, entry['task_count'])
+    swapped = swap_words(entry.get('memory')) if entry.get('scope') == 'global' else None
+    return 'when the OOM killer last struck%s, in %s, the most %s was held by %s (%d task(s) listed)%s' % (
+        at, within, 'anonymous memory' if anon else 'memory (RSS)', held, entry['task_count'],
+        '; %s' % swapped if swapped else '')
+
+
+def swap_words(memory):
+    """The machine's swap at a system-wide kill, from the report's own lines (Free swap, Total swap, pages in
+    swap cache), in words: 'swap 4.0 GiB of 4.0 GiB used (full), 12.0 MiB in the swap cache', 'no swap'; None
+    when the report did not say (a cgroup's report, or a log that kept only the kill's lines)."""
+    total, free = (memory or {}).get('swap_total'), (memory or {}).get('swap_free')
+    if total is None or free is None:
+        return None
+    if not total:
+        return 'no swap'
+    used = max(0, total - free)
+    cache = memory.get('swap_cache')
+    return 'swap %s of %s used%s%s' % (human(used), human(total), ' (full)' if 100.0 * free / total < 1 else '',
+                                        ', %s in the swap cache' % human(cache) if cache else '')
 
 
 def _held(command, count, size):

@@ -13,7 +13,7 @@ JSON it came from.
 
 from html import escape
 
-from ..judge.verdict import when
+from ..judge.verdict import swap_words, when
 from ..units import human
 from .history import duration, rate, when_read
 from .records import NO_HOSTS, VERDICTS
@@ -510,6 +510,8 @@ def _postmortem(record):
         where = entry.get('cgroup') if entry.get('scope') == 'cgroup' else entry.get('scope')
         parts = ', '.join('%s %s' % (name, human(memory[name])) for name in ('anon', 'file', 'shmem', 'slab', 'swap')
                           if memory.get(name) is not None)
+        swapped = swap_words(memory)
+        parts = '; '.join(part for part in (parts, swapped) if part)
         limit = ('; the limit <span data-bytes="%s">%s</span>' % (_num(memory['limit']), human(memory['limit']))
                  if memory.get('limit') else '')
         rows = ''.join(
