@@ -241,10 +241,15 @@ def audit(facts, policy=None):
     # kills since the previous run when the history has one within the window, else in the window
     judged = ('since the last run (%s)' % when(oom['since_previous_run']) if oom.get('judged_since_run')
               else 'in the last %s h' % _num(oom['window_hours']))
+    # the early OOM killers' kills beside the kernel's: who killed, since the fix differs (a guard too eager)
+    early = sorted((killer, count) for killer, count in (oom.get('by_killer') or {}).items() if killer != 'kernel' and count)
+    killers = ('; by killer: %s' % ', '.join(['the kernel %d' % (oom['by_killer'].get('kernel') or 0)]
+                                             + ['%s %d' % item for item in early]) if early else '')
     if oom_kills >= policy['oom_kills_warning']:
         undated = ' (%d with no time: no kernel log line dates them)' % oom['undated'] if oom['undated'] else ''
-        reason('warning', 'oom_kills', 'the OOM killer has killed %d process(es) %s%s%s%s'
-               % (oom_kills, judged, victims, last, undated))
+        reason('warning', 'oom_kills', '%s %d process(es) %s%s%s%s%s'
+               % ('the OOM killers have killed' if early else 'the OOM killer has killed', oom_kills, judged, victims,
+                  last, undated, killers))
     elif oom['kills']:
         reason('ok', 'oom_kills_past', 'no OOM kill %s; %d before%s%s' % (judged, oom['kills'], victims, last))
     if oom['kills'] is not None and oom['incomplete']:
@@ -381,8 +386,8 @@ def swap_words(memory):
         return 'no swap'
     used = max(0, total - free)
     cache = memory.get('swap_cache')
-    return 'swap %s of %s used%s%s' % (human(used), human(total), ' (full)' if 100.0 * free / total < 1 else '',
-                                        ', %s in the swap cache' % human(cache) if cache else '')
+    full = ' (full)' if 100.0 * free / total < 1 else ''
+    return 'swap %s of %s used%s%s' % (human(used), human(total), full, ', %s in the swap cache' % human(cache) if cache else '')
 
 
 def _held(command, count, size):

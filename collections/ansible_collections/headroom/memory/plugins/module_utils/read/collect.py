@@ -229,6 +229,14 @@ class Collector(object):
         return deaths
 
 
+def early_counts(events):
+    """{killer: kills} of the early OOM killers' events."""
+    counts = {}
+    for event in events:
+        counts[event['killer']] = counts.get(event['killer'], 0) + 1
+    return counts
+
+
 def in_scope(events, cgroup, container, cid):
     """(the kills of this host's scope, how many kernel kills could not be attributed).
 
@@ -244,6 +252,9 @@ def in_scope(events, cgroup, container, cid):
     kept, unknown = [], 0
     scope = (cgroup or {}).get('scope')
     for event in events:
+        if event.get('killer', 'kernel') != 'kernel':
+            kept.append(event)  # an early OOM killer's line in this journal: a daemon of this container's
+            continue
         mine = attribute(event, scope, cid)
         if mine or (mine is None and event['pid'] is None and event['unit']):
             kept.append(event)
@@ -345,6 +356,9 @@ def collect(options, run, which, sleep=time.sleep):
     # a kill counts when the kernel's own record holds it; lines anyone could have written are kept apart
     unconfirmed = [event for event in events if not event['trusted']]
     events = [event for event in events if event['trusted']]
+    # the kernel's own kills (its oom_kill counter counts them too) apart from the early OOM killers'
+    kernel = [event for event in events if event.get('killer', 'kernel') == 'kernel']
+    early = [event for event in events if event.get('killer', 'kernel') != 'kernel']
     deaths, death_sources = collector.app_deaths(options['app_since']) if options['oom_history'] else ([], [])
     link(deaths, events)
     watched = None
@@ -384,9 +398,11 @@ def collect(options, run, which, sleep=time.sleep):
         'oom_incomplete': history['incomplete'],
         'oom_unattributed': unattributed,
         'oom_events': events[-options['oom_events_limit']:] if options['oom_events_limit'] else [],
-        'oom_events_count': len(events),
+        'oom_events_count': len(kernel),
         # when each kill happened, for the verdict's window (a busy host's thousand kills: 20 KB)
-        'oom_epochs': sorted(e['epoch'] for e in events if e.get('epoch') is not None)[-10000:],
+        'oom_epochs': sorted(e['epoch'] for e in kernel if e.get('epoch') is not None)[-10000:],
+        'oom_early': {'count': early_counts(early),
+                      'epochs': sorted(e['epoch'] for e in early if e.get('epoch') is not None)[-10000:]},
         'now': time.time(),
         'oom_victims': sorted(set(e['comm'] for e in events if e.get('comm')))[:VICTIMS_SHIPPED],
         'oom_unconfirmed': unconfirmed[-options['oom_events_limit']:] if options['oom_events_limit'] else [],

@@ -18,7 +18,8 @@ import time as _time
 
 from ..units import KIB
 from .kernel import stands_for_machine
-from .log_prefix import JOURNAL_FIELDS, journal_record, parser
+from .early_oom import feed as early_feed, new_state as early_state
+from .log_prefix import EARLY_KILLERS, JOURNAL_FIELDS, KILLER_UNITS, journal_record, parser
 from .oom_dump import Dump
 
 
@@ -50,8 +51,9 @@ _UNIT_KERNEL = re.compile(r'^(?P<unit>\S+): The kernel OOM killer killed some pr
 _CONSTRAINTS = {'CONSTRAINT_NONE': 'global', 'CONSTRAINT_MEMCG': 'cgroup',
                 'CONSTRAINT_CPUSET': 'cpuset', 'CONSTRAINT_MEMORY_POLICY': 'mempolicy'}
 
-# cheap test before any regex: a line without these cannot be an OOM line
-_HINTS = ('oom', 'Out of memory', 'Killed process', 'Kill process', 'Task in ', 'OOM killer')
+# cheap test before any regex: a line without these cannot be an OOM line (an early OOM killer's line
+# carries its name in its prefix or its journal fields: earlyoom and systemd-oomd hold 'oom')
+_HINTS = ('oom', 'Out of memory', 'Killed process', 'Kill process', 'Task in ', 'OOM killer', 'nohang')
 
 
 def _kib(text):
@@ -59,12 +61,12 @@ def _kib(text):
 
 
 def _new_event(time, uptime, trusted):
-    return {'time': time, 'uptime': uptime, 'pid': None, 'comm': None, 'uid': None,
+    return {'killer': 'kernel', 'time': time, 'uptime': uptime, 'pid': None, 'comm': None, 'uid': None,
             'total_vm': None, 'anon_rss': None, 'file_rss': None, 'shmem_rss': None,
             'pgtables': None, 'oom_score_adj': None, 'score': None, 'constraint': None,
             'memcg': None, 'task_memcg': None, 'invoked_by': None, 'gfp_mask': None,
             'order': None, 'unit': None, 'unit_result': None, 'slices': [], 'reaped': False,
-            'source_lines': 0, 'cut': False, 'postmortem': None, 'trusted': trusted}
+            'source_lines': 0, 'cut': False, 'postmortem': None, 'trusted': trusted, 'unit_failed_at': None}
 
 
 def _iter_lines(source):
@@ -144,8 +146,12 @@ def _unit_line(events, match, time, uptime, trusted, seen, last_touched):
         events.append(target)
     else:
         target = None
+        # the kernel's kill raised the unit's memory.events oom_kill; "Failed with result 'oom-kill'"
+        # also follows systemd-oomd's kill of the unit (service.c service_notify_cgroup_oom_event)
+        killers = ('kernel', 'systemd-oomd') if match.re is _UNIT_FAILED else ('kernel',)
         for event in reversed(events[-8:]):
-            if event['unit'] == unit or (event['unit'] is None and _unit_matches(event, unit)):
+            if event['killer'] in killers and (
+                    event['unit'] == unit or (event['unit'] is None and _unit_matches(event, unit))):
                 target = event
                 break
         if target is None:
@@ -154,6 +160,7 @@ def _unit_line(events, match, time, uptime, trusted, seen, last_touched):
         target['unit'] = unit
         if match.re is _UNIT_FAILED:
             target['unit_result'] = 'oom-kill'
+            target['unit_failed_at'] = time
     target['source_lines'] += 1
     return seen
 
@@ -192,6 +199,7 @@ def parse_oom_log(source, page_size=4096, origin=None, keep=None, stats=None):
 
     seen = 0  # OOM lines so far: how close a systemd line is to the kill it reports
     last_touched = -100
+    early = early_state()
     for raw in _iter_lines(source):
         if not hinted(raw):
             if dump is not None:  # inside a report: its dump and memory lines name no OOM
@@ -207,6 +215,11 @@ def parse_oom_log(source, page_size=4096, origin=None, keep=None, stats=None):
         if keep is not None and len(events) > 2 * keep:
             dropped += len(events) - keep
             del events[:len(events) - keep]
+        if writer in EARLY_KILLERS:  # an early OOM killer's own line: its words, whatever the hints
+            when = float(uptime) if uptime else None
+            if early_feed(events, early, writer, message, stamp or uptime, when, trusted, _new_event):
+                seen += 1
+            continue
         if not any(hint in message for hint in _HINTS):  # the hint was in the prefix or a field
             if dump is not None and writer == 'kernel':
                 dump.feed(message)
@@ -215,6 +228,9 @@ def parse_oom_log(source, page_size=4096, origin=None, keep=None, stats=None):
         time = stamp or uptime
         uptime = float(uptime) if uptime else None
         if writer == 'systemd':
+            if early_feed(events, early, writer, message, time, uptime, trusted, _new_event):
+                last_touched = seen
+                continue
             match = (_UNIT_KILLED.match(message) or _UNIT_KERNEL.match(message)
                      or _UNIT_FAILED.match(message))
             if match:
@@ -344,9 +360,17 @@ MAX_EVENTS = 10000
 DUMP_LINES = 65536
 
 
-# Lines the commands must keep: the kernel's kill lines and systemd's unit lines.
+# Lines the commands must keep: the kernel's kill lines and systemd's unit lines, and the early OOM
+# killers' (early_oom's forms: earlyoom's "sending SIG..", "Killing process", what follows a kill and
+# what made it act; systemd-oomd's "Killed /..", "Marked /..", 247's trigger lines and PID 1's "systemd-oomd
+# killed"; nohang's victim status and "Sending SIG.. to the victim"). The daemons' words are read only
+# from the daemons' own units (log_prefix), so anything they match elsewhere is skipped.
 OOM_PATTERN = ("invoked oom-killer|Out of memory|Killed process|oom-kill|oom_reaper|"
-               "killed as a result of limit|killed by the OOM killer|kernel OOM killer")
+               "killed as a result of limit|killed by the OOM killer|kernel OOM killer|"
+               "systemd-oomd killed|sending SIG|Killing process|exited after|did not exit|kill failed|dryrun|"
+               "ow [Mm]emory! [Aa]t or below|Killed /|Marked /|Memory pressure for|Swap used|"
+               "Victim status|PID: +[0-9]+, name:|Vm, MiB:|cgroup_v2:|Sending SIG|Selected process died|"
+               "Cannot send a signal")
 # journalctl without --grep prints every kernel line: keep the last ones only
 JOURNAL_LINES = 20000
 # --grep keeps a kill's own lines, not its task dump: the newest kills' reports are read again, each
@@ -378,10 +402,11 @@ def oom_log_commands(since=None):
         # user can write out (_TRANSPORT and _PID are journald's own fields); JSON carries them
         # and the facility, so that each line is judged by who wrote it, not by what it says.
         {'argv': ['journalctl', '--no-pager', '-q'] + _JSON + window
-         + ['--grep', OOM_PATTERN, '_TRANSPORT=kernel', '+', '_PID=1'],
+         + ['--grep', OOM_PATTERN, '_TRANSPORT=kernel', '+', '_PID=1']
+         + [word for unit in KILLER_UNITS for word in ('+', '_SYSTEMD_UNIT=' + unit)],
          'origin': 'journal',
-         'reason': 'persistent journal, all boots, kernel lines plus systemd unit results; '
-                   '--grep needs systemd 237+ built with pcre2'},
+         'reason': 'persistent journal, all boots, kernel lines plus systemd unit results and the early OOM '
+                   'killers\' own lines; --grep needs systemd 237+ built with pcre2'},
         # Without --output-fields, JSON would print every field of 20000 lines: the short format,
         # and the ident "kernel", which only the kernel (or root writing /dev/kmsg) has here.
         {'argv': ['journalctl', '--no-pager', '-q', '-o', 'short-iso', '-k', '-n', str(JOURNAL_LINES)]

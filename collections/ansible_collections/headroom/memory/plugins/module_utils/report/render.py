@@ -449,6 +449,13 @@ def _processes(record):
             % (min(len(processes), _PROCESS_ROWS), rows))
 
 
+def _victim_size(event):
+    """(what, bytes) of a victim: the kernel's anon-rss, or the RSS an early OOM killer printed."""
+    if (event.get('killer') or 'kernel') == 'kernel':
+        return 'anon-rss', event.get('anon_rss')
+    return 'RSS (as %s printed it)' % event['killer'], event.get('rss')
+
+
 def _oom(record):
     oom = record.get('oom')
     if not oom:
@@ -467,6 +474,11 @@ def _oom(record):
     head = ('<h3>OOM kills</h3><p class="note" data-oom-kills="%s"><b>%s</b> kill(s) known%s; %s</p>'
             % (_num(kills), _e(kills), when_text, 'history from %s' % _e(sources) if sources else
                'no kernel log could be read to say which processes'))
+    early = [(killer, count) for killer, count in sorted((oom.get('by_killer') or {}).items()) if killer != 'kernel' and count]
+    if early:  # the early OOM killers' own kills, which the kernel's counter never counts
+        head += '<p class="note" data-oom-killers="%s">by killer: the kernel %s, %s</p>' % (
+            _e(','.join(killer for killer, _count in early)), _e((oom.get('by_killer') or {}).get('kernel') or 0),
+            ', '.join('%s %s' % (_e(killer), _e(count)) for killer, count in early))
     if oom.get('by_cgroup'):
         head += '<p class="note">counted by cgroup: %s</p>' % ', '.join(
             '<code>%s</code> %s' % (_e(item['cgroup']), _e(item['oom_kill'])) for item in oom['by_cgroup'])
@@ -479,16 +491,17 @@ def _oom(record):
                         for source in unconfirmed.get('sources') or [{'note': 'their source cannot tell who wrote them'}])
     if not events:
         return head
-    rows = ''.join('<tr><td class="mono">%s</td><td class="num">%s</td><td><code>%s</code></td><td class="num" '
-                   'title="%s">%s</td><td>%s</td><td class="mono">%s</td></tr>'
-                   % (_e(when(ev['epoch']) if ev.get('epoch') else ev.get('time') or ev.get('uptime')), _e(ev.get('pid')), _e(ev.get('comm')),
-                      _e(_bytes_title('anon-rss', ev.get('anon_rss'))),
-                      human(ev.get('anon_rss')) if ev.get('anon_rss') is not None else '',
-                      _e(ev.get('constraint')), _e(ev.get('task_memcg') or ev.get('memcg') or ev.get('unit')))
+    rows = ''.join('<tr data-killer="%s"><td class="mono">%s</td><td>%s</td><td class="num">%s</td><td><code>%s</code></td>'
+                   '<td class="num" title="%s">%s</td><td>%s</td><td class="mono">%s</td></tr>'
+                   % (_e(ev.get('killer') or 'kernel'),
+                      _e(when(ev['epoch']) if ev.get('epoch') else ev.get('time') or ev.get('uptime')),
+                      _e(ev.get('killer') or 'kernel'), _e(ev.get('pid')), _e(ev.get('comm')),
+                      _e(_bytes_title(*_victim_size(ev))), human(_victim_size(ev)[1]) if _victim_size(ev)[1] is not None else '',
+                      _e(ev.get('constraint') or ev.get('signal')), _e(ev.get('task_memcg') or ev.get('memcg') or ev.get('unit')))
                    for ev in events[:_OOM_ROWS])
     more = len(events) - _OOM_ROWS
-    return (head + '<table class="oom"><thead><tr><th>when</th><th class="num">pid</th><th>killed</th>'
-            '<th class="num">anon RSS</th><th>constraint</th><th>cgroup / unit</th></tr></thead><tbody>%s</tbody>'
+    return (head + '<table class="oom"><thead><tr><th>when</th><th>killer</th><th class="num">pid</th><th>killed</th>'
+            '<th class="num">size</th><th>constraint / signal</th><th>cgroup / unit</th></tr></thead><tbody>%s</tbody>'
             '</table>%s' % (rows, '<p class="note">%d older in the JSON report</p>' % more if more > 0 else ''))
 
 
