@@ -471,3 +471,9 @@ def test_grep_answers():
     assert oom.grep_answer(1, 'Failed to open journal: Permission denied') == 'failed'
     assert oom.grep_answer(None, 'journalctl: not installed') == 'failed'
     assert oom.grep_answer(1, 'Compiled without pattern matching support') == 'unsupported'
+
+
+def test_the_spelled_out_hint_test_is_the_hints():
+    for hint in oom._HINTS:
+        assert oom._hinted('x %s y' % hint)
+    assert not oom._hinted('docker0: port 2(veth1a2b3c4) entered forwarding state')

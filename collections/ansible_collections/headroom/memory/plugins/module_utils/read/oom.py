@@ -56,6 +56,13 @@ _CONSTRAINTS = {'CONSTRAINT_NONE': 'global', 'CONSTRAINT_MEMCG': 'cgroup',
 _HINTS = ('oom', 'Out of memory', 'Killed process', 'Kill process', 'Task in ', 'OOM killer', 'nohang')
 
 
+def _hinted(text):
+    """Whether ``text`` holds one of _HINTS: spelled out, it costs a log's every line 40% less than any()
+    over the tuple (bench/bench_oom_parse.py)."""
+    return ('oom' in text or 'Out of memory' in text or 'Killed process' in text or 'Kill process' in text
+            or 'Task in ' in text or 'OOM killer' in text or 'nohang' in text)
+
+
 def _kib(text):
     return None if text is None else int(text.replace(',', '')) * KIB
 
@@ -105,7 +112,7 @@ def _reader(origin):
     if origin == 'journal':
         def hinted(raw):
             # a message that is not printable UTF-8 comes as an array of bytes: read it to know
-            return any(hint in raw for hint in _HINTS) or _BYTES_MESSAGE.search(raw) is not None
+            return _hinted(raw) or _BYTES_MESSAGE.search(raw) is not None
 
         def read(raw):
             return journal_record(raw) or (None, None, None, '')
@@ -127,7 +134,7 @@ def _reader(origin):
         return writer, stamp, uptime, line[end:]
 
     def hinted(raw):
-        return any(hint in raw for hint in _HINTS)
+        return _hinted(raw)
     return read, hinted
 
 
@@ -220,7 +227,7 @@ def parse_oom_log(source, page_size=4096, origin=None, keep=None, stats=None):
             if early_feed(events, early, writer, message, stamp or uptime, when, trusted, _new_event):
                 seen += 1
             continue
-        if not any(hint in message for hint in _HINTS):  # the hint was in the prefix or a field
+        if not _hinted(message):  # the hint was in the prefix or a field
             if dump is not None and writer == 'kernel':
                 dump.feed(message)
             continue
