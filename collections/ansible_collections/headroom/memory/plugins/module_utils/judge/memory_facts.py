@@ -180,6 +180,9 @@ def oom_facts(collected, policy, previous=None):
         'complete': not incomplete,
         'incomplete': incomplete,
         'events': collected['oom_events'],
+        'judged_from': start,
+        # units systemd stopped after an OOM kill (read/unit_stops.py), with what became of them
+        'unit_stops': list(collected.get('unit_stops') or []),
         'unconfirmed': {'count': collected.get('oom_unconfirmed_count') or 0,
                         'events': list(collected.get('oom_unconfirmed') or []),
                         'sources': list(collected.get('oom_unverified') or [])},

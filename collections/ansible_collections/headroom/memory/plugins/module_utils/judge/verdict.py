@@ -276,6 +276,11 @@ def audit(facts, policy=None):
                 ' (%d of %d seen in the kernel\'s OOM log)' % (linked, service['lost']) if linked else
                 ' (none in the kernel\'s OOM log: killed by something else, or the log is incomplete)'))
 
+    for stop in oom.get('unit_stops') or []:
+        level = unit_stop_level(stop, oom.get('judged_from'))
+        if level:
+            reason(level, 'unit_stopped', unit_stop_words(stop))
+
     meminfo = facts.get('meminfo') or {}
     sunreclaim = meminfo.get('SUnreclaim')
     if sunreclaim and total and 100.0 * sunreclaim / memory['total'] >= policy['slab_unreclaimable_warning_pct']:
@@ -319,6 +324,8 @@ def audit(facts, policy=None):
                                  oom_kills, policy, facts.get('instance_type'), growing,
                                  swap_total, facts.get('cgroup'), stall, facts.get('app_servers'), facts.get('guard'),
                                  protected, facts.get('instance_sizes'))
+    recommendations = _with_unit_policy(recommendations, [stop for stop in oom.get('unit_stops') or []
+                                                          if unit_stop_level(stop, oom.get('judged_from'))])
     result = {
         'verdict': verdict,
         'reasons': reasons,
@@ -334,6 +341,85 @@ def audit(facts, policy=None):
     }
     result['lines'] = lines(result)
     return result
+
+
+def unit_stop_level(stop, judged_from):
+    """'critical' for a unit still down after systemd stopped it on an OOM kill (the site is gone), 'warning'
+    for one stopped since the judged start (``judged_from``: the previous run or the OOM window), else None."""
+    if stop.get('still_down'):
+        return 'critical'
+    if judged_from is None or (stop.get('at') or 0) >= judged_from:
+        return 'warning'
+    return None
+
+
+def _span(seconds):
+    """'12 s', '4.5 min', '3.2 h'."""
+    if seconds < 120:
+        return '%s s' % _num(round(seconds, 1))
+    if seconds < 7200:
+        return '%s min' % _num(round(seconds / 60.0, 1))
+    return '%s h' % _num(round(seconds / 3600.0, 1))
+
+
+def unit_stop_words(stop):
+    """'gunicorn.service was stopped by systemd at T after the OOM killer took one of its processes (gunicorn,
+    pid N; OOMPolicy=stop); it was down 10.4 s (restarted at T) ...'."""
+    state = stop.get('state') or {}
+    who = 'systemd-oomd' if stop.get('killer') == 'systemd-oomd' else 'the OOM killer'
+    victim = stop.get('victim') or {}
+    took = ('its main process' if stop.get('main_killed') else
+            'its processes' if who == 'systemd-oomd' else 'one of its processes')
+    named = '%s, pid %s' % (victim['command'], victim['pid']) if victim.get('pid') else ''
+    policy = '' if stop.get('main_killed') else 'OOMPolicy=%s' % (state.get('OOMPolicy') or 'stop, the default')
+    detail = '; '.join(part for part in (named, policy) if part)
+    text = '%s was stopped by systemd at %s after %s took %s%s' % (
+        stop['unit'], when(stop['at']), who, took, ' (%s)' % detail if detail else '')
+    if stop.get('still_down'):
+        text += '; it is still down%s (%s)' % (
+            ' (%s)' % _span(stop['down_seconds']) if stop.get('down_seconds') is not None else '',
+            ', '.join('%s=%s' % (key, state[key]) for key in ('ActiveState', 'Result', 'NRestarts', 'Restart') if key in state)
+            or 'systemd says nothing more')
+    elif stop.get('restarted_at') is not None:
+        text += '; it was down %s (restarted at %s%s)' % (
+            _span(stop['down_seconds']), when(stop['restarted_at']),
+            ', restart counter %s' % stop['restarts'] if stop.get('restarts') else '')
+    else:
+        text += '; whether it was restarted is not known (no journal line and no state of it)'
+    return text + '. Its memory.events went with its cgroup: its kills are counted from the log'
+
+
+def _with_unit_policy(recommendations, stops):
+    """The recommendation for units systemd stopped on an OOM kill (role ``unit_policy``), after the guard step:
+    for an app server whose master respawns its workers, OOMPolicy=continue with a Restart= policy; where the
+    unit's main process itself was killed, a Restart= policy."""
+    if not stops:
+        return recommendations
+    units = []
+    for stop in stops:
+        if stop['unit'] not in [unit for unit, _main, _state in units]:
+            units.append((stop['unit'], stop.get('main_killed'), stop.get('state') or {}))
+    workers = [unit for unit, main, _state in units if not main]
+    mains = [unit for unit, main, _state in units if main]
+    unrestarted = [unit for unit, _main, state in units if state.get('Restart') in (None, 'no')]
+    parts = []
+    if workers:
+        parts.append('%s: systemd stopped the whole unit when the kernel killed one of its processes (OOMPolicy=stop, '
+                     'the default): for an app server whose master respawns its workers (gunicorn, uWSGI, Celery, '
+                     'php-fpm), set OOMPolicy=continue so that the master stays and replaces the worker'
+                     % ', '.join(workers))
+    if mains:
+        parts.append('%s: its main process was killed, so no OOMPolicy keeps it' % ', '.join(mains))
+    parts.append('give %s a Restart= policy (Restart=on-failure) so that a stop brings it back in seconds, not when '
+                 'someone notices' % (', '.join(unrestarted) if unrestarted else 'each of them'))
+    rec = {'step': 'guard', 'title': 'Keep %s up after an OOM kill' % ', '.join(unit for unit, _main, _state in units),
+           'detail': '; '.join(parts), 'role': 'unit_policy', 'bytes': None}
+    after = max([index for index, other in enumerate(recommendations) if STEPS.index(other['step']) <= STEPS.index('guard')]
+                or [-1])
+    recommendations = recommendations[:after + 1] + [rec] + recommendations[after + 1:]
+    for rank, item in enumerate(recommendations, 1):
+        item['rank'] = rank
+    return recommendations
 
 
 def stalling(rates, pressure, oom_kills, policy):

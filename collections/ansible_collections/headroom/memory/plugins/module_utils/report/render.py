@@ -456,6 +456,34 @@ def _victim_size(event):
     return 'RSS (as %s printed it)' % event['killer'], event.get('rss')
 
 
+def _unit_stops(stops):
+    """The units systemd stopped after an OOM kill: when, which kill, how long they were down, or still are."""
+    if not stops:
+        return ''
+    rows = []
+    for stop in stops:
+        state = stop.get('state') or {}
+        victim = stop.get('victim') or {}
+        if stop.get('still_down'):
+            after = '<span class="status status-denied">still down</span>'
+        elif stop.get('restarted_at') is not None:
+            after = 'restarted at %s' % _e(when(stop['restarted_at']))
+        else:
+            after = 'not known'
+        rows.append('<tr data-unit="%s" data-down-seconds="%s"><td><code>%s</code></td><td class="mono">%s</td><td>%s</td>'
+                    '<td class="num">%s</td><td>%s</td><td>%s</td></tr>'
+                    % (_e(stop.get('unit')), _num(stop.get('down_seconds')), _e(stop.get('unit')), _e(when(stop['at'])),
+                       _e('%s took %s%s' % (stop.get('killer') or 'kernel', 'its main process' if stop.get('main_killed')
+                                            else 'a process', ' (%s, pid %s)' % (victim.get('command'), victim.get('pid'))
+                                            if victim.get('pid') else '')),
+                       _e('%s s' % stop['down_seconds'] if stop.get('down_seconds') is not None else ''), after,
+                       _e(', '.join('%s=%s' % (key, state[key]) for key in ('OOMPolicy', 'Restart', 'NRestarts') if key in state))))
+    return ('<h4>Units systemd stopped after an OOM kill</h4><p class="note">their cgroup, with its memory.events, went '
+            'with them: their kills are counted from the log</p><table class="oom"><thead><tr><th>unit</th><th>stopped</th>'
+            '<th>after</th><th class="num">down</th><th>since</th><th>policy</th></tr></thead><tbody>%s</tbody></table>'
+            % ''.join(rows))
+
+
 def _oom(record):
     oom = record.get('oom')
     if not oom:
@@ -489,6 +517,7 @@ def _oom(record):
         head += ''.join('<p class="note warn" data-oom-unconfirmed="%s">%s kill line(s) not judged: %s</p>'
                         % (_num(unconfirmed['count']), _e(unconfirmed['count']), _e(source.get('note')))
                         for source in unconfirmed.get('sources') or [{'note': 'their source cannot tell who wrote them'}])
+    head += _unit_stops(oom.get('unit_stops') or [])
     if not events:
         return head
     rows = ''.join('<tr data-killer="%s"><td class="mono">%s</td><td>%s</td><td class="num">%s</td><td><code>%s</code></td>'
@@ -848,6 +877,9 @@ def render_markdown(report, limit=MARKDOWN_HOSTS, link=None):
                 step += ' (role %s)' % _md_code(recs[0]['role'])
             if len(recs) > 1:
                 step += ', +%d more step(s)' % (len(recs) - 1)
+        down = [stop['unit'] for stop in ((record.get('oom') or {}).get('unit_stops') or []) if stop.get('still_down')]
+        if down:  # the site is gone: said beside the verdict, not only in the page
+            step += '; still down after an OOM kill: %s' % ', '.join(_md_code(unit) for unit in down[:3])
         fixed = record.get('remediation') or {}
         if fixed.get('status') in ('refused', 'failed', 'stopped'):
             step += '; remediation %s: %s' % (fixed['status'], _md(fixed.get('why'), cap=160))
