@@ -177,3 +177,16 @@ def test_the_reading_asks_systemctl_once_and_the_journal_for_the_newest_stops_on
     collector = collect.Collector(run, which=lambda name: None)
     assert [stop['still_down'] for stop in collector.unit_stops(events, [], at - 1000, at + 100)] == [False] * 8
     assert collector.gaps == []
+
+
+def test_a_transient_unit_still_failed_is_no_site_down_and_a_collected_one_is_gone():
+    """systemd-run's units (Transient=yes) are jobs: one still failed after its OOM kill is a stop to report, not a
+    critical host; one collected since (LoadState=not-found) is not down, it is gone."""
+    at = 1796700000.0
+    failed = {'hog.service': {'LoadState': 'loaded', 'ActiveState': 'failed', 'Result': 'oom-kill', 'Transient': 'yes'}}
+    found = unit_stops.stops([_stop_event('hog.service')], [], failed, {}, None, at + 60)
+    assert found[0]['still_down'] is True
+    result = audit(_facts(found, at + 60), merge_policy())
+    assert [r['level'] for r in result['reasons'] if r['signal'] == 'unit_stopped'] == ['warning']
+    gone = {'hog.service': {'LoadState': 'not-found', 'ActiveState': 'inactive'}}
+    assert unit_stops.stops([_stop_event('hog.service')], [], gone, {}, None, at + 60)[0]['still_down'] is False

@@ -345,8 +345,9 @@ def audit(facts, policy=None):
 
 def unit_stop_level(stop, judged_from):
     """'critical' for a unit still down after systemd stopped it on an OOM kill (the site is gone), 'warning'
-    for one stopped since the judged start (``judged_from``: the previous run or the OOM window), else None."""
-    if stop.get('still_down'):
+    for one stopped since the judged start (``judged_from``: the previous run or the OOM window), else None. A
+    transient unit (systemd-run: a job, not a service someone relies on) still down is judged as a stop."""
+    if stop.get('still_down') and (stop.get('state') or {}).get('Transient') != 'yes':
         return 'critical'
     if judged_from is None or (stop.get('at') or 0) >= judged_from:
         return 'warning'

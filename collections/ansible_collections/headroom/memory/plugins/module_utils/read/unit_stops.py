@@ -27,7 +27,7 @@ Pure parsing and deciding here; collect.py runs the commands.
 import json
 import re
 
-SHOW_PROPERTIES = ('Id', 'LoadState', 'ActiveState', 'SubState', 'Result', 'NRestarts', 'OOMPolicy', 'Restart',
+SHOW_PROPERTIES = ('Id', 'LoadState', 'ActiveState', 'SubState', 'Result', 'NRestarts', 'OOMPolicy', 'Restart', 'Transient',
                    'ActiveEnterTimestampMonotonic', 'InactiveEnterTimestampMonotonic')
 # units systemctl is asked about, and stopped units whose journal is read (one journalctl each)
 UNITS_SHOWN = 20
@@ -124,7 +124,7 @@ def parse_lifecycle(text, unit):
     return found
 
 
-_KEPT = ('ActiveState', 'SubState', 'Result', 'NRestarts', 'OOMPolicy', 'Restart')
+_KEPT = ('LoadState', 'ActiveState', 'SubState', 'Result', 'NRestarts', 'OOMPolicy', 'Restart', 'Transient')
 
 
 def _epoch_of(monotonic, btime):
@@ -161,7 +161,8 @@ def stops(events, deaths, shown, lifecycles, btime, now):
                 restarted_at = active
         later_stop = [e for e in events if e is not event and e.get('unit') == unit and e.get('unit_result') == 'oom-kill'
                       and (e.get('epoch_failed') or 0) > at]
-        still_down = (restarted_at is None and not later_stop
+        # down: loaded and not active now (a transient unit collected after it failed is gone, not down)
+        still_down = (restarted_at is None and not later_stop and state.get('LoadState') in (None, 'loaded')
                       and state.get('ActiveState') not in (None, 'active', 'reloading', 'activating'))
         main = [d for d in deaths or [] if d.get('server') == 'systemd' and d.get('unit') == unit
                 and d.get('kernel_pid') is not None and d.get('kernel_pid') == event.get('pid')]
