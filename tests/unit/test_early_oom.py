@@ -186,3 +186,23 @@ def test_unconfirmed_daemon_lines_in_a_syslog_file_are_not_counted(tmp_path, mon
         return 1, '', 'dmesg: read kernel buffer failed: Operation not permitted'
     history = oom.collect_oom_history(run)
     assert history['events'] and not [e for e in history['events'] if e['trusted']]
+
+
+def test_a_worker_earlyoom_killed_is_linked_to_earlyoom_not_to_the_kernel():
+    """gunicorn's own word on a worker killed by SIGKILL, and earlyoom's SIGKILL of that pid: the death is linked, and
+    the verdict says whose log saw it (not "the kernel's OOM log")."""
+    from ansible_collections.headroom.memory.plugins.module_utils.read import app_deaths
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import app_deaths as facts_of
+    kills = _kills(_journal_entry('sending SIGKILL to process 4711 uid 33 "gunicorn": oom_score 900, oom_score_adj 0, '
+                                  'VmRSS 700 MiB, cmdline "gunicorn: worker [app]"', 'earlyoom.service', 'earlyoom'), 'journal')
+    for kill in kills:
+        kill['epoch'] = oom.stamp_epoch(kill['time'])
+    said_by_gunicorn = '[2026-12-08 10:00:00 +0000] [4700] [ERROR] Worker (pid:4711) was sent SIGKILL! Perhaps out of memory?'
+    death = json.dumps({'MESSAGE': said_by_gunicorn, '_SYSTEMD_UNIT': 'gunicorn.service', '_PID': '4700',
+                        '__REALTIME_TIMESTAMP': '1796700000500000'})
+    deaths = app_deaths.link(app_deaths.parse_journal(death), kills)
+    assert (deaths[0]['kernel_pid'], deaths[0]['killer']) == (4711, 'earlyoom')
+    facts = facts_of({'app_deaths': deaths, 'app_death_sources': ['journal']}, 1796700000 - 60)
+    said = [r['message'] for r in audit({'memory': {'total': 8 << 30, 'available': 6 << 30}, 'app_deaths': facts},
+                                        merge_policy())['reasons'] if r['signal'] == 'app_deaths'][0]
+    assert said.endswith("(1 of 1 seen in the OOM killers' logs: earlyoom)")

@@ -248,9 +248,12 @@ def services(deaths, since=None):
     for death in deaths:
         key = (death['server'], death['unit'] or death['source'])
         entry = grouped.setdefault(key, {'server': death['server'], 'service': death['unit'] or death['source'],
-                                         'lost': 0, 'oom_killed': 0, 'recent': 0, 'first': None, 'last': None})
+                                         'lost': 0, 'oom_killed': 0, 'recent': 0, 'first': None, 'last': None,
+                                         'killers': []})
         entry['lost'] += 1
         entry['oom_killed'] += 1 if death['kernel_pid'] is not None else 0
+        if death['kernel_pid'] is not None and (death.get('killer') or 'kernel') not in entry['killers']:
+            entry['killers'].append(death.get('killer') or 'kernel')
         epoch = death['epoch']
         if epoch is None or since is None or epoch >= since:
             entry['recent'] += 1

@@ -273,7 +273,10 @@ def audit(facts, policy=None):
             reason('warning', 'app_deaths', '%s %s%s%s' % (
                 lost, judged,
                 ', the last at %s' % when(service['last']) if service['last'] else '',
-                ' (%d of %d seen in the kernel\'s OOM log)' % (linked, service['lost']) if linked else
+                (' (%d of %d seen in the kernel\'s OOM log)' % (linked, service['lost'])
+                 if (service.get('killers') or ['kernel']) == ['kernel'] else
+                 ' (%d of %d seen in the OOM killers\' logs: %s)' % (linked, service['lost'], ', '.join(service['killers'])))
+                if linked else
                 ' (none in the kernel\'s OOM log: killed by something else, or the log is incomplete)'))
 
     for stop in oom.get('unit_stops') or []:

@@ -197,7 +197,7 @@ def _lines(text):
 def _death(found, epoch, unit, source, message, dated=True):
     server, pid, worker = found
     return {'server': server, 'pid': pid, 'worker': worker, 'epoch': epoch, 'dated': dated and epoch is not None,
-            'unit': unit, 'source': source, 'message': message[:300], 'kernel_pid': None}
+            'unit': unit, 'source': source, 'message': message[:300], 'kernel_pid': None, 'killer': None}
 
 
 def _merge_celery(deaths):
@@ -242,4 +242,5 @@ def link(deaths, kills, window=10.0):
         if best is not None:
             used.add(best[1])
             death['kernel_pid'] = kills[best[1]]['pid']
+            death['killer'] = kills[best[1]].get('killer', 'kernel')  # an early OOM killer's SIGKILL too
     return deaths
