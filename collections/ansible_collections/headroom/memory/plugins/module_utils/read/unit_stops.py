@@ -32,6 +32,8 @@ SHOW_PROPERTIES = ('Id', 'LoadState', 'ActiveState', 'SubState', 'Result', 'NRes
 # units systemctl is asked about, and stopped units whose journal is read (one journalctl each)
 UNITS_SHOWN = 20
 STOPS_READ = 5
+# the newest stops described (a unit that fails again and again: each is matched against its journal lines)
+STOPS_KEPT = 100
 # systemd's lines about a stopped unit that are read after its stop: an hour, then the unit's state now
 FOLLOW_SECONDS = 3600
 
@@ -145,13 +147,17 @@ def stops(events, deaths, shown, lifecycles, btime, now):
     in its line), ``state`` (systemctl show's properties, now) and ``memory_events`` (what became of
     the unit's memory.events: removed with its cgroup, unless the unit is up again)."""
     result = []
+    last_stop = {}  # a unit's last stop: an earlier one is not "still down", whatever its state now
     for event in events:
+        if event.get('unit_result') == 'oom-kill' and event.get('epoch_failed') is not None:
+            last_stop[event.get('unit')] = max(last_stop.get(event.get('unit'), event['epoch_failed']), event['epoch_failed'])
+    stopped = [event for event in events if event.get('unit_result') == 'oom-kill' and valid_unit(event.get('unit'))
+               and event.get('epoch_failed') is not None]
+    for event in stopped[-STOPS_KEPT:]:
         unit = event.get('unit')
-        if event.get('unit_result') != 'oom-kill' or not valid_unit(unit) or event.get('epoch_failed') is None:
-            continue
         at = event['epoch_failed']
         state = shown.get(unit) or {}
-        lines = [item for item in lifecycles.get(unit) or [] if item[0] >= at - 1]
+        lines = [item for item in (lifecycles.get(unit) or [])[-10000:] if item[0] >= at - 1]
         restart = next((item for item in lines if item[1] == 'restart'), None)
         started = next((item for item in lines if item[1] == 'started' and item[0] >= at), None)
         restarted_at = started[0] if started else None
@@ -159,8 +165,7 @@ def stops(events, deaths, shown, lifecycles, btime, now):
             active = _epoch_of(state.get('ActiveEnterTimestampMonotonic'), btime)
             if active is not None and active > at and state.get('ActiveState') in ('active', 'reloading', 'activating'):
                 restarted_at = active
-        later_stop = [e for e in events if e is not event and e.get('unit') == unit and e.get('unit_result') == 'oom-kill'
-                      and (e.get('epoch_failed') or 0) > at]
+        later_stop = last_stop[unit] > at
         # down: loaded and not active now (a transient unit collected after it failed is gone, not down)
         still_down = (restarted_at is None and not later_stop and state.get('LoadState') in (None, 'loaded')
                       and state.get('ActiveState') not in (None, 'active', 'reloading', 'activating'))
