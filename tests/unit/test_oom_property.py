@@ -424,3 +424,45 @@ def test_in_the_journal_a_daemons_words_count_only_from_its_own_unit_and_command
         assert [(e['killer'], e['trusted']) for e in events] == [(killer, True)]
     else:
         assert events == [], (unit, comm, transport)
+
+
+# ------------------------------------------------------------------ what journalctl's answers mean (issue 21)
+
+GREP_WORDS = st.sampled_from(['', '\n', "journalctl: unrecognized option '--grep'", 'Compiled without pattern matching support',
+                              'PCRE2 support is not installed: libpcre2-8.so.0: cannot open shared object file',
+                              'PCRE2 support is not compiled in.', 'Failed to open journal: Permission denied',
+                              'Hint: You are currently not seeing messages from other users and the system.'])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([0, 1, 2, None]), GREP_WORDS, st.sampled_from([0, 1, None]),
+       st.sampled_from(['', '{"_TRANSPORT":"kernel","MESSAGE":"x"}\n', 'garbage\n']), st.booleans())
+def test_a_history_is_the_journals_and_complete_only_when_the_journal_proved_it(rc, words, probe_rc, probe_out, k_lines):
+    """Whatever journalctl answers: the history is the journal's, complete and empty, only when --grep said
+    nothing (exit 0 or 1) and the probe printed a kernel line; a journalctl that says it cannot grep is read
+    through -k with the reason named; nothing is ever an error."""
+    kill = '2026-12-08T00:24:28+0000 vm kernel: Out of memory: Killed process 7 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n'
+
+    def run(argv):
+        if argv == oom.grep_probe_command():
+            if probe_rc is None:
+                raise OSError('journalctl: no answer within 60 s, stopped')
+            return probe_rc, probe_out, ''
+        if argv[0] == 'journalctl':
+            if '--grep' in argv:
+                if rc is None:
+                    raise OSError('journalctl: not installed')
+                return rc, '', words
+            return 0, kill if k_lines else '', ''
+        return 1, '', 'dmesg: read kernel buffer failed: Operation not permitted'
+    history = oom.collect_oom_history(run, root='/nonexistent')
+    proved = (rc in (0, 1) and not words.strip() and probe_rc == 0 and '"_TRANSPORT"' in probe_out)
+    assert (history['sources'] == [' '.join(oom.oom_log_commands()[0]['argv'])]) == proved
+    if proved:
+        assert history['events'] == [] and history['incomplete'] == []
+    elif k_lines:
+        assert [e['pid'] for e in history['events']] == [7] and history['incomplete'][0].startswith('journalctl without --grep')
+        if rc is not None and oom.grep_answer(rc, words) == 'unsupported':
+            assert words.strip() in history['incomplete'][0]
+    else:
+        assert history['incomplete']  # nothing read: the history says so

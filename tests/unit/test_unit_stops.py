@@ -4,7 +4,7 @@ import json
 import os
 
 from ansible_collections.headroom.memory.plugins.module_utils.read import app_deaths, oom, unit_stops
-from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit, merge_policy
+from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit, merge_policy, unit_stop_level, unit_stop_words
 from ansible_collections.headroom.memory.plugins.module_utils.report.render import render_html, render_markdown
 
 VM = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'vm', 'bookworm-6.1.0-57-amd64')
@@ -190,3 +190,43 @@ def test_a_transient_unit_still_failed_is_no_site_down_and_a_collected_one_is_go
     assert [r['level'] for r in result['reasons'] if r['signal'] == 'unit_stopped'] == ['warning']
     gone = {'hog.service': {'LoadState': 'not-found', 'ActiveState': 'inactive'}}
     assert unit_stops.stops([_stop_event('hog.service')], [], gone, {}, None, at + 60)[0]['still_down'] is False
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+WHAT = st.sampled_from(['failed', 'restart', 'started', 'stopped'])
+STATES = st.fixed_dictionaries({}, optional={
+    'LoadState': st.sampled_from(['loaded', 'not-found', 'masked']),
+    'ActiveState': st.sampled_from(['active', 'failed', 'inactive', 'activating', 'deactivating', 'reloading']),
+    'Result': st.sampled_from(['success', 'oom-kill', 'signal', 'exit-code']),
+    'NRestarts': st.sampled_from(['0', '1', '12']), 'OOMPolicy': st.sampled_from(['stop', 'continue', 'kill']),
+    'Restart': st.sampled_from(['no', 'on-failure', 'always']), 'Transient': st.sampled_from(['yes', 'no']),
+    'ActiveEnterTimestampMonotonic': st.sampled_from(['0', '5000000', '999000000', 'x', ''])})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.floats(-100, 100), WHAT), max_size=12), STATES, st.lists(st.floats(0, 50), min_size=1, max_size=4),
+       st.sampled_from([None, 1796699000.0]))
+def test_any_lines_and_state_give_a_coherent_stop(lines, state, stops_at, btime):
+    """Whatever systemd's lines and state say: a restart is never before its stop, a down time is never negative, a
+    unit still down was not restarted, and only its last stop may be still down."""
+    at = 1796700000.0
+    events = [_stop_event('app.service', pid=100 + n, at=at + offset) for n, offset in enumerate(sorted(stops_at))]
+    lifecycle = sorted((at + offset, what, None) for offset, what in lines)
+    found = unit_stops.stops(events, [], {'app.service': dict(state)}, {'app.service': lifecycle}, btime, at + 200)
+    assert len(found) == len(events)
+    for stop in found:
+        assert stop['restarted_at'] is None or stop['restarted_at'] >= stop['at']
+        assert stop['down_seconds'] is None or stop['down_seconds'] >= 0
+        assert not (stop['still_down'] and stop['restarted_at'] is not None)
+        level = unit_stop_level(stop, at - 1)
+        assert level in ('critical', 'warning')
+        assert unit_stop_words(stop).startswith('app.service was stopped by systemd at ')
+    assert not [stop for stop in found[:-1] if stop['still_down'] and stop['at'] < found[-1]['at']]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_any_systemctl_output_is_never_an_error(text):
+    assert isinstance(unit_stops.parse_show(text), dict)
+    assert isinstance(unit_stops.parse_lifecycle(text, 'a.service'), list)
