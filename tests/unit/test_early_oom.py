@@ -42,8 +42,8 @@ def test_earlyoom_every_release_from_source():
         ('earlyoom', 1007, 'php-fpm8.2', 'SIGTERM', 750 * MIB),      # v1.8
         ('earlyoom', 1008, 'redis-server', 'SIGTERM', 760 * MIB)]    # v1.9; 1009 failed, 1010 dry run, 1011 self test
     by_pid = dict((k['pid'], k) for k in kills)
-    assert by_pid[1003]['trigger'] == {'mem_pct': 9.0, 'swap_pct': 10.0, 'limits': 'SIGTERM'}
-    assert by_pid[1005]['trigger'] == {'mem_pct': 4.92, 'swap_pct': 0.0, 'limits': 'SIGKILL'}
+    assert by_pid[1003]['trigger'] == {'mem_limit_pct': 9.0, 'swap_limit_pct': 10.0, 'limits': 'SIGTERM'}
+    assert by_pid[1005]['trigger'] == {'mem_limit_pct': 5.0, 'swap_limit_pct': 10.0, 'limits': 'SIGKILL'}
     assert by_pid[1005]['uid'] == 1000 and by_pid[1008]['oom_score_adj'] == 0
     assert by_pid[1004]['exited_after'] == 0.2 and by_pid[1007]['exited_after'] == 0.12
     assert by_pid[1008]['exited_after'] is None and by_pid[1007]['cmdline'] == 'php-fpm: pool www'
@@ -206,3 +206,64 @@ def test_a_worker_earlyoom_killed_is_linked_to_earlyoom_not_to_the_kernel():
     said = [r['message'] for r in audit({'memory': {'total': 8 << 30, 'available': 6 << 30}, 'app_deaths': facts},
                                         merge_policy())['reasons'] if r['signal'] == 'app_deaths'][0]
     assert said.endswith("(1 of 1 seen in the OOM killers' logs: earlyoom)")
+
+
+# ------------------------------------------------------------ real kills in the test VM (Debian 12, kernel 6.1)
+
+VM = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'vm', 'bookworm-6.1.0-57-amd64')
+
+
+def _vm(*parts):
+    with open(os.path.join(VM, *parts)) as handle:
+        return handle.read()
+
+
+def _answer(*parts):
+    """stdout of a command the capture ran, after checking it exited 0 and said nothing on stderr."""
+    text = _vm(*parts)
+    head, rest = text.split('--- stdout\n', 1)
+    out, err = rest.split('--- stderr\n', 1)
+    assert 'exit status 0' in head and err == '', text[:400]
+    return out
+
+
+def test_headroom_s_own_query_on_the_vm_counts_every_killer_apart():
+    """headroom's OOM query (oom_log_commands()[0]) run in the VM after systemd-oomd (252), earlyoom 1.7 and nohang
+    0.2.0 each killed a hog, and the kernel killed two units' workers at their MemoryMax=: five kills, each with its
+    killer, victim, size and cgroup where its line names one."""
+    kills = oom.parse_oom_log(_answer('nohang', 'oom-query.json.txt'), origin='journal')
+    assert [(k['killer'], k['comm'], k['unit'], k.get('signal')) for k in kills] == [
+        ('kernel', 'python3', 'headroom-app-norestart.service', None),
+        ('kernel', 'python3', 'headroom-app.service', None),
+        ('systemd-oomd', None, 'headroom-pressure.service', 'SIGKILL'),
+        ('earlyoom', 'python3', None, 'SIGTERM'),
+        ('nohang', 'python3', 'headroom-nohanghog.service', 'SIGTERM')]
+    assert all(k['trusted'] for k in kills)
+    oomd, early, nohang = kills[2:]
+    assert oomd['task_memcg'] == '/system.slice/headroom-pressure.service' and oomd['processes'] == 1
+    assert oomd['trigger'] == {'pressure_pct': 43.3, 'limit_pct': 10.0, 'for': '5s',
+                               'cgroup': '/system.slice/headroom-pressure.service'}
+    assert oomd['unit_result'] == 'oom-kill'  # systemd failed the unit it killed in
+    assert (early['pid'], early['rss'], early['exited_after']) == (529, 503 * MIB, 0.1)
+    assert 'sending SIGTERM to process 529 uid 0 "python3": badness 1017, VmRSS 503 MiB' in _vm('earlyoom', 'earlyoom.short-iso.txt')
+    assert (nohang['pid'], nohang['rss'], nohang['task_memcg']) == (631, 424 * MIB, '/system.slice/headroom-nohanghog.service')
+    assert _vm('earlyoom', 'versions.txt').splitlines()[1] == 'earlyoom v1.7'
+    assert _vm('nohang', 'versions.txt').startswith('nohang_0.2.0')
+
+
+def test_earlyooms_own_journal_gives_what_was_left_when_it_acted():
+    """earlyoom 1.7's whole journal in the VM: its report line before the kill says what was left (286 of 958 MiB);
+    the 'low memory!' line gives the limits it was given; its start-up lines are no kill."""
+    kills = oom.parse_oom_log(_vm('earlyoom', 'earlyoom.json'), origin='journal')
+    assert [(k['killer'], k['pid']) for k in kills] == [('earlyoom', 529)]
+    assert kills[0]['trigger'] == {'limits': 'SIGTERM', 'mem_limit_pct': 30.0, 'swap_limit_pct': 100.0,
+                                   'mem_available': 286 * MIB, 'mem_total': 958 * MIB, 'mem_available_pct': 29.89,
+                                   'swap_free': 0, 'swap_total': 0}
+
+
+def test_systemd_oomds_and_nohangs_own_journals():
+    oomd = oom.parse_oom_log(_vm('oomd', 'oomd.json'), origin='journal')
+    assert [(k['killer'], k['unit'], k['processes'], k['unit_result']) for k in oomd] == [
+        ('systemd-oomd', 'headroom-pressure.service', 1, 'oom-kill')]
+    nohang = oom.parse_oom_log(_vm('nohang', 'nohang.json'), origin='journal')
+    assert [(k['killer'], k['pid'], k['unit']) for k in nohang] == [('nohang', 631, 'headroom-nohanghog.service')]

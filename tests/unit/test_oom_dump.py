@@ -273,3 +273,23 @@ def test_swap_lines_of_every_kernel(lines, swap):
     words = swap_words(memory)
     assert words.startswith('swap ') and (words.endswith('in the swap cache'))
     assert ('(full)' in words) == (swap[1] * 100 < swap[0])
+
+
+def test_a_global_oom_with_swap_full_is_reported_with_its_swap():
+    """Real, in the VM (6.1): a swap file of 128 MiB, a hog until the kernel's global OOM killer struck with swap
+    full: "Free swap  = 0kB", "Total swap = 131068kB", "16993 pages in swap cache"; the verdict's picture says so."""
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import last_picture
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import postmortems
+    here = os.path.join(os.path.dirname(VM), 'swap-oom')
+    with open(os.path.join(here, 'swapon.txt')) as handle:
+        assert handle.read().split('\n')[1].split()[:3] == ['/swapfile', 'file', '134213632']
+    for name, origin in (('kernel.short-iso.txt', 'journal-text'), ('dmesg.txt', 'dmesg')):
+        with open(os.path.join(here, name)) as handle:
+            kills = [e for e in oom.parse_oom_log(handle, origin=origin) if e['pid']]
+        # dmesg holds the boot's every kill: the units' at their MemoryMax= before it
+        kills = [k for k in kills if k['constraint'] == 'global']
+        assert [k['comm'] for k in kills] == ['python3'], name
+        memory = kills[0]['postmortem']['memory']
+        assert (memory['swap_total'], memory['swap_free'], memory['swap_cache']) == (131068 * 1024, 0, 16993 * 4096)
+        picture = last_picture([dict(postmortems(kills)[0], epoch=1)])
+        assert picture.endswith('; swap 128.0 MiB of 128.0 MiB used (full), 66.4 MiB in the swap cache'), picture

@@ -230,3 +230,54 @@ def test_any_lines_and_state_give_a_coherent_stop(lines, state, stops_at, btime)
 def test_any_systemctl_output_is_never_an_error(text):
     assert isinstance(unit_stops.parse_show(text), dict)
     assert isinstance(unit_stops.parse_lifecycle(text, 'a.service'), list)
+
+
+def _answer(*parts):
+    text = _vm(*parts)
+    head, rest = text.split('--- stdout\n', 1)
+    out, err = rest.split('--- stderr\n', 1)
+    return int(head.splitlines()[1].split()[-1]), out, err
+
+
+def test_the_vms_units_stopped_by_systemd_one_restarted_one_still_down():
+    """Real, in the VM (systemd 252, cgroup v2): two units, each a master that respawns its workers, MemoryMax=96M;
+    a worker of each grew until the kernel killed it, and systemd stopped both units (OOMPolicy=stop, the default).
+    headroom-app.service (Restart=on-failure, RestartSec=5) came back 5 s later; headroom-app-norestart.service stayed
+    failed, its cgroup and memory.events gone. headroom's own queries, as the VM answered them, say all of it."""
+    rc, out, _err = _answer('unit-stop', 'oom-query.json.txt')
+    events = [e for e in oom.parse_oom_log(out, origin='journal') if e['trusted']]
+    for event in events:
+        event['epoch'] = oom.stamp_epoch(event['time'], event['uptime'], None)
+        event['epoch_failed'] = oom.stamp_epoch(event['unit_failed_at'], None, None)
+    assert [(e['killer'], e['unit'], e['unit_result'], e['constraint']) for e in events] == [
+        ('kernel', 'headroom-app-norestart.service', 'oom-kill', 'cgroup'), ('kernel', 'headroom-app.service', 'oom-kill', 'cgroup')]
+    units = unit_stops.killed_units(events)
+    assert units == ['headroom-app.service', 'headroom-app-norestart.service']
+    rc, shown_text, _err = _answer('unit-stop', 'systemctl-show.txt')
+    assert rc == 0
+    shown = unit_stops.parse_show(shown_text)
+    lifecycles = dict((unit, unit_stops.parse_lifecycle(_answer('unit-stop', 'lifecycle-%s.json.txt' % unit)[1], unit))
+                      for unit in units)
+    rc, deaths_text, _err = _answer('unit-stop', 'app-deaths.json.txt')
+    assert rc == 1 and deaths_text == ''  # the masters were stopped, not killed: no death line
+    now = float(_vm('unit-stop', 'now.txt'))
+    found = dict((stop['unit'], stop) for stop in unit_stops.stops(events, [], shown, lifecycles, None, now))
+    back, down = found['headroom-app.service'], found['headroom-app-norestart.service']
+    assert back['still_down'] is False and back['restarts'] == 1 and 5.0 <= back['down_seconds'] <= 5.2
+    assert back['state'] == {'LoadState': 'loaded', 'ActiveState': 'active', 'SubState': 'running', 'Result': 'success',
+                             'NRestarts': '1', 'OOMPolicy': 'stop', 'Restart': 'on-failure'}
+    assert down['still_down'] is True and down['restarted_at'] is None and down['state']['ActiveState'] == 'failed'
+    assert 10 <= down['down_seconds'] <= 12  # from its stop to the reading
+    assert 'headroom-app-norestart.service/memory.events\': No such file' in _vm('unit-stop', 'cgroups-after.txt')
+    assert down['memory_events'].startswith('removed with the unit\'s cgroup')
+    facts = _facts(list(found.values()), now)
+    result = audit(facts, merge_policy())
+    said = dict((r['message'].split(' ', 1)[0], r) for r in result['reasons'] if r['signal'] == 'unit_stopped')
+    assert said['headroom-app-norestart.service']['level'] == 'critical' and result['verdict'] == 'critical'
+    assert 'it is still down (' in said['headroom-app-norestart.service']['message']
+    assert said['headroom-app.service']['level'] == 'warning'
+    assert 'after the OOM killer took one of its processes (python3, pid %d; OOMPolicy=stop); it was down 5.1 s' % (
+        found['headroom-app.service']['victim']['pid']) in said['headroom-app.service']['message']
+    rec = [r for r in result['recommendations'] if r['role'] == 'unit_policy'][0]
+    assert rec['title'] == 'Keep headroom-app-norestart.service, headroom-app.service up after an OOM kill'
+    assert 'give headroom-app-norestart.service a Restart= policy' in rec['detail']

@@ -25,7 +25,9 @@ earlyoom (rfjakob/earlyoom kill.c and main.c; warn() writes stderr, or syslog wi
   ``kill failed: %s`` (v1.3+: no kill), ``dryrun, not actually sending any signal`` (v1.6+: no kill); a
   signal ``0 (no-op signal)`` is its start-up self test (v1.7+ with -d), not a kill
 - what made it act: ``low memory! at or below SIGTERM limits: mem %5.2lf%%, swap %5.2lf%%`` (v1.5+; v1.3-v1.4
-  ``mem %d %%, swap %d %%``; v1.2 ``Low Memory! At or below sigterm limits (mem: %d %%, swap: %d %%)``)
+  ``mem %d %%, swap %d %%``; v1.2 ``Low Memory! At or below sigterm limits (mem: %d %%, swap: %d %%)``): the limits
+  it was given, not what was left; what was left is its report line before it, ``mem avail: %5lld of %5lld MiB
+  (%5.2lf%%), swap free: %4lld of %4lld MiB (%5.2lf%%)`` (v1.5+ print_mem_stats; captured from v1.7 in the VM)
 
 systemd-oomd (systemd src/oom/oomd-manager.c; log_notice to the journal):
 
@@ -70,6 +72,8 @@ _EARLYOOM_ESCALATED = re.compile(r'^escalating to SIGKILL after (?P<seconds>\d{1
 _EARLYOOM_SURVIVED = re.compile(r'^process (?P<pid>\d{1,10}) did not exit', re.ASCII)
 _EARLYOOM_FAILED = re.compile(r'^kill failed: (?P<why>.{0,200})', re.ASCII)
 _EARLYOOM_DRYRUN = 'dryrun, not actually sending any signal'
+_EARLYOOM_AVAIL = re.compile(r'^mem avail: +(?P<avail>\d{1,20}) of +(?P<total>\d{1,20}) MiB \( ?(?P<pct>\d{1,3}\.\d{2})%\), '
+                             r'swap free: +(?P<swap>\d{1,20}) of +(?P<swap_total>\d{1,20}) MiB', re.ASCII)
 _EARLYOOM_LOW = re.compile(r'^low memory! at or below (?P<signal>SIGTERM|SIGKILL|sigterm|sigkill) limits:? '
                            r'\(?mem:? +(?P<mem>\d{1,3}(?:\.\d{1,2})?) ?%,? swap:? +(?P<swap>\d{1,3}(?:\.\d{1,2})?) ?%',
                            re.ASCII | re.IGNORECASE)
@@ -100,13 +104,15 @@ _NOHANG_SEND = re.compile(r'^\s*Sending (?P<signal>SIGTERM|SIGKILL) to the victi
 _NOHANG_UNDONE = ('Selected process died before corrective action', 'Cannot send a signal')
 
 # how many of a daemon's lines after its kill line still speak of that kill (earlyoom waits for its
-# victim up to 10 s, logging nothing else in between; nohang prints a handful)
+# victim up to 10 s, logging nothing else in between), and nohang's from its victim's status to its signal
+# (v0.2.0 in the VM: 20 lines of status, memory and pressure between them)
 _FOLLOW = 12
+_NOHANG_FOLLOW = 60
 
 
 def new_state():
     """What :func:`feed` remembers between lines: per daemon, the kill it is reporting and what led to it."""
-    return {'earlyoom': {'trigger': None, 'last': None, 'lines': 0},
+    return {'earlyoom': {'trigger': None, 'last': None, 'lines': 0, 'avail': None},
             'systemd-oomd': {'trigger': None, 'last': None, 'lines': 0},
             'nohang': {'victim': None, 'lines': 0}}
 
@@ -167,10 +173,20 @@ def _earlyoom(events, mine, message, time, uptime, trusted, new_event):
         events.append(event)
         mine.update(last=event, lines=0, trigger=None)
         return True
+    match = _EARLYOOM_AVAIL.match(message)
+    if match:
+        mine['avail'] = {'mem_available': _mib(match.group('avail')), 'mem_total': _mib(match.group('total')),
+                         'mem_available_pct': float(match.group('pct')), 'swap_free': _mib(match.group('swap')),
+                         'swap_total': _mib(match.group('swap_total'))}
+        mine['avail_line'] = mine['lines']
+        return True
     match = _EARLYOOM_LOW.match(message)
     if match:
-        mine['trigger'] = {'mem_pct': float(match.group('mem')), 'swap_pct': float(match.group('swap')),
-                           'limits': match.group('signal').upper()}
+        mine['trigger'] = {'limits': match.group('signal').upper(), 'mem_limit_pct': float(match.group('mem')),
+                           'swap_limit_pct': float(match.group('swap'))}
+        if mine['avail'] is not None and mine['lines'] - mine.get('avail_line', -99) <= 2:
+            mine['trigger'].update(mine['avail'])  # what was left then: its report just before
+        mine['avail'] = None
         return True
     if last is None:
         return False
@@ -258,7 +274,7 @@ def _nohang(events, mine, message, time, uptime, trusted, new_event):
     if _NOHANG_STATUS.match(message):
         mine.update(victim={}, lines=0, last=None)
         return True
-    victim = mine['victim'] if mine['lines'] <= _FOLLOW else None
+    victim = mine['victim'] if mine['lines'] <= _NOHANG_FOLLOW else None
     match = _NOHANG_PID.match(message)
     if match and victim is not None:
         victim.update(pid=int(match.group('pid')), comm=match.group('comm'))

@@ -375,7 +375,7 @@ DUMP_LINES = 65536
 OOM_PATTERN = ("invoked oom-killer|Out of memory|Killed process|oom-kill|oom_reaper|"
                "killed as a result of limit|killed by the OOM killer|kernel OOM killer|"
                "systemd-oomd killed|sending SIG|Killing process|exited after|did not exit|kill failed|dryrun|"
-               "ow [Mm]emory! [Aa]t or below|Killed /|Marked /|Memory pressure for|Swap used|"
+               "ow [Mm]emory! [Aa]t or below|mem avail: |Killed /|Marked /|Memory pressure for|Swap used|"
                "Victim status|PID: +[0-9]+, name:|Vm, MiB:|cgroup_v2:|Sending SIG|Selected process died|"
                "Cannot send a signal")
 # journalctl without --grep prints every kernel line: keep the last ones only
