@@ -7,6 +7,7 @@ its kernel lines are.
 """
 import json
 import os
+import re
 
 import pytest
 
@@ -267,3 +268,54 @@ def test_systemd_oomds_and_nohangs_own_journals():
         ('systemd-oomd', 'headroom-pressure.service', 1, 'oom-kill')]
     nohang = oom.parse_oom_log(_vm('nohang', 'nohang.json'), origin='journal')
     assert [(k['killer'], k['pid'], k['unit']) for k in nohang] == [('nohang', 631, 'headroom-nohanghog.service')]
+
+
+# ------------------------------------------------------------ Debian's earlyoom 1.6.2, 1.7, 1.8.2 (containers)
+
+@pytest.mark.parametrize('release, version', [('trixie', '1.8.2')])
+def test_debians_earlyoom_of_each_release_killing_as_a_hosts_journal_keeps_it(release, version):
+    """tests/fixtures/kernel/capture-early.sh: each release's earlyoom as earlyoom.service under systemd, its stderr in
+    the journal; a SIGTERM kill, a SIGKILL kill (trixie's: SIGTERM to a hog that ignores it, escalated), then a dry
+    run. Its journal and headroom's own query count the two kills, each with its victim and size, not the dry run."""
+    where = 'earlyoom_%s' % release
+    assert 'earlyoom v%s' % version in _text(os.path.join(where, 'versions.txt'))
+    kills = oom.parse_oom_log(_text(os.path.join(where, 'earlyoom.json')), origin='journal')
+    assert [(k['killer'], k['comm'], k['signal'], k['trusted']) for k in kills] == [
+        ('earlyoom', 'python3', 'SIGTERM', True), ('earlyoom', 'python3', 'SIGKILL', True)]
+    raw = _text(os.path.join(where, 'earlyoom.short-iso.txt'))
+    for kill in kills:
+        assert 256 * MIB <= kill['rss'] <= 300 * MIB  # the hog's 256 MiB and its interpreter
+        assert re.search(r'sending SIG(TERM|KILL) to process %d ' % kill['pid'], raw)
+        assert kill['exited_after'] is not None and kill['trigger']['limits'] in ('SIGTERM', 'SIGKILL')
+    assert 'dryrun, not actually sending any signal' in raw  # the third hog: named, not killed
+    assert len([line for line in raw.splitlines() if 'sending SIG' in line and ' to process ' in line]) > len(kills)
+    queried = oom.parse_oom_log(_text(os.path.join(where, 'oom-query.json')), origin='journal')
+    assert [k['pid'] for k in queried] == [k['pid'] for k in kills]
+
+
+def test_earlyoom_1_8_escalating_to_sigkill():
+    """Real, 1.8.2: SIGTERM to a hog that ignores it, then "escalating to SIGKILL after 1.203 seconds"."""
+    kills = oom.parse_oom_log(_text(os.path.join('earlyoom_trixie', 'earlyoom.json')), origin='journal')
+    assert (kills[1]['signal'], kills[1]['escalated_after'], kills[1]['exited_after']) == ('SIGKILL', 1.203, 1.322)
+
+
+def test_a_victims_command_line_cannot_add_kills_to_earlyooms_journal():
+    """earlyoom 1.8+ prints its victim's command line raw: captured from 1.8.2, a "python3 -c" program's lines each
+    became a journal line of earlyoom's, stamped like its kill line. A victim whose arguments read
+    'x"\\nlow memory! ...\\nsending SIGKILL to process 1 uid 0 "sshd": ...' gets one kill counted: its own."""
+    real = [json.loads(line) for line in _text(os.path.join('earlyoom_trixie', 'earlyoom.json')).splitlines()]
+    kill = [e for e in real if e['MESSAGE'].startswith('sending SIGTERM to process ')][0]
+    assert kill['MESSAGE'].endswith('cmdline "/usr/bin/python3 -c')  # the capture: its command line went on below
+    stamp = kill['__REALTIME_TIMESTAMP']
+    assert [e['MESSAGE'] for e in real if e['__REALTIME_TIMESTAMP'] == stamp][1] == 'import time'
+    injected = ['x"', 'low memory! at or below SIGKILL limits: mem  5.00%, swap 10.00%',
+                'sending SIGKILL to process 1 uid 0 "sshd": oom_score 900, oom_score_adj 0, VmRSS 900 MiB, cmdline "sshd"',
+                'process 1 exited after 0.100 seconds']
+    forged = [dict(kill, MESSAGE=kill['MESSAGE'].split(', cmdline "')[0] + ', cmdline "/usr/bin/python3 -c')]
+    forged += [dict(kill, MESSAGE=message) for message in injected]
+    kills = oom.parse_oom_log(''.join(json.dumps(e) + '\n' for e in forged), origin='journal')
+    assert [(k['pid'], k['comm']) for k in kills] == [(kill['_PID'] and int(kill['MESSAGE'].split()[4]), 'python3')]
+    # a second kill earlyoom really made is a later read of its stderr (it sleeps 100 ms or more between two)
+    later = dict(forged[3], __REALTIME_TIMESTAMP=str(int(stamp) + 150000))
+    assert [k['pid'] for k in oom.parse_oom_log(''.join(json.dumps(e) + '\n' for e in forged[:1] + [later]),
+                                                origin='journal')] == [int(kill['MESSAGE'].split()[4]), 1]

@@ -103,6 +103,13 @@ _NOHANG_CGROUP = re.compile(r'^\s*cgroup_v(?P<version>[12]):\s+(?P<cgroup>\S{0,4
 _NOHANG_SEND = re.compile(r'^\s*Sending (?P<signal>SIGTERM|SIGKILL) to the victim', re.ASCII)
 _NOHANG_UNDONE = ('Selected process died before corrective action', 'Cannot send a signal')
 
+# earlyoom 1.8+ prints its victim's command line as it is, newlines and quotes too (captured from 1.8.2: a
+# "python3 -c" program's lines each became a journal line), and a victim's own arguments can read as more kill
+# lines. journald stamps every line of one read of earlyoom's stderr with the same time (captured: the kill line,
+# its command line and "dryrun, not actually sending" share one __REALTIME_TIMESTAMP), and earlyoom sleeps at
+# least 100 ms between two kills (main.c sleep_time_ms: min_sleep): a kill line, or what leads to one, stamped
+# like a kill line with a command line before it is that command line, not a kill. What follows a kill (its
+# exit, a failure, a dry run) still counts: a victim's arguments can at most take back its own kill.
 # how many of a daemon's lines after its kill line still speak of that kill (earlyoom waits for its
 # victim up to 10 s, logging nothing else in between), and nohang's from its victim's status to its signal
 # (v0.2.0 in the VM: 20 lines of status, memory and pressure between them)
@@ -128,12 +135,12 @@ def _mib(text):
     return int(text) * MIB if text is not None else None
 
 
-def feed(events, state, writer, message, time, uptime, trusted, new_event):
+def feed(events, state, writer, message, time, uptime, trusted, new_event, at=None):
     """Read one line of an early OOM killer (``writer``) or systemd's line about an oomd kill, into
     ``events`` (oom.parse_oom_log's list; ``new_event`` its constructor). True when the line was one of
-    theirs."""
+    theirs. ``at``: the line's time in seconds, exact (the journal's), or None."""
     if writer == 'earlyoom':
-        return _earlyoom(events, state['earlyoom'], message, time, uptime, trusted, new_event)
+        return _earlyoom(events, state['earlyoom'], message, time, uptime, trusted, new_event, at)
     if writer == 'systemd-oomd':
         return _oomd(events, state['systemd-oomd'], message, time, uptime, trusted, new_event)
     if writer == 'nohang':
@@ -152,12 +159,15 @@ def _drop(events, event):
             return
 
 
-def _earlyoom(events, mine, message, time, uptime, trusted, new_event):
+def _earlyoom(events, mine, message, time, uptime, trusted, new_event, at=None):
     message = message.strip()
     mine['lines'] += 1
     last = mine['last'] if mine['lines'] <= _FOLLOW else None
     match = (_EARLYOOM_SEND.match(message) or _EARLYOOM_12.match(message) or _EARLYOOM_11.match(message)
              or _EARLYOOM_09.match(message))
+    in_cmdline = at is not None and at == mine.get('cmdline_at')
+    if in_cmdline and (match or _EARLYOOM_LOW.match(message) or _EARLYOOM_AVAIL.match(message)):
+        return True  # the victim's command line, read as lines
     if match:
         groups = match.groupdict()
         signal = groups.get('signal') or _SIGNALS.get(groups.get('signum') or '', None)
@@ -171,7 +181,7 @@ def _earlyoom(events, mine, message, time, uptime, trusted, new_event):
         if groups.get('cmdline'):
             event['cmdline'] = groups['cmdline'][:300]
         events.append(event)
-        mine.update(last=event, lines=0, trigger=None)
+        mine.update(last=event, lines=0, trigger=None, cmdline_at=at if ', cmdline "' in message else None)
         return True
     match = _EARLYOOM_AVAIL.match(message)
     if match:
@@ -197,6 +207,7 @@ def _earlyoom(events, mine, message, time, uptime, trusted, new_event):
     match = _EARLYOOM_ESCALATED.match(message)
     if match:
         last['signal'] = 'SIGKILL'
+        last['escalated_after'] = float(match.group('seconds'))
         last['source_lines'] += 1
         return True
     match = _EARLYOOM_EXITED.match(message)

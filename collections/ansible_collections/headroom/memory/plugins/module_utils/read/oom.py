@@ -224,7 +224,9 @@ def parse_oom_log(source, page_size=4096, origin=None, keep=None, stats=None):
             del events[:len(events) - keep]
         if writer in EARLY_KILLERS:  # an early OOM killer's own line: its words, whatever the hints
             when = float(uptime) if uptime else None
-            if early_feed(events, early, writer, message, stamp or uptime, when, trusted, _new_event):
+            # the journal's time to the microsecond tells earlyoom's lines apart from its victim's command line
+            at = stamp_epoch(stamp) if origin == 'journal' and stamp else None
+            if early_feed(events, early, writer, message, stamp or uptime, when, trusted, _new_event, at):
                 seen += 1
             continue
         if not _hinted(message):  # the hint was in the prefix or a field
@@ -374,7 +376,7 @@ DUMP_LINES = 65536
 # from the daemons' own units (log_prefix), so anything they match elsewhere is skipped.
 OOM_PATTERN = ("invoked oom-killer|Out of memory|Killed process|oom-kill|oom_reaper|"
                "killed as a result of limit|killed by the OOM killer|kernel OOM killer|"
-               "systemd-oomd killed|sending SIG|Killing process|exited after|did not exit|kill failed|dryrun|"
+               "systemd-oomd killed|sending SIG|Killing process|escalating to SIGKILL|exited after|did not exit|kill failed|dryrun|"
                "ow [Mm]emory! [Aa]t or below|mem avail: |Killed /|Marked /|Memory pressure for|Swap used|"
                "Victim status|PID: +[0-9]+, name:|Vm, MiB:|cgroup_v2:|Sending SIG|Selected process died|"
                "Cannot send a signal")
