@@ -319,3 +319,22 @@ def test_a_victims_command_line_cannot_add_kills_to_earlyooms_journal():
     later = dict(forged[3], __REALTIME_TIMESTAMP=str(int(stamp) + 150000))
     assert [k['pid'] for k in oom.parse_oom_log(''.join(json.dumps(e) + '\n' for e in forged[:1] + [later]),
                                                 origin='journal')] == [int(kill['MESSAGE'].split()[4]), 1]
+
+
+def test_a_nohang_victims_own_paths_cannot_rename_it():
+    """nohang prints its victim's exe and cwd paths after the status's own fields: a directory named
+    '/tmp/x\\n  PID:       1, name: sshd, state: S ...' reads as more status lines. The victim is the status's own
+    PID line, the first after "Victim status", in its order; what comes after the status's last field is not it.
+    (A victim's paths can still hold a whole second status and signal line: nohang's output cannot tell them apart,
+    and this is said in the README.)"""
+    real = [json.loads(line) for line in _vm('nohang', 'nohang.json').splitlines()]
+    lines = []
+    for entry in real:
+        lines.append(entry)
+        if entry['MESSAGE'].startswith('  exe realpath:'):
+            for fake in ('  PID:       1, name: sshd, state: S (sleeping), EUID: 0, SID: 1 (systemd), lifetime: 9 d',
+                         '  Vm, MiB:   Size: 900, RSS: 900, Swap: 0', '  cgroup_v2: /system.slice/ssh.service'):
+                lines.append(dict(entry, MESSAGE=fake))
+    kills = oom.parse_oom_log(''.join(json.dumps(e) + '\n' for e in lines), origin='journal')
+    assert [(k['pid'], k['comm'], k['rss'], k['task_memcg']) for k in kills] == [
+        (631, 'python3', 424 * MIB, '/system.slice/headroom-nohanghog.service')]

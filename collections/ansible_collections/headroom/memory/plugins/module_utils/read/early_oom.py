@@ -99,7 +99,6 @@ UNIT_OOMD = re.compile(r'^(?P<unit>\S{1,256}): systemd-oomd killed (?:(?P<count>
 _NOHANG_STATUS = re.compile(r'^Victim status \(found in \d{1,10}ms\):', re.ASCII)
 _NOHANG_PID = re.compile(r'^\s*PID:\s+(?P<pid>\d{1,10}), name: (?P<comm>.{0,64}?), state: ', re.ASCII)
 _NOHANG_VM = re.compile(r'^\s*Vm, MiB:\s+Size: (?P<size>\d{1,20}), RSS: (?P<rss>\d{1,20})', re.ASCII)
-_NOHANG_CGROUP = re.compile(r'^\s*cgroup_v(?P<version>[12]):\s+(?P<cgroup>\S{0,4096})\s*$', re.ASCII)
 _NOHANG_SEND = re.compile(r'^\s*Sending (?P<signal>SIGTERM|SIGKILL) to the victim', re.ASCII)
 _NOHANG_UNDONE = ('Selected process died before corrective action', 'Cannot send a signal')
 
@@ -280,25 +279,40 @@ def _oomd_unit(events, mine, match, time, uptime, trusted, new_event):
     return True
 
 
+# nohang's victim status (find_victim_info(), v0.2.0 and v0.3.0): its lines come in this order, one print();
+# after them come the victim's ancestry, command line (when asked), exe and cwd paths, which the victim chooses:
+# a path can hold newlines and read as more status lines. So the status is its fields in their order, each once,
+# and it ends at the first line that is not the next of them (the query keeps only some: any may be missing).
+_NOHANG_BADNESS = re.compile(r'^\s*badness:\s+-?\d{1,10}, oom_score:', re.ASCII)
+_NOHANG_FIELDS = (('pid', _NOHANG_PID), ('badness', _NOHANG_BADNESS), ('vm', _NOHANG_VM),
+                  ('cgroup_v1', re.compile(r'^\s*cgroup_v1:', re.ASCII)),
+                  ('cgroup_v2', re.compile(r'^\s*cgroup_v2:\s*(?P<cgroup>\S{0,4096})\s*$', re.ASCII)))
+
+
 def _nohang(events, mine, message, time, uptime, trusted, new_event):
     mine['lines'] += 1
-    if _NOHANG_STATUS.match(message):
-        mine.update(victim={}, lines=0, last=None)
+    if _NOHANG_STATUS.match(message) and mine.get('field') is None:
+        mine.update(victim={}, lines=0, last=None, field=-1)
         return True
     victim = mine['victim'] if mine['lines'] <= _NOHANG_FOLLOW else None
-    match = _NOHANG_PID.match(message)
-    if match and victim is not None:
-        victim.update(pid=int(match.group('pid')), comm=match.group('comm'))
-        return True
-    match = _NOHANG_VM.match(message)
-    if match and victim is not None:
-        victim['rss'] = _mib(match.group('rss'))
-        return True
-    match = _NOHANG_CGROUP.match(message)
-    if match and victim is not None:
-        if match.group('cgroup') and (match.group('version') == '2' or not victim.get('cgroup')):
-            victim['cgroup'] = match.group('cgroup')
-        return True
+    if victim is not None and mine.get('field') is not None:
+        for index, (name, pattern) in enumerate(_NOHANG_FIELDS[mine['field'] + 1:], mine['field'] + 1):
+            match = pattern.match(message)
+            if match:
+                break
+        else:
+            match = None
+        if match is None:
+            mine['field'] = None  # the status is over: what follows is the victim's paths, then nohang's own lines
+        else:
+            mine['field'] = index if name != 'cgroup_v2' else None
+            if name == 'pid':
+                victim.update(pid=int(match.group('pid')), comm=match.group('comm'))
+            elif name == 'vm':
+                victim['rss'] = _mib(match.group('rss'))
+            elif name == 'cgroup_v2' and match.group('cgroup'):
+                victim['cgroup'] = match.group('cgroup')
+            return True
     match = _NOHANG_SEND.match(message)
     if match:
         victim = victim or {}

@@ -378,7 +378,7 @@ OOM_PATTERN = ("invoked oom-killer|Out of memory|Killed process|oom-kill|oom_rea
                "killed as a result of limit|killed by the OOM killer|kernel OOM killer|"
                "systemd-oomd killed|sending SIG|Killing process|escalating to SIGKILL|exited after|did not exit|kill failed|dryrun|"
                "ow [Mm]emory! [Aa]t or below|mem avail: |Killed /|Marked /|Memory pressure for|Swap used|"
-               "Victim status|PID: +[0-9]+, name:|Vm, MiB:|cgroup_v2:|Sending SIG|Selected process died|"
+               "Victim status|PID: +[0-9]+, name:|badness: +-?[0-9]+, oom_score:|Vm, MiB:|cgroup_v[12]:|Sending SIG|Selected process died|"
                "Cannot send a signal")
 # journalctl without --grep prints every kernel line: keep the last ones only
 JOURNAL_LINES = 20000
