@@ -274,8 +274,17 @@ ansible_facts:
               (C(cgroup oom_kill) below a container's root), C(scope) (the container's cgroup as the
               kernel names it), C(sources) (the logs read), C(complete) and C(incomplete) (why kills may
               be missing, such as a wrapped ring buffer, a log read only in part, no readable log or
-              removed v1 cgroups), and the last O(oom_events_limit) C(events) (C(time epoch pid comm uid total_vm
-              anon_rss file_rss shmem_rss constraint memcg task_memcg invoked_by unit cut trusted)).
+              removed v1 cgroups), and the last O(oom_events_limit) C(events) (C(killer time epoch pid comm uid total_vm
+              anon_rss file_rss shmem_rss constraint memcg task_memcg invoked_by unit unit_result cut trusted); an early
+              OOM killer's also C(signal rss trigger processes)).
+            - The early OOM killers' kills (earlyoom, systemd-oomd, nohang), read from their own lines - in the journal
+              those under the daemon's unit with its command name - are kills too, counted in C(kills) and C(recent);
+              C(by_killer) counts them apart (C(kernel earlyoom systemd-oomd nohang)), since the kernel's counter
+              never does. C(judged_from) is the epoch from which kills are judged.
+            - C(unit_stops) - units systemd stopped after an OOM kill (cgroup v2, C(OOMPolicy=stop), the default),
+              from the log, C(systemctl show) and systemd's journal lines about each (the newest 5) - C(unit at killer
+              victim main_killed restart_scheduled_at restarts restarted_at down_seconds still_down state
+              memory_events); C(state) holds C(ActiveState SubState Result NRestarts OOMPolicy Restart) now.
             - Only the kernel's own lines make a kill (and systemd's, PID 1, its unit lines), as the source
               says who wrote them - the journal by its transport and facility, the ring buffer by the
               facility. C(unconfirmed) holds what a source that cannot tell who wrote a line (a syslog
@@ -293,7 +302,8 @@ ansible_facts:
               at most 10 - C(command count rss swap anon pids), C(anon) where the kernel prints
               C(rss_anon)), C(other) (C(commands count rss swap) of the rest), C(task_count), C(rss),
               C(swap), and C(memory) (C(anon file shmem slab free usage limit swap), those the kernel
-              printed, shmem counted once, apart).
+              printed, shmem counted once, apart; a system-wide report's C(swap_total swap_free swap_cache), the
+              machine's swap at the kill).
             - The dump's fields are null when the log kept only the kill's own lines. From the journal,
               only the newest 5 kills are read again for their dumps (one C(journalctl) each, over the
               seconds around the kill); from dmesg and the syslog files every kill has its own.

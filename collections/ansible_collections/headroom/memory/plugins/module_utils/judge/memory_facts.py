@@ -124,6 +124,9 @@ def oom_facts(collected, policy, previous=None):
     Kill lines from a source that cannot tell who wrote them (a syslog file: any user can write
     "kernel: Out of memory: Killed process 1 (sshd)") that the kernel's own record does not hold are
     ``unconfirmed``: shown with the sources' notes, never counted, never a victim.
+    The early OOM killers' kills (earlyoom, systemd-oomd, nohang: their own lines, read from their own
+    units) are kills too: counted in ``kills`` and ``recent`` beside the kernel's, and apart in
+    ``by_killer`` (the kernel's counter never counts them); each event says its ``killer``.
     """
     cgroup, vmstat, container = collected['cgroup'], collected['vmstat'], collected['container']
     logged = collected['oom_events_count']
@@ -153,6 +156,13 @@ def oom_facts(collected, policy, previous=None):
     since, new_undated = previous_since(previous, counted, undated)
     start, by_run = judged_start(now, policy, since)
     recent = new_undated + (sum(1 for epoch in epochs if start is None or epoch >= start))
+    early = collected.get('oom_early') or {}
+    early_count = dict(early.get('count') or {})
+    early_epochs = early.get('epochs') or []
+    if early_count:  # every one of them dated by its journal line
+        total = (total or 0) + sum(early_count.values())
+        recent += sum(1 for epoch in early_epochs if start is None or epoch >= start)
+    last = max(epochs[-1:] + early_epochs[-1:]) if epochs or early_epochs else None
     victims = list(collected['oom_victims'])
     for item in by_cgroup:
         unit = item['cgroup'].rsplit('/', 1)[-1]
@@ -165,7 +175,8 @@ def oom_facts(collected, policy, previous=None):
         'window_hours': policy['oom_window_hours'],
         'since_previous_run': since,
         'judged_since_run': by_run,
-        'last': epochs[-1] if epochs else None,
+        'last': last,
+        'by_killer': dict(early_count, kernel=max(counted or 0, logged) if counted is not None or logged else 0),
         'counted': counted,
         'counted_by': method,
         'logged': logged,
@@ -176,6 +187,9 @@ def oom_facts(collected, policy, previous=None):
         'complete': not incomplete,
         'incomplete': incomplete,
         'events': collected['oom_events'],
+        'judged_from': start,
+        # units systemd stopped after an OOM kill (read/unit_stops.py), with what became of them
+        'unit_stops': list(collected.get('unit_stops') or []),
         'unconfirmed': {'count': collected.get('oom_unconfirmed_count') or 0,
                         'events': list(collected.get('oom_unconfirmed') or []),
                         'sources': list(collected.get('oom_unverified') or [])},
@@ -236,8 +250,8 @@ def postmortems(events):
     """
     entries = []
     for event in events:
-        if event.get('pid') is None:
-            continue
+        if event.get('pid') is None or event.get('killer', 'kernel') != 'kernel':
+            continue  # an early OOM killer's kill has no kernel report
         dump = event.get('postmortem') or {}
         rss = [event.get(key) for key in ('anon_rss', 'file_rss', 'shmem_rss')]
         entries.append({
@@ -282,9 +296,12 @@ def services(deaths, since=None):
     for death in deaths:
         key = (death['server'], death['unit'] or death['source'])
         entry = grouped.setdefault(key, {'server': death['server'], 'service': death['unit'] or death['source'],
-                                         'lost': 0, 'oom_killed': 0, 'recent': 0, 'first': None, 'last': None})
+                                         'lost': 0, 'oom_killed': 0, 'recent': 0, 'first': None, 'last': None,
+                                         'killers': []})
         entry['lost'] += 1
         entry['oom_killed'] += 1 if death['kernel_pid'] is not None else 0
+        if death['kernel_pid'] is not None and (death.get('killer') or 'kernel') not in entry['killers']:
+            entry['killers'].append(death.get('killer') or 'kernel')
         epoch = death['epoch']
         if epoch is None or since is None or epoch >= since:
             entry['recent'] += 1

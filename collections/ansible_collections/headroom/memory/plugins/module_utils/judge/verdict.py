@@ -242,10 +242,15 @@ def audit(facts, policy=None):
     # kills since the previous run when the history has one within the window, else in the window
     judged = ('since the last run (%s)' % when(oom['since_previous_run']) if oom.get('judged_since_run')
               else 'in the last %s h' % _num(oom['window_hours']))
+    # the early OOM killers' kills beside the kernel's: who killed, since the fix differs (a guard too eager)
+    early = sorted((killer, count) for killer, count in (oom.get('by_killer') or {}).items() if killer != 'kernel' and count)
+    killers = ('; by killer: %s' % ', '.join(['the kernel %d' % (oom['by_killer'].get('kernel') or 0)]
+                                             + ['%s %d' % item for item in early]) if early else '')
     if oom_kills >= policy['oom_kills_warning']:
         undated = ' (%d with no time: no kernel log line dates them)' % oom['undated'] if oom['undated'] else ''
-        reason('warning', 'oom_kills', 'the OOM killer has killed %d process(es) %s%s%s%s'
-               % (oom_kills, judged, victims, last, undated))
+        reason('warning', 'oom_kills', '%s %d process(es) %s%s%s%s%s'
+               % ('the OOM killers have killed' if early else 'the OOM killer has killed', oom_kills, judged, victims,
+                  last, undated, killers))
     elif oom['kills']:
         reason('ok', 'oom_kills_past', 'no OOM kill %s; %d before%s%s' % (judged, oom['kills'], victims, last))
     if oom['kills'] is not None and oom['incomplete']:
@@ -262,14 +267,26 @@ def audit(facts, policy=None):
     for service in (facts.get('app_deaths') or {}).get('services') or []:
         if service['recent']:
             linked = service['oom_killed']
-            reason('warning', 'app_deaths', '%s lost %d %s worker(s) to SIGKILL %s%s%s' % (
-                service['service'], service['recent'], service['server'], judged,
+            # systemd's own line is about the unit's main process, not a worker its master respawns
+            lost = ('the main process of %s was killed by SIGKILL %d time(s)' % (service['service'], service['recent'])
+                    if service['server'] == 'systemd' else
+                    '%s lost %d %s worker(s) to SIGKILL' % (service['service'], service['recent'], service['server']))
+            reason('warning', 'app_deaths', '%s %s%s%s' % (
+                lost, judged,
                 ', the last at %s' % when(service['last']) if service['last'] else '',
-                ' (%d of %d seen in the kernel\'s OOM log)' % (linked, service['lost']) if linked else
+                (' (%d of %d seen in the kernel\'s OOM log)' % (linked, service['lost'])
+                 if (service.get('killers') or ['kernel']) == ['kernel'] else
+                 ' (%d of %d seen in the OOM killers\' logs: %s)' % (linked, service['lost'], ', '.join(service['killers'])))
+                if linked else
                 ' (none in the kernel\'s OOM log: killed by something else, or the log is incomplete)'))
 
     for level, signal, message in data_store_reasons(facts):
         reason(level, signal, message)
+
+    for stop in oom.get('unit_stops') or []:
+        level = unit_stop_level(stop, oom.get('judged_from'))
+        if level:
+            reason(level, 'unit_stopped', unit_stop_words(stop))
 
     meminfo = facts.get('meminfo') or {}
     sunreclaim = meminfo.get('SUnreclaim')
@@ -314,6 +331,8 @@ def audit(facts, policy=None):
                                  oom_kills, policy, facts.get('instance_type'), growing,
                                  swap_total, facts.get('cgroup'), stall, facts.get('app_servers'), facts.get('guard'),
                                  protected, facts.get('instance_sizes'))
+    recommendations = _with_unit_policy(recommendations, [stop for stop in oom.get('unit_stops') or []
+                                                          if unit_stop_level(stop, oom.get('judged_from'))])
     result = {
         'verdict': verdict,
         'reasons': reasons,
@@ -329,6 +348,86 @@ def audit(facts, policy=None):
     }
     result['lines'] = lines(result)
     return result
+
+
+def unit_stop_level(stop, judged_from):
+    """'critical' for a unit still down after systemd stopped it on an OOM kill (the site is gone), 'warning'
+    for one stopped since the judged start (``judged_from``: the previous run or the OOM window), else None. A
+    transient unit (systemd-run: a job, not a service someone relies on) still down is judged as a stop."""
+    if stop.get('still_down') and (stop.get('state') or {}).get('Transient') != 'yes':
+        return 'critical'
+    if judged_from is None or (stop.get('at') or 0) >= judged_from:
+        return 'warning'
+    return None
+
+
+def _span(seconds):
+    """'12 s', '4.5 min', '3.2 h'."""
+    if seconds < 120:
+        return '%s s' % _num(round(seconds, 1))
+    if seconds < 7200:
+        return '%s min' % _num(round(seconds / 60.0, 1))
+    return '%s h' % _num(round(seconds / 3600.0, 1))
+
+
+def unit_stop_words(stop):
+    """'gunicorn.service was stopped by systemd at T after the OOM killer took one of its processes (gunicorn,
+    pid N; OOMPolicy=stop); it was down 10.4 s (restarted at T) ...'."""
+    state = stop.get('state') or {}
+    who = 'systemd-oomd' if stop.get('killer') == 'systemd-oomd' else 'the OOM killer'
+    victim = stop.get('victim') or {}
+    took = ('its main process' if stop.get('main_killed') else
+            'its processes' if who == 'systemd-oomd' else 'one of its processes')
+    named = '%s, pid %s' % (victim['command'], victim['pid']) if victim.get('pid') else ''
+    policy = '' if stop.get('main_killed') else 'OOMPolicy=%s' % (state.get('OOMPolicy') or 'stop, the default')
+    detail = '; '.join(part for part in (named, policy) if part)
+    text = '%s was stopped by systemd at %s after %s took %s%s' % (
+        stop['unit'], when(stop['at']), who, took, ' (%s)' % detail if detail else '')
+    if stop.get('still_down'):
+        text += '; it is still down%s (%s)' % (
+            ' (%s)' % _span(stop['down_seconds']) if stop.get('down_seconds') is not None else '',
+            ', '.join('%s=%s' % (key, state[key]) for key in ('ActiveState', 'Result', 'NRestarts', 'Restart') if key in state)
+            or 'systemd says nothing more')
+    elif stop.get('restarted_at') is not None:
+        text += '; it was down %s (restarted at %s%s)' % (
+            _span(stop['down_seconds']), when(stop['restarted_at']),
+            ', restart counter %s' % stop['restarts'] if stop.get('restarts') else '')
+    else:
+        text += '; whether it was restarted is not known (no journal line and no state of it)'
+    return text + '. Its memory.events went with its cgroup: its kills are counted from the log'
+
+
+def _with_unit_policy(recommendations, stops):
+    """The recommendation for units systemd stopped on an OOM kill (role ``unit_policy``), after the guard step:
+    for an app server whose master respawns its workers, OOMPolicy=continue with a Restart= policy; where the
+    unit's main process itself was killed, a Restart= policy."""
+    if not stops:
+        return recommendations
+    units = []
+    for stop in stops:
+        if stop['unit'] not in [unit for unit, _main, _state in units]:
+            units.append((stop['unit'], stop.get('main_killed'), stop.get('state') or {}))
+    workers = [unit for unit, main, _state in units if not main]
+    mains = [unit for unit, main, _state in units if main]
+    unrestarted = [unit for unit, _main, state in units if state.get('Restart') in (None, 'no')]
+    parts = []
+    if workers:
+        parts.append('%s: systemd stopped the whole unit when the kernel killed one of its processes (OOMPolicy=stop, '
+                     'the default): for an app server whose master respawns its workers (gunicorn, uWSGI, Celery, '
+                     'php-fpm), set OOMPolicy=continue so that the master stays and replaces the worker'
+                     % ', '.join(workers))
+    if mains:
+        parts.append('%s: its main process was killed, so no OOMPolicy keeps it' % ', '.join(mains))
+    parts.append('give %s a Restart= policy (Restart=on-failure) so that a stop brings it back in seconds, not when '
+                 'someone notices' % (', '.join(unrestarted) if unrestarted else 'each of them'))
+    rec = {'step': 'guard', 'title': 'Keep %s up after an OOM kill' % ', '.join(unit for unit, _main, _state in units),
+           'detail': '; '.join(parts), 'role': 'unit_policy', 'bytes': None}
+    after = max([index for index, other in enumerate(recommendations) if STEPS.index(other['step']) <= STEPS.index('guard')]
+                or [-1])
+    recommendations = recommendations[:after + 1] + [rec] + recommendations[after + 1:]
+    for rank, item in enumerate(recommendations, 1):
+        item['rank'] = rank
+    return recommendations
 
 
 def stalling(rates, pressure, oom_kills, policy):
@@ -364,8 +463,25 @@ def last_picture(postmortem, commands=3):
                      + (' (killed)' if victim['pid'] in task['pids'] else '') for task in tasks)
     at = ' at %s' % when(entry['epoch']) if entry.get('epoch') else ''
     within = entry['cgroup'] if entry.get('scope') == 'cgroup' and entry.get('cgroup') else 'the host'
-    return 'when the OOM killer last struck%s, in %s, the most %s was held by %s (%d task(s) listed)' % (
-        at, within, 'anonymous memory' if anon else 'memory (RSS)', held, entry['task_count'])
+    swapped = swap_words(entry.get('memory')) if entry.get('scope') == 'global' else None
+    return 'when the OOM killer last struck%s, in %s, the most %s was held by %s (%d task(s) listed)%s' % (
+        at, within, 'anonymous memory' if anon else 'memory (RSS)', held, entry['task_count'],
+        '; %s' % swapped if swapped else '')
+
+
+def swap_words(memory):
+    """The machine's swap at a system-wide kill, from the report's own lines (Free swap, Total swap, pages in
+    swap cache), in words: 'swap 4.0 GiB of 4.0 GiB used (full), 12.0 MiB in the swap cache', 'no swap'; None
+    when the report did not say (a cgroup's report, or a log that kept only the kill's lines)."""
+    total, free = (memory or {}).get('swap_total'), (memory or {}).get('swap_free')
+    if total is None or free is None:
+        return None
+    if not total:
+        return 'no swap'
+    used = max(0, total - free)
+    cache = memory.get('swap_cache')
+    full = ' (full)' if 100.0 * free / total < 1 else ''
+    return 'swap %s of %s used%s%s' % (human(used), human(total), full, ', %s in the swap cache' % human(cache) if cache else '')
 
 
 def _held(command, count, size):
