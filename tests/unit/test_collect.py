@@ -128,6 +128,65 @@ def test_no_python_on_the_host_is_named(stdin):
     assert 'no Python interpreter found (tried /nonexistent/python3, python2.4)' in done.stderr
 
 
+def _code(tree):
+    """A module's code with its positions, without the docstrings of bodies that have more."""
+    for node in ast.walk(tree):
+        body = getattr(node, 'body', None)
+        if isinstance(body, list) and len(body) > 1:
+            node.body = [statement for statement in body if not (
+                isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+                and isinstance(statement.value.value, str))]
+    return ast.dump(tree, include_attributes=True)
+
+
+@pytest.mark.parametrize('name', remote.SOURCES)
+def test_what_a_host_gets_is_the_same_code_on_the_same_lines(name):
+    """Comments and docstrings go (the program must fit in one argument of a command line); every statement
+    stays, at the same line and column, so that a traceback from a host names the line of the file here."""
+    with open(os.path.join(HERE, *name.split('.')) + '.py') as handle:
+        source = handle.read()
+    shipped = remote.shipped(source)
+    assert len(shipped.splitlines()) == len(source.splitlines())
+    assert _code(ast.parse(shipped)) == _code(ast.parse(source))
+    assert len(shipped) < len(source)
+
+
+def test_a_body_of_only_a_docstring_and_a_hash_in_a_string_are_kept():
+    source = ('"""The module."""\n# a comment\nclass A(Exception):\n    """Only a docstring,\n    on two lines."""\n\n\n'
+              'def f():  # a comment\n    """Doc."""\n    return "# not a comment"  # but this is\n')
+    assert remote.shipped(source) == ('\n\nclass A(Exception):\n    """Only a docstring,\n    on two lines."""\n\n\n'
+                                      'def f():\n\n    return "# not a comment"\n')
+
+
+def test_the_command_line_fits_in_one_argument_of_a_command():
+    """Without pipelining the program is the one argument of ``sh -c``: the kernel refuses one of 128 KiB or
+    more (E2BIG) before the host's Python starts. The longest form (the interpreter searched for) stays under
+    it with the shell plugin's 4 KiB of wrapping to spare; it stood at 130,889 bytes before the sources were
+    shipped without comments."""
+    line, stdin = remote.command(READ, stdin=False)
+    assert stdin is None and len(line.encode('utf-8')) <= remote.MAX_ARG_STRLEN - 4096
+
+
+def test_a_program_too_long_for_the_command_line_is_refused_by_name(monkeypatch):
+    monkeypatch.setattr(remote, 'MAX_ARG_STRLEN', 40 * 1024)
+    with pytest.raises(ValueError, match=r'the reading program is \d+ bytes in the command line.*enable pipelining'):
+        remote.command(READ, sys.executable, stdin=False)
+    assert remote.command(READ, sys.executable, stdin=True)[1]  # on stdin no such bound
+
+
+def test_the_packed_sources_are_made_once_per_run(monkeypatch, tmp_path):
+    """The forks of one run read the first one's packing from the run's private directory."""
+    monkeypatch.setattr(remote, '_encoded', {})
+    first = remote._sources(HERE, str(tmp_path))
+    kept = [path for path in tmp_path.iterdir()]
+    assert len(kept) == 1 and kept[0].read_text() == first and kept[0].name.startswith('headroom-program-')
+    kept[0].write_text('read from the cache')
+    monkeypatch.setattr(remote, '_encoded', {})
+    assert remote._sources(HERE, str(tmp_path)) == 'read from the cache'
+    monkeypatch.setattr(remote, '_encoded', {})
+    assert remote._sources(HERE, str(tmp_path / 'gone')) == first  # no directory: made again, nothing kept
+
+
 @pytest.mark.parametrize('broken', ['free', 'top'])
 def test_output_no_parser_reads_is_a_named_gap_and_the_host_is_still_read(monkeypatch, capsys, broken):
     """One reader's garbage costs its part, not the host: an unreadable free gives way to

@@ -40,9 +40,12 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=str(err))
 
         fallback = C.config.get_config_value('INTERPRETER_PYTHON_FALLBACK', variables=task_vars)
-        cmd, stdin = command(read_options(params, policy), self._interpreter(task_vars), fallback,
-                             stdin=self._connection.is_pipelining_enabled(),
-                             environment=self._compute_environment_string())
+        try:
+            cmd, stdin = command(read_options(params, policy), self._interpreter(task_vars), fallback,
+                                 stdin=self._connection.is_pipelining_enabled(),
+                                 environment=self._compute_environment_string(), cache=C.DEFAULT_LOCAL_TMP)
+        except ValueError as err:
+            return dict(result, failed=True, msg=str(err))
         done = self._low_level_execute_command(cmd, in_data=stdin.encode('utf-8') if stdin else None)
 
         try:
