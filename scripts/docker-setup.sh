@@ -73,9 +73,16 @@ start_engine() {
         exit 1
     fi
     echo "headroom: starting dockerd (log: $LOG_DIR/dockerd.log)"
-    # setsid: the engine must outlive this script and not get its Ctrl-C; 9>&-: nor hold
-    # our lock for the rest of its life.
-    nohup setsid /usr/sbin/dockerd >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null 9>&- &
+    # setsid: the engine must outlive this script and not get its Ctrl-C. Nor may it hold any lock for
+    # the rest of its life: every descriptor above 2 is closed, ours (9) and our callers' (a run under
+    # `flock /var/lock/headroom-kernel.lock` hands its lock down as fd 3; dockerd kept it, and every later
+    # run waited for the lock forever).
+    (
+        for fd in $(ls /proc/$BASHPID/fd); do
+            if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+        done
+        exec nohup setsid /usr/sbin/dockerd
+    ) >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
     local dockerd=$! t0 waited=0
     t0=$(now)
     until docker info >/dev/null 2>&1; do
