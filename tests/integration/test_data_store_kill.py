@@ -8,11 +8,11 @@ Docker connection with headroom_redis=true, as a user diagnoses a server. Needs 
 import json
 import os
 import subprocess
-import time
 
 import pytest
 
 from conftest import ROOT, VENV_BIN, debian_image
+from waiting import wait_for
 
 
 def sh(cid, script, check=True):
@@ -22,17 +22,6 @@ def sh(cid, script, check=True):
 def redis_pid(cid):
     done = sh(cid, "redis-cli INFO server | tr -d '\\r' | sed -n 's/^process_id://p'", check=False)
     return int(done.stdout) if done.stdout.strip().isdigit() else None
-
-
-def wait_for(what, check, timeout, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError('%s: not within %.0f s' % (what, timeout))
-        time.sleep(interval)
 
 
 @pytest.fixture(name='server', scope='module')

@@ -28,6 +28,7 @@ import time
 import pytest
 
 from conftest import LIMIT, ROOT, limited_box
+from waiting import wait_for
 
 ansible_runner = pytest.importorskip('ansible_runner')
 
@@ -53,18 +54,6 @@ def sh(cid, script, check=True, timeout=600):
     if check and proc.returncode != 0:
         raise AssertionError('%s: rc %d\n%s\n%s' % (script, proc.returncode, proc.stdout, proc.stderr))
     return proc.stdout
-
-
-def wait_for(what, probe, timeout=120.0):
-    """Poll ``probe`` until it returns something true; fail naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('%s: not within %.0f s' % (what, timeout))
-        time.sleep(0.5)
 
 
 class Server(object):

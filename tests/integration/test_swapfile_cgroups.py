@@ -24,6 +24,7 @@ import pytest
 from ansible_collections.headroom.memory.plugins.module_utils.fix import swap
 from ansible_collections.headroom.memory.plugins.module_utils.read import kernel
 from conftest import run_dir
+from waiting import wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ANSIBLE = os.path.join(ROOT, '.venv', 'bin', 'ansible')
@@ -93,17 +94,6 @@ def vmswap(pid):
     except OSError:
         return None
     return 0
-
-
-def wait_for(condition, what):
-    """Poll ``condition`` until it holds; fail naming ``what`` after WAIT seconds."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError('waited %d s for %s' % (WAIT, what))
 
 
 def swapoff_under(directory):
@@ -225,7 +215,7 @@ def test_a_swapoff_that_would_oom_a_limited_cgroup_is_refused(swap_area):
                                stdout=subprocess.PIPE, text=True)
         try:
             assert hog.stdout.readline().strip() == 'ready'
-            wait_for(lambda: (vmswap(hog.pid) or 0) > IN_SWAP, 'the hog to have %d MiB in swap' % (IN_SWAP >> 20))
+            wait_for('the hog to have %d MiB in swap' % (IN_SWAP >> 20), lambda: (vmswap(hog.pid) or 0) > IN_SWAP, WAIT, 0.1)
             before, kills = areas()[path], oom_kills()
             size = {'size': '768M'}
             for change in (dict(state='absent'), size, dict(priority=31000)):
@@ -240,7 +230,7 @@ def test_a_swapoff_that_would_oom_a_limited_cgroup_is_refused(swap_area):
             hog.kill()
             hog.wait()
         # with the process gone its pages in swap are freed: the removal goes through
-        wait_for(lambda: areas()[path]['used'] < IN_SWAP // 4, 'the area to be emptied by the exit')
+        wait_for('the area to be emptied by the exit', lambda: areas()[path]['used'] < IN_SWAP // 4, WAIT, 0.1)
         removed = run(dict(args, state='absent'))
         assert removed['changed'] is True and not removed.get('failed'), removed
         assert path not in areas() and 'oom_kills' not in removed
@@ -269,7 +259,7 @@ def test_a_container_beside_the_host_is_protected(workdir, bookworm):
                              capture_output=True, text=True, check=True).stdout.strip()
         pid = int(subprocess.run(['docker', 'inspect', '-f', '{{.State.Pid}}', cid], capture_output=True, text=True,
                                  check=True).stdout)
-        wait_for(lambda: (vmswap(pid) or 0) > IN_SWAP, 'the container to have %d MiB in swap' % (IN_SWAP >> 20))
+        wait_for('the container to have %d MiB in swap' % (IN_SWAP >> 20), lambda: (vmswap(pid) or 0) > IN_SWAP, WAIT, 0.1)
         before, kills = areas()[args['path']], oom_kills()
         result = run(dict(args, state='absent'))
         cgroup = [line.split(':', 2)[2] for line in open('/proc/%d/cgroup' % pid).read().splitlines()
@@ -283,6 +273,6 @@ def test_a_container_beside_the_host_is_protected(workdir, bookworm):
     finally:
         if cid:
             subprocess.run(['docker', 'rm', '-f', cid], capture_output=True)
-    wait_for(lambda: areas()[args['path']]['used'] < IN_SWAP // 4, 'the area to be emptied by the exit')
+    wait_for('the area to be emptied by the exit', lambda: areas()[args['path']]['used'] < IN_SWAP // 4, WAIT, 0.1)
     removed = run(dict(args, state='absent'))
     assert removed['changed'] is True and not removed.get('failed'), removed
