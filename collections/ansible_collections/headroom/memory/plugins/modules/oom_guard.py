@@ -211,6 +211,13 @@ def _write(path, text):
     os.rename(temp, path)
 
 
+def _write_in_place(path, text):
+    """Writes a kernel setting (a sysfs attribute such as min_ttl_ms): opened and written where it is. sysfs has no
+    room for a temporary file beside it, so the whole-file rename of _write is refused there (EACCES)."""
+    with open(path, 'w') as handle:
+        handle.write(text)
+
+
 class Guard(object):
     def __init__(self, module):
         self.module = module
@@ -247,6 +254,7 @@ class Guard(object):
         return {'systemd': version, 'cgroup2': os.path.exists('/sys/fs/cgroup/cgroup.controllers'),
                 'container': container, 'limit': cgroup.get('limit'), 'total': meminfo.get('MemTotal', 0),
                 'running': running, 'mglru': os.path.isdir(os.path.dirname(plan.MIN_TTL)),
+                'mglru_enabled': (read_text(plan.MGLRU_ENABLED) or '').strip() or None,
                 'lower': plan.can_lower(read_text('/proc/self/status'))}
 
     def expand(self, pattern):
@@ -305,7 +313,10 @@ class Guard(object):
             except (IOError, OSError, ValueError):
                 pass
         if undo.get('min_ttl_ms') is not None:
-            _write(plan.MIN_TTL, '%d\n' % undo['min_ttl_ms'])
+            try:
+                _write_in_place(plan.MIN_TTL, '%d\n' % undo['min_ttl_ms'])
+            except (IOError, OSError):
+                pass  # the write that failed was this one: the value is still the old one
 
 
 def _units(guard, params, host, skipped):
@@ -374,6 +385,9 @@ def _files(params, backend, host, units, skipped):
             previous = plan.previous_min_ttl(old) if plan.ours(old) else int(current) if current.isdigit() else 0
             files[plan.TMPFILES] = plan.tmpfiles(params['min_ttl_ms'], previous)
             ttl = params['min_ttl_ms']
+            off = plan.mglru_off(host.get('mglru_enabled'))
+            if off:
+                skipped.append(off)
     elif plan.ours(old) and host['mglru']:
         ttl = plan.previous_min_ttl(old)
     return files, ttl
@@ -465,7 +479,7 @@ def main():
         if 'CAP_SYS_RESOURCE' in line:
             module.warn(line)
     if module.check_mode:
-        pending = [unit for unit, value in live.items() if _stale(guard, unit, value)]
+        pending = [unit for unit, value in live.items() if _stale(guard, unit, value, units[unit][0])]
         module.exit_json(changed=bool(changes or ttl_change or pending), undo={}, **result)
 
     try:
@@ -475,10 +489,10 @@ def main():
             rc, out, err = guard.systemctl('daemon-reload')
             if rc != 0:
                 raise RuntimeError('systemctl daemon-reload failed: %s' % (err or out).strip())
-        changed_live = _apply_live(guard, live, removed, result)
+        changed_live = _apply_live(guard, live, removed, result, dict((unit, role) for unit, (role, value) in units.items()))
         if ttl_change:
             guard.undo['min_ttl_ms'] = int(current_ttl) if current_ttl.isdigit() else 0
-            _write(plan.MIN_TTL, '%d\n' % ttl)
+            _write_in_place(plan.MIN_TTL, '%d\n' % ttl)
             kept = (read_text(plan.MIN_TTL) or '').strip()
             if kept != str(ttl):
                 raise RuntimeError('%s kept %s after writing %d' % (plan.MIN_TTL, kept, ttl))
@@ -489,18 +503,20 @@ def main():
     module.exit_json(changed=bool(changes or ttl_change or changed_live), undo=guard.undo, **result)
 
 
-def _stale(guard, unit, value):
-    """Whether the unit or one of its running processes does not have ``value`` yet."""
+def _stale(guard, unit, value, role):
+    """Whether the unit or one of its running processes does not have ``value`` yet (a protected process that
+    protects itself more already, as sshd does, has it)."""
     props = guard.show(unit, 'OOMScoreAdjust', 'ControlGroup')
     if props.get('OOMScoreAdjust') != str(value):
         return True
-    return any((read_text('/proc/%d/oom_score_adj' % pid) or '').strip() not in ('', str(value))
+    return any(plan.live_value(role, (read_text('/proc/%d/oom_score_adj' % pid) or '').strip(), value) is not None
                for pid in guard.pids(props.get('ControlGroup')))
 
 
-def _apply_live(guard, live, removed, result):
+def _apply_live(guard, live, removed, result, roles=None):
     """Checks systemd took each unit's value, writes it to the unit's running processes and reads it back;
-    for the units whose drop-in went, writes back the unit's own value. Returns whether a process changed."""
+    for the units whose drop-in went, writes back the unit's own value. A protected unit's process that protects
+    itself more already (sshd sets its listener to -1000) keeps its own value. Returns whether a process changed."""
     changed = False
     wanted = dict(live)
     for unit in removed:
@@ -513,9 +529,10 @@ def _apply_live(guard, live, removed, result):
             raise RuntimeError('%s: systemd says OOMScoreAdjust=%s after the drop-in set %d: a later drop-in overrides '
                                'it (%s)' % (unit, props.get('OOMScoreAdjust'), value, props.get('DropInPaths')))
         adjusted = []
+        role = (roles or {}).get(unit)
         for pid in guard.pids(props.get('ControlGroup')):
             before = (read_text('/proc/%d/oom_score_adj' % pid) or '').strip()
-            if before == str(value):
+            if plan.live_value(role, before, value) is None:
                 continue
             kept = guard.adjust(pid, value)
             if kept is None:

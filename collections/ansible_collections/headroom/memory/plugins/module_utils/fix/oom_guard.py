@@ -28,6 +28,7 @@ OOMD_UNIT = 'systemd-oomd.service'
 OOMD_CONF = '/etc/systemd/oomd.conf.d/50-headroom.conf'
 TMPFILES = '/etc/tmpfiles.d/50-headroom-mglru.conf'
 MIN_TTL = '/sys/kernel/mm/lru_gen/min_ttl_ms'
+MGLRU_ENABLED = '/sys/kernel/mm/lru_gen/enabled'
 OOMD_MIN_SYSTEMD = 248
 # a process name as earlyoom matches it (the kernel's comm, 15 characters, or a longer name): no character
 # that means something to a regex or to systemd's command line, so none needs escaping but '.' and '+'
@@ -156,10 +157,41 @@ def tmpfiles(min_ttl_ms, previous):
     return '%s\n# previous: %s\nw %s - - - - %d\n' % (MARK, previous, MIN_TTL, min_ttl_ms)
 
 
+def mglru_off(enabled):
+    """What to say when MGLRU is built in but off: ``enabled`` is /sys/kernel/mm/lru_gen/enabled (a hex mask of its
+    parts, ``0x0000`` when off; linux 6.1 mm/vmscan.c show_enabled). min_ttl_ms is read only by MGLRU's aging
+    (lru_gen_age_node), so it is written and kept for boot but acts only once MGLRU is on. None when it is on or
+    unknown."""
+    text = (enabled or '').strip()
+    try:
+        caps = int(text, 16)
+    except ValueError:
+        return None
+    if caps:
+        return None
+    return ('min_ttl_ms: written, but MGLRU is off on this kernel (%s %s; Debian 12 ships it off): it acts only once '
+            'MGLRU is on (echo y > %s, the whole machine\'s reclaim), which this role leaves to you' % (
+                MGLRU_ENABLED, text, MGLRU_ENABLED))
+
+
 def previous_min_ttl(text):
     """The ``previous`` value a tmpfiles() text recorded, or None."""
     match = re.search(r'^# previous: (\d+)$', text or '', re.M)
     return int(match.group(1)) if match else None
+
+
+def live_value(role, current, value):
+    """The oom_score_adj to write to a running process of a ranked unit (``current``: its /proc/PID/oom_score_adj
+    text), or None to leave it. A protected unit's process that protects itself more already keeps its value:
+    OpenSSH's sshd sets its listener to -1000 (OOM_SCORE_ADJ_MIN) itself at start (openbsd-compat/port-linux.c,
+    oom_adjust_setup; seen in the test VM, Debian 12), below systemd's OOMScoreAdjust=, and writing the unit's -900
+    over it would make sshd easier to kill. A process gone (empty text) is left too."""
+    text = (current or '').strip()
+    if not text or not re.match(r'^-?\d{1,5}$', text):
+        return None
+    if int(text) == value or (role == 'protect' and int(text) < value):
+        return None
+    return value
 
 
 def can_lower(status):
