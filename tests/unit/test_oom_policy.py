@@ -306,3 +306,16 @@ def test_a_unit_not_on_the_host_and_a_pid_in_no_service_are_named_not_fatal(tmp_
     assert not result.get('failed') and not result['changed']
     assert 'gone.service: not on this host (not-found)' in result['left_alone']
     assert any(line.startswith('pid 4194305') for line in result['left_alone'])
+
+
+def test_a_unit_the_diagnosis_proposes_that_is_no_app_server_is_left_alone_not_refused():
+    decided = plan.plan_unit('redis-server.service', show(REDIS_EXEC), [], None, 'on-failure', plan.RESPAWNING, True,
+                             named=False)
+    assert decided['text'] is None and 'not an app server whose master respawns its workers' in decided['why']
+
+
+def test_the_module_takes_the_diagnosis_s_stopped_units_and_skips_those_that_are_no_app_server(tmp_path):
+    result, _systemd = run_module(tmp_path, {'candidates': ['gunicorn.service', 'redis-server.service']}, GUNICORN)
+    assert not result.get('failed') and result['changed'], result
+    assert [unit['unit'] for unit in result['units']] == ['gunicorn.service']
+    assert any(line.startswith('redis-server.service: runs') for line in result['left_alone']), result['left_alone']

@@ -42,6 +42,13 @@ options:
     type: list
     elements: int
     default: []
+  candidates:
+    description:
+      - Services the diagnosis proposes (those systemd stopped after an OOM kill). Unlike I(units), one that runs
+        none of I(kinds) is left alone and named in RV(left_alone), not refused.
+    type: list
+    elements: str
+    default: []
   restart:
     description: The C(Restart=) written where the unit has none of its own.
     type: str
@@ -202,6 +209,7 @@ def main():
             state=dict(type='str', default='present', choices=['present', 'absent']),
             units=dict(type='list', elements='str', default=[]),
             pids=dict(type='list', elements='int', default=[]),
+            candidates=dict(type='list', elements='str', default=[]),
             restart=dict(type='str', default='on-failure', choices=list(plan.RESTARTS)),
             kinds=dict(type='list', elements='str', default=list(plan.RESPAWNING)),
             servers_only=dict(type='bool', default=True),
@@ -217,7 +225,12 @@ def main():
     left_alone = []
     try:
         names = [plan.service_name(value, 'units') for value in p['units']]
+        named = set(names)
         if p['state'] == 'present':
+            for value in p['candidates']:
+                unit = plan.service_name(value, 'candidates')
+                if unit not in names:
+                    names.append(unit)
             plan.check_systemd(host['systemd'], host['cgroup2'])
             left_alone += plan.notes(host['cgroup2'])
             for pid in p['pids']:
@@ -242,7 +255,8 @@ def main():
             current = read_text(path)
             try:
                 decided = plan.plan_unit(unit, show, _own_files(show, path), current if plan.ours(current) else None,
-                                         p['restart'], p['kinds'], p['servers_only'], units.main_process(show))
+                                         p['restart'], p['kinds'], p['servers_only'], units.main_process(show),
+                                         named=unit in named)
             except (plan.PolicyRefused, ParseError) as exc:
                 module.fail_json(msg='%s; nothing changed' % exc, host=host)
             if decided['why']:

@@ -166,10 +166,11 @@ def ours(text):
     return text is not None and text.startswith(MARK)
 
 
-def plan_unit(unit, show, files, current, restart, kinds, servers_only, main=None):
+def plan_unit(unit, show, files, current, restart, kinds, servers_only, main=None, named=True):
     """What one unit gets: ``{'unit', 'kind', 'text' (the drop-in, None: none wanted), 'why' (None, or what was
-    left alone and why), 'oom_policy', 'restart_own'}``; PolicyRefused for a unit that is no app server whose
-    master respawns its workers when ``servers_only``.
+    left alone and why), 'oom_policy', 'restart_own'}``. With ``servers_only``, a unit that is no app server whose
+    master respawns its workers is refused (PolicyRefused) when the user ``named`` it, and left alone with the
+    reason when the diagnosis proposed it (a stopped unit of any kind).
 
     ``show``: parse_show of ``systemctl show -p LoadState,Id,ExecStart,OOMPolicy,Restart,...``; ``files``: the
     unit's files other than headroom's drop-in, in load order, with their text; ``current``: headroom's
@@ -183,6 +184,10 @@ def plan_unit(unit, show, files, current, restart, kinds, servers_only, main=Non
     if servers_only and kind not in kinds:
         commands = exec_commands(show.get('ExecStart'))
         runs = kind or (' '.join(commands[0][1][:3]) if commands else 'no command systemd shows')
+        if not named:
+            return {'unit': unit, 'kind': kind, 'text': None, 'oom_policy': first('OOMPolicy') or None, 'restart_own': None,
+                    'why': '%s: runs %s, not an app server whose master respawns its workers (%s): left as it is' % (
+                        unit, runs, ', '.join(kinds))}
         raise PolicyRefused('%s runs %s, not an app server whose master forks a new worker when one dies (%s): '
                             'OOMPolicy=continue would keep it running without the process the kernel killed. Name '
                             'only such units, or set servers_only false' % (unit, runs, ', '.join(kinds)))
