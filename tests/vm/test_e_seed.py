@@ -12,6 +12,7 @@ The kernel's report, systemd's and gunicorn's lines and the unit's state are kep
 reports/vm/captures/seed-kill-<kernel>/ (tests/fixtures/vm/ holds a copy the unit tests read)."""
 import json
 import re
+import shlex
 import time
 
 import pytest
@@ -56,7 +57,7 @@ def first_kill(vm, app, diagnose):
     kills = kernel_kills(vm, start_cursor)
     files = {
         'journalctl-k.short-iso.txt': vm.ssh('journalctl -k -b -o short-iso --no-pager').stdout,
-        'kills.journal.json': vm.ssh('journalctl -b -o json --no-pager _TRANSPORT=kernel --after-cursor %s' % start_cursor).stdout,
+        'kills.journal.json': vm.ssh('journalctl -b -o json --no-pager _TRANSPORT=kernel --after-cursor %s' % shlex.quote(start_cursor)).stdout,
         'dmesg.txt': vm.ssh('dmesg').stdout,
         'gunicorn.journal.short-iso.txt': vm.ssh('journalctl -b -o short-iso --no-pager -u gunicorn.service').stdout,
         'gunicorn.journal.json': vm.ssh('journalctl -b -o json --no-pager -u gunicorn.service').stdout,

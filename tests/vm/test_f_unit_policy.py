@@ -6,6 +6,7 @@ the app. Then the same traffic: the kernel kills a worker again, and this time s
 on, the master forks a new worker, and the site keeps answering. The requests that failed after the kill, before and
 after the role, are the stage's figures."""
 import os
+import shlex
 import time
 
 import pytest
@@ -44,7 +45,7 @@ def second_kill(vm, policy, diagnose):
     kills = kernel_kills(vm, start_cursor)
     state = show(vm, 'gunicorn.service', 'ActiveState', 'MainPID', 'NRestarts', 'Result')
     respawned = wait_for('gunicorn to run 4 workers again', lambda: workers(vm, 4), timeout=300)
-    unit_log = vm.ssh('journalctl -b -o short-iso --no-pager -u gunicorn.service --after-cursor %s' % start_cursor).stdout
+    unit_log = vm.ssh('journalctl -b -o short-iso --no-pager -u gunicorn.service --after-cursor %s' % shlex.quote(start_cursor)).stdout
     record, _report = diagnose('after-kill-with-unit-policy')
     return {'ahead': ahead, 'figures': figures, 'kills': kills, 'state': state, 'respawned': respawned,
             'unit_log': unit_log, 'record': record}

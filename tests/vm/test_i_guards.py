@@ -16,6 +16,7 @@ headroom's next diagnosis counts these kills, names the killer, and reads the gu
 log lines are kept in reports/vm/captures/guards-<kernel>/."""
 import json
 import os
+import shlex
 import threading
 import time
 import urllib.request
@@ -103,7 +104,7 @@ def earlyoom_kill(vm, guarded):
     entries = journal(vm, '-u', 'earlyoom.service', '--after-cursor', start_cursor)
     capture(vm, 'guards', {'earlyoom.journal.json': ''.join(json.dumps(e) + '\n' for e in entries),
                            'earlyoom.journal.short-iso.txt': vm.ssh('journalctl -b -o short-iso --no-pager -u earlyoom.service '
-                                                                    '--after-cursor %s' % start_cursor).stdout})
+                                                                    '--after-cursor %s' % shlex.quote(start_cursor)).stdout})
     measured('earlyoom_kill', started)
     return {'lines': lines, 'entries': entries, 'answers': answers, 'hog_pid': hog_pid, 'ahead': ahead,
             'kernel_kills': vmstat(vm)['oom_kill'] - before}
@@ -161,7 +162,7 @@ def oomd_kill(vm, earlyoom_kill, history_dir, diagnose):
     thread.join(60)
     back = wait_for('gunicorn.service back (Restart=on-failure)', lambda: workers(vm, 4) and health(vm) and workers(vm, 4),
                     timeout=300)
-    unit_log = vm.ssh('journalctl -b -o short-iso --no-pager -u gunicorn.service --after-cursor %s' % start_cursor).stdout
+    unit_log = vm.ssh('journalctl -b -o short-iso --no-pager -u gunicorn.service --after-cursor %s' % shlex.quote(start_cursor)).stdout
     oomd_entries = journal(vm, '-u', 'systemd-oomd.service', '--after-cursor', start_cursor)
     capture(vm, 'guards', {'systemd-oomd.journal.json': ''.join(json.dumps(e) + '\n' for e in oomd_entries),
                            'systemd-oomd.journal.short-iso.txt': vm.ssh('journalctl -b -o short-iso --no-pager -u '
