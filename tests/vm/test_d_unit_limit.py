@@ -9,8 +9,6 @@ tests read the copy in tests/fixtures/vm/)."""
 import re
 import time
 
-import pytest
-
 from scenario import step, capture, measured, show, vmstat, wait_for
 
 UNIT = 'headroom-capped.service'

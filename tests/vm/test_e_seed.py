@@ -15,8 +15,6 @@ import re
 import shlex
 import time
 
-import pytest
-
 from scenario import (step, PAGE, PsSampler, before, capture, cursor, install_app, kernel_kills, measured, redis_keys,
                       run_traffic, seed, show, vmstat, wait_for, workers)
 

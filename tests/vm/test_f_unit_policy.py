@@ -9,8 +9,6 @@ import os
 import shlex
 import time
 
-import pytest
-
 from scenario import step, ansible_playbook, cursor, health, kernel_kills, measured, run_traffic, show, wait_for, workers
 from test_e_seed import TRAFFIC
 

@@ -5,8 +5,6 @@ user then runs remediate.yml with the guard among the fixes: the stall calls for
 stalling), and oom_guard sets up earlyoom with headroom's settings, ranks the units, and sets MGLRU's min_ttl_ms."""
 import time
 
-import pytest
-
 from scenario import step, measured, meminfo, show, vmstat, wait_for
 
 UNIT = 'headroom-thrash.service'

@@ -21,8 +21,6 @@ import threading
 import time
 import urllib.request
 
-import pytest
-
 from scenario import step, ansible_playbook, capture, cursor, health, journal, measured, show, url, vmstat, wait_for, workers
 
 HOG_UNIT = 'headroom-hog2.service'

@@ -8,8 +8,6 @@ value it set, the guard it enabled disabled again."""
 import os
 import time
 
-import pytest
-
 from conftest import STATS
 from scenario import step, ansible_playbook, health, measured, show, wait_for, workers
 from test_i_guards import OOMD_SETTINGS, PRESSURE_LIMIT_PCT
