@@ -6,8 +6,10 @@ Helpers run headroom's modules and roles through ansible itself, never by import
 """
 
 import contextlib
+import glob
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,6 +21,64 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.join(ROOT, '.venv', 'bin')
 PASSWORD = 'it-s3cret-Pw'
+
+
+# Swap files live in directories of this run (run_dir), named with its pid; its containers carry the label
+# OWNER_LABEL=<pid>. A run killed midway (SIGKILL, a session's end) skips every finally: its swap stays on,
+# named in /proc/swaps by its path inside a container gone since, and the next run would find the kernel
+# with swap it never made. sweep_leftovers, at the start of every integration run, ends what runs no longer
+# alive left: the containers, the swap files' swap, the directories. A live run's are never touched.
+OWNER_LABEL = 'headroom.test-run'
+RUN_DIR = re.compile(r'^headroom-[a-z]+-run(\d+)-')
+
+
+def run_dir(kind):
+    """A directory of this run under /var/tmp (on the host's own filesystem, where swapon works)."""
+    return tempfile.mkdtemp(prefix='headroom-%s-run%d-' % (kind, os.getpid()), dir='/var/tmp')
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def sweep_leftovers():
+    """What dead runs left (see OWNER_LABEL); returns what was swept, for the session's header."""
+    swept = []
+    try:
+        listed = subprocess.run(['docker', 'ps', '-aq', '--filter', 'label=' + OWNER_LABEL, '--format',
+                                 '{{.ID}} {{.Label "%s"}}' % OWNER_LABEL], capture_output=True, text=True,
+                                timeout=60).stdout.split('\n')
+    except (OSError, subprocess.TimeoutExpired):
+        listed = []
+    for line in listed:
+        cid, _, owner = line.partition(' ')
+        if cid and owner.isdigit() and not alive(int(owner)):
+            subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, timeout=120)
+            swept.append('container %s of run %s' % (cid, owner))
+    for directory in sorted(glob.glob('/var/tmp/headroom-*-run*-*')):
+        match = RUN_DIR.match(os.path.basename(directory))
+        if not match or alive(int(match.group(1))):
+            continue
+        for parent, _, names in os.walk(directory):
+            for name in names:
+                # swapoff refuses what is no swap area: only the files still on are switched off
+                if subprocess.run(['swapoff', os.path.join(parent, name)], capture_output=True).returncode == 0:
+                    swept.append('swap %s' % os.path.join(parent, name))
+        shutil.rmtree(directory, ignore_errors=True)
+        swept.append('directory %s' % directory)
+    return swept
+
+
+def pytest_sessionstart(session):
+    if os.geteuid() == 0:
+        for what in sweep_leftovers():
+            print('headroom: swept what a run killed midway left: %s' % what)
 
 
 def debian_image(release):
@@ -212,11 +272,11 @@ def limited_box(memory_swap='1g', writable_sysctl=True, systemd=False):
     """A bookworm container limited to LIMIT, its /swap a host directory; with ``systemd`` PID 1 is systemd
     (docker-recipes.md), else ``sleep``. Yields (container id, host directory); swap, container and
     directory are gone afterwards, also on failure."""
-    host_dir = tempfile.mkdtemp(prefix='headroom-swapbox-', dir='/var/tmp')
+    host_dir = run_dir('swapbox')
     init = (['-v', '/sys/fs/cgroup:/sys/fs/cgroup:ro', '--tmpfs', '/run', '--tmpfs', '/run/lock',
              debian_image('bookworm'), '/lib/systemd/systemd'] if systemd
             else [debian_image('bookworm'), 'sleep', 'infinity'])
-    cid = subprocess.run(['docker', 'run', '-d', '--rm', '--memory', str(LIMIT), '--memory-swap', memory_swap,
+    cid = subprocess.run(['docker', 'run', '-d', '--rm', '--label', '%s=%d' % (OWNER_LABEL, os.getpid()), '--memory', str(LIMIT), '--memory-swap', memory_swap,
                           '--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined',
                           '-v', '%s:/swap' % host_dir] + init,
                          capture_output=True, text=True, check=True).stdout.strip()

@@ -19,6 +19,7 @@ def test_redis_report_joins_the_diagnosis(tmp_path, redis_server):
     extra = tmp_path / 'vars.json'
     report = tmp_path / 'fleet.json'
     extra.write_text(json.dumps({'headroom_redis': True, 'headroom_report_path': str(report),
+                                 'headroom_history_path': str(tmp_path / 'h.sqlite'),
                                  'cache_flush_redis_port': redis_server.port,
                                  'cache_flush_redis_password': PASSWORD}))
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'))
@@ -35,6 +36,15 @@ def test_redis_report_joins_the_diagnosis(tmp_path, redis_server):
     assert abs(redis['memory']['used_memory'] - info['used_memory']) < 1 << 20
     assert redis['memory']['maxmemory'] == info['maxmemory']
     assert PASSWORD not in report.read_text()
+    # what tells a restart and what it lost, read before the diagnosis and kept in the history for the next run
+    server = redis_info(client, 'server')['server']
+    assert redis['persistence']['process_id'] == server['process_id']
+    assert 0 <= redis['persistence']['uptime_in_seconds'] <= server['uptime_in_seconds']
+    # read a moment ago, on this host's clock (Redis's own: server_time_usec)
+    assert 0 <= server['server_time_usec'] / 1e6 - redis['read_at'] < 300
+    from ansible_collections.headroom.memory.plugins.module_utils.report.history import previous_run
+    kept = previous_run(str(tmp_path / 'h.sqlite'), record['host'])['redis']
+    assert (kept['keys'], kept['process_id'], kept['endpoint']) == (300, server['process_id'], redis['endpoint'])
 
 
 def test_a_redis_that_cannot_be_read_is_a_gap_not_the_end_of_the_run(tmp_path, redis_server):

@@ -47,19 +47,21 @@ def fixture_box():
         subprocess.run(['docker', 'rm', '-f', cid], capture_output=True, check=False)
 
 
-def diagnose(tmp_path, cid, name=None):
-    """diagnose.yml against container ``cid``, as inventory host ``name`` (the container's id when None)."""
+def diagnose(tmp_path, cid, name=None, playbook='diagnose.yml', extra=()):
+    """diagnose.yml (or ``playbook``: remediate.yml) against container ``cid``, as inventory host ``name`` (the
+    container's id when None); its report's record of the host."""
     inventory = tmp_path / 'hosts.yml'
     inventory.write_text(json.dumps({'all': {'hosts': {name or cid: {
         'ansible_host': cid, 'ansible_connection': 'community.docker.docker', 'ansible_python_interpreter': '/usr/bin/python3'}}}}))
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), PATH=BIN + os.pathsep + os.environ['PATH'])
-    proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), '-i', str(inventory), os.path.join(ROOT, 'diagnose.yml'),
-                           '-e', 'headroom_report_path=%s' % (tmp_path / 'reports' / 'headroom.json'),
+    report = tmp_path / 'reports' / ('headroom.json' if playbook == 'diagnose.yml' else 'remediate.json')
+    proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), '-i', str(inventory), os.path.join(ROOT, playbook),
+                           '-e', 'headroom_report_path=%s' % report,
                            '-e', 'headroom_history_path=%s' % (tmp_path / 'history.sqlite'),
-                           '-e', 'process_audit_sample_seconds=0'],
+                           '-e', 'process_audit_sample_seconds=0'] + list(extra),
                           cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    with open(str(tmp_path / 'reports' / 'headroom.json')) as handle:
+    with open(str(report)) as handle:
         return json.load(handle)['hosts'][0]
 
 
@@ -137,6 +139,14 @@ def kill(cid, times):
     assert oom_kills(cid) == start + times
 
 
+def answers(cid, seconds=60):
+    """Wait until the container runs commands again (a restarted one, on a loaded machine)."""
+    deadline = time.monotonic() + seconds
+    while subprocess.run(['docker', 'exec', cid, 'python3', '-c', 'pass'], capture_output=True).returncode != 0:
+        assert time.monotonic() < deadline, '%s does not answer %d s after its restart' % (cid[:12], seconds)
+        time.sleep(0.2)
+
+
 def test_a_second_container_under_one_name_has_its_own_kills_judged(tmp_path, boxes):
     """The issue's case, for real: server web is replaced by another container (same image) under the same
     inventory name, which has had as many OOM kills as the first. The first's run sees its 2 kills; the
@@ -174,10 +184,34 @@ def test_a_second_container_under_one_name_has_its_own_kills_judged(tmp_path, bo
     assert [r for r in again['reasons'] if r['message'].startswith('no OOM kill since the last run (')]
 
     subprocess.run(['docker', 'restart', '-t', '0', second], capture_output=True, check=True)
+    answers(second)
     records.append(diagnose(tmp_path, second, 'web'))
+    assert records[-1]['verdict'] != 'failed', records[-1]
     restarted = records[-1]['identity']['previous']
     assert (restarted['machine'], restarted['boot'], restarted['counters']) == ('same', 'new', False), restarted
     assert 'its PID 1 started anew' in restarted['why']
+
+
+def test_remediate_judges_the_kills_since_the_last_run_and_is_a_run_itself(tmp_path, boxes):
+    """A kill that diagnose.yml already judged is not judged again by remediate.yml's own diagnosis (before
+    and after its fixes): both compare with the history's newest run, as diagnose.yml does. remediate.yml's
+    run is recorded too, so the next diagnose.yml does not judge again the kill that remediation reported."""
+    box = boxes[0]
+    kill(box, 1)
+    first = diagnose(tmp_path, box, 'web')
+    assert (first['oom']['kills'], first['oom']['recent']) == (1, 1), first['oom']
+    dry = ('-e', '{"headroom_fixes": []}')
+    fixed = diagnose(tmp_path, box, 'web', 'remediate.yml', dry)
+    for record in (fixed['before'], fixed):
+        oom = record['oom']
+        assert (oom['kills'], oom['recent'], oom['judged_since_run']) == (1, 0, True), oom
+        assert oom['since_previous_run'] == first['read_at']
+        assert [r for r in record['reasons'] if r['message'].startswith('no OOM kill since the last run (')], record['reasons']
+    assert [run['at'] for run in fixed['history']['runs']] == [first['read_at'], fixed['read_at']]
+    kill(box, 1)  # after remediation: this one is new
+    again = diagnose(tmp_path, box, 'web')
+    assert again['oom']['since_previous_run'] == fixed['read_at']
+    assert (again['oom']['kills'], again['oom']['recent']) == (2, 1), again['oom']
 
 
 LOOKUP = '''

@@ -10,10 +10,11 @@ import os
 import shutil
 import stat
 import subprocess
-import tempfile
 import time
 
 import pytest
+
+from conftest import run_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ANSIBLE = os.path.join(ROOT, '.venv', 'bin', 'ansible')
@@ -92,7 +93,7 @@ def host_unchanged():
 @pytest.fixture
 def workdir():
     """A directory on the host's ext4 root, with an empty private fstab."""
-    directory = tempfile.mkdtemp(prefix='headroom-swap-', dir='/var/tmp')
+    directory = run_dir('swap')
     fstab = os.path.join(directory, 'fstab')
     with open(fstab, 'w') as handle:
         handle.write('# test fstab\nUUID=1234 / ext4 defaults 0 1\n')

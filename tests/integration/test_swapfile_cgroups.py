@@ -17,13 +17,13 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
 import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.fix import swap
 from ansible_collections.headroom.memory.plugins.module_utils.read import kernel
+from conftest import run_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ANSIBLE = os.path.join(ROOT, '.venv', 'bin', 'ansible')
@@ -116,7 +116,7 @@ def swapoff_under(directory):
 def workdir():
     """A directory on the host's root filesystem with a private fstab; whatever swap is still active
     under it is switched off at the end (and a leak fails the test)."""
-    directory = tempfile.mkdtemp(prefix='headroom-swapcg-', dir='/var/tmp')
+    directory = run_dir('swapcg')
     with open(os.path.join(directory, 'fstab'), 'w') as handle:
         handle.write('# test fstab\n')
     try:

@@ -8,12 +8,12 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 
 import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.fix import swap
 from ansible_collections.headroom.memory.plugins.module_utils.read import kernel
+from conftest import run_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ANSIBLE = os.path.join(ROOT, '.venv', 'bin', 'ansible')
@@ -47,7 +47,7 @@ def drop(device):
 def zenv():
     """Temporary state, config and sysctl paths; whatever device the state file names is
     dropped at teardown, and the host's zram devices must be the ones it had before."""
-    directory = tempfile.mkdtemp(prefix='headroom-zram-', dir='/var/tmp')
+    directory = run_dir('zram')
     before_devices = zram_devices()
     before_swaps = swaps()
     env = {'dir': directory, 'state': os.path.join(directory, 'state'),

@@ -191,3 +191,76 @@ def test_the_journal_flooded_with_deaths_keeps_the_newest():
                    for n in range(5000))
     deaths = app_deaths.parse_journal(text)
     assert len(deaths) == app_deaths.DEATHS_KEPT + 1 and [d['pid'] for d in deaths[-2:]] == [4998, 4999]
+
+
+# ------------------------------------------------------------ systemd's line about a unit (issue 21, defect 2)
+
+VM = os.path.join(os.path.dirname(FIX), 'vm', 'bookworm-6.1.0-57-amd64', 'global-oom')
+
+
+def _vm(name):
+    with open(os.path.join(VM, name)) as handle:
+        return handle.read()
+
+
+def _vm_kill():
+    events = [e for e in parse_oom_log(_vm('journalctl-k.short-iso.txt'), origin='journal-text') if e['pid']]
+    for event in events:
+        event['epoch'] = stamp_epoch(event['time'])
+    return events
+
+
+def test_systemds_line_about_a_killed_unit_is_filed_under_that_unit_and_linked_to_the_kill():
+    """Real journal of the VM (systemd 252): "headroom-hog.service: Main process exited, code=killed, status=9/KILL"
+    comes from systemd itself, so _SYSTEMD_UNIT is init.scope, the unit systemd runs in; UNIT= names the unit
+    it is about. The death is that unit's, and the kernel's kill of its process (task_memcg
+    /system.slice/headroom-hog.service) is the one it links to."""
+    entries = [json.loads(line) for line in _vm('unit.journal.json').splitlines()]
+    line = [e for e in entries if 'status=9/KILL' in e['MESSAGE']][0]
+    assert (line['_SYSTEMD_UNIT'], line['UNIT'], line['_PID']) == ('init.scope', 'headroom-hog.service', '1')
+    deaths = apps.parse_journal(_vm('unit.journal.json'))
+    assert [(d['server'], d['unit'], d['worker']) for d in deaths] == [('systemd', 'headroom-hog.service', 'headroom-hog.service')]
+    kills = _vm_kill()
+    assert [k['task_memcg'] for k in kills] == ['/system.slice/headroom-hog.service']
+    apps.link(deaths, kills)
+    assert deaths[0]['kernel_pid'] == kills[0]['pid']
+    assert [(r['service'], r['lost'], r['oom_killed']) for r in services(deaths)] == [('headroom-hog.service', 1, 1)]
+
+
+def test_systemds_words_from_anyone_else_are_no_units_death():
+    """UNIT= is a field any client may send, and the words anyone may print: only systemd's own entry (PID 1, or a
+    user's manager in its init.scope) says a unit's main process was killed."""
+    entries = [json.loads(line) for line in _vm('unit.journal.json').splitlines()]
+    real = [e for e in entries if 'status=9/KILL' in e['MESSAGE']][0]
+    forged = [dict(real, _PID='4242', _SYSTEMD_UNIT='myapp.service', _COMM='python3', UNIT='sshd.service',
+                   MESSAGE='sshd.service: Main process exited, code=killed, status=9/KILL'),
+              dict(real, _PID='4243', _SYSTEMD_UNIT='user@1000.service', _SYSTEMD_USER_UNIT='app.service',
+                   _COMM='systemd', USER_UNIT='sshd.service', UNIT=None,
+                   MESSAGE='sshd.service: Main process exited, code=killed, status=9/KILL')]
+    user = dict(real, _PID='1302', _SYSTEMD_UNIT='user@1000.service', _SYSTEMD_USER_UNIT='init.scope', _COMM='systemd',
+                USER_UNIT='hog.service', MESSAGE='hog.service: Main process exited, code=killed, status=9/KILL')
+    del user['UNIT']
+    deaths = apps.parse_journal('\n'.join(json.dumps(e) for e in forged + [user]))
+    assert [(d['server'], d['unit']) for d in deaths] == [('systemd', 'hog.service')]
+    # an app's own line in a user's service is that user unit's
+    worker = dict(real, _PID='1400', _SYSTEMD_UNIT='user@1000.service', _SYSTEMD_USER_UNIT='gunicorn.service',
+                  _COMM='gunicorn', MESSAGE='[2026-12-08 00:24:28 +0000] [1399] [WARNING] Worker with pid 1401 was '
+                  'terminated due to signal 9')
+    assert [d['unit'] for d in apps.parse_journal(json.dumps(worker))] == ['gunicorn.service']
+
+
+def test_the_journal_query_asks_for_the_fields_that_say_whose_line_it_is():
+    argv = apps.journal_command()
+    fields = argv[argv.index('-o') + 2].split('=', 1)[1].split(',')
+    assert set(['UNIT', 'USER_UNIT', '_PID', '_COMM', '_SYSTEMD_UNIT', '_SYSTEMD_USER_UNIT']) <= set(fields)
+
+
+def test_the_verdict_says_a_units_main_process_was_killed_not_that_it_lost_a_worker():
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import app_deaths
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import audit, merge_policy
+    deaths = apps.link(apps.parse_journal(_vm('unit.journal.json')), _vm_kill())
+    facts = app_deaths({'app_deaths': deaths, 'app_death_sources': ['journal']}, deaths[0]['epoch'] - 60)
+    said = [r['message'] for r in audit({'memory': {'total': 8 << 30, 'available': 6 << 30}, 'app_deaths': facts},
+                                        merge_policy())['reasons'] if r['signal'] == 'app_deaths']
+    assert len(said) == 1 and said[0].startswith('the main process of headroom-hog.service was killed by SIGKILL 1 time(s) ')
+    assert said[0].endswith("(1 of 1 seen in the kernel's OOM log)") and 'init.scope' not in said[0]

@@ -149,3 +149,94 @@ def test_a_heap_above_what_the_process_may_have_or_none_in_a_container_is_said()
     facts.pop('cgroup')
     facts['app_servers'] = budgets([node], 8192 * MIB, 4096 * MIB, policy)
     assert not [r for r in audit(facts, policy)['recommendations'] if r['title'] == 'Cap the Node heap']
+
+
+# ------------------------------------------------------------ the budget at a worker's peak
+
+GIB_ = 1 << 30
+KILLED_AT = 1796696040.0  # 2026-12-08 02:14:00 UTC
+
+
+def _seed(workers=4, private=33 * MIB, shared=20 * MIB):
+    """The seed's 1 GiB machine: gunicorn with 4 workers of 33 MiB private at rest."""
+    return dict(_server(workers, private, shared, 25 * MIB, preload_app=False, max_requests=None), command='gunicorn')
+
+
+def _killed(command, rss, pid=4242, tasks=None):
+    return {'time': None, 'epoch': KILLED_AT, 'scope': 'global', 'cgroup': None,
+            'victim': {'pid': pid, 'command': command, 'rss': rss, 'cgroup': '/system.slice/gunicorn.service'},
+            'tasks': tasks, 'other': None, 'task_count': None, 'rss': None, 'swap': None, 'memory': None}
+
+
+def _fit_step(budget, total=1024 * MIB, available=500 * MIB):
+    facts = {'memory': {'total': total, 'available': available}, 'app_servers': [budget]}
+    return [r for r in audit(facts, merge_policy())['recommendations'] if r['title'] == "Fit gunicorn's workers in memory"]
+
+
+def test_a_worker_killed_at_123_mib_is_the_budget_not_its_33_mib_at_rest():
+    """The issue's case: 33 MiB private at rest fits 12 workers; every heavy request takes 90 MiB more, and the
+    kernel killed a worker of 143 MiB RSS (its 123 MiB and the 20 MiB the workers share). 3 fit at that size."""
+    policy = merge_policy()
+    budget = budgets([_seed()], 1024 * MIB, 500 * MIB, policy, postmortem=[_killed('gunicorn', 143 * MIB)])[0]
+    room = 1024 * MIB * 0.8 - ((1024 - 500) * MIB - 4 * 33 * MIB)
+    assert budget['workers_that_fit'] == int(room // (33 * MIB)) == 12
+    assert budget['peak'] == {'bytes': 123 * MIB, 'measured': 143 * MIB, 'measure': 'rss', 'source': 'kill',
+                              'at': KILLED_AT, 'pid': 4242, 'count': 1}
+    assert budget['workers_that_fit_at_peak'] == int(room // (123 * MIB)) == 3
+    step, = _fit_step(budget)
+    assert step['detail'] == (
+        '4 workers x 33.0 MiB private (+20.0 MiB shared); 12 fit at 33.0 MiB idle, 3 at 123.0 MiB, the size a gunicorn '
+        'process (pid 4242) reached when the kernel killed it at 2026-12-08 02:14:00 UTC (its RSS 143.0 MiB less the '
+        '20.0 MiB the workers share), with 20% kept free: set workers to 3; preloading the app would share about 24.0 MiB; '
+        'recycle workers (max_requests 1000, max_requests_jitter 100) so a leak cannot grow without bound')
+    assert step['bytes'] == 1 * 123 * MIB
+
+
+def test_the_watch_window_s_biggest_worker_is_a_peak():
+    watched = {'workers': [{'master_pid': 10, 'pid': 12, 'rss': 143 * MIB, 'at': KILLED_AT},
+                           {'master_pid': 99, 'pid': 100, 'rss': 900 * MIB, 'at': KILLED_AT}]}  # another server's
+    budget = budgets([_seed()], 1024 * MIB, 500 * MIB, merge_policy(), watch=watched)[0]
+    assert (budget['peak']['source'], budget['peak']['bytes'], budget['workers_that_fit_at_peak']) == ('watch', 123 * MIB, 3)
+    assert 'the size a gunicorn worker (pid 12) reached during the watch, at 2026-12-08 02:14:00 UTC' in _fit_step(budget)[0]['detail']
+
+
+def test_the_kernel_s_task_dump_of_a_kill_is_a_peak_real_capture():
+    """tests/fixtures/kernel/postmortem (REAL, 6.18): the kernel killed a python3 hog; its task dump lists
+    3 gunicorn of 5183, 5174 and 5193 pages. Their average RSS is a size a gunicorn process reached."""
+    from ansible_collections.headroom.memory.plugins.module_utils.read import oom
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import postmortems
+    with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'kernel', 'postmortem', 'dmesg.txt')) as handle:
+        events = oom.parse_oom_log(handle.read())
+    entries = postmortems(events)
+    server = _seed(workers=3, private=8 * MIB, shared=4 * MIB)
+    budget = budgets([server], 256 * MIB, 100 * MIB, merge_policy(), postmortem=entries)[0]
+    average = (5183 + 5174 + 5193) * 4096 // 3
+    assert budget['peak']['source'] == 'dump' and budget['peak']['count'] == 3
+    assert budget['peak']['measured'] == average and budget['peak']['bytes'] == average - 4 * MIB
+    assert budget['peak']['pid'] is None
+
+
+def test_the_history_s_biggest_process_of_the_command_is_a_peak():
+    history = {'gunicorn': {'memory': 118 * MIB, 'measure': 'pss', 'pid': 777, 'at': KILLED_AT - 86400},
+               'redis-server': {'memory': 600 * MIB, 'measure': 'pss', 'pid': 5, 'at': KILLED_AT}}
+    budget = budgets([_seed()], 1024 * MIB, 500 * MIB, merge_policy(), history=history)[0]
+    assert budget['peak'] == {'bytes': 118 * MIB, 'measured': 118 * MIB, 'measure': 'pss', 'source': 'history',
+                              'at': KILLED_AT - 86400, 'pid': 777, 'count': 1}
+    assert 'the size a gunicorn process (pid 777) had at the run of 2026-12-07 02:14:00 UTC (its PSS)' in _fit_step(budget)[0]['detail']
+
+
+def test_the_biggest_of_the_peaks_counts_and_one_no_bigger_than_at_rest_is_none():
+    watched = {'workers': [{'master_pid': 10, 'pid': 12, 'rss': 100 * MIB, 'at': KILLED_AT + 60}]}
+    killed = [_killed('gunicorn', 143 * MIB), _killed('redis-server', 700 * MIB, pid=5)]  # Redis is no gunicorn worker
+    budget = budgets([_seed()], 1024 * MIB, 500 * MIB, merge_policy(), watch=watched, postmortem=killed)[0]
+    assert (budget['peak']['source'], budget['peak']['bytes']) == ('kill', 123 * MIB)
+    calm = budgets([_seed()], 1024 * MIB, 500 * MIB, merge_policy(), watch={'workers': [
+        {'master_pid': 10, 'pid': 12, 'rss': 50 * MIB, 'at': KILLED_AT}]})[0]  # 50 less 20 shared: under 33 at rest
+    assert calm['peak'] is None and calm['workers_that_fit_at_peak'] is None and calm['workers_that_fit'] == 12
+    assert not _fit_step(calm)  # 12 fit, 4 run: nothing to say
+
+
+def test_without_smaps_there_is_no_budget_and_no_peak():
+    server = _seed(private=None, shared=None)
+    budget = budgets([server], 1024 * MIB, 500 * MIB, merge_policy(), postmortem=[_killed('gunicorn', 143 * MIB)])[0]
+    assert (budget['workers_that_fit'], budget['peak'], budget['workers_that_fit_at_peak']) == (None, None, None)

@@ -220,9 +220,10 @@ def test_the_diagnosis_leaves_its_own_processes_out_of_the_table():
 
 
 def test_a_journal_that_found_nothing_is_not_listed_as_a_failure(tmp_path):
-    """journalctl --grep exits 1 on no match, journalctl -k 0 with nothing: answers, not failures; dmesg
-    refused is one (as in a container without CAP_SYSLOG)."""
-    answers = {'journalctl': [(1, '', ''), (0, '', '')],
+    """journalctl --grep exits 1 on no match, and so does the probe for a kernel line in the journal (a container
+    whose journal holds none), journalctl -k 0 with nothing: answers, not failures; dmesg refused is one (as in a
+    container without CAP_SYSLOG)."""
+    answers = {'journalctl': [(1, '', ''), (1, '', ''), (0, '', '')],
                'dmesg': [(1, '', 'dmesg: read kernel buffer failed: Operation not permitted')] * 2}
 
     def run(argv, env):
@@ -386,3 +387,22 @@ def test_a_host_running_thousands_of_commands_sends_a_small_answer(monkeypatch):
 def test_gaps_beyond_their_bound_are_counted():
     assert collect.bounded_gaps(['g%d' % n for n in range(60)]) == ['g%d' % n for n in range(50)] + ['and 10 more gaps']
     assert collect.bounded_gaps(['a']) == ['a']
+
+
+def test_on_a_whole_host_the_cgroup_is_the_machine_s_not_the_reading_s_session(monkeypatch):
+    """Outside a container the reading runs in an SSH session's scope (/user.slice/.../session-1.scope):
+    its cgroup is asked for the machine's figures, given the processes that hold memory (top's rows,
+    the diagnosis's own left out), not for the session's own (kernel.read_cgroup_memory)."""
+    asked = []
+
+    def read_cgroup_memory(root, proc_self_cgroup, container, workload=None):
+        asked.append((container, workload))
+        return None
+    monkeypatch.setattr(collect, 'in_container', lambda: False)
+    monkeypatch.setattr(collect, 'read_cgroup_memory', read_cgroup_memory)
+    collected = collect.collect(dict(READ, top_samples=1, sample_seconds=0, oom_history=False), collect.run, collect.which)
+    (container, workload), = asked
+    assert container is False and workload, asked
+    rows = collected['top']['processes']
+    assert workload[:len(rows)] == [row['pid'] for row in rows if row.get('res')]
+    assert os.getpid() not in workload

@@ -40,8 +40,54 @@ def test_the_guard_step_says_what_runs_and_what_the_kernel_offers(tmp_path):
     facts['guard'] = {'running': [], 'mglru': {'enabled': '0x0007', 'min_ttl_ms': 0}}
     step = [r for r in audit(facts, merge_policy())['recommendations'] if r['step'] == 'guard'][0]
     assert step['detail'].startswith('no early OOM killer runs')
-    assert step['detail'].endswith('/sys/kernel/mm/lru_gen/min_ttl_ms (1000) makes it kill instead of thrashing')
+    assert step['detail'].endswith('; MGLRU is on (enabled 0x0007) but its thrash protection is off (min_ttl_ms 0): '
+                                   'min_ttl_ms 1000 makes the kernel kill instead of thrashing (oom_guard sets it)')
     assert step['role'] == 'oom_guard'
+
+
+STALLING = {'memory': {'total': 1 << 30, 'available': 100 << 20}, 'pressure': {'full': {'avg10': 30.0, 'avg60': 12.0}}}
+
+
+def _guard_step(lru):
+    facts = dict(STALLING, guard={'running': [], 'mglru': lru})
+    return [r for r in audit(facts, merge_policy())['recommendations'] if r['step'] == 'guard'][0]['detail']
+
+
+def test_mglru_present_but_off_is_said_so_with_what_turning_it_on_takes():
+    """The VM's kernel (Debian 12's 6.1): MGLRU built in, its enabled mask 0x0000. It is not 'this kernel has
+    MGLRU: min_ttl_ms ...': min_ttl_ms does nothing while the main switch (0x0001) is off."""
+    detail = _guard_step({'enabled': '0x0000', 'min_ttl_ms': 0})
+    assert 'this kernel has MGLRU but it is off (/sys/kernel/mm/lru_gen/enabled is 0x0000): its min_ttl_ms makes the ' \
+        'kernel kill instead of thrashing only while MGLRU is on. Turning it on takes y written to ' \
+        '/sys/kernel/mm/lru_gen/enabled, at every boot: oom_guard does that when asked (oom_guard_mglru_enable=true, ' \
+        'with min_ttl_ms 1000)' in detail
+    assert 'this kernel has MGLRU:' not in detail
+    # min_ttl_ms set (by hand, or by oom_guard without mglru_enable) while MGLRU is off: it does nothing yet
+    assert ', and min_ttl_ms 1000 does nothing until then:' in _guard_step({'enabled': '0x0000', 'min_ttl_ms': 1000})
+    # only some components on, the main switch off: still off
+    assert 'it is off (/sys/kernel/mm/lru_gen/enabled is 0x0006)' in _guard_step({'enabled': '0x0006', 'min_ttl_ms': 0})
+
+
+def test_mglru_on_with_and_without_its_thrash_protection():
+    assert _guard_step({'enabled': '0x0001', 'min_ttl_ms': 0}).endswith(
+        'MGLRU is on (enabled 0x0001) but its thrash protection is off (min_ttl_ms 0): min_ttl_ms 1000 makes the kernel '
+        'kill instead of thrashing (oom_guard sets it)')
+    assert _guard_step({'enabled': '0x0007', 'min_ttl_ms': 1000}).endswith(
+        'MGLRU is on (enabled 0x0007) with min_ttl_ms 1000: the kernel kills when it cannot keep the working set of the '
+        'last 1000 ms')
+
+
+def test_no_mglru_is_said_for_a_stall_and_not_for_a_ranking():
+    assert _guard_step(None).endswith('this kernel has no MGLRU (no /sys/kernel/mm/lru_gen: Linux 6.1 or later built '
+                                      'with CONFIG_LRU_GEN), so no min_ttl_ms thrash protection')
+    facts = {'memory': {'total': 8 << 30, 'available': 5 << 30}, 'oom_kills': 1, 'oom_victims': ['postgres'],
+             'guard': {'running': [], 'mglru': None}}
+    step = [r for r in audit(facts, merge_policy())['recommendations'] if r['step'] == 'guard'][0]
+    assert 'MGLRU' not in step['detail']
+    # an enabled mask in a form no kernel prints is not read as on or off
+    said = "MGLRU's state could not be read (/sys/kernel/mm/lru_gen/enabled: 'on')"
+    assert _guard_step({'enabled': 'on', 'min_ttl_ms': 0}).endswith(said)
+    assert guard.mglru_on('0x0007') is True and guard.mglru_on('0x0000') is False and guard.mglru_on(None) is None
 
 
 def test_a_kill_of_what_should_go_last_asks_for_the_guard():
@@ -52,3 +98,17 @@ def test_a_kill_of_what_should_go_last_asks_for_the_guard():
     # a worker's kill is what the guard wants: no step
     facts['oom_victims'] = ['gunicorn']
     assert not [r for r in audit(facts, merge_policy())['recommendations'] if r['step'] == 'guard']
+
+
+def test_mglru_as_the_vm_s_kernel_has_it_real():
+    """tests/fixtures/vm/.../whole-host/mglru (REAL, Debian 12's 6.1, CONFIG_LRU_GEN=y without
+    CONFIG_LRU_GEN_ENABLED): off as it boots, 0x0007 after `echo y`; min_ttl_ms 0, then 1000."""
+    import os
+    base = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'vm', 'bookworm-6.1.0-57-amd64',
+                        'whole-host', 'mglru')
+    off, on = guard.mglru(os.path.join(base, 'off')), guard.mglru(os.path.join(base, 'on'))
+    assert off == {'enabled': '0x0000', 'min_ttl_ms': 0} and on == {'enabled': '0x0007', 'min_ttl_ms': 1000}
+    assert guard.mglru_on(off['enabled']) is False and guard.mglru_on(on['enabled']) is True
+    assert 'this kernel has MGLRU but it is off (/sys/kernel/mm/lru_gen/enabled is 0x0000)' in _guard_step(off)
+    assert _guard_step(on).endswith('MGLRU is on (enabled 0x0007) with min_ttl_ms 1000: the kernel kills when it cannot '
+                                    'keep the working set of the last 1000 ms')

@@ -549,3 +549,57 @@ def test_a_growth_seen_while_watched_says_the_time_it_grew_in():
         assert [r['message'] for r in result['reasons'] if r['signal'] == 'growth'] == ['gunicorn (pid 7) grew by 130.0 MiB%s while it was watched' % said_]
         refactor = [r for r in result['recommendations'] if r['step'] == 'refactor'][0]
         assert refactor['detail'] == 'its RSS grew by 130.0 MiB (200.0 MiB to 330.0 MiB)%s while the host was watched' % said_
+
+
+# ------------------------------------------------------------ the biggest process of each command, over the runs
+
+def _group(command, memory, largest, measure='pss', pid=100, count=5):
+    return {'command': command, 'memory': memory, 'count': count, 'measure': measure,
+            'largest': {'pid': pid, 'memory': largest, 'started': T0 - DAY}}
+
+
+def test_the_history_keeps_each_command_s_biggest_process_and_the_lookup_gives_its_peak(tmp_path):
+    """A worker budget at the peak counts the biggest process of the command across runs: each run keeps
+    its biggest commands' biggest process (size and measure), the lookup gives the biggest of the runs of
+    this machine, with when and which pid."""
+    path = str(tmp_path / 'h.sqlite')
+    sizes = [(40, 38), (160, 118), (60, 41)]  # gunicorn's group and its biggest process, MiB, run by run
+    for k, (group, largest) in enumerate(sizes):
+        runs = [dict(record('web', 500 * MIB, groups=[_group('gunicorn', group * MIB, largest * MIB, pid=200 + k),
+                                                      _group('redis-server', 300 * MIB, 300 * MIB, count=1)]),
+                     read_at=T0 + k * 3600)]
+        history.record_runs(path, T0 + k * 3600 + 10, runs)
+    kept = history.load_runs(path, ['web'])['web'][0]['top'][0]
+    assert kept == {'command': 'gunicorn', 'memory': 40 * MIB, 'count': 5, 'pid': 200, 'started': T0 - DAY,
+                    'largest': 38 * MIB, 'measure': 'pss'}
+    previous = history.previous_run(path, 'web')
+    assert previous['at'] == T0 + 2 * 3600  # still the newest run
+    assert previous['peaks'] == {'gunicorn': {'memory': 118 * MIB, 'measure': 'pss', 'pid': 201, 'at': T0 + 3600},
+                                 'redis-server': {'memory': 300 * MIB, 'measure': 'pss', 'pid': 100, 'at': T0 + 2 * 3600}}
+
+
+def test_a_run_of_another_machine_under_the_name_gives_no_peak(tmp_path):
+    path = str(tmp_path / 'h.sqlite')
+    other = dict(HOST, machine='b' * 32)
+    history.record_runs(path, T0, [dict(record('web', 1, groups=[_group('gunicorn', 900 * MIB, 900 * MIB)]), identity=other,
+                                        read_at=T0)])
+    history.record_runs(path, T0 + 3600, [dict(record('web', 1, groups=[_group('gunicorn', 90 * MIB, 30 * MIB)]),
+                                               read_at=T0 + 3600)])
+    assert history.previous_run(path, 'web')['peaks'] == {
+        'gunicorn': {'memory': 30 * MIB, 'measure': 'pss', 'pid': 100, 'at': T0 + 3600}}
+    # records written before the biggest process's size was kept give no peak, and no error
+    assert history.peaks([{'top': [{'command': 'gunicorn', 'memory': 5, 'pid': 1}], 'identity': HOST, 'at': T0}]) == {}
+
+
+def test_the_diagnosis_counts_the_history_s_peak_only_for_the_same_machine():
+    server = {'kind': 'gunicorn', 'command': 'gunicorn', 'master_pid': 10, 'workers': 4, 'settings': {},
+              'master': {'private': 25 * MIB, 'shared': 20 * MIB, 'pss': None},
+              'measured': [{'pid': 11 + k, 'private': 33 * MIB, 'shared': 20 * MIB, 'pss': None} for k in range(4)]}
+    peaks = {'gunicorn': {'memory': 123 * MIB, 'measure': 'pss', 'pid': 777, 'at': NOW - DAY}}
+    collected = dict(host_collected(HOST, 0), app_servers=[server])
+    collected['memory'] = dict(collected['memory'], total=1024 * MIB, available=500 * MIB)
+    same = judge(collected, {'at': NOW - 3600, 'counted': 0, 'identity': HOST, 'peaks': peaks})
+    budget = same['app_servers'][0]
+    assert budget['peak']['source'] == 'history' and budget['workers_that_fit_at_peak'] == 3
+    other = judge(collected, {'at': NOW - 3600, 'counted': 0, 'identity': dict(HOST, machine='c' * 32), 'peaks': peaks})
+    assert other['app_servers'][0]['peak'] is None

@@ -371,3 +371,164 @@ def test_container_id_docker_and_podman(tmp_path):
         (tmp_path / 'proc' / 'self').mkdir(parents=True, exist_ok=True)
         (tmp_path / 'proc' / 'self' / 'mountinfo').write_text(line + '\n')
         assert kernel.container_id(str(tmp_path)) == cid
+
+
+# ------------------------------------------------------------ a whole host: the machine, not the SSH session
+
+def _v2_tree(tmp_path, cgroups, reader, processes, mount_root='/'):
+    """A cgroup v2 tree as cgroup-v2.rst describes it: ``cgroups`` {path: {file: text}} (the root's
+    only memory files are memory.stat and memory.pressure), the reader's /proc/self/cgroup, and
+    /proc/PID/cgroup of each of ``processes`` {pid: path}. DERIVED, not captured."""
+    tree = tmp_path / 'tree'
+    base = tree / 'sys' / 'fs' / 'cgroup'
+    for path, files in cgroups.items():
+        where = base / path.strip('/') if path != '/' else base
+        where.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (where / name).write_text(text)
+    (tree / 'proc' / 'self').mkdir(parents=True)
+    (tree / 'proc' / 'self' / 'cgroup').write_text('0::%s\n' % reader)
+    (tree / 'proc' / 'self' / 'mountinfo').write_text(
+        '35 24 0:30 %s /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate\n' % mount_root)
+    for pid, path in processes.items():
+        (tree / 'proc' / str(pid)).mkdir(parents=True)
+        (tree / 'proc' / str(pid) / 'cgroup').write_text('0::%s\n' % path)
+    return str(tree)
+
+
+_ROOT_V2 = {'cgroup.controllers': 'cpuset cpu io memory pids\n', 'memory.stat': 'anon 104857600\ninactive_file 52428800\n',
+            'memory.pressure': 'some avg10=0.00 avg60=0.00 avg300=0.00 total=10\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=5\n'}
+
+
+def _unit(current, limit='max', kills=0):
+    return {'memory.current': '%d\n' % current, 'memory.max': limit + '\n', 'memory.high': 'max\n',
+            'memory.events': 'low 0\nhigh 0\nmax 0\noom 0\noom_kill %d\noom_group_kill 0\n' % kills,
+            'memory.stat': 'inactive_file 0\n'}
+
+
+def test_whole_host_v2_the_machine_not_the_session_limited_by_its_slice(tmp_path):
+    """An SSH session in user-0.slice, which has MemoryMax=400M: that limit binds the session, not the
+    server's units in system.slice. The figures are the root's: no limit, no events (the root has no
+    memory.events), its page cache; the reader's own cgroup is still named as 'path'."""
+    session = '/user.slice/user-0.slice/session-1.scope'
+    tree = _v2_tree(tmp_path, {
+        '/': _ROOT_V2, '/user.slice': _unit(30 << 20), '/user.slice/user-0.slice': _unit(30 << 20, str(400 << 20)),
+        session: _unit(20 << 20), '/system.slice': _unit(600 << 20, kills=1),
+        '/system.slice/gunicorn.service': _unit(400 << 20), '/system.slice/redis-server.service': _unit(150 << 20),
+        '/init.scope': _unit(10 << 20)},
+        session, {1: '/init.scope', 500: '/system.slice/gunicorn.service', 501: '/system.slice/gunicorn.service',
+                  600: '/system.slice/redis-server.service', 700: session})
+    reader = kernel.read_cgroup_memory(tree)  # what the reader alone would say: its session's limit
+    assert reader['limit'] == 400 << 20 and reader['scope'] == session
+    info = kernel.read_cgroup_memory(tree, workload=[500, 501, 600, 1, 700])
+    assert info['scope'] == '/' and info['workload'] == '/' and info['path'] == session
+    assert info['limit'] is None and info['limit_cgroup'] is None and info['current'] is None
+    assert info['events'] is None  # the machine's kills are /proc/vmstat's
+    assert info['reclaimable'] == 50 << 20 and info['pressure']['full']['total'] == 5
+    assert info['dir'].endswith(os.path.join('sys', 'fs', 'cgroup'))
+    # the server's units only (no process of the session among the biggest): still not the session's limit
+    info = kernel.read_cgroup_memory(tree, workload=[500, 600])
+    assert info['scope'] == '/' and info['workload'] == '/system.slice' and info['limit'] is None
+
+
+def test_whole_host_v2_a_limit_that_binds_every_process_holding_memory(tmp_path):
+    """Every big process in app.slice, which has MemoryMax=2G (its services have none, or a bigger one):
+    that limit is the workload's, with app.slice's own use and kills."""
+    tree = _v2_tree(tmp_path, {
+        '/': _ROOT_V2, '/app.slice': _unit(1500 << 20, str(2 << 30), kills=2),
+        '/app.slice/web.service': _unit(1000 << 20, str(3 << 30)), '/app.slice/worker.service': _unit(500 << 20),
+        '/user.slice/user-0.slice/session-1.scope': _unit(5 << 20)},
+        '/user.slice/user-0.slice/session-1.scope', {10: '/app.slice/web.service', 11: '/app.slice/worker.service'})
+    info = kernel.read_cgroup_memory(tree, workload=[10, 11])
+    assert info['workload'] == '/app.slice' and info['scope'] == '/app.slice'
+    assert info['limit'] == 2 << 30 and info['limit_cgroup'] == '/app.slice'
+    assert info['current'] == 1500 << 20 and info['events']['oom_kill'] == 2
+    assert info['dir'].endswith(os.path.join('sys', 'fs', 'cgroup', 'app.slice'))
+    # one big process elsewhere: the limit no longer binds the whole workload
+    (tmp_path / 'tree' / 'proc' / '12').mkdir()
+    (tmp_path / 'tree' / 'proc' / '12' / 'cgroup').write_text('0::/system.slice/postgresql.service\n')
+    assert kernel.read_cgroup_memory(tree, workload=[10, 11, 12])['limit'] is None
+
+
+def test_whole_host_v2_a_container_not_known_as_one_has_its_limit(tmp_path):
+    """A container no marker names (containerd, CRI-O: no /.dockerenv, no container= in PID 1's
+    environment) with its own cgroup namespace: its root is the mount's, with memory.max and
+    memory.current; every process's cgroup is '/'. Its limit binds."""
+    tree = _v2_tree(tmp_path, {'/': dict(_unit(300 << 20, str(512 << 20), kills=3), **{'cgroup.controllers': 'memory pids\n'})},
+                    '/', {1: '/', 7: '/'})
+    info = kernel.read_cgroup_memory(tree, workload=[1, 7])
+    assert info['scope'] == '/' and info['limit'] == 512 << 20 and info['current'] == 300 << 20
+    assert info['events']['oom_kill'] == 3
+
+
+def test_whole_host_v2_nothing_known_of_the_workload_is_the_machine(tmp_path):
+    tree = _v2_tree(tmp_path, {'/': _ROOT_V2, '/user.slice': _unit(1 << 20, str(100 << 20))}, '/user.slice', {})
+    for workload in ([], [4242]):  # no process listed, or one gone meanwhile
+        info = kernel.read_cgroup_memory(tree, workload=workload)
+        assert info['scope'] == '/' and info['limit'] is None and info['workload'] == '/'
+
+
+def test_whole_host_v1_real_root_without_its_local_kill_count():
+    """This machine (v1 memory, REAL): the root's figures; v1's root counts only its own processes'
+    kills, so no count is given as the machine's."""
+    tree = os.path.join(FIX, 'tree_host_unlimited')
+    info = kernel.read_cgroup_memory(tree, workload=[])
+    assert info['version'] == 1 and info['scope'] == '/' and info['limit'] is None
+    assert info['dir'].endswith(os.path.join('sys', 'fs', 'cgroup', 'memory'))
+    assert info['current'] == int(fixture('tree_host_unlimited', 'sys/fs/cgroup/memory/memory.usage_in_bytes'))
+    assert info['events'] is None
+    assert kernel.read_cgroup_memory(tree)['events'] is not None  # the reader's own cgroup has its count
+
+
+# ------------------------------------------------------------ a whole machine, REAL (the test VM: Debian 12, 6.1, cgroup v2)
+
+VM_HOST = os.path.join(os.path.dirname(FIX), 'vm', 'bookworm-6.1.0-57-amd64', 'whole-host')
+SESSION = '/user.slice/user-0.slice/session-1.scope'
+
+
+def _vm_workload(state):
+    """The pids of the processes the capture listed with memory (ps.txt: the 20 with the most RSS), as top
+    lists them: the ones whose /proc/PID/cgroup it kept."""
+    with open(os.path.join(VM_HOST, state, 'ps.txt')) as handle:
+        rows = [line.split() for line in handle if line.strip()]
+    return [int(pid) for pid, rss, _comm in rows if int(rss) and os.path.exists(os.path.join(VM_HOST, state, 'proc', pid))]
+
+
+def test_vm_the_root_cgroup_has_only_memory_stat_and_pressure():
+    """What cgroup-v2.rst says of the root ("exists on non-root cgroups"), as the VM's kernel shows it."""
+    with open(os.path.join(VM_HOST, 'booted', 'root-files.txt')) as handle:
+        files = handle.read().split()
+    assert [name for name in files if name.startswith('memory.')] == ['memory.numa_stat', 'memory.pressure',
+                                                                      'memory.reclaim', 'memory.stat']
+
+
+@pytest.mark.parametrize('state', ['booted', 'session-limited', 'after-kill'])
+def test_vm_a_whole_machine_is_read_as_the_machine_not_the_ssh_session(state):
+    """Before: the SSH session's scope, with user-0.slice's MemoryMax=400M as the host's limit and
+    oom_kill 0 after the machine's kill. Now: the root, no limit, no events, its page cache and PSI."""
+    tree = os.path.join(VM_HOST, state)
+    reader = kernel.read_cgroup_memory(tree)
+    assert reader['scope'] == reader['path'] == SESSION
+    info = kernel.read_cgroup_memory(tree, workload=_vm_workload(state))
+    assert info['version'] == 2 and info['path'] == SESSION
+    assert (info['scope'], info['workload']) == ('/', '/')
+    assert info['limit'] is None and info['limit_cgroup'] is None and info['current'] is None and info['events'] is None
+    stat = fixture(os.path.join(VM_HOST, state, 'sys', 'fs', 'cgroup', 'memory.stat'))
+    assert info['reclaimable'] == int(re.search(r'^inactive_file (\d+)$', stat, re.M).group(1))
+    assert info['pressure']['some']['total'] >= 0
+    if state == 'session-limited':
+        assert reader['limit'] == 400 << 20 and reader['limit_cgroup'] == '/user.slice/user-0.slice'
+    if state == 'after-kill':
+        assert reader['events']['oom_kill'] == 0  # the session's own count, after the machine's kill
+        assert 'oom_kill 1' in fixture(os.path.join(VM_HOST, state, 'vmstat-oom_kill.txt'))
+        assert 'oom_kill 1\n' in fixture(os.path.join(VM_HOST, state, 'sys', 'fs', 'cgroup', 'system.slice', 'memory.events'))
+
+
+def test_vm_the_verdict_judges_the_machine_s_ram_not_the_session_s_limit():
+    """effective_memory agrees with the reading: the session's 400M is not what the host has."""
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import effective_memory
+    tree = os.path.join(VM_HOST, 'session-limited')
+    memory = {'total': 1000 << 20, 'available': 700 << 20}
+    assert effective_memory(memory, kernel.read_cgroup_memory(tree, workload=_vm_workload('session-limited'))) == \
+        (1000 << 20, 700 << 20)
+    assert effective_memory(memory, kernel.read_cgroup_memory(tree))[0] == 400 << 20  # what it said before

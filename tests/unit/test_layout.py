@@ -38,3 +38,40 @@ def test_the_playbooks_directory_finds_the_collection_beside_it():
         path = os.path.join(ROOT, 'playbooks', name)
         assert os.path.realpath(path) == os.path.realpath(os.path.join(COLLECTION, 'playbooks', name))
     assert os.path.realpath(os.path.join(ROOT, 'playbooks', 'collections')) == os.path.join(ROOT, 'collections')
+
+
+def _plays_running_the_audit(playbook):
+    import yaml
+    with open(os.path.join(COLLECTION, 'playbooks', playbook)) as handle:
+        plays = yaml.safe_load(handle)
+    found = []
+    for play in plays:
+        text = yaml.safe_dump(play.get('tasks') or [])
+        if 'headroom.memory.process_audit' in text:
+            found.append(play)
+    return found
+
+
+@pytest.mark.parametrize('playbook, diagnoses', [('diagnose.yml', 1), ('remediate.yml', 2)])
+def test_every_diagnosis_judges_the_kills_since_the_history_s_last_run(playbook, diagnoses):
+    """Each play that diagnoses (the process_audit role) hands memory_facts the host's previous run from the
+    history (process_audit_previous_run, the headroom.memory.history lookup): remediate.yml's diagnoses
+    before and after the fixes too, or they judge again a kill an earlier run already reported."""
+    import yaml
+    plays = _plays_running_the_audit(playbook)
+    assert len(plays) == diagnoses
+    with open(os.path.join(COLLECTION, 'playbooks', 'vars', 'previous_run.yml')) as handle:
+        shared = yaml.safe_load(handle)
+    assert "lookup('headroom.memory.history', inventory_hostname" in shared['process_audit_previous_run']
+    for play in plays:
+        assert 'vars/previous_run.yml' in (play.get('vars_files') or []), play['name']
+        assert 'process_audit_previous_run' not in (play.get('vars') or {}), play['name']
+
+
+def test_remediation_records_its_run_in_the_history():
+    """The report of remediate.yml records the diagnosis after the fixes as a run, as diagnose.yml's does."""
+    import yaml
+    with open(os.path.join(COLLECTION, 'roles', 'report', 'tasks', 'main.yml')) as handle:
+        tasks = yaml.safe_load(handle)
+    report = [task for task in tasks if 'headroom.memory.fleet_report' in task][0]['headroom.memory.fleet_report']
+    assert "__report.run in ['diagnose', 'remediate']" in report['history']

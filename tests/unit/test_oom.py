@@ -4,6 +4,7 @@ import os
 import time
 import re
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.headroom.memory.plugins.module_utils.read import oom
@@ -369,3 +370,110 @@ def test_a_source_keeps_its_newest_kills_only(monkeypatch):
                                       else (0, text, ''), root='/nonexistent')
     assert len(history['events']) == 10
     assert 'dmesg: 40 older kill(s) not kept (only the newest 10 are)' in history['incomplete']
+
+
+# ------------------------------------------------------------ what the journal's answers mean (issue 21)
+
+VM = os.path.join(os.path.dirname(FIX), 'vm', 'bookworm-6.1.0-57-amd64')
+
+
+def _vm(*parts):
+    with open(os.path.join(VM, *parts)) as handle:
+        return handle.read()
+
+
+def _captured_answer(*parts):
+    """(rc, stdout, stderr) of a command the VM stage captured with its exit status."""
+    text = _vm(*parts)
+    rc = int(re.search(r'^exit status (\d+)$', text, re.M).group(1))
+    out, err = text.split('--- stdout\n', 1)[1].split('--- stderr\n', 1)
+    return rc, out, err
+
+
+def _healthy_kernel_lines():
+    """journalctl -k of the VM's boot before its kill: a journal that holds the kernel's lines and no kill."""
+    lines = _vm('global-oom', 'journalctl-k.short-iso.txt').splitlines(True)
+    return ''.join(lines[:next(i for i, line in enumerate(lines) if 'invoked oom-killer' in line) - 5])
+
+
+def _a_kernel_entry():
+    """One real kernel entry of journalctl -o json (systemd 252), as the probe prints it."""
+    return fixture('postmortem', 'journal_window.json').splitlines(True)[0]
+
+
+def _journal_host(grep, probe, text_k, dmesg=(1, '', 'dmesg: read kernel buffer failed: Operation not permitted')):
+    asked = []
+
+    def run(argv):
+        asked.append(argv)
+        if argv == oom.grep_probe_command():
+            return probe
+        if argv[0] == 'journalctl':
+            return grep if '--grep' in argv else text_k
+        return dmesg
+    return run, asked
+
+
+def test_a_journal_whose_grep_found_no_kill_is_a_complete_history():
+    """Issue 21, defect 1 (seen on the VM, systemd 252): journalctl --grep exits 1 with nothing on stdout and
+    stderr when no line matches. That is an answer: the journal holds the kernel's lines and none was a
+    kill. The history is the journal's, complete, and journalctl -k is not asked."""
+    grep = _captured_answer('healthy', 'oom-query.txt')
+    assert grep == (1, '', '')
+    run, asked = _journal_host(grep, (0, _a_kernel_entry(), ''), (0, _healthy_kernel_lines(), ''))
+    history = oom.collect_oom_history(run, root='/nonexistent')
+    assert history['sources'] == [' '.join(oom.oom_log_commands()[0]['argv'])]
+    assert history['events'] == [] and history['incomplete'] == [] and history['tried'] == []
+    assert [argv for argv in asked if '-k' in argv] == []
+    assert asked == [oom.oom_log_commands()[0]['argv'], oom.grep_probe_command()]
+
+
+@pytest.mark.parametrize('release, words', [
+    ('systemd < 236 (glibc getopt_long)', "journalctl: unrecognized option '--output-fields=MESSAGE,_TRANSPORT'"),
+    ('systemd 236 (glibc getopt_long)', "journalctl: unrecognized option '--grep'"),
+    ('systemd 237-251 without PCRE2 (journalctl.c parse_argv)', 'Compiled without pattern matching support'),
+    ('systemd 247-251, libpcre2-8 missing (pcre2-dlopen.c)',
+     'PCRE2 support is not installed: libpcre2-8.so.0: cannot open shared object file: No such file or directory'),
+    ('systemd 252+ without PCRE2 (shared/pcre2-util.c)', 'PCRE2 support is not compiled in.'),
+])
+def test_a_journalctl_that_cannot_grep_says_so_and_the_kernel_lines_are_read_instead(release, words):
+    """A journalctl that cannot --grep also exits 1, but says why on stderr: the -k fallback is read (this boot,
+    its last lines), the history says it is incomplete and why, and no probe is asked."""
+    kill = '2026-12-08T00:24:28+0000 vm kernel: Out of memory: Killed process 7 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n'
+    run, asked = _journal_host((1, '', words + '\n'), None, (0, _healthy_kernel_lines() + kill, ''))
+    history = oom.collect_oom_history(run, root='/nonexistent')
+    assert [e['pid'] for e in history['events']] == [7], release
+    assert history['sources'] == [' '.join(oom.oom_log_commands()[1]['argv'])]
+    assert history['incomplete'] == ['journalctl without --grep (%s): only the last %d kernel lines of this boot'
+                                     % (words, oom.JOURNAL_LINES)]
+    assert oom.grep_probe_command() not in asked
+
+
+def test_a_silent_grep_on_a_journal_without_kernel_lines_falls_back_as_before():
+    """systemd 252+ with libpcre2-8.so.0 missing says nothing either (dlfcn-util.c logs the failed dlopen at debug
+    level), nor does a journal without the kernel's lines (a container's, or a user's own): the probe finds no
+    kernel line, so -k is read, and then dmesg."""
+    kill = '2026-12-08T00:24:28+0000 vm kernel: Out of memory: Killed process 7 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n'
+    run, asked = _journal_host((1, '', ''), (1, '', ''), (0, kill, ''))
+    history = oom.collect_oom_history(run, root='/nonexistent')
+    assert [e['pid'] for e in history['events']] == [7]
+    assert history['incomplete'] == ['journalctl without --grep: only the last %d kernel lines of this boot' % oom.JOURNAL_LINES]
+    assert asked[:2] == [oom.oom_log_commands()[0]['argv'], oom.grep_probe_command()]
+    # no journal file at all (journalctl -q says nothing of it): -k prints nothing, the ring buffer is read
+    ring = '<3>[ 5.0] Out of memory: Killed process 8 (y) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n'
+    run, asked = _journal_host((1, '', ''), (1, '', ''), (0, '', ''), dmesg=(0, ring, ''))
+    history = oom.collect_oom_history(run, root='/nonexistent', btime=time.time() - 3600)
+    assert [e['pid'] for e in history['events']] == [8] and history['sources'] == ['dmesg -r']
+
+
+def test_grep_answers():
+    assert oom.grep_answer(1, '') == 'nothing' and oom.grep_answer(0, '\n') == 'nothing'
+    assert oom.grep_answer(1, 'Failed to open journal: Permission denied') == 'failed'
+    assert oom.grep_answer(None, 'journalctl: not installed') == 'failed'
+    assert oom.grep_answer(1, 'Compiled without pattern matching support') == 'unsupported'
+
+
+def test_the_spelled_out_hint_test_is_the_hints():
+    for hint in oom._HINTS:
+        assert oom._hinted('x %s y' % hint)
+    assert not oom._hinted('docker0: port 2(veth1a2b3c4) entered forwarding state')

@@ -232,3 +232,64 @@ def test_the_older_headers_are_read_by_their_column_names(header, row, rss, swap
     dump.feed(row)
     task = dump.result()['tasks'][0]
     assert (task['rss'], task['swap'], task['anon']) == (rss * 4096, swap * 4096, None)
+
+
+# ------------------------------------------------------------ the machine's swap at a global OOM (issue 21)
+
+VM = os.path.join(os.path.dirname(FIX), 'vm', 'bookworm-6.1.0-57-amd64', 'global-oom')
+
+
+@pytest.mark.parametrize('name, origin', [('journalctl-k.short-iso.txt', 'journal-text'), ('dmesg.txt', 'dmesg')])
+def test_a_global_report_gives_the_machines_swap(name, origin):
+    """The VM's global OOM (6.1, no swap): the report's own "Free swap  = 0kB", "Total swap = 0kB" and "0 pages in
+    swap cache" are in the post-mortem's memory, and the verdict's picture says there was no swap."""
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import last_picture
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import postmortems
+    with open(os.path.join(VM, name)) as handle:
+        text = handle.read()
+    assert re.search(r'kernel: Free swap  = 0kB$', text, re.M) or re.search(r'\] Free swap  = 0kB$', text, re.M)
+    kills = [e for e in oom.parse_oom_log(text, origin=origin) if e['pid']]
+    memory = kills[0]['postmortem']['memory']
+    assert (memory['swap_total'], memory['swap_free'], memory['swap_cache']) == (0, 0, 0)
+    assert 'swap' not in memory  # a cgroup's swap usage: none in a global report
+    entry = postmortems(kills)[0]
+    assert entry['scope'] == 'global' and last_picture([dict(entry, epoch=1)]).endswith('; no swap')
+
+
+@pytest.mark.parametrize('lines, swap', [
+    # 2.6-5.x: mm/swap_state.c show_swap_cache_info() with its stats line
+    (['1523 pages in swap cache', 'Swap cache stats: add 2004345, delete 2002822, find 98113/154567',
+      'Free swap  = 0kB', 'Total swap = 2097148kB'], (2097148 * 1024, 0, 1523 * 4096)),
+    # 6.x: without the stats line (as the VM's 6.1 prints it)
+    (['262 pages in swap cache', 'Free swap  = 104kB', 'Total swap = 4194300kB'], (4194300 * 1024, 104 * 1024, 262 * 4096)),
+])
+def test_swap_lines_of_every_kernel(lines, swap):
+    dump = Dump()
+    for line in ['Mem-Info:', 'active_anon:10 inactive_anon:20 isolated_anon:0'] + lines:
+        dump.feed(line)
+    memory = dump.result()['memory']
+    assert (memory['swap_total'], memory['swap_free'], memory['swap_cache']) == swap
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import swap_words
+    words = swap_words(memory)
+    assert words.startswith('swap ') and (words.endswith('in the swap cache'))
+    assert ('(full)' in words) == (swap[1] * 100 < swap[0])
+
+
+def test_a_global_oom_with_swap_full_is_reported_with_its_swap():
+    """Real, in the VM (6.1): a swap file of 128 MiB, a hog until the kernel's global OOM killer struck with swap
+    full: "Free swap  = 0kB", "Total swap = 131068kB", "16993 pages in swap cache"; the verdict's picture says so."""
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.verdict import last_picture
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import postmortems
+    here = os.path.join(os.path.dirname(VM), 'swap-oom')
+    with open(os.path.join(here, 'swapon.txt')) as handle:
+        assert handle.read().split('\n')[1].split()[:3] == ['/swapfile', 'file', '134213632']
+    for name, origin in (('kernel.short-iso.txt', 'journal-text'), ('dmesg.txt', 'dmesg')):
+        with open(os.path.join(here, name)) as handle:
+            kills = [e for e in oom.parse_oom_log(handle, origin=origin) if e['pid']]
+        # dmesg holds the boot's every kill: the units' at their MemoryMax= before it
+        kills = [k for k in kills if k['constraint'] == 'global']
+        assert [k['comm'] for k in kills] == ['python3'], name
+        memory = kills[0]['postmortem']['memory']
+        assert (memory['swap_total'], memory['swap_free'], memory['swap_cache']) == (131068 * 1024, 0, 16993 * 4096)
+        picture = last_picture([dict(postmortems(kills)[0], epoch=1)])
+        assert picture.endswith('; swap 128.0 MiB of 128.0 MiB used (full), 66.4 MiB in the swap cache'), picture

@@ -108,6 +108,54 @@ def test_min_ttl_keeps_the_value_before_headroom_for_state_absent():
     assert plan.previous_min_ttl('w /sys/kernel/mm/lru_gen/min_ttl_ms - - - - 5\n') is None
 
 
+def test_mglru_is_turned_on_first_and_its_value_before_kept_for_state_absent():
+    text = plan.tmpfiles(1000, 0, enable=True, previous_enabled='0x0000')
+    assert text.index('w /sys/kernel/mm/lru_gen/enabled - - - - y') < text.index('w /sys/kernel/mm/lru_gen/min_ttl_ms - - - - 1000')
+    assert plan.previous_enabled(text) == '0x0000' and plan.previous_min_ttl(text) == 0
+    only = plan.tmpfiles(0, None, enable=True, previous_enabled='0x0000')
+    assert 'min_ttl_ms' not in only and plan.previous_min_ttl(only) is None
+    assert plan.previous_enabled(plan.tmpfiles(1000, 0)) is None  # headroom did not turn it on
+
+
+# the module's own choice of what to write (plugins/modules/oom_guard.py _files), against the VM's MGLRU
+# (Debian 12's 6.1: built in, off: tests/fixtures/vm/bookworm-6.1.0-57-amd64/whole-host/mglru)
+
+def _guard_files(monkeypatch, files, **params):
+    from ansible_collections.headroom.memory.plugins.modules import oom_guard as module
+    monkeypatch.setattr(module, 'read_text', lambda path, *args: files.get(path))
+    options = dict(state='present', min_ttl_ms=1000, mglru_enable=False, machine_wide=False, pressure_limit_pct=50.0,
+                   pressure_seconds=20)
+    options.update(params)
+    skipped = []
+    host = {'container': False, 'mglru': True, 'mglru_enabled': files.get(plan.LRU_GEN_ENABLED, '').strip() or None}
+    written, ttl, enabled = module._files(options, 'kernel', host, {}, skipped)
+    return written[plan.TMPFILES], ttl, enabled, skipped
+
+
+def test_min_ttl_on_a_kernel_whose_mglru_is_off_is_written_and_said_to_do_nothing(monkeypatch):
+    text, ttl, enabled, skipped = _guard_files(monkeypatch, {plan.LRU_GEN_ENABLED: '0x0000\n', plan.MIN_TTL: '0\n'})
+    assert ttl == 1000 and enabled is None and 'enabled' not in text
+    assert skipped == ['min_ttl_ms: written, but MGLRU is off on this kernel (/sys/kernel/mm/lru_gen/enabled is 0x0000) '
+                       'and min_ttl_ms acts only while it is on: mglru_enable=true turns it on']
+
+
+def test_mglru_enable_turns_it_on_and_absent_puts_back_what_it_was(monkeypatch):
+    found = {plan.LRU_GEN_ENABLED: '0x0000\n', plan.MIN_TTL: '0\n'}
+    text, ttl, enabled, skipped = _guard_files(monkeypatch, found, mglru_enable=True)
+    assert (ttl, enabled, skipped) == (1000, 'y', [])
+    assert plan.previous_enabled(text) == '0x0000'
+    # a second run: MGLRU is on now (headroom's doing), and what it was before headroom is still 0x0000
+    found.update({plan.TMPFILES: text, plan.LRU_GEN_ENABLED: '0x0007\n', plan.MIN_TTL: '1000\n'})
+    again, ttl, enabled, _skipped = _guard_files(monkeypatch, found, mglru_enable=True)
+    assert again == text and enabled == 'y'
+    # asked no more: min_ttl_ms stays, MGLRU goes back as it was
+    text, ttl, enabled, _skipped = _guard_files(monkeypatch, found)
+    assert 'enabled' not in text and enabled == '0x0000' and ttl == 1000
+    found[plan.TMPFILES] = again
+    gone, ttl, enabled, _skipped = _guard_files(monkeypatch, found, state='absent')
+    assert gone is None and (ttl, enabled) == (0, '0x0000')
+
+
 def test_can_lower_reads_cap_sys_resource():
     # this machine's and its containers' effective sets (bit 24 missing), and a full set
     assert not plan.can_lower('CapEff:\t000001fffeffffff\n')
@@ -130,14 +178,16 @@ def test_a_process_belongs_to_a_unit_by_systemds_cgroup(cgroup, inside):
     assert plan.in_unit(cgroup, '') is False
 
 
-@pytest.mark.parametrize('enabled, off', [('0x0000', True), ('0x0007', False), ('0x0001', False), ('', False),
-                                          (None, False), ('garbage', False)])
-def test_mglru_built_in_but_off_is_said(enabled, off):
-    """/sys/kernel/mm/lru_gen/enabled as linux 6.1 prints it (show_enabled: "0x%04x"); Debian 12's VM read 0x0000."""
-    said = plan.mglru_off(enabled)
-    assert bool(said) == off
-    if off:
-        assert 'MGLRU is off' in said and 'echo y > /sys/kernel/mm/lru_gen/enabled' in said
+def test_a_kernel_knob_is_written_in_place(tmp_path):
+    """sysfs has no room for a temporary file beside a knob: MGLRU's files are written in place (the same file,
+    no file made beside it), as the first real run on Debian 12's 6.1 showed they must be (tests/vm)."""
+    from ansible_collections.headroom.memory.plugins.modules import oom_guard as module
+    knob = tmp_path / 'min_ttl_ms'
+    knob.write_text('0\n')
+    inode = knob.stat().st_ino
+    module._write_knob(str(knob), '1000\n')
+    assert knob.read_text() == '1000\n' and knob.stat().st_ino == inode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['min_ttl_ms']
 
 
 class _Systemctl(object):
@@ -159,11 +209,11 @@ def _guard_with_fake_sysfs(tmp_path, min_ttl_text, kept=None):
     (sysfs / 'min_ttl_ms').write_text(min_ttl_text)
     (sysfs / 'enabled').write_text('0x0000\n')
     inode = (sysfs / 'min_ttl_ms').stat().st_ino
-    saved = dict((name, getattr(plan, name)) for name in ('MIN_TTL', 'MGLRU_ENABLED', 'TMPFILES', 'OOMD_CONF'))
+    saved = dict((name, getattr(plan, name)) for name in ('MIN_TTL', 'LRU_GEN_ENABLED', 'TMPFILES', 'OOMD_CONF'))
 
     def setup(module):
         plan.MIN_TTL = str(sysfs / 'min_ttl_ms')
-        plan.MGLRU_ENABLED = str(sysfs / 'enabled')
+        plan.LRU_GEN_ENABLED = str(sysfs / 'enabled')
         plan.TMPFILES = str(tmp_path / 'tmpfiles.d' / '50-headroom-mglru.conf')
         plan.OOMD_CONF = str(tmp_path / 'oomd.conf.d' / '50-headroom.conf')
         module.UNITS_DIR = str(tmp_path / 'system')
@@ -174,7 +224,7 @@ def _guard_with_fake_sysfs(tmp_path, min_ttl_text, kept=None):
             return found
         module.Guard.host = host
         if kept is not None:
-            real_write = module._write_in_place
+            real_write = module._write_knob
 
             first = []
 
@@ -183,7 +233,7 @@ def _guard_with_fake_sysfs(tmp_path, min_ttl_text, kept=None):
                 if path == plan.MIN_TTL and not first:  # the kernel ignores the change, not the way back
                     first.append(text)
                     real_write(path, kept)
-            module._write_in_place = write
+            module._write_knob = write
     try:
         return run_glue('oom_guard', {'backend': 'kernel', 'protect_units': [], 'min_ttl_ms': 1000}, _Systemctl(),
                         setup), sysfs, inode

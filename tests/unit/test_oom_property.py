@@ -346,7 +346,9 @@ JSONISH = st.sampled_from(['{"MESSAGE":[300]}', '{"MESSAGE": [1,2', '[]', '{"_TR
                            '{"_TRANSPORT":["kernel","kernel"],"MESSAGE":"Out of memory: Killed process 1 (x)"}',
                            '{"__REALTIME_TIMESTAMP":"9999999999999999999","_TRANSPORT":"kernel","MESSAGE":"oom"}',
                            '{"_TRANSPORT":"kernel","MESSAGE":[79,117,116],"_SOURCE_MONOTONIC_TIMESTAMP":"x"}',
-                           'null', '"MESSAGE"', '{"MESSAGE" : [ 255, 0 ] }'])
+                           'null', '"MESSAGE"', '{"MESSAGE" : [ 255, 0 ] }',
+                           '{"_TRANSPORT":"stdout","_SYSTEMD_UNIT":["earlyoom.service"],"_COMM":"earlyoom","MESSAGE":"x"}',
+                           '{"_TRANSPORT":"stdout","_SYSTEMD_UNIT":"earlyoom.service","_COMM":["earlyoom"],"MESSAGE":"x"}'])
 
 
 @settings(max_examples=300, deadline=None)
@@ -358,3 +360,109 @@ def test_any_text_from_any_source_is_never_an_error(lines, origin):
     assert isinstance(events, list)
     for event in events:
         assert event['trusted'] is (origin in oom.TRUSTED_ORIGINS)
+
+
+# ------------------------------------------------------------------ the early OOM killers (issue 21)
+
+with open(os.path.join(FIX, 'early', 'earlyoom_from_source.txt')) as _handle:
+    EARLYOOM = [line.split(': ', 1)[1] for line in _handle.read().splitlines()
+                if not line.startswith('#') and 'sending SIGTERM to process 1004 ' in line]
+OOMD = ['Killed /system.slice/app.service due to memory pressure for /system.slice being 72.14% > 60.00% for > 30s with '
+        'reclaim activity']
+NOHANG = ['Victim status (found in 3ms):', '  PID:       2001, name: python3, state: R (running), EUID: 0, SID: 1 '
+          '(systemd), lifetime: 1.2 min', '  Vm, MiB:   Size: 812, RSS: 790, Swap: 0', '  Sending SIGTERM to the victim']
+DAEMONS = {'earlyoom': EARLYOOM, 'systemd-oomd': OOMD, 'nohang': NOHANG}
+DAEMON_IDENT = re.compile(r'^(?:earlyoom|systemd-oomd|nohang)(?:\.service)?\[\d+\]$')
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(syslog_prefix(), st.sampled_from(sorted(DAEMONS)), st.integers(1, 99999), st.sampled_from(['syslog', None]))
+def test_an_early_killers_kill_under_every_syslog_prefix_is_one_unconfirmed_kill(prefix, killer, pid, origin):
+    head, exact = prefix
+    assume(head.endswith('kernel: ') or head.endswith('kernel - - - ') or ' kernel - - ' in head)
+    if ' kernel - - ' in head:  # RFC 5424: APP-NAME and PROCID
+        head = head.replace(' kernel - - ', ' %s %d - ' % (killer, pid))
+    else:
+        head = head[:-len('kernel: ')] + '%s[%d]: ' % (killer, pid)
+    events = oom.parse_oom_log('\n'.join(head + message for message in DAEMONS[killer]), origin=origin)
+    assert [(e['killer'], e['trusted']) for e in events] == [(killer, False)], head
+    if exact is not None:
+        assert abs(oom.stamp_epoch(events[0]['time'], now=EPOCH + 3600) - EPOCH) <= exact, events[0]['time']
+    # journalctl's text of a -k query holds the kernel's lines only
+    assert oom.parse_oom_log('\n'.join(head + message for message in DAEMONS[killer]), origin='journal-text') == []
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), st.sampled_from(sorted(DAEMONS)), st.sampled_from(['syslog', 'journal-text', None]))
+def test_an_early_killers_words_under_any_other_ident_are_no_kill(data, killer, origin):
+    lines = []
+    for message in DAEMONS[killer]:
+        ident = data.draw(OTHER_IDENTS.filter(lambda ident: not DAEMON_IDENT.match(ident)))
+        lines.append((data.draw(_forged_with(message, ident)), ident))
+    spaced = [ident for _line, ident in lines if ' ' in ident or '\t' in ident]
+    assume(not spaced)  # "my earlyoom[1]" is an ident to busybox -S: a file cannot tell (unconfirmed, above)
+    assert oom.parse_oom_log('\n'.join(line for line, _ident in lines), origin=origin) == [], lines
+
+
+UNITS = st.sampled_from(['earlyoom.service', 'systemd-oomd.service', 'nohang.service', 'nohang-desktop.service',
+                         'myapp.service', 'init.scope', 'user@1000.service', 'earlyoom.scope', None])
+COMMS = st.sampled_from(['earlyoom', 'systemd-oomd', 'nohang', 'python3', 'logger', 'bash', 'systemd', None])
+OWN = {'earlyoom.service': ('earlyoom', ('earlyoom',)), 'systemd-oomd.service': ('systemd-oomd', ('systemd-oomd',)),
+       'nohang.service': ('nohang', ('nohang', 'python3')), 'nohang-desktop.service': ('nohang', ('nohang', 'python3'))}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data(), st.sampled_from(sorted(DAEMONS)))
+def test_in_the_journal_a_daemons_words_count_only_from_its_own_unit_and_command(data, killer):
+    unit, comm, transport = data.draw(UNITS), data.draw(COMMS), data.draw(TRANSPORTS)
+    ident = data.draw(st.sampled_from([killer, 'myapp', None]))
+    lines = [_entry(message, _TRANSPORT=transport, _PID='4242', _SYSTEMD_UNIT=unit, _COMM=comm, SYSLOG_IDENTIFIER=ident)
+             for message in DAEMONS[killer]]
+    events = oom.parse_oom_log('\n'.join(lines), origin='journal')
+    own = (OWN.get(unit) or (None, ()))
+    if own[0] == killer and comm in own[1] and transport in ('journal', 'syslog', 'stdout'):
+        assert [(e['killer'], e['trusted']) for e in events] == [(killer, True)]
+    else:
+        assert events == [], (unit, comm, transport)
+
+
+# ------------------------------------------------------------------ what journalctl's answers mean (issue 21)
+
+GREP_WORDS = st.sampled_from(['', '\n', "journalctl: unrecognized option '--grep'", 'Compiled without pattern matching support',
+                              'PCRE2 support is not installed: libpcre2-8.so.0: cannot open shared object file',
+                              'PCRE2 support is not compiled in.', 'Failed to open journal: Permission denied',
+                              'Hint: You are currently not seeing messages from other users and the system.'])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([0, 1, 2, None]), GREP_WORDS, st.sampled_from([0, 1, None]),
+       st.sampled_from(['', '{"_TRANSPORT":"kernel","MESSAGE":"x"}\n', 'garbage\n']), st.booleans())
+def test_a_history_is_the_journals_and_complete_only_when_the_journal_proved_it(rc, words, probe_rc, probe_out, k_lines):
+    """Whatever journalctl answers: the history is the journal's, complete and empty, only when --grep said
+    nothing (exit 0 or 1) and the probe printed a kernel line; a journalctl that says it cannot grep is read
+    through -k with the reason named; nothing is ever an error."""
+    kill = '2026-12-08T00:24:28+0000 vm kernel: Out of memory: Killed process 7 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n'
+
+    def run(argv):
+        if argv == oom.grep_probe_command():
+            if probe_rc is None:
+                raise OSError('journalctl: no answer within 60 s, stopped')
+            return probe_rc, probe_out, ''
+        if argv[0] == 'journalctl':
+            if '--grep' in argv:
+                if rc is None:
+                    raise OSError('journalctl: not installed')
+                return rc, '', words
+            return 0, kill if k_lines else '', ''
+        return 1, '', 'dmesg: read kernel buffer failed: Operation not permitted'
+    history = oom.collect_oom_history(run, root='/nonexistent')
+    proved = (rc in (0, 1) and not words.strip() and probe_rc == 0 and '"_TRANSPORT"' in probe_out)
+    assert (history['sources'] == [' '.join(oom.oom_log_commands()[0]['argv'])]) == proved
+    if proved:
+        assert history['events'] == [] and history['incomplete'] == []
+    elif k_lines:
+        assert [e['pid'] for e in history['events']] == [7] and history['incomplete'][0].startswith('journalctl without --grep')
+        if rc is not None and oom.grep_answer(rc, words) == 'unsupported':
+            assert words.strip() in history['incomplete'][0]
+    else:
+        assert history['incomplete']  # nothing read: the history says so

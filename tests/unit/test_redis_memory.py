@@ -6,7 +6,8 @@ import pytest
 
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
 from ansible_collections.headroom.memory.plugins.module_utils.read.redis import (
-    classify_error, config_changes, config_file_values, edit_config_file, mask_secrets, keyspace, memory_summary, parse_info, parse_redis_size, parse_thp, parse_vm_swap, warnings)
+    classify_error, config_changes, config_file_values, edit_config_file, mask_secrets, keyspace, memory_summary, parse_info,
+    parse_redis_size, parse_thp, parse_vm_swap, persistence_summary, warnings)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'fixtures', 'redis')
 
@@ -17,6 +18,25 @@ def fixture(name, mode='r'):
 
 
 # ---- INFO ----------------------------------------------------------------
+
+def test_persistence_as_redis_7_prints_it():
+    """Which process answers and since when, and what it saved (real capture): at startup Redis counts the
+    start as its last save (server.lastsave), so rdb_last_save_time is when it started."""
+    found = persistence_summary(parse_info(fixture('info_all_7.0.15_master.txt', 'rb')))
+    assert found == {'process_id': 1657, 'uptime_in_seconds': 276, 'server_time': 1795612897.714091,
+                     'rdb_last_bgsave_status': 'ok', 'loading': 0, 'rdb_changes_since_last_save': 154,
+                     'rdb_last_save_time': 1795612621, 'rdb_saves': 0, 'rdb_last_load_keys_loaded': 0, 'aof_enabled': 0}
+    assert int(found['server_time'] - found['uptime_in_seconds']) == found['rdb_last_save_time']
+
+
+def test_persistence_of_a_redis_before_7_has_no_save_count():
+    """Debian 11's Redis 6.0.16 (real capture) prints no rdb_saves, rdb_last_load_keys_loaded nor server_time_usec:
+    None, never 0."""
+    found = persistence_summary(parse_info(fixture('info_all_6.0.16.txt', 'rb')))
+    assert (found['rdb_saves'], found['rdb_last_load_keys_loaded'], found['server_time']) == (None, None, None)
+    assert (found['aof_enabled'], found['uptime_in_seconds'], found['process_id']) == (0, 0, 263)
+    assert found['rdb_last_save_time'] == 1796696004
+
 
 def test_parse_info_master_capture_crlf_bytes():
     # redis-cli info all, CRLF kept; redis-py hands the module the same text as bytes.

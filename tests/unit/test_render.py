@@ -419,6 +419,24 @@ def test_each_kills_picture_shows_the_numbers_of_the_json():
     assert block.count('status-denied') == 1  # the victim's command, and only it, says killed
 
 
+def test_a_global_kills_picture_says_the_machines_swap():
+    """The VM's global OOM (tests/fixtures/vm, kernel 6.1, no swap): the picture says the machine had no swap, from
+    the report's own Free/Total swap lines; with swap it says how much was used."""
+    from ansible_collections.headroom.memory.plugins.module_utils.read.oom import parse_oom_log
+    from ansible_collections.headroom.memory.plugins.module_utils.judge.memory_facts import postmortems
+    vm = os.path.join(os.path.dirname(FIXTURES), 'vm', 'bookworm-6.1.0-57-amd64', 'global-oom', 'journalctl-k.short-iso.txt')
+    with open(vm) as handle:
+        entries = postmortems(parse_oom_log(handle, origin='journal-text'))
+    record = {'host': 'vm', 'verdict': 'warning', 'summary': 'warning: x', 'reasons': [], 'recommendations': [],
+              'lines': [], 'postmortem': entries}
+    page = render_html({'generated_at': 'now', 'fleet': {'order': ['vm']}, 'hosts': [record]})
+    block = re.findall(r'<div class="postmortem" [^>]*>(.*?)</div>', page, re.S)[0]
+    assert '; no swap</p>' in block
+    entries[0]['memory'].update(swap_total=4 << 30, swap_free=104 << 10, swap_cache=262 * 4096)
+    page = render_html({'generated_at': 'now', 'fleet': {'order': ['vm']}, 'hosts': [record]})
+    assert 'swap 4.0 GiB of 4.0 GiB used (full), 1.0 MiB in the swap cache' in page
+
+
 def html_unescape(text):
     from html import unescape
     return unescape(text)

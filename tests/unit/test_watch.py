@@ -2,7 +2,7 @@
 tests/integration/test_collect_remote.py), and the biggest commands read from a /proc tree."""
 import os
 
-from ansible_collections.headroom.memory.plugins.module_utils.read.watch import biggest_commands, watch
+from ansible_collections.headroom.memory.plugins.module_utils.read.watch import biggest_commands, biggest_workers, watch
 
 MIB = 1 << 20
 
@@ -59,3 +59,32 @@ def test_the_biggest_commands_from_a_proc_tree(tmp_path):
     assert biggest_commands(2, proc=str(tmp_path)) == [{'command': 'gunicorn', 'count': 2, 'rss': 11000 * 4096},
                                                        {'command': 'systemd', 'count': 1, 'rss': 1000 * 4096}]
     assert {'command': 'weird) (name', 'count': 1, 'rss': 40960} in biggest_commands(proc=str(tmp_path))
+
+
+def test_each_app_server_s_biggest_worker_is_kept_with_when_it_peaked():
+    """A heavy request: one worker grows 90 MiB for two samples, then drops back. What one worker reached
+    at its peak is kept per master, with its pid and time: the budget's size at the peak."""
+    clock = Clock()
+    sizes = iter([{10: (11, 53 * MIB)}, {10: (12, 143 * MIB), 30: (31, 20 * MIB)}, {10: (12, 140 * MIB)},
+                  {10: (11, 53 * MIB)}] + [{}] * 10)
+    result = watch(3, 1, lambda: 500 * MIB, lambda: None, lambda: [], clock=clock, sleep=clock.sleep,
+                   workers=lambda: next(sizes))
+    assert result['workers'] == [{'master_pid': 10, 'pid': 12, 'rss': 143 * MIB, 'at': 1001.0},
+                                 {'master_pid': 30, 'pid': 31, 'rss': 20 * MIB, 'at': 1001.0}]
+    assert watch(1, 1, lambda: None, lambda: None, lambda: [], clock=clock, sleep=clock.sleep)['workers'] == []
+
+
+def test_the_biggest_worker_of_each_server_from_a_proc_tree(tmp_path):
+    def proc(pid, ppid, comm, rss_pages):
+        os.makedirs(str(tmp_path / str(pid)))
+        fields = ['S', str(ppid)] + ['0'] * 19 + [str(rss_pages)] + ['0'] * 20
+        (tmp_path / str(pid) / 'stat').write_text('%d (%s) %s\n' % (pid, comm, ' '.join(fields)))
+    proc(10, 1, 'gunicorn', 6000)
+    proc(11, 10, 'gunicorn', 9000)
+    proc(12, 10, 'gunicorn', 36000)
+    proc(13, 1, 'sleep', 99999)  # a pid the server's worker had, now another process: not its worker
+    proc(30, 1, 'java', 50000)  # a JVM is its own worker
+    servers = [{'master_pid': 10, 'measured': [{'pid': 11}, {'pid': 12}, {'pid': 13}, {'pid': 14}]},
+               {'master_pid': 30, 'measured': [{'pid': 30}]}]
+    read = biggest_workers(servers, proc=str(tmp_path))
+    assert read() == {10: (12, 36000 * 4096), 30: (30, 50000 * 4096)}

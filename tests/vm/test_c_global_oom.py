@@ -113,6 +113,14 @@ def test_the_kernel_killed_the_hog_in_a_global_oom(killed):
     assert 'Mem-Info:' in killed['capture']['dmesg.txt']
 
 
+def test_after_the_kill_the_cgroup_section_is_still_the_machine_s(killed):
+    """Before: the SSH session's scope, oom_kill 0 after the machine's kill. The kill is the machine's
+    (/proc/vmstat); the session's count is not given as the host's."""
+    cgroup = killed['record']['cgroup']
+    assert cgroup['scope'] == '/' and cgroup['events'] is None, cgroup
+    assert killed['record']['oom']['counted_by'] == '/proc/vmstat oom_kill (since boot)'
+
+
 def test_the_next_diagnosis_counts_the_kill_and_names_the_victim(killed):
     record = killed['record']
     oom = record['oom']
@@ -150,13 +158,9 @@ def test_the_post_mortem_is_global_with_the_kernel_s_mem_info(killed):
     assert 'python3' in tasks and killed['pid'] in tasks['python3']['pids'], entry['tasks']
 
 
-# Defects of today's diagnosis seen on this VM (issue 21): each test says what is right and fails on today's
-# code (strict: once the diagnosis is fixed it passes, and the mark must go).
-
-@pytest.mark.xfail(strict=True, reason='issue 21: systemd\'s "<unit>: Main process exited, code=killed, status=9/KILL" '
-                   '(journald _PID=1) is filed under init.scope, the unit systemd runs in, not under the unit it names, '
-                   'and is not linked to the kernel\'s kill of that unit\'s process')
 def test_systemd_s_line_about_the_killed_unit_is_filed_under_that_unit_and_linked_to_the_kill(killed):
+    """Issue 21, defect 2: systemd's "<unit>: Main process exited, code=killed, status=9/KILL" comes from PID 1
+    (_SYSTEMD_UNIT=init.scope); the unit it is about is its UNIT= field."""
     deaths = killed['record']['app_deaths']['deaths']
     about = [death for death in deaths if 'headroom-hog.service' in (death['message'] or '')]
     assert about, deaths

@@ -44,6 +44,8 @@ _raw:
       when its report was written; C(identity) what identified the machine and its boot then (null in a record
       written before headroom kept it), so that C(memory_facts) compares the kill counter only within one boot
       of one machine.
+    - C(peaks) (per command, C(memory measure pid at)) - the biggest single process of each command in the host's newest
+      30 runs of the machine the newest run read, for the worker budgets at their peak.
   type: list
   elements: dict
 '''

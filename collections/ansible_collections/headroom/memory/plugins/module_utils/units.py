@@ -117,3 +117,14 @@ def resolution(token, multiplier=1024, si=False):
     number = match.group(1).replace(',', '.')
     decimals = len(number.split('.')[1]) if '.' in number else 0
     return parse_size('1' + (match.group(2) or ''), multiplier, si) / 10 ** decimals
+
+
+def duration(seconds):
+    """A span of time for a person: '4 s', '12 min', '3.0 h', '2.5 days'."""
+    if seconds < 60:
+        return '%s s' % ('%.2g' % seconds if seconds < 10 else '%d' % round(seconds))
+    if seconds < 3600:
+        return '%d min' % round(seconds / 60.0)
+    if seconds < 86400:
+        return '%.1f h' % (seconds / 3600.0)
+    return '%.1f days' % (seconds / 86400.0)

@@ -14,8 +14,9 @@ description:
     costs one round trip per host. C(free -b) and C(top -b -n1 -o %MEM) (both with C(LC_ALL=C)),
     C(/proc/meminfo), swap and reclaim rates from two samples of C(/proc/vmstat), memory pressure
     from C(/proc/pressure/memory) where the kernel has it, the cgroup memory limit when the host is
-    itself a container, proportional set sizes from C(/proc/PID/smaps_rollup) for the largest
-    processes, and the OOM killer's history from the kernel log.
+    itself a container (on a whole host, a limit only where one binds every process holding memory),
+    proportional set sizes from C(/proc/PID/smaps_rollup) for the largest processes, and the OOM killer's
+    history from the kernel log.
   - Then judges the host with the thresholds in O(thresholds) and returns a verdict (C(ok),
     C(warning), C(critical)), the reasons for it and recommendations ranked in the order an operator
     would try them, cheapest first (processes, caches, code, swap, refactor, scale).
@@ -134,6 +135,17 @@ options:
         the kills judged but every kill the counter has is new; from another machine under the same name, or when
         which machine it read cannot be told (a record from before headroom recorded identities), nothing of it
         is used and the kills are judged as at a first run. The verdict's reasons say which, and why.
+      - Its C(peaks) (the biggest process of each command over the host's runs) count for the worker budgets at
+        their peak, and its C(redis) (what its Redis held and saved) for what a killed Redis lost.
+    type: dict
+    default: {}
+  redis:
+    description:
+      - What C(headroom.memory.redis_memory_facts) read of this host's Redis in this run (C(diagnose.yml) passes it
+        with C(headroom_redis=true)). A Redis the OOM killer killed since the last run is judged with it - whether
+        the Redis answering now started after the kill, its keys now and at the last run, its last save before the
+        kill (from O(previous_run)'s C(redis)). Empty, the verdict says only that a killed Redis lost what it took
+        since its last save.
     type: dict
     default: {}
 extends_documentation_fragment:
@@ -217,8 +229,16 @@ ansible_facts:
             when the kernel has none (see C(gaps)).
           type: dict
         cgroup:
-          description: The memory cgroup this host's processes run in (C(version limit current peak
-            swap_limit swap_current events pressure)); C(limit) is C(null) when not limited.
+          description:
+            - The memory cgroup the figures are of (C(version path scope workload dir limit limit_cgroup high
+              current peak reclaimable swap_limit swap_current events pressure kills)); C(limit) is C(null) when
+              not limited. C(path) is the reading's own cgroup.
+            - In a container, the container's (C(scope) is its root), with C(kills) counted in every cgroup below it.
+            - On a whole host, the machine's, not the SSH session's the reading runs in - the root (C(scope) C(/),
+              no C(limit); on cgroup v2 the root has no C(current), C(peak) or C(events), and the machine's kills
+              are C(/proc/vmstat)'s), unless a limit binds every process holding memory (C(workload), the
+              cgroup they all lie in), then the cgroup of the smallest such limit, with its own figures. A user
+              slice's C(MemoryMax=) binds the session, not the server's units, and is not the host's.
           type: dict
         overcommit_memory:
           description: C(vm.overcommit_memory) (0 heuristic, 1 always, 2 strict).
@@ -254,8 +274,17 @@ ansible_facts:
               (C(cgroup oom_kill) below a container's root), C(scope) (the container's cgroup as the
               kernel names it), C(sources) (the logs read), C(complete) and C(incomplete) (why kills may
               be missing, such as a wrapped ring buffer, a log read only in part, no readable log or
-              removed v1 cgroups), and the last O(oom_events_limit) C(events) (C(time epoch pid comm uid total_vm
-              anon_rss file_rss shmem_rss constraint memcg task_memcg invoked_by unit cut trusted)).
+              removed v1 cgroups), and the last O(oom_events_limit) C(events) (C(killer time epoch pid comm uid total_vm
+              anon_rss file_rss shmem_rss constraint memcg task_memcg invoked_by unit unit_result cut trusted); an early
+              OOM killer's also C(signal rss trigger processes)).
+            - The early OOM killers' kills (earlyoom, systemd-oomd, nohang), read from their own lines - in the journal
+              those under the daemon's unit with its command name - are kills too, counted in C(kills) and C(recent);
+              C(by_killer) counts them apart (C(kernel earlyoom systemd-oomd nohang)), since the kernel's counter
+              never does. C(judged_from) is the epoch from which kills are judged.
+            - C(unit_stops) - units systemd stopped after an OOM kill (cgroup v2, C(OOMPolicy=stop), the default),
+              from the log, C(systemctl show) and systemd's journal lines about each (the newest 5) - C(unit at killer
+              victim main_killed restart_scheduled_at restarts restarted_at down_seconds still_down state
+              memory_events); C(state) holds C(ActiveState SubState Result NRestarts OOMPolicy Restart) now.
             - Only the kernel's own lines make a kill (and systemd's, PID 1, its unit lines), as the source
               says who wrote them - the journal by its transport and facility, the ring buffer by the
               facility. C(unconfirmed) holds what a source that cannot tell who wrote a line (a syslog
@@ -273,7 +302,8 @@ ansible_facts:
               at most 10 - C(command count rss swap anon pids), C(anon) where the kernel prints
               C(rss_anon)), C(other) (C(commands count rss swap) of the rest), C(task_count), C(rss),
               C(swap), and C(memory) (C(anon file shmem slab free usage limit swap), those the kernel
-              printed, shmem counted once, apart).
+              printed, shmem counted once, apart; a system-wide report's C(swap_total swap_free swap_cache), the
+              machine's swap at the kill).
             - The dump's fields are null when the log kept only the kill's own lines. From the journal,
               only the newest 5 kills are read again for their dumps (one C(journalctl) each, over the
               seconds around the kill); from dmesg and the syslog files every kill has its own.
@@ -283,12 +313,19 @@ ansible_facts:
           description:
             - The app servers found (gunicorn, uWSGI, Celery, php-fpm, Puma, Unicorn; a JVM or Node process), one per
               master - C(kind master_pid workers private_per_worker shared preloaded preload_saves workers_that_fit
-              settings measured). A worker's C(private) (smaps_rollup's Private_Clean + Private_Dirty) is what one
+              peak workers_that_fit_at_peak settings measured). A worker's C(private) (smaps_rollup's Private_Clean + Private_Dirty) is what one
               more worker costs, C(shared) what it shares with the master and the others.
             - C(workers_that_fit) - how many workers of that private size the host (or its cgroup) holds once
               everything else in use stays and the C(available_warning_pct) threshold is kept free.
               C(preload_saves) - for a server that did not preload its app, about what preloading would share
               (a worker's private memory less the master's, once per worker but one).
+            - C(peak) - the biggest a worker of the server was seen to cost, when more than at rest (else null) -
+              C(bytes) (what one worker costs at that peak), C(measured) and C(measure) (C(rss), less the pages the
+              workers share, or C(pss)), C(source) (C(watch) the watch window's biggest worker, C(kill) a process of
+              the command the kernel killed, C(dump) the kernel's task dump of a kill, on average over the command's
+              processes, C(history) the command's biggest process over the host's runs of O(previous_run)), C(at),
+              C(pid), C(count); C(workers_that_fit_at_peak) how many fit at that size. The code step's budget is
+              the peak's when there is one, and says what it is based on.
             - C(settings) - what the server was told, read from its command line and the config files it names
               (C(workers preload_app max_requests max_requests_jitter config), uWSGI C(workers max_requests), Celery
               C(workers max_tasks_per_child), php-fpm C(workers max_requests) from its pool files, a JVM's
@@ -308,8 +345,18 @@ ansible_facts:
           description:
             - With O(watch_seconds), the worst moment of the watch - C(seconds interval samples), C(lowest)
               (C(at available commands), C(commands) the biggest by RSS then - C(command count rss)),
-              C(peak_swap) (C(at bytes_per_second)) and C(peak_reclaim) (C(at pages_per_second)). Null without it.
+              C(peak_swap) (C(at bytes_per_second)), C(peak_reclaim) (C(at pages_per_second)) and C(workers) (per
+              app server, the biggest RSS one of its workers reached - C(master_pid pid rss at)). Null without it.
           type: dict
+        data_stores:
+          description:
+            - The data stores killed since the last run (or in the OOM window) - Redis, Valkey, KeyDB, memcached,
+              PostgreSQL, MySQL, MariaDB, MongoDB by their process name, or by their unit in systemd's line about its
+              main process killed by SIGKILL - one per command, newest first, C(command kind kills last pid unit by)
+              (C(kind) C(redis memcached database); C(by) C(kernel), the OOM killer's log, or C(sigkill), only
+              systemd's line). Each is a critical reason of its own, with what it lost where that can be known.
+          type: list
+          elements: dict
         app_deaths:
           description:
             - App-server workers killed by SIGKILL, the OOM killer's signal, as the servers themselves logged

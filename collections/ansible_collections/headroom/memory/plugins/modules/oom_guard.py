@@ -18,7 +18,9 @@ description:
   - C(earlyoom) gets a drop-in for C(earlyoom.service) with its thresholds and the I(prefer)/I(avoid) names.
     C(systemd-oomd) gets an C(oomd.conf.d) drop-in; the preferred units get C(ManagedOOMMemoryPressure=kill)
     and the protected ones C(ManagedOOMPreference=avoid).
-  - Where the kernel has MGLRU, it writes I(min_ttl_ms) live and persists it in C(tmpfiles.d).
+  - Where the kernel has MGLRU, it writes I(min_ttl_ms) live and persists it in C(tmpfiles.d). MGLRU may be built
+    in but off (C(/sys/kernel/mm/lru_gen/enabled) C(0x0000), as in Debian 12's kernel), and I(min_ttl_ms) acts only
+    while it is on; I(mglru_enable) turns it on, live and at every boot.
   - Every value is read back after the write. A value the host ignored (a negative C(OOMScoreAdjust=) in a
     container without CAP_SYS_RESOURCE, a later drop-in overriding this one) fails the task, and everything
     this run wrote is put back as it was.
@@ -101,9 +103,18 @@ options:
       - MGLRU's thrash protection, milliseconds; 0 leaves it alone. Skipped on a kernel without MGLRU.
     type: int
     default: 1000
+  mglru_enable:
+    description:
+      - Turn MGLRU on (C(y) into C(/sys/kernel/mm/lru_gen/enabled), live and in the C(tmpfiles.d) file at every boot)
+        where the kernel has it but it is off; the value before is kept for V(absent). Skipped on a kernel without
+        MGLRU. It changes how the whole machine reclaims memory (the kernel's multi-gen LRU instead of its
+        active/inactive lists).
+      - Without it, I(min_ttl_ms) on a kernel whose MGLRU is off is written but does nothing, and RV(left_alone) says so.
+    type: bool
+    default: false
   machine_wide:
     description:
-      - Inside a container, set I(min_ttl_ms) anyway. It is the whole machine's, shared by every container,
+      - Inside a container, set I(min_ttl_ms) (and I(mglru_enable)) anyway. It is the whole machine's, shared by every container,
         so it is skipped there by default.
     type: bool
     default: false
@@ -147,7 +158,7 @@ host:
   returned: always
   type: dict
   sample: {"systemd": 252, "cgroup2": false, "container": true, "limit": 314572800, "total": 25276465152,
-           "running": [], "mglru": false}
+           "running": [], "mglru": false, "mglru_enabled": null}
 units:
   description: The units ranked, with their new value, role (prefer or protect) and the pids adjusted live.
   returned: always
@@ -186,6 +197,7 @@ import os
 from ansible_collections.headroom.memory.plugins.module_utils.module import HeadroomModule
 from ansible_collections.headroom.memory.plugins.module_utils.directory import make_parent
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
+from ansible_collections.headroom.memory.plugins.module_utils.read.guard import mglru_on
 from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import (
     in_container, parse_meminfo, read_cgroup_memory, read_text)
 from ansible_collections.headroom.memory.plugins.module_utils.fix import oom_guard as plan
@@ -211,9 +223,9 @@ def _write(path, text):
     os.rename(temp, path)
 
 
-def _write_in_place(path, text):
-    """Writes a kernel setting (a sysfs attribute such as min_ttl_ms): opened and written where it is. sysfs has no
-    room for a temporary file beside it, so the whole-file rename of _write is refused there (EACCES)."""
+def _write_knob(path, text):
+    """Writes a kernel knob (a sysfs file: MGLRU's enabled, min_ttl_ms) in place. Not as _write does: sysfs
+    has no room for a temporary file beside it (the first real run, on Debian 12's 6.1, failed so)."""
     with open(path, 'w') as handle:
         handle.write(text)
 
@@ -221,7 +233,7 @@ def _write_in_place(path, text):
 class Guard(object):
     def __init__(self, module):
         self.module = module
-        self.undo = {'files': {}, 'pids': {}, 'min_ttl_ms': None}
+        self.undo = {'files': {}, 'pids': {}, 'min_ttl_ms': None, 'lru_gen_enabled': None}
         self._cgroups = None  # pid -> /proc/PID/cgroup, read at the first pids()
 
     def systemctl(self, *args):
@@ -244,7 +256,8 @@ class Guard(object):
             words = out.split() if rc == 0 else []
             version = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
         container = in_container()
-        cgroup = read_cgroup_memory(container=container) or {}
+        # on a whole host the machine's (an SSH session's own limit is not the one the guard works within)
+        cgroup = read_cgroup_memory(container=container, workload=None if container else ()) or {}
         meminfo = parse_meminfo(read_text('/proc/meminfo') or '')
         running = []
         if version:
@@ -254,7 +267,7 @@ class Guard(object):
         return {'systemd': version, 'cgroup2': os.path.exists('/sys/fs/cgroup/cgroup.controllers'),
                 'container': container, 'limit': cgroup.get('limit'), 'total': meminfo.get('MemTotal', 0),
                 'running': running, 'mglru': os.path.isdir(os.path.dirname(plan.MIN_TTL)),
-                'mglru_enabled': (read_text(plan.MGLRU_ENABLED) or '').strip() or None,
+                'mglru_enabled': (read_text(plan.LRU_GEN_ENABLED) or '').strip() or None,
                 'lower': plan.can_lower(read_text('/proc/self/status'))}
 
     def expand(self, pattern):
@@ -312,11 +325,12 @@ class Guard(object):
                     handle.write('%d\n' % int(value))
             except (IOError, OSError, ValueError):
                 pass
-        if undo.get('min_ttl_ms') is not None:
-            try:
-                _write_in_place(plan.MIN_TTL, '%d\n' % undo['min_ttl_ms'])
-            except (IOError, OSError):
-                pass  # the write that failed was this one: the value is still the old one
+        for path, value in ((plan.MIN_TTL, undo.get('min_ttl_ms')), (plan.LRU_GEN_ENABLED, undo.get('lru_gen_enabled'))):
+            if value is not None:
+                try:
+                    _write_knob(path, '%s\n' % value)
+                except (IOError, OSError):
+                    pass  # as a pid gone meanwhile: the rest is still put back
 
 
 def _units(guard, params, host, skipped):
@@ -354,7 +368,8 @@ def _units(guard, params, host, skipped):
 
 
 def _files(params, backend, host, units, skipped):
-    """{path: text, or None to remove} of every file the guard owns, and the min_ttl_ms to write."""
+    """({path: text, or None to remove} of every file the guard owns, the min_ttl_ms to write, and what to write
+    into MGLRU's ``enabled``: ``y``, the value before headroom turned it on, or None to leave it)."""
     present = params['state'] == 'present'
     earlyoom = os.path.join(UNITS_DIR, plan.EARLYOOM_UNIT + '.d', plan.DROPIN)
     files = {earlyoom: None, plan.OOMD_CONF: None, plan.TMPFILES: None}
@@ -373,24 +388,32 @@ def _files(params, backend, host, units, skipped):
     if present and backend == 'systemd-oomd':
         files[plan.OOMD_CONF] = plan.oomd_conf(params['swap_used_limit_pct'], params['pressure_limit_pct'],
                                                params['pressure_seconds'])
-    ttl = None
+    ttl = enabled = None
     old = read_text(plan.TMPFILES)
-    if present and params['min_ttl_ms'] > 0:
-        if not host['mglru']:
-            skipped.append('min_ttl_ms: this kernel has no MGLRU (%s)' % os.path.dirname(plan.MIN_TTL))
-        elif host['container'] and not params['machine_wide']:
-            skipped.append('min_ttl_ms: the whole machine\'s, and this is a container (machine_wide=true sets it)')
-        else:
-            current = (read_text(plan.MIN_TTL) or '0').strip()
-            previous = plan.previous_min_ttl(old) if plan.ours(old) else int(current) if current.isdigit() else 0
-            files[plan.TMPFILES] = plan.tmpfiles(params['min_ttl_ms'], previous)
-            ttl = params['min_ttl_ms']
-            off = plan.mglru_off(host.get('mglru_enabled'))
-            if off:
-                skipped.append(off)
+    earlier = plan.previous_enabled(old) if plan.ours(old) else None  # MGLRU's mask before headroom turned it on
+    wanted = present and (params['min_ttl_ms'] > 0 or params['mglru_enable'])
+    names = ' and '.join(name for name, on in (('min_ttl_ms', params['min_ttl_ms'] > 0), ('mglru_enable', params['mglru_enable'])) if on)
+    if wanted and not host['mglru']:
+        skipped.append('%s: this kernel has no MGLRU (%s)' % (names, os.path.dirname(plan.MIN_TTL)))
+    elif wanted and host['container'] and not params['machine_wide']:
+        skipped.append('%s: the whole machine\'s, and this is a container (machine_wide=true sets it)' % names)
+    elif wanted:
+        on = mglru_on(host.get('mglru_enabled'))
+        enable = params['mglru_enable']
+        if params['min_ttl_ms'] > 0 and on is False and not enable:
+            skipped.append('min_ttl_ms: written, but MGLRU is off on this kernel (%s is %s) and min_ttl_ms acts only while it '
+                           'is on: mglru_enable=true turns it on' % (plan.LRU_GEN_ENABLED, host['mglru_enabled']))
+        current = (read_text(plan.MIN_TTL) or '0').strip()
+        previous = plan.previous_min_ttl(old) if plan.ours(old) else None
+        previous = previous if previous is not None else int(current) if current.isdigit() else 0
+        files[plan.TMPFILES] = plan.tmpfiles(params['min_ttl_ms'], previous, enable,
+                                             earlier or host.get('mglru_enabled') if enable else None)
+        ttl = params['min_ttl_ms'] or (plan.previous_min_ttl(old) if plan.ours(old) else None)
+        enabled = 'y' if enable else earlier
     elif plan.ours(old) and host['mglru']:
         ttl = plan.previous_min_ttl(old)
-    return files, ttl
+        enabled = earlier
+    return files, ttl, enabled
 
 
 def main():
@@ -411,6 +434,7 @@ def main():
             pressure_limit_pct=dict(type='float', default=50.0),
             pressure_seconds=dict(type='int', default=20),
             min_ttl_ms=dict(type='int', default=1000),
+            mglru_enable=dict(type='bool', default=False),
             machine_wide=dict(type='bool', default=False),
             undo=dict(type='dict'),
         ),
@@ -422,7 +446,7 @@ def main():
     take_lock(module, 'oom_guard', 'the OOM guard of this host')
     guard = Guard(module)
     if p['undo'] is not None:
-        changed = any((p['undo'].get(key) or None) is not None for key in ('files', 'pids', 'min_ttl_ms'))
+        changed = any((p['undo'].get(key) or None) is not None for key in ('files', 'pids', 'min_ttl_ms', 'lru_gen_enabled'))
         if changed and not module.check_mode:
             guard.rollback(p['undo'])
         module.exit_json(changed=changed, backend=None, host={}, units=[], files=sorted(p['undo'].get('files') or {}),
@@ -442,7 +466,7 @@ def main():
     try:
         backend = plan.choose(p['backend'], host) if p['state'] == 'present' else None
         units = _units(guard, p, host, skipped) if p['state'] == 'present' else {}
-        files, ttl = _files(p, backend, host, units, skipped)
+        files, ttl, enabled = _files(p, backend, host, units, skipped)
     except (plan.GuardRefused, ParseError) as exc:
         module.fail_json(msg='%s; nothing changed' % exc, host=host)
     if p['state'] == 'absent' and not host['systemd'] and not any(read_text(path) for path in files):
@@ -460,6 +484,9 @@ def main():
             changes[path] = (old, text)
     current_ttl = (read_text(plan.MIN_TTL) or '').strip() if ttl is not None else None
     ttl_change = ttl is not None and current_ttl != str(ttl)
+    current_enabled = host.get('mglru_enabled')
+    # 'y' asks for the main switch on (the kernel prints a mask); a value before headroom is written back as it was
+    lru_change = enabled is not None and (not mglru_on(current_enabled) if enabled == 'y' else current_enabled != enabled)
     restart = []
     for unit, path in ((plan.EARLYOOM_UNIT, os.path.join(UNITS_DIR, plan.EARLYOOM_UNIT + '.d', plan.DROPIN)),
                        (plan.OOMD_UNIT, plan.OOMD_CONF)):
@@ -480,7 +507,7 @@ def main():
             module.warn(line)
     if module.check_mode:
         pending = [unit for unit, value in live.items() if _stale(guard, unit, value, units[unit][0])]
-        module.exit_json(changed=bool(changes or ttl_change or pending), undo={}, **result)
+        module.exit_json(changed=bool(changes or ttl_change or lru_change or pending), undo={}, **result)
 
     try:
         for path, (old, text) in sorted(changes.items()):
@@ -490,9 +517,15 @@ def main():
             if rc != 0:
                 raise RuntimeError('systemctl daemon-reload failed: %s' % (err or out).strip())
         changed_live = _apply_live(guard, live, removed, result, dict((unit, role) for unit, (role, value) in units.items()))
+        if lru_change:  # before min_ttl_ms, which acts only while MGLRU is on
+            guard.undo['lru_gen_enabled'] = current_enabled
+            _write_knob(plan.LRU_GEN_ENABLED, '%s\n' % enabled)
+            kept = (read_text(plan.LRU_GEN_ENABLED) or '').strip()
+            if (not mglru_on(kept)) if enabled == 'y' else kept != enabled:
+                raise RuntimeError('%s kept %s after writing %s' % (plan.LRU_GEN_ENABLED, kept, enabled))
         if ttl_change:
             guard.undo['min_ttl_ms'] = int(current_ttl) if current_ttl.isdigit() else 0
-            _write_in_place(plan.MIN_TTL, '%d\n' % ttl)
+            _write_knob(plan.MIN_TTL, '%d\n' % ttl)
             kept = (read_text(plan.MIN_TTL) or '').strip()
             if kept != str(ttl):
                 raise RuntimeError('%s kept %s after writing %d' % (plan.MIN_TTL, kept, ttl))
@@ -500,7 +533,7 @@ def main():
         guard.rollback(guard.undo)
         module.fail_json(msg='%s; rolled back, as they were before this run: %s' % (
             exc, ', '.join(sorted(guard.undo['files'])) or 'no file written yet'), host=host, left_alone=skipped)
-    module.exit_json(changed=bool(changes or ttl_change or changed_live), undo=guard.undo, **result)
+    module.exit_json(changed=bool(changes or ttl_change or lru_change or changed_live), undo=guard.undo, **result)
 
 
 def _stale(guard, unit, value, role):

@@ -91,9 +91,22 @@ ansible_facts:
             overcommit, thp_always, fragmentation, peak, swapped.
           type: list
           elements: dict
+        persistence:
+          description:
+            - Which process answers and since when, what it saved and what it loaded, from INFO's Server and
+              Persistence sections - C(process_id uptime_in_seconds server_time loading rdb_changes_since_last_save
+              rdb_last_save_time rdb_saves rdb_last_load_keys_loaded rdb_last_bgsave_status aof_enabled); a field
+              the server does not print (C(rdb_saves) and C(rdb_last_load_keys_loaded) before Redis 7.0) is null.
+            - With the previous run's (the history keeps them), the diagnosis tells a Redis the OOM killer killed
+              and systemd restarted, and what it lost.
+          type: dict
+        read_at:
+          description: When it was read (seconds since the epoch, the host's clock).
+          type: float
 '''
 
 import ipaddress
+import time
 
 from ansible_collections.headroom.memory.plugins.module_utils.module import HeadroomModule
 from ansible_collections.headroom.memory.plugins.module_utils.parse_error import ParseError
@@ -101,7 +114,7 @@ from ansible_collections.headroom.memory.plugins.module_utils.redis_client impor
     HAS_REDIS, MISSING_REDIS, REDIS_IMPORT_ERROR, config_get, connect, connection_spec, endpoint, info)
 from ansible_collections.headroom.memory.plugins.module_utils.read.kernel import read_text
 from ansible_collections.headroom.memory.plugins.module_utils.read.redis import (
-    keyspace, memory_summary, parse_thp, parse_vm_swap, warnings, classify_error)
+    keyspace, memory_summary, parse_thp, parse_vm_swap, persistence_summary, warnings, classify_error)
 
 
 def _is_local(host, unix_socket):
@@ -160,6 +173,8 @@ def main():
         databases=int(config.get('databases', 16)),
         kernel=kernel,
         warnings=found,
+        persistence=persistence_summary(parsed),
+        read_at=time.time(),
     )
     module.exit_json(changed=False, ansible_facts=dict(headroom_redis=facts))
 

@@ -28,7 +28,9 @@ OOMD_UNIT = 'systemd-oomd.service'
 OOMD_CONF = '/etc/systemd/oomd.conf.d/50-headroom.conf'
 TMPFILES = '/etc/tmpfiles.d/50-headroom-mglru.conf'
 MIN_TTL = '/sys/kernel/mm/lru_gen/min_ttl_ms'
-MGLRU_ENABLED = '/sys/kernel/mm/lru_gen/enabled'
+# MGLRU's switches (read/guard.py): "y" turns every component on (multigen_lru.rst); min_ttl_ms acts only
+# while the main switch is on
+LRU_GEN_ENABLED = '/sys/kernel/mm/lru_gen/enabled'
 OOMD_MIN_SYSTEMD = 248
 # a process name as earlyoom matches it (the kernel's comm, 15 characters, or a longer name): no character
 # that means something to a regex or to systemd's command line, so none needs escaping but '.' and '+'
@@ -151,27 +153,16 @@ def oomd_conf(swap_used_pct, pressure_pct, pressure_seconds):
                       'DefaultMemoryPressureDurationSec=%ds' % pressure_seconds]) + '\n'
 
 
-def tmpfiles(min_ttl_ms, previous):
-    """The tmpfiles.d line that writes ``min_ttl_ms`` at every boot; ``previous`` (the value before headroom)
-    is kept in a comment, for state=absent to write back."""
-    return '%s\n# previous: %s\nw %s - - - - %d\n' % (MARK, previous, MIN_TTL, min_ttl_ms)
-
-
-def mglru_off(enabled):
-    """What to say when MGLRU is built in but off: ``enabled`` is /sys/kernel/mm/lru_gen/enabled (a hex mask of its
-    parts, ``0x0000`` when off; linux 6.1 mm/vmscan.c show_enabled). min_ttl_ms is read only by MGLRU's aging
-    (lru_gen_age_node), so it is written and kept for boot but acts only once MGLRU is on. None when it is on or
-    unknown."""
-    text = (enabled or '').strip()
-    try:
-        caps = int(text, 16)
-    except ValueError:
-        return None
-    if caps:
-        return None
-    return ('min_ttl_ms: written, but MGLRU is off on this kernel (%s %s; Debian 12 ships it off): it acts only once '
-            'MGLRU is on (echo y > %s, the whole machine\'s reclaim), which this role leaves to you' % (
-                MGLRU_ENABLED, text, MGLRU_ENABLED))
+def tmpfiles(min_ttl_ms, previous, enable=False, previous_enabled=None):
+    """The tmpfiles.d lines that write ``min_ttl_ms`` at every boot (0: none) and, with ``enable``, turn MGLRU
+    on first (``y`` into its ``enabled``: min_ttl_ms does nothing while it is off); the values before
+    headroom (``previous``, ``previous_enabled``) are kept in comments, for state=absent to write back."""
+    text = MARK + '\n'
+    if enable:
+        text += '# previous enabled: %s\nw %s - - - - y\n' % (previous_enabled, LRU_GEN_ENABLED)
+    if min_ttl_ms:
+        text += '# previous: %s\nw %s - - - - %d\n' % (previous, MIN_TTL, min_ttl_ms)
+    return text
 
 
 def previous_min_ttl(text):
@@ -192,6 +183,13 @@ def live_value(role, current, value):
     if int(text) == value or (role == 'protect' and int(text) < value):
         return None
     return value
+
+
+def previous_enabled(text):
+    """The ``previous enabled`` value (MGLRU's mask before headroom turned it on) a tmpfiles() text
+    recorded, or None when headroom did not turn it on."""
+    match = re.search(r'^# previous enabled: (0x[0-9a-fA-F]{1,8})$', text or '', re.M | re.ASCII)
+    return match.group(1) if match else None
 
 
 def can_lower(status):

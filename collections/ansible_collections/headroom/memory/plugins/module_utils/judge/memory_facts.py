@@ -4,6 +4,7 @@ Used by the memory_facts module (on the host) and its action plugin (on the cont
 host sent what collect.py read): both return the same facts.
 """
 
+import fnmatch
 import math
 
 from ..units import finite
@@ -24,6 +25,7 @@ ARGUMENT_SPEC = dict(
     oom_since=dict(type='str'),
     oom_events_limit=dict(type='int', default=20),
     previous_run=dict(type='dict', default={}),
+    redis=dict(type='dict', default={}),
     watch_seconds=dict(type='float', default=0.0),
     watch_interval=dict(type='float', default=1.0),
 )
@@ -70,7 +72,8 @@ def diagnose(collected, params, policy):
     gaps = list(collected['gaps'])
     cgroup = collected['cgroup']
     identity = dict(collected.get('identity') or {}, previous=compare(params.get('previous_run'), collected.get('identity')))
-    oom = oom_facts(collected, policy, comparable_previous(params.get('previous_run'), identity['previous']))
+    previous = comparable_previous(params.get('previous_run'), identity['previous'])
+    oom = oom_facts(collected, policy, previous)
     if oom['kills'] is None:
         gaps.append('OOM kills: not counted (no kernel counter for this scope and no kernel log)')
     groups = classify(collected['groups'], policy)
@@ -78,10 +81,12 @@ def diagnose(collected, params, policy):
     facts = dict((key, collected[key]) for key in ('memory', 'free', 'top', 'meminfo', 'vmstat', 'rates',
                                                    'pressure', 'cgroup', 'overcommit_memory', 'container',
                                                    'growth'))
+    since = judged_start(collected.get('now'), policy, oom['since_previous_run'])[0]
     facts.update({
         'oom': oom,
         'postmortem': postmortems(oom['events']),
-        'app_deaths': app_deaths(collected, judged_start(collected.get('now'), policy, oom['since_previous_run'])[0]),
+        'app_deaths': app_deaths(collected, since),
+        'data_stores': data_stores(oom['events'], collected.get('app_deaths') or [], since),
         'groups': groups[:limit],
         'gaps': gaps,
         'read_at': collected.get('now'),
@@ -90,7 +95,8 @@ def diagnose(collected, params, policy):
         'identity': identity,
     })
     total, usable = effective_memory(facts['memory'], cgroup)
-    facts['app_servers'] = budgets(collected.get('app_servers'), total, usable, policy)
+    facts['app_servers'] = budgets(collected.get('app_servers'), total, usable, policy, facts['watch'], facts['postmortem'],
+                                   (previous or {}).get('peaks'))
     for event in oom['events'] + oom['unconfirmed']['events']:  # each kill's picture is in 'postmortem', once
         event.pop('postmortem', None)
     facts['audit'] = audit({'memory': facts['memory'], 'meminfo': facts['meminfo'], 'cgroup': cgroup,
@@ -100,7 +106,8 @@ def diagnose(collected, params, policy):
                             'app_servers': facts['app_servers'], 'guard': facts['guard'],
                             'groups': groups, 'instance_type': params['instance_type'],
                             'instance_sizes': params['instance_sizes'],
-                            'growth': facts['growth'], 'identity': identity}, policy)
+                            'growth': facts['growth'], 'identity': identity, 'data_stores': facts['data_stores'],
+                            'redis': params.get('redis') or None, 'previous_redis': (previous or {}).get('redis')}, policy)
     return facts
 
 
@@ -117,6 +124,9 @@ def oom_facts(collected, policy, previous=None):
     Kill lines from a source that cannot tell who wrote them (a syslog file: any user can write
     "kernel: Out of memory: Killed process 1 (sshd)") that the kernel's own record does not hold are
     ``unconfirmed``: shown with the sources' notes, never counted, never a victim.
+    The early OOM killers' kills (earlyoom, systemd-oomd, nohang: their own lines, read from their own
+    units) are kills too: counted in ``kills`` and ``recent`` beside the kernel's, and apart in
+    ``by_killer`` (the kernel's counter never counts them); each event says its ``killer``.
     """
     cgroup, vmstat, container = collected['cgroup'], collected['vmstat'], collected['container']
     logged = collected['oom_events_count']
@@ -146,6 +156,13 @@ def oom_facts(collected, policy, previous=None):
     since, new_undated = previous_since(previous, counted, undated)
     start, by_run = judged_start(now, policy, since)
     recent = new_undated + (sum(1 for epoch in epochs if start is None or epoch >= start))
+    early = collected.get('oom_early') or {}
+    early_count = dict(early.get('count') or {})
+    early_epochs = early.get('epochs') or []
+    if early_count:  # every one of them dated by its journal line
+        total = (total or 0) + sum(early_count.values())
+        recent += sum(1 for epoch in early_epochs if start is None or epoch >= start)
+    last = max(epochs[-1:] + early_epochs[-1:]) if epochs or early_epochs else None
     victims = list(collected['oom_victims'])
     for item in by_cgroup:
         unit = item['cgroup'].rsplit('/', 1)[-1]
@@ -158,7 +175,8 @@ def oom_facts(collected, policy, previous=None):
         'window_hours': policy['oom_window_hours'],
         'since_previous_run': since,
         'judged_since_run': by_run,
-        'last': epochs[-1] if epochs else None,
+        'last': last,
+        'by_killer': dict(early_count, kernel=max(counted or 0, logged) if counted is not None or logged else 0),
         'counted': counted,
         'counted_by': method,
         'logged': logged,
@@ -169,10 +187,54 @@ def oom_facts(collected, policy, previous=None):
         'complete': not incomplete,
         'incomplete': incomplete,
         'events': collected['oom_events'],
+        'judged_from': start,
+        # units systemd stopped after an OOM kill (read/unit_stops.py), with what became of them
+        'unit_stops': list(collected.get('unit_stops') or []),
         'unconfirmed': {'count': collected.get('oom_unconfirmed_count') or 0,
                         'events': list(collected.get('oom_unconfirmed') or []),
                         'sources': list(collected.get('oom_unverified') or [])},
     }
+
+
+# The data stores a kill costs what they held in memory, by the name the kernel gives the process (its comm)
+# and by their units (systemd's line about a unit's main process killed names the unit): what kind each is.
+DATA_STORES = (('redis-server', 'redis'), ('valkey-server', 'redis'), ('keydb-server', 'redis'), ('memcached', 'memcached'),
+               ('postgres', 'database'), ('postmaster', 'database'), ('mysqld', 'database'), ('mariadbd', 'database'),
+               ('mongod', 'database'))
+_STORE_UNITS = (('redis*.service', 'redis-server'), ('valkey*.service', 'valkey-server'), ('keydb*.service', 'keydb-server'),
+                ('memcached*.service', 'memcached'), ('postgresql*.service', 'postgres'), ('mysql*.service', 'mysqld'),
+                ('mariadb*.service', 'mariadbd'), ('mongod*.service', 'mongod'))
+
+
+def data_stores(events, deaths, since):
+    """The data stores killed since ``since`` (epoch; None: all), one entry per command, newest kill first:
+    ``{command kind kills last pid unit by}`` - ``kills`` how many the kernel's OOM killer made (its log,
+    ``events``), ``by`` ``kernel`` or ``sigkill`` (only systemd's line that the unit's main process died of
+    SIGKILL: earlyoom, systemd-oomd or a kill the kernel log lost). A kill whose time no log gives is not
+    placed after ``since``, and not here."""
+    kinds = dict(DATA_STORES)
+    found = {}
+
+    def add(command, epoch, pid, unit, by):
+        if epoch is None or (since is not None and epoch < since):
+            return
+        entry = found.setdefault(command, {'command': command, 'kind': kinds[command], 'kills': 0, 'last': None,
+                                           'pid': None, 'unit': None, 'by': by})
+        entry['kills'] += 1 if by == 'kernel' else 0
+        if by == 'kernel':
+            entry['by'] = 'kernel'
+        if entry['last'] is None or epoch >= entry['last']:
+            entry.update(last=epoch, pid=pid if pid is not None else entry['pid'], unit=unit or entry['unit'])
+    for event in events or []:
+        if event.get('comm') in kinds and event.get('pid') is not None:
+            unit = (event.get('task_memcg') or event.get('unit') or '').rsplit('/', 1)[-1] or None
+            add(event['comm'], event.get('epoch'), event['pid'], unit, 'kernel')
+    for death in deaths or []:
+        unit = death.get('worker') if death.get('server') == 'systemd' else None
+        command = next((name for pattern, name in _STORE_UNITS if unit and fnmatch.fnmatchcase(unit, pattern)), None)
+        if command and death.get('kernel_pid') is None:  # a death the kernel's log has is counted above
+            add(command, death.get('epoch'), death.get('pid'), unit, 'sigkill')
+    return sorted(found.values(), key=lambda entry: -entry['last'])
 
 
 def postmortems(events):
@@ -188,8 +250,8 @@ def postmortems(events):
     """
     entries = []
     for event in events:
-        if event.get('pid') is None:
-            continue
+        if event.get('pid') is None or event.get('killer', 'kernel') != 'kernel':
+            continue  # an early OOM killer's kill has no kernel report
         dump = event.get('postmortem') or {}
         rss = [event.get(key) for key in ('anon_rss', 'file_rss', 'shmem_rss')]
         entries.append({
@@ -234,9 +296,12 @@ def services(deaths, since=None):
     for death in deaths:
         key = (death['server'], death['unit'] or death['source'])
         entry = grouped.setdefault(key, {'server': death['server'], 'service': death['unit'] or death['source'],
-                                         'lost': 0, 'oom_killed': 0, 'recent': 0, 'first': None, 'last': None})
+                                         'lost': 0, 'oom_killed': 0, 'recent': 0, 'first': None, 'last': None,
+                                         'killers': []})
         entry['lost'] += 1
         entry['oom_killed'] += 1 if death['kernel_pid'] is not None else 0
+        if death['kernel_pid'] is not None and (death.get('killer') or 'kernel') not in entry['killers']:
+            entry['killers'].append(death.get('killer') or 'kernel')
         epoch = death['epoch']
         if epoch is None or since is None or epoch >= since:
             entry['recent'] += 1
@@ -285,13 +350,55 @@ def _median(values):
     return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) // 2
 
 
-def budgets(servers, total, usable, policy):
+def worker_peak(server, private, shared, watch=None, postmortem=None, history=None):
+    """The biggest a worker of ``server`` was seen to cost, when that is more than ``private`` (its idle
+    private memory, the median of the workers measured now), else None: ``{'bytes' (what one worker costs
+    at that peak), 'measured' (the figure seen), 'measure' (rss, pss), 'source', 'at', 'pid', 'count'}``.
+
+    Sources, each a size one process of the server's command reached: the watch window (the biggest RSS a
+    worker of this master had, ``source`` watch), the post-mortems (the victim's RSS when the kernel killed
+    a process of the command, ``kill``; the task dump's RSS of the command over its processes, ``dump``,
+    an average), and the history (the biggest process of the command over the host's runs, ``history``).
+    An RSS counts the pages a worker shares with the master and the others, which one more worker does not
+    cost: what the workers share now (``shared``) is taken off it. A PSS (the history's measure where
+    smaps_rollup was read) is counted as it is: it holds a share of those pages, not all of them."""
+    command = server.get('command')
+    shared = shared or 0
+    seen = []
+    for item in (watch or {}).get('workers') or []:
+        if item.get('master_pid') == server.get('master_pid') and item.get('rss'):
+            seen.append({'measured': item['rss'], 'measure': 'rss', 'source': 'watch', 'at': item.get('at'),
+                         'pid': item.get('pid'), 'count': 1})
+    for entry in postmortem or []:
+        victim = entry.get('victim') or {}
+        if command and victim.get('command') == command and victim.get('rss'):
+            seen.append({'measured': victim['rss'], 'measure': 'rss', 'source': 'kill', 'at': entry.get('epoch'),
+                         'pid': victim.get('pid'), 'count': 1})
+        for task in entry.get('tasks') or []:
+            if command and task.get('command') == command and task.get('rss') and task.get('count'):
+                seen.append({'measured': task['rss'] // task['count'], 'measure': 'rss', 'source': 'dump',
+                             'at': entry.get('epoch'), 'pid': None, 'count': task['count']})
+    found = (history or {}).get(command) if command else None
+    if isinstance(found, dict) and found.get('memory'):
+        seen.append({'measured': found['memory'], 'measure': found.get('measure') or 'rss', 'source': 'history',
+                     'at': found.get('at'), 'pid': found.get('pid'), 'count': 1})
+    for item in seen:
+        item['bytes'] = item['measured'] if item['measure'] == 'pss' else max(0, item['measured'] - shared)
+    # the biggest; of equal ones a single process's size before an average, the newest first
+    order = {'kill': 0, 'watch': 1, 'history': 2, 'dump': 3}
+    best = min(seen, key=lambda item: (-item['bytes'], order[item['source']], -(item['at'] or 0)), default=None)
+    return best if best and private and best['bytes'] > private else None
+
+
+def budgets(servers, total, usable, policy, watch=None, postmortem=None, history=None):
     """Each app server's worker budget: ``kind master_pid workers private_per_worker shared preloaded
-    preload_saves workers_that_fit settings``. A worker's private memory (smaps_rollup's Private_*) is
-    what one more worker costs; the workers that fit are those whose private memory the host (or its
-    cgroup) holds once everything else in use stays and ``available_warning_pct`` is kept free.
-    ``preload_saves`` (unpreloaded servers): the app's own pages, a worker's private memory less the
-    master's (which has not loaded the app), once per worker but one."""
+    preload_saves workers_that_fit peak workers_that_fit_at_peak settings``. A worker's private memory
+    (smaps_rollup's Private_*) is what one more worker costs at rest; the workers that fit are those whose
+    private memory the host (or its cgroup) holds once everything else in use stays and
+    ``available_warning_pct`` is kept free. A worker costs more at its peak (a heavy request): ``peak``
+    (:func:`worker_peak`, from the watch window, the post-mortems and the history's ``peaks``) and the
+    workers that fit at that size. ``preload_saves`` (unpreloaded servers): the app's own pages, a worker's
+    private memory less the master's (which has not loaded the app), once per worker but one."""
     result = []
     for server in servers or []:
         measured = server.get('measured') or []
@@ -306,14 +413,16 @@ def budgets(servers, total, usable, policy):
         saves = None
         if preloaded is False and private and master.get('private') is not None and count > 1:
             saves = max(0, private - master['private']) * (count - 1)
-        fit = None
+        fit = peak = at_peak = None
         if private and total:
             others = max(0, (total - usable) - private * count)
             room = total * (1 - policy['available_warning_pct'] / 100.0) - others
             fit = max(0, int(room // private))
+            peak = worker_peak(server, private, shared, watch, postmortem, history)
+            at_peak = max(0, int(room // peak['bytes'])) if peak else None
         result.append({'kind': server.get('kind'), 'command': server.get('command'), 'master_pid': server.get('master_pid'),
                        'workers': count,
                        'private_per_worker': private, 'shared': shared, 'preloaded': preloaded,
-                       'preload_saves': saves, 'workers_that_fit': fit, 'settings': config,
-                       'measured': measured[:8]})
+                       'preload_saves': saves, 'workers_that_fit': fit, 'peak': peak, 'workers_that_fit_at_peak': at_peak,
+                       'settings': config, 'measured': measured[:8]})
     return result

@@ -24,7 +24,8 @@ import re
 import time
 
 from .ec2 import next_size
-from ..units import GIB, finite, human
+from ..read.guard import mglru_on
+from ..units import GIB, duration, finite, human
 
 STEPS = ('processes', 'caches', 'code', 'swap', 'guard', 'refactor', 'scale')
 # what the OOM killer should take last (process names, as the kernel's kill lines give them)
@@ -241,10 +242,15 @@ def audit(facts, policy=None):
     # kills since the previous run when the history has one within the window, else in the window
     judged = ('since the last run (%s)' % when(oom['since_previous_run']) if oom.get('judged_since_run')
               else 'in the last %s h' % _num(oom['window_hours']))
+    # the early OOM killers' kills beside the kernel's: who killed, since the fix differs (a guard too eager)
+    early = sorted((killer, count) for killer, count in (oom.get('by_killer') or {}).items() if killer != 'kernel' and count)
+    killers = ('; by killer: %s' % ', '.join(['the kernel %d' % (oom['by_killer'].get('kernel') or 0)]
+                                             + ['%s %d' % item for item in early]) if early else '')
     if oom_kills >= policy['oom_kills_warning']:
         undated = ' (%d with no time: no kernel log line dates them)' % oom['undated'] if oom['undated'] else ''
-        reason('warning', 'oom_kills', 'the OOM killer has killed %d process(es) %s%s%s%s'
-               % (oom_kills, judged, victims, last, undated))
+        reason('warning', 'oom_kills', '%s %d process(es) %s%s%s%s%s'
+               % ('the OOM killers have killed' if early else 'the OOM killer has killed', oom_kills, judged, victims,
+                  last, undated, killers))
     elif oom['kills']:
         reason('ok', 'oom_kills_past', 'no OOM kill %s; %d before%s%s' % (judged, oom['kills'], victims, last))
     if oom['kills'] is not None and oom['incomplete']:
@@ -261,11 +267,26 @@ def audit(facts, policy=None):
     for service in (facts.get('app_deaths') or {}).get('services') or []:
         if service['recent']:
             linked = service['oom_killed']
-            reason('warning', 'app_deaths', '%s lost %d %s worker(s) to SIGKILL %s%s%s' % (
-                service['service'], service['recent'], service['server'], judged,
+            # systemd's own line is about the unit's main process, not a worker its master respawns
+            lost = ('the main process of %s was killed by SIGKILL %d time(s)' % (service['service'], service['recent'])
+                    if service['server'] == 'systemd' else
+                    '%s lost %d %s worker(s) to SIGKILL' % (service['service'], service['recent'], service['server']))
+            reason('warning', 'app_deaths', '%s %s%s%s' % (
+                lost, judged,
                 ', the last at %s' % when(service['last']) if service['last'] else '',
-                ' (%d of %d seen in the kernel\'s OOM log)' % (linked, service['lost']) if linked else
+                (' (%d of %d seen in the kernel\'s OOM log)' % (linked, service['lost'])
+                 if (service.get('killers') or ['kernel']) == ['kernel'] else
+                 ' (%d of %d seen in the OOM killers\' logs: %s)' % (linked, service['lost'], ', '.join(service['killers'])))
+                if linked else
                 ' (none in the kernel\'s OOM log: killed by something else, or the log is incomplete)'))
+
+    for level, signal, message in data_store_reasons(facts):
+        reason(level, signal, message)
+
+    for stop in oom.get('unit_stops') or []:
+        level = unit_stop_level(stop, oom.get('judged_from'))
+        if level:
+            reason(level, 'unit_stopped', unit_stop_words(stop))
 
     meminfo = facts.get('meminfo') or {}
     sunreclaim = meminfo.get('SUnreclaim')
@@ -310,6 +331,8 @@ def audit(facts, policy=None):
                                  oom_kills, policy, facts.get('instance_type'), growing,
                                  swap_total, facts.get('cgroup'), stall, facts.get('app_servers'), facts.get('guard'),
                                  protected, facts.get('instance_sizes'))
+    recommendations = _with_unit_policy(recommendations, [stop for stop in oom.get('unit_stops') or []
+                                                          if unit_stop_level(stop, oom.get('judged_from'))])
     result = {
         'verdict': verdict,
         'reasons': reasons,
@@ -325,6 +348,86 @@ def audit(facts, policy=None):
     }
     result['lines'] = lines(result)
     return result
+
+
+def unit_stop_level(stop, judged_from):
+    """'critical' for a unit still down after systemd stopped it on an OOM kill (the site is gone), 'warning'
+    for one stopped since the judged start (``judged_from``: the previous run or the OOM window), else None. A
+    transient unit (systemd-run: a job, not a service someone relies on) still down is judged as a stop."""
+    if stop.get('still_down') and (stop.get('state') or {}).get('Transient') != 'yes':
+        return 'critical'
+    if judged_from is None or (stop.get('at') or 0) >= judged_from:
+        return 'warning'
+    return None
+
+
+def _span(seconds):
+    """'12 s', '4.5 min', '3.2 h'."""
+    if seconds < 120:
+        return '%s s' % _num(round(seconds, 1))
+    if seconds < 7200:
+        return '%s min' % _num(round(seconds / 60.0, 1))
+    return '%s h' % _num(round(seconds / 3600.0, 1))
+
+
+def unit_stop_words(stop):
+    """'gunicorn.service was stopped by systemd at T after the OOM killer took one of its processes (gunicorn,
+    pid N; OOMPolicy=stop); it was down 10.4 s (restarted at T) ...'."""
+    state = stop.get('state') or {}
+    who = 'systemd-oomd' if stop.get('killer') == 'systemd-oomd' else 'the OOM killer'
+    victim = stop.get('victim') or {}
+    took = ('its main process' if stop.get('main_killed') else
+            'its processes' if who == 'systemd-oomd' else 'one of its processes')
+    named = '%s, pid %s' % (victim['command'], victim['pid']) if victim.get('pid') else ''
+    policy = '' if stop.get('main_killed') else 'OOMPolicy=%s' % (state.get('OOMPolicy') or 'stop, the default')
+    detail = '; '.join(part for part in (named, policy) if part)
+    text = '%s was stopped by systemd at %s after %s took %s%s' % (
+        stop['unit'], when(stop['at']), who, took, ' (%s)' % detail if detail else '')
+    if stop.get('still_down'):
+        text += '; it is still down%s (%s)' % (
+            ' (%s)' % _span(stop['down_seconds']) if stop.get('down_seconds') is not None else '',
+            ', '.join('%s=%s' % (key, state[key]) for key in ('ActiveState', 'Result', 'NRestarts', 'Restart') if key in state)
+            or 'systemd says nothing more')
+    elif stop.get('restarted_at') is not None:
+        text += '; it was down %s (restarted at %s%s)' % (
+            _span(stop['down_seconds']), when(stop['restarted_at']),
+            ', restart counter %s' % stop['restarts'] if stop.get('restarts') else '')
+    else:
+        text += '; whether it was restarted is not known (no journal line and no state of it)'
+    return text + '. Its memory.events went with its cgroup: its kills are counted from the log'
+
+
+def _with_unit_policy(recommendations, stops):
+    """The recommendation for units systemd stopped on an OOM kill (role ``unit_policy``), after the guard step:
+    for an app server whose master respawns its workers, OOMPolicy=continue with a Restart= policy; where the
+    unit's main process itself was killed, a Restart= policy."""
+    if not stops:
+        return recommendations
+    units = []
+    for stop in stops:
+        if stop['unit'] not in [unit for unit, _main, _state in units]:
+            units.append((stop['unit'], stop.get('main_killed'), stop.get('state') or {}))
+    workers = [unit for unit, main, _state in units if not main]
+    mains = [unit for unit, main, _state in units if main]
+    unrestarted = [unit for unit, _main, state in units if state.get('Restart') in (None, 'no')]
+    parts = []
+    if workers:
+        parts.append('%s: systemd stopped the whole unit when the kernel killed one of its processes (OOMPolicy=stop, '
+                     'the default): for an app server whose master respawns its workers (gunicorn, uWSGI, Celery, '
+                     'php-fpm), set OOMPolicy=continue so that the master stays and replaces the worker'
+                     % ', '.join(workers))
+    if mains:
+        parts.append('%s: its main process was killed, so no OOMPolicy keeps it' % ', '.join(mains))
+    parts.append('give %s a Restart= policy (Restart=on-failure) so that a stop brings it back in seconds, not when '
+                 'someone notices' % (', '.join(unrestarted) if unrestarted else 'each of them'))
+    rec = {'step': 'guard', 'title': 'Keep %s up after an OOM kill' % ', '.join(unit for unit, _main, _state in units),
+           'detail': '; '.join(parts), 'role': 'unit_policy', 'bytes': None}
+    after = max([index for index, other in enumerate(recommendations) if STEPS.index(other['step']) <= STEPS.index('guard')]
+                or [-1])
+    recommendations = recommendations[:after + 1] + [rec] + recommendations[after + 1:]
+    for rank, item in enumerate(recommendations, 1):
+        item['rank'] = rank
+    return recommendations
 
 
 def stalling(rates, pressure, oom_kills, policy):
@@ -360,8 +463,25 @@ def last_picture(postmortem, commands=3):
                      + (' (killed)' if victim['pid'] in task['pids'] else '') for task in tasks)
     at = ' at %s' % when(entry['epoch']) if entry.get('epoch') else ''
     within = entry['cgroup'] if entry.get('scope') == 'cgroup' and entry.get('cgroup') else 'the host'
-    return 'when the OOM killer last struck%s, in %s, the most %s was held by %s (%d task(s) listed)' % (
-        at, within, 'anonymous memory' if anon else 'memory (RSS)', held, entry['task_count'])
+    swapped = swap_words(entry.get('memory')) if entry.get('scope') == 'global' else None
+    return 'when the OOM killer last struck%s, in %s, the most %s was held by %s (%d task(s) listed)%s' % (
+        at, within, 'anonymous memory' if anon else 'memory (RSS)', held, entry['task_count'],
+        '; %s' % swapped if swapped else '')
+
+
+def swap_words(memory):
+    """The machine's swap at a system-wide kill, from the report's own lines (Free swap, Total swap, pages in
+    swap cache), in words: 'swap 4.0 GiB of 4.0 GiB used (full), 12.0 MiB in the swap cache', 'no swap'; None
+    when the report did not say (a cgroup's report, or a log that kept only the kill's lines)."""
+    total, free = (memory or {}).get('swap_total'), (memory or {}).get('swap_free')
+    if total is None or free is None:
+        return None
+    if not total:
+        return 'no swap'
+    used = max(0, total - free)
+    cache = memory.get('swap_cache')
+    full = ' (full)' if 100.0 * free / total < 1 else ''
+    return 'swap %s of %s used%s%s' % (human(used), human(total), full, ', %s in the swap cache' % human(cache) if cache else '')
 
 
 def _held(command, count, size):
@@ -401,6 +521,81 @@ def same_machine(identity, oom):
             'the kills are judged %s, not since that run' % (relation['why'], window))
 
 
+# Within this many seconds of a kill a start is its restart (systemd's RestartSec= is 100 ms by default;
+# Debian's redis-server.service leaves it so), beyond the clocks of the log and of Redis apart.
+_RESTART_SLACK = 5.0
+
+
+def data_store_reasons(facts):
+    """A data store the OOM killer (or a SIGKILL systemd saw) hit, as its own critical reason with what it lost
+    where that can be known (``facts['data_stores']``: judge/memory_facts.py data_stores()). A Redis is told by
+    its own figures (``redis``: what redis_memory_facts read in this run, with ``headroom_redis``) against the
+    previous run's (``previous_redis``, the history's): whether the Redis answering now started after the kill,
+    its keys now and then, and its last save before the kill. Without them: that what it held since its last
+    save is gone. A cache held only in memory (memcached) loses everything; a database keeps what it committed."""
+    found = []
+    for store in facts.get('data_stores') or []:
+        how = ('was OOM-killed' if store['by'] == 'kernel' else
+               'was killed by SIGKILL (systemd saw its main process end so; the kernel\'s OOM log does not have it)')
+        pid = ' (pid %s)' % store['pid'] if store.get('pid') else ''
+        kills = ' (%d OOM kills)' % store['kills'] if store['kills'] > 1 else ''
+        what = '%s%s %s at %s%s' % (store['command'], pid, how, when(store['last']), kills)
+        if store['kind'] == 'redis':
+            what += _redis_loss(store, facts.get('redis'), facts.get('previous_redis'))
+        elif store['kind'] == 'memcached':
+            what += ': a cache held only in memory: every item it held is gone, and the app reads it all from its database again'
+        else:
+            what += (': a database: what it had committed is on disk and comes back with its crash recovery, but every '
+                     'connection and transaction in flight was lost')
+        found.append(('critical', 'data_store', what))
+    return found
+
+
+def _redis_loss(store, now, before):
+    """What a killed Redis lost, in words, from what it says now (``now``: redis_memory_facts) and what it said at
+    the last run (``before``: report/history.py redis_compact()); see data_store_reasons()."""
+    kill = store['last']
+    figures = (now or {}).get('persistence') or {}
+    read_at, uptime = (now or {}).get('read_at'), figures.get('uptime_in_seconds')
+    if not now or read_at is None or uptime is None:
+        return (': a data store, and a restarted Redis has only what its last save (a snapshot, or its append-only '
+                'file) held: what it took since then is gone (headroom_redis=true reads what it holds and lost)')
+    started = read_at - uptime
+    if started < kill - _RESTART_SLACK:
+        return ('; the Redis at %s has run since %s, before the kill (pid %s): the process killed was another one'
+                % (now.get('endpoint'), when(started), figures.get('process_id')))
+    keys = now.get('keys_total')
+    text = ' and restarted%s at %s: %s key(s) now' % (' empty' if keys == 0 else '', when(started), _count(keys))
+    same = bool(before) and before.get('at') is not None and before.get('uptime_in_seconds') is not None \
+        and before['at'] < kill and before.get('endpoint') == now.get('endpoint')
+    if same:
+        text += ', %s at the last run (%s)' % (_count(before.get('keys')), when(before['at']))
+        if before.get('used_memory') is not None and (now.get('memory') or {}).get('used_memory') is not None:
+            text += '; used_memory %s now, %s then' % (human(now['memory']['used_memory']), human(before['used_memory']))
+    loaded = figures.get('rdb_last_load_keys_loaded')
+    if loaded is not None:
+        text += '; it loaded %s key(s) from disk at the restart' % _count(loaded)
+    if figures.get('aof_enabled') or (same and before.get('aof_enabled')):
+        return text + '; its append-only file is on (aof_enabled): the restart replayed the writes it had logged'
+    if not same:
+        return text + '; what it took since its last save before the kill is gone (the last run read no Redis figures to say when that was)'
+    prior_start = before['at'] - before['uptime_in_seconds']
+    last_save = before.get('rdb_last_save_time')
+    never = before.get('rdb_saves') == 0 or (last_save is not None and last_save <= prior_start + 1)
+    if never:
+        return text + ('; its last save was never: none since it started at %s, as the last run read it, so all it took '
+                       'since then is gone' % when(prior_start))
+    if last_save is None:
+        return text + '; what it took since its last save before the kill is gone'
+    return text + ('; its last save was %s before the kill (%s, as the last run read it): what it took since then is gone'
+                   % (duration(max(0.0, kill - last_save)), when(last_save)))
+
+
+def _count(value):
+    """A count for a person: '48,210'; '?' when not known."""
+    return '{:,}'.format(value) if isinstance(value, int) and not isinstance(value, bool) else '?'
+
+
 def when(epoch):
     """A kill's time for a message: UTC, to the second."""
     return time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(epoch))
@@ -434,6 +629,52 @@ _WORKER_SETTING = {'gunicorn': 'workers', 'uwsgi': 'processes', 'celery': '--con
 _RECYCLE = {'gunicorn': ('max_requests', 'max_requests 1000, max_requests_jitter 100'),
             'uwsgi': ('max_requests', 'max-requests 1000'), 'celery': ('max_tasks_per_child', '--max-tasks-per-child 100'),
             'php-fpm': ('max_requests', 'pm.max_requests 500')}
+
+
+_LRU_GEN = '/sys/kernel/mm/lru_gen'
+
+
+def mglru_said(lru, stalls=True):
+    """What the guard step says of the kernel's own thrash protection, exactly as the host has it (read/guard.py
+    mglru(); the kernel's Documentation/admin-guide/mm/multigen_lru.rst): MGLRU absent, present but off (its
+    ``enabled`` mask without the main switch 0x0001: min_ttl_ms then does nothing), on without min_ttl_ms, or
+    on with it. None when there is nothing to say (no MGLRU, and the step is not about a stall)."""
+    if lru is None:
+        return ('this kernel has no MGLRU (no %s: Linux 6.1 or later built with CONFIG_LRU_GEN), so no min_ttl_ms '
+                'thrash protection' % _LRU_GEN) if stalls else None
+    enabled, ttl = lru.get('enabled'), lru.get('min_ttl_ms')
+    on = mglru_on(enabled)
+    if on is None:
+        return 'MGLRU\'s state could not be read (%s/enabled: %r)' % (_LRU_GEN, (enabled or '')[:40])
+    if not on:
+        return ('this kernel has MGLRU but it is off (%s/enabled is %s)%s: its min_ttl_ms makes the kernel kill instead '
+                'of thrashing only while MGLRU is on. Turning it on takes y written to %s/enabled, at every boot: '
+                'oom_guard does that when asked (oom_guard_mglru_enable=true, with min_ttl_ms 1000)'
+                % (_LRU_GEN, enabled, ', and min_ttl_ms %d does nothing until then' % ttl if ttl else '', _LRU_GEN))
+    if not ttl:
+        return ('MGLRU is on (enabled %s) but its thrash protection is off (min_ttl_ms 0): min_ttl_ms 1000 makes the '
+                'kernel kill instead of thrashing (oom_guard sets it)' % enabled)
+    return ('MGLRU is on (enabled %s) with min_ttl_ms %d: the kernel kills when it cannot keep the working set of the '
+            'last %d ms' % (enabled, ttl, ttl))
+
+
+def peak_basis(server, peak):
+    """What a worker budget at the peak is based on, in words: where that size was seen, when, and how it
+    was measured (judge/memory_facts.py worker_peak())."""
+    command = server.get('command') or server.get('kind')
+    pid = ' (pid %s)' % peak['pid'] if peak.get('pid') is not None else ''
+    at = when(peak['at']) if peak.get('at') else 'an unknown time'
+    where = {'kill': 'the size a %s process%s reached when the kernel killed it at %s' % (command, pid, at),
+             'watch': 'the size a %s worker%s reached during the watch, at %s' % (command, pid, at),
+             'dump': 'the size of a %s process on average (%d of them) in the kernel\'s task dump of the kill at %s'
+                     % (command, peak.get('count') or 0, at),
+             'history': 'the size a %s process%s had at the run of %s' % (command, pid, at)}[peak['source']]
+    if peak['measure'] == 'pss':
+        return where + ' (its PSS)'
+    if peak['measured'] != peak['bytes']:
+        shared = peak['measured'] - peak['bytes']
+        return where + ' (its RSS %s less the %s the workers share)' % (human(peak['measured']), human(shared))
+    return where + ' (its RSS)'
 
 
 def _heap_advice(server, total, cgroup):
@@ -509,10 +750,21 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
             % (group['count'], human(per), group['measure'].upper()), size=group['memory'])
     for server in app_servers or []:
         fit, count, private = server.get('workers_that_fit'), server.get('workers') or 0, server.get('private_per_worker')
-        if fit is not None and count > 1 and fit < count:
+        peak, at_peak = server.get('peak'), server.get('workers_that_fit_at_peak')
+        setting = _WORKER_SETTING.get(server['kind'], 'its workers')
+        shared = ' (+%s shared)' % human(server['shared']) if server.get('shared') else ''
+        if peak and at_peak is not None and count > 1 and at_peak < count:
+            # a worker's idle size fits more than a heavy request leaves room for: the budget is the peak's
+            detail = '%d workers x %s private%s; %d fit at %s idle, %d at %s, %s, with %s%% kept free: set %s to %d' % (
+                count, human(private), shared, fit, human(private), at_peak, human(peak['bytes']),
+                peak_basis(server, peak), _num(policy['available_warning_pct']), setting, max(1, at_peak))
+            fit, private = at_peak, peak['bytes']
+        elif fit is not None and count > 1 and fit < count:
             detail = '%d workers x %s private%s; %d fit with %s%% kept free: set %s to %d' % (
-                count, human(private), ' (+%s shared)' % human(server['shared']) if server.get('shared') else '',
-                fit, _num(policy['available_warning_pct']), _WORKER_SETTING.get(server['kind'], 'its workers'), max(1, fit))
+                count, human(private), shared, fit, _num(policy['available_warning_pct']), setting, max(1, fit))
+        else:
+            fit = None
+        if fit is not None:
             if server.get('preload_saves'):
                 detail += '; preloading the app would share about %s' % human(server['preload_saves'])
             recycle = _RECYCLE.get(server['kind'])
@@ -547,9 +799,9 @@ def _recommend(short, total, available, memory, meminfo, groups, runaway, rates,
         else:
             detail = ('no early OOM killer runs: run one (earlyoom, or systemd-oomd on cgroup v2) that acts at a '
                       'threshold and prefers the app\'s workers over sshd and the database')
-        lru = (guard or {}).get('mglru')
-        if lru and not lru.get('min_ttl_ms'):
-            detail += '; this kernel has MGLRU: /sys/kernel/mm/lru_gen/min_ttl_ms (1000) makes it kill instead of thrashing'
+        said = mglru_said((guard or {}).get('mglru'), stalls)
+        if said:
+            detail += '; ' + said
         add('guard', 'Kill early instead of stalling' if stalls else 'Protect %s from the OOM killer' % ', '.join(protected),
             detail, role='oom_guard')
     # 6. refactor

@@ -14,7 +14,13 @@ Line forms (each app's own words, matched anywhere in a line):
 - Celery: ``Process 'ForkPoolWorker-1' pid:N exited with 'signal 9 (SIGKILL)'`` (billiard) and
   ``WorkerLostError('Worker exited prematurely: signal 9 (SIGKILL) Job: N.')`` (no pid)
 - php-fpm: ``WARNING: [pool www] child N exited on signal 9 (SIGKILL) after S seconds from start``
-- systemd: ``<unit>: Main process exited, code=killed, status=9/KILL`` (the master itself)
+- systemd: ``<unit>: Main process exited, code=killed, status=9/KILL`` (the master itself; service.c
+  service_sigchld_event, 230+). systemd writes it as itself: in the journal the entry's ``_SYSTEMD_UNIT`` is
+  the unit systemd runs in (``init.scope``; ``user@UID.service`` for a user's manager), and the unit it is
+  about is in ``UNIT=`` (``USER_UNIT=`` from a user's manager: core/manager.c unit_log_field), which
+  log.c log_object_internalv() also writes before the message as ``<unit>: ``. Only systemd's own entry
+  counts (``_PID=1``, or a user manager: ``_COMM=systemd`` in ``init.scope`` of ``user@UID.service``);
+  the same words from any other process are not a unit's death.
 
 Pure parsing here; :mod:`collect` runs the commands and reads the files.
 """
@@ -41,7 +47,8 @@ _SIGKILL = (
 # for journalctl --grep (PCRE2): the lines above, cheaply
 JOURNAL_PATTERN = ('was sent SIGKILL|terminated due to signal 9|killed by signal 9|'
                    "exited with 'signal 9|WorkerLostError|exited on signal 9|status=9/KILL")
-JOURNAL_FIELDS = 'MESSAGE,_SYSTEMD_UNIT,SYSLOG_IDENTIFIER,_PID,__REALTIME_TIMESTAMP'
+JOURNAL_FIELDS = ('MESSAGE,_SYSTEMD_UNIT,_SYSTEMD_USER_UNIT,UNIT,USER_UNIT,SYSLOG_IDENTIFIER,_PID,_COMM,_TRANSPORT,'
+                  '__REALTIME_TIMESTAMP')
 # where Debian's packages and common setups write the apps' own logs
 LOG_GLOBS = ('/var/log/gunicorn/*.log', '/var/log/uwsgi/*.log', '/var/log/uwsgi/app/*.log',
              '/var/log/celery/*.log', '/var/log/php*-fpm.log', '/var/log/php-fpm/*.log')
@@ -96,9 +103,33 @@ def parse_journal(text, limit=DEATHS_KEPT):
             epoch = int(entry.get('__REALTIME_TIMESTAMP')) / 1e6
         except (TypeError, ValueError):
             epoch = None
-        unit = entry.get('_SYSTEMD_UNIT') if isinstance(entry.get('_SYSTEMD_UNIT'), str) else None
+        unit = entry_unit(entry, found[0] == 'systemd')
+        if unit is False:
+            continue  # systemd's words about a unit, written by someone else
         deaths.append(_death(found, epoch, unit, 'journal', message))
     return _merge_celery(list(deaths))
+
+
+def _field(entry, name):
+    value = entry.get(name)
+    return value if isinstance(value, str) else None
+
+
+def entry_unit(entry, manager):
+    """The unit a journal entry is about: for a line of a service manager about a unit (``manager``), the
+    unit it names (``UNIT=``, or ``USER_UNIT=`` from a user's manager), or False when no manager wrote it;
+    for an app's own line, the unit it runs in (``_SYSTEMD_UNIT``, or its user unit under ``user@UID.service``)."""
+    unit, user_unit = _field(entry, '_SYSTEMD_UNIT'), _field(entry, '_SYSTEMD_USER_UNIT')
+    if manager:
+        if _field(entry, '_PID') == '1' and _field(entry, 'UNIT'):
+            return entry['UNIT']
+        if (_field(entry, 'USER_UNIT') and _field(entry, '_COMM') == 'systemd' and user_unit == 'init.scope'
+                and (unit or '').startswith('user@')):
+            return entry['USER_UNIT']
+        return False
+    if user_unit and (unit or '').startswith('user@'):
+        return user_unit
+    return unit
 
 
 # stamps the apps write at the start of their own log lines
@@ -166,7 +197,7 @@ def _lines(text):
 def _death(found, epoch, unit, source, message, dated=True):
     server, pid, worker = found
     return {'server': server, 'pid': pid, 'worker': worker, 'epoch': epoch, 'dated': dated and epoch is not None,
-            'unit': unit, 'source': source, 'message': message[:300], 'kernel_pid': None}
+            'unit': unit, 'source': source, 'message': message[:300], 'kernel_pid': None, 'killer': None}
 
 
 def _merge_celery(deaths):
@@ -211,4 +242,5 @@ def link(deaths, kills, window=10.0):
         if best is not None:
             used.add(best[1])
             death['kernel_pid'] = kills[best[1]]['pid']
+            death['killer'] = kills[best[1]].get('killer', 'kernel')  # an early OOM killer's SIGKILL too
     return deaths

@@ -29,7 +29,9 @@ from .kernel import machine_identity
 from .oom import attribute, collect_oom_history, read_log_tail, stamp_epoch
 from .processes import group_processes, growth
 from .top import TOP_ENV, parse_top, restore_commands, run_top
-from .watch import biggest_commands, read_available, read_vmstat, watch
+from .unit_stops import (
+    FOLLOW_SECONDS, STOPS_READ, killed_units, lifecycle_command, parse_lifecycle, parse_show, show_command, stops as unit_stops)
+from .watch import biggest_commands, biggest_workers, read_available, read_vmstat, watch
 from ..units import human, is_count
 
 C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
@@ -221,12 +223,55 @@ class Collector(object):
                 self.gaps.append('%s: %s' % (name, exc.strerror or exc))
         return deaths[-DEATHS_KEPT:], sources
 
+    def unit_stops(self, events, deaths, btime, now):
+        """The units systemd stopped after an OOM kill (unit_stops.stops), from systemctl show of the units
+        named in kill lines and systemd's journal lines about the newest STOPS_READ stopped units, all in
+        this round trip and within the commands' bounds. No systemctl (no systemd) is no gap."""
+        units = killed_units(events)
+        stopped = [e for e in events if e.get('unit_result') == 'oom-kill' and e.get('epoch_failed') is not None]
+        if not units or self._which('systemctl') is None:
+            return unit_stops(events, deaths, {}, {}, btime, now) if stopped else []
+        shown = {}
+        try:
+            rc, out, err = self.call([self._which('systemctl')] + show_command(units)[1:], C_LOCALE)
+            if rc == 0:
+                shown = parse_show(out)
+            else:
+                self.gaps.append('systemctl show: rc=%s %s' % (rc, (err or out).strip()[:200]))
+        except OSError as exc:
+            self.gaps.append('systemctl show: %s' % exc)
+        lifecycles = {}
+        journalctl = self._which('journalctl')
+        newest = {}
+        for event in stopped:
+            newest[event['unit']] = min(newest.get(event['unit'], event['epoch_failed']), event['epoch_failed'])
+        for unit, since in sorted(newest.items(), key=lambda item: -item[1])[:STOPS_READ] if journalctl else []:
+            until = max(e['epoch_failed'] for e in stopped if e['unit'] == unit) + FOLLOW_SECONDS
+            try:
+                rc, out, err = self.call([journalctl] + lifecycle_command(unit, since - 1, until)[1:], C_LOCALE)
+            except OSError as exc:
+                self.gaps.append('%s\'s journal lines: %s' % (unit, exc))
+                continue
+            if rc == 0:
+                lifecycles[unit] = parse_lifecycle(out, unit)
+            elif (err or '').strip():
+                self.gaps.append('%s\'s journal lines: rc=%s %s' % (unit, rc, err.strip()[:200]))
+        return unit_stops(events, deaths, shown, lifecycles, btime, now)
+
     def newest(self, deaths, source):
         """A parse's deaths, its oldest dropped (with a gap) when it found more than DEATHS_KEPT."""
         if len(deaths) > DEATHS_KEPT:
             self.gaps.append('%s: more than %d workers\' deaths: only the newest %d read' % (source, DEATHS_KEPT, DEATHS_KEPT))
             return deaths[-DEATHS_KEPT:]
         return deaths
+
+
+def early_counts(events):
+    """{killer: kills} of the early OOM killers' events."""
+    counts = {}
+    for event in events:
+        counts[event['killer']] = counts.get(event['killer'], 0) + 1
+    return counts
 
 
 def in_scope(events, cgroup, container, cid):
@@ -244,6 +289,9 @@ def in_scope(events, cgroup, container, cid):
     kept, unknown = [], 0
     scope = (cgroup or {}).get('scope')
     for event in events:
+        if event.get('killer', 'kernel') != 'kernel':
+            kept.append(event)  # an early OOM killer's line in this journal: a daemon of this container's
+            continue
         mine = attribute(event, scope, cid)
         if mine or (mine is None and event['pid'] is None and event['unit']):
             kept.append(event)
@@ -333,7 +381,10 @@ def collect(options, run, which, sleep=time.sleep):
         collector.gaps.append('/proc/pressure/memory: %s' % pressure['unavailable'])
         pressure = None
     container = in_container()
-    cgroup = collector.parsed('the memory cgroup', read_cgroup_memory, '/', None, container)
+    # On a whole host the figures are the machine's, or those of a limit that binds every process
+    # holding memory: not the cgroup of the SSH session this reading runs in (read_cgroup_memory).
+    workload = None if container else [p['pid'] for p in processes if isinstance(p.get('pid'), int) and p.get('res')]
+    cgroup = collector.parsed('the memory cgroup', read_cgroup_memory, '/', None, container, workload)
     overcommit = collector.read('/proc/sys/vm/overcommit_memory')
     btime = boot_time()
     history = {'sources': [], 'events': [], 'incomplete': [], 'unverified': []}
@@ -342,16 +393,23 @@ def collect(options, run, which, sleep=time.sleep):
     events, unattributed = in_scope(history['events'], cgroup, container, container_id() if container else None)
     for event in events:
         event['epoch'] = stamp_epoch(event['time'], event['uptime'], btime)
+        if event.get('unit_failed_at'):
+            event['epoch_failed'] = stamp_epoch(event['unit_failed_at'], None, btime)
     # a kill counts when the kernel's own record holds it; lines anyone could have written are kept apart
     unconfirmed = [event for event in events if not event['trusted']]
     events = [event for event in events if event['trusted']]
+    # the kernel's own kills (its oom_kill counter counts them too) apart from the early OOM killers'
+    kernel = [event for event in events if event.get('killer', 'kernel') == 'kernel']
+    early = [event for event in events if event.get('killer', 'kernel') != 'kernel']
     deaths, death_sources = collector.app_deaths(options['app_since']) if options['oom_history'] else ([], [])
     link(deaths, events)
+    stopped = collector.unit_stops(events, deaths, btime, time.time()) if options['oom_history'] else []
     watched = None
     if options['watch_seconds'] > 0:  # the worst moment of a while, not only this one
         page = os.sysconf('SC_PAGE_SIZE')
         watched = watch(options['watch_seconds'], options['watch_interval'], read_available(cgroup), read_vmstat,
-                        lambda: biggest_commands(page_size=page), sleep=sleep, page_size=page)
+                        lambda: biggest_commands(page_size=page), sleep=sleep, page_size=page,
+                        workers=biggest_workers(servers, page_size=page))
     remaining = options['sample_seconds'] - (time.time() - start)
     if remaining > 0:
         sleep(remaining)
@@ -384,9 +442,11 @@ def collect(options, run, which, sleep=time.sleep):
         'oom_incomplete': history['incomplete'],
         'oom_unattributed': unattributed,
         'oom_events': events[-options['oom_events_limit']:] if options['oom_events_limit'] else [],
-        'oom_events_count': len(events),
+        'oom_events_count': len(kernel),
         # when each kill happened, for the verdict's window (a busy host's thousand kills: 20 KB)
-        'oom_epochs': sorted(e['epoch'] for e in events if e.get('epoch') is not None)[-10000:],
+        'oom_epochs': sorted(e['epoch'] for e in kernel if e.get('epoch') is not None)[-10000:],
+        'oom_early': {'count': early_counts(early),
+                      'epochs': sorted(e['epoch'] for e in early if e.get('epoch') is not None)[-10000:]},
         'now': time.time(),
         'oom_victims': sorted(set(e['comm'] for e in events if e.get('comm')))[:VICTIMS_SHIPPED],
         'oom_unconfirmed': unconfirmed[-options['oom_events_limit']:] if options['oom_events_limit'] else [],
@@ -394,6 +454,7 @@ def collect(options, run, which, sleep=time.sleep):
         'oom_unverified': history['unverified'],
         'app_deaths': deaths[-options['oom_events_limit']:] if options['oom_events_limit'] else [],
         'app_death_sources': death_sources,
+        'unit_stops': stopped[-options['oom_events_limit']:] if options['oom_events_limit'] else [],
         'watch': watched,
         'app_servers': servers,
         'guard': guard,

@@ -53,8 +53,26 @@ def oomd_settings(root='/'):
     return found
 
 
+# MGLRU's switches, as the kernel's Documentation/admin-guide/mm/multigen_lru.rst gives them: ``enabled``
+# reads back as a hex mask ("0x0007" after ``echo y``, "0x0005" after ``echo 5``; mm/vmscan.c show_enabled()
+# prints "0x%04x"), whose bit 0x0001 is "the main switch for the multi-gen LRU"; its default is the kernel's
+# CONFIG_LRU_GEN_ENABLED (Debian 12's 6.1 builds CONFIG_LRU_GEN without it: 0x0000, seen in the test VM).
+# ``min_ttl_ms`` (0: off) keeps the working set of that many ms and OOM-kills when it cannot: it is read in
+# lru_gen_age_node(), which kswapd runs only while lru_gen_enabled(), the main switch, is on.
+MGLRU_MAIN_SWITCH = 0x0001
+_MASK = re.compile(r'^0x([0-9a-fA-F]{1,8})$', re.ASCII)
+
+
+def mglru_on(enabled):
+    """Whether MGLRU's main switch is on, from ``enabled`` as the kernel prints it; None when that is
+    not its form (unreadable, or another kernel's text): never a guess."""
+    match = _MASK.match((enabled or '').strip())
+    return bool(int(match.group(1), 16) & MGLRU_MAIN_SWITCH) if match else None
+
+
 def mglru(root='/'):
-    """MGLRU's state (``enabled``, a bit mask, and ``min_ttl_ms``), or None on a kernel without it."""
+    """MGLRU's state (``enabled``, a bit mask as the kernel prints it, and ``min_ttl_ms``), or None on a
+    kernel without it."""
     base = os.path.join(root, 'sys/kernel/mm/lru_gen')
     if not os.path.isdir(base):
         return None

@@ -296,9 +296,13 @@ def _pressure_file(path):
     return parse_pressure(text) if text.strip() else None
 
 
-def _v2(directory, top):
+def _v2(directory, top, machine_root=False):
+    """The figures of one v2 cgroup. ``machine_root``: ``directory`` is the machine's root cgroup,
+    which has no memory.current, memory.max, memory.peak, memory.swap.* nor memory.events (the kernel
+    makes them CFTYPE_NOT_ON_ROOT: mm/memcontrol.c; cgroup-v2.rst: "exists on non-root cgroups"),
+    only memory.stat and memory.pressure: its figures are those, and None for the others."""
     limit = _int_file(directory, 'memory.max', 'max')
-    if limit is None and read_text(os.path.join(directory, 'memory.current')) is None:
+    if not machine_root and limit is None and read_text(os.path.join(directory, 'memory.current')) is None:
         return None  # no memory controller in this cgroup
     # A parent's memory.max binds its children too: the effective limit is the smallest on the way up.
     limit_path = directory if limit is not None else None
@@ -438,8 +442,67 @@ def _kills(directory, version):
             else 'memory.events.local summed over the scope\'s cgroups'}
 
 
-def read_cgroup_memory(root='/', proc_self_cgroup=None, container=False):
-    """Memory limit and use of the calling process's cgroup, or None when there is no memory cgroup.
+def _limit_of(directory, version):
+    """The limit set on this one cgroup (v2 memory.max, v1 memory.limit_in_bytes), or None."""
+    if version == 2:
+        return _int_file(directory, 'memory.max', 'max')
+    return _v1_limit(_int_file(directory, 'memory.limit_in_bytes'))
+
+
+def _tightest(directory, top, version):
+    """The directory of the smallest limit from ``directory`` up to ``top`` (the mount), or None."""
+    best = where = None
+    current, top = os.path.normpath(directory), os.path.normpath(top)
+    while True:
+        limit = _limit_of(current, version)
+        if limit is not None and (best is None or limit < best):
+            best, where = limit, current
+        if current == top or not current.startswith(top + os.sep):
+            return where
+        current = os.path.dirname(current)
+
+
+# The processes whose cgroups say which limit binds a whole host's workload: the biggest listed.
+WORKLOAD_PROCESSES = 50
+
+
+def _workload_path(root, pid, version):
+    """The cgroup of process ``pid`` in the hierarchy of ``version``, or None (gone, unreadable)."""
+    text = read_text(_path(root, 'proc', str(int(pid)), 'cgroup'))
+    try:
+        groups = _parse_proc_cgroup(text) if text else None
+    except ParseError:
+        return None
+    if groups is None:
+        return None
+    return groups['v1'].get('memory') if version == 1 else groups['v2']
+
+
+def _hierarchy_path(directory, top, mount_root):
+    """The cgroup of ``directory`` as /proc/PID/cgroup names it: its place below the mount, under the
+    part of the hierarchy mounted there."""
+    rel = os.path.relpath(directory, top)
+    return os.path.normpath(os.path.join(mount_root, '' if rel == '.' else rel))
+
+
+def read_cgroup_memory(root='/', proc_self_cgroup=None, container=False, workload=None):
+    """Memory limit and use of a memory cgroup, or None when there is no memory cgroup. Which cgroup:
+
+    - the calling process's own, by default;
+    - with ``container``, the container's (a reader that came in by ssh sits in a leaf,
+      ``/user.slice/...``, of a container whose limit, use and OOM kills belong to its root): PID 1's
+      cgroup (``root``/proc/1/cgroup, without systemd's ``/init.scope``), and ``kills`` counts the
+      OOM kills in every cgroup below it;
+    - with ``workload`` (the pids of the processes that hold the memory: a whole host, not a
+      container), the machine's: the reader's own cgroup (an SSH session's scope) is not the
+      server's, and a limit on it (a user slice's MemoryMax=) binds that session, not the units the
+      server runs. The figures are of the cgroup whose limit binds every one of those processes
+      (the smallest limit from the cgroup they all lie in up to the root), else of the root: the
+      machine. On cgroup v2 the root has only memory.stat and memory.pressure (cgroup-v2.rst: the
+      other memory files "exist on non-root cgroups"), so its limit, use and events are None: the
+      machine's memory is /proc/meminfo's and its kills /proc/vmstat's. On v1 a cgroup counts only
+      the kills of its own processes (memcg_memory_event() stops at the first cgroup there), so
+      ``events`` is None here: no v1 cgroup counts a whole host's kills.
 
     ``proc_self_cgroup`` is the text of /proc/self/cgroup (read from ``root`` when None). The mounts
     come from ``root``/proc/self/mountinfo when present (else the usual /sys/fs/cgroup layouts), so
@@ -447,13 +510,9 @@ def read_cgroup_memory(root='/', proc_self_cgroup=None, container=False):
     (the process's cgroup path below the mountpoint). The memory controller decides the version: on
     a hybrid host (v1 memory plus an empty cgroup2 at /sys/fs/cgroup/unified) it is v1.
 
-    With ``container`` the figures are the container's, not the reader's: a reader that came in by
-    ssh sits in a leaf (``/user.slice/...``) of a container whose limit, use and OOM kills belong to
-    its root. That root is PID 1's cgroup (``root``/proc/1/cgroup, without systemd's
-    ``/init.scope``), and ``kills`` counts the OOM kills in every cgroup below it.
-
     Returns ``{'version': 1|2, 'path' (the reader's cgroup), 'scope' (the cgroup the figures are of),
-    'dir', 'limit' (effective bytes, None = not limited),
+    'workload' (with ``workload``: the cgroup its processes all lie in, else None), 'dir',
+    'limit' (effective bytes, None = not limited),
     'reclaimable' (inactive page cache in bytes, from memory.stat),
     'limit_cgroup' (where the binding limit is set, inside the mount; None when v1 only reports it
     as hierarchical), 'high' (v2 memory.high), 'current', 'peak', 'swap_limit', 'swap_current', 'events',
@@ -464,6 +523,7 @@ def read_cgroup_memory(root='/', proc_self_cgroup=None, container=False):
         if proc_self_cgroup is None:
             return None
     groups = _parse_proc_cgroup(proc_self_cgroup)
+    machine = not container and workload is not None
     pid1 = {'v1': {}, 'v2': None}
     if container:
         text = read_text(_path(root, 'proc/1/cgroup'))
@@ -478,7 +538,14 @@ def read_cgroup_memory(root='/', proc_self_cgroup=None, container=False):
     if groups['v2'] is not None:
         candidates.append((2, groups['v2'], pid1['v2']))
     for version, cgpath, pid1_path in candidates:
-        scope = _scope_path(cgpath, pid1_path) if container else cgpath
+        common = None
+        if machine:
+            paths = [path for path in (_workload_path(root, pid, version) for pid in list(workload)[:WORKLOAD_PROCESSES])
+                     if path and path.startswith('/')]
+            common = os.path.commonpath(paths) if paths else '/'
+            scope = common
+        else:
+            scope = _scope_path(cgpath, pid1_path) if container else cgpath
         directory, top = _locate(root, mounts, version, scope)
         if directory is None:
             continue
@@ -486,13 +553,25 @@ def read_cgroup_memory(root='/', proc_self_cgroup=None, container=False):
             controllers = read_text(os.path.join(top, 'cgroup.controllers'))
             if controllers is not None and 'memory' not in controllers.split():
                 continue
-            info = _v2(directory, top)
+        top = os.path.normpath(top)
+        if machine:
+            mount_root = '/'
+            for fstype, _options, mroot, mpoint in mounts or ():
+                if os.path.normpath(_path(root, mpoint)) == top and fstype == ('cgroup2' if version == 2 else 'cgroup'):
+                    mount_root = mroot
+            directory = _tightest(directory, top, version) or top
+            scope = _hierarchy_path(directory, top, mount_root)
+        if version == 2:
+            info = _v2(directory, top, machine_root=machine and os.path.normpath(directory) == top)
         else:
             info = _v1(directory)
         if info is None:
             continue
+        if machine and version == 1:
+            info['events'] = None
         info['path'] = cgpath
         info['scope'] = scope
+        info['workload'] = common
         info['dir'] = os.path.normpath(directory)
         info['kills'] = _kills(directory, version) if container else None
         where = info.pop('limit_dir')

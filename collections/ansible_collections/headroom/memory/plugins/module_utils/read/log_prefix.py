@@ -5,7 +5,8 @@ A line counts as the kernel's only when its source can tell: the journal records
 the facility (``-o json``), the ring buffer the facility (``dmesg -r``, ``-x``). A syslog file records
 what any local process sent to /dev/log, so the most it says is the ident the sender claimed.
 :func:`parser` gives, per origin, ``parse(line) -> (writer, stamp, uptime, end)`` where ``writer`` is
-``'kernel'``, ``'systemd'`` (systemd as PID 1) or None (anyone else: the line is skipped), ``stamp`` the
+``'kernel'``, ``'systemd'`` (systemd as PID 1), one of :data:`EARLY_KILLERS` (the early OOM killers'
+own lines: ``'earlyoom'``, ``'systemd-oomd'``, ``'nohang'``) or None (anyone else: the line is skipped), ``stamp`` the
 raw wall-clock time (or None), ``uptime`` the kernel's own stamp, seconds since boot as printed (or
 None), and ``end`` where the message starts. Origins:
 
@@ -18,14 +19,18 @@ None), and ``end`` where the message starts. Origins:
   devkmsg_write: "If no prefix or no userspace facility is specified, we enforce LOG_USER, to be able to
   reliably distinguish kernel-generated messages from userspace-injected ones"), and journald keeps
   it: journald-kmsg.c sets ``SYSLOG_FACILITY`` for every kmsg record since systemd 2xx (older ones only
-  for facilities other than kern, hence "absent or 0").
+  for facilities other than kern, hence "absent or 0"). An early OOM killer's line is its own when
+  journald put it under the daemon's unit (``_SYSTEMD_UNIT``, from the sender's cgroup: only root
+  moves a process there) with the daemon's command name (``_COMM``, the kernel's: not a script the
+  daemon started) and a process transport; the same words under any other unit are anyone's.
 - ``'journal-text'``: journalctl's short formats of a ``_TRANSPORT=kernel`` query (``-k``): the ident
   must be ``kernel``. A root write to /dev/kmsg of ``kernel: ...`` looks the same here: only root.
 - ``'dmesg'``: the ring buffer as a dmesg prints it; writes to /dev/kmsg need root. With ``-r`` (or the
   kernel's own syslog(2) text) each line starts ``<N>``, and only facility 0 is the kernel's; with ``-x``
   ``kern  :err   :``. No ident, and systemd's lines in the ring buffer are not read.
 - ``'syslog'``: a syslog daemon's file; kernel when the ident is ``kernel`` (no pid), systemd when it is
-  ``systemd[1]``; whoever can write to /dev/log can claim both (see oom.UNVERIFIED_NOTE).
+  ``systemd[1]``, an early OOM killer when it is ``earlyoom[N]``, ``systemd-oomd[N]`` or ``nohang[N]``;
+  whoever can write to /dev/log can claim all of them (see oom.UNVERIFIED_NOTE).
 - None: a paste of unknown origin: the forms above in turn.
 """
 
@@ -131,7 +136,7 @@ _SYSLOG = re.compile(
     r'(?:(?P<stamp>%s) +)?'
     r'(?:[^\s\[\]]{0,254}[^\s\[\]:] )?'                       # the host
     r'(?:(?:(?:%s)\.(?:%s)|<\d{1,3}>) )?'                      # busybox: facility.level
-    r'(?:(?P<kernel>kernel)|(?:systemd|init\.scope)\[1\]):(?: |$)'
+    r'(?:(?P<kernel>kernel)|(?:systemd|init\.scope)\[1\]|(?P<daemon>earlyoom|systemd-oomd|nohang)(?:\.service)?\[\d{1,10}\]):(?: |$)'
     r'(?P<ktimes>%s)' % (_STAMP, _FACILITIES, _LEVELS, _KERNEL_STAMPS), re.ASCII)
 # RFC 5424 HEADER SP STRUCTURED-DATA [SP MSG]: APP-NAME "kernel" with PROCID "-" is the kernel, APP-NAME
 # "systemd" with PROCID "1" is systemd; the message may start with a byte-order mark, and rsyslog's
@@ -145,14 +150,17 @@ _KTIME_VALUE = re.compile(r'\[ *(\d{1,12}\.\d{1,9})[\] ]', re.ASCII)
 def _syslog(line, systemd=True):
     match = _SYSLOG.match(line)
     if match is not None:
-        writer = 'kernel' if match.group('kernel') else ('systemd' if systemd else None)
+        writer = ('kernel' if match.group('kernel') else match.group('daemon') if match.group('daemon') else 'systemd')
+        if writer != 'kernel' and not systemd:
+            writer = None
     elif line.startswith('<'):
         match = _RFC5424.match(line)
         if match is None:
             return None, None, None, 0
         app, procid = match.group('app'), match.group('procid')
         writer = ('kernel' if (app, procid) == ('kernel', '-') else
-                  'systemd' if (app, procid) == ('systemd', '1') and systemd else None)
+                  'systemd' if (app, procid) == ('systemd', '1') and systemd else
+                  app if app in EARLY_KILLERS and procid.isdigit() and systemd else None)
     else:
         return None, None, None, 0
     stamp = match.group('stamp')
@@ -194,9 +202,22 @@ def parser(origin):
 # is not printable UTF-8 is an array of byte values, a field present more than once an array of
 # values. __REALTIME_TIMESTAMP (microseconds since the epoch) is always printed, also with
 # --output-fields (systemd 236+).
-JOURNAL_FIELDS = ('MESSAGE', '_TRANSPORT', '_PID', 'SYSLOG_FACILITY', 'SYSLOG_IDENTIFIER', '_SOURCE_MONOTONIC_TIMESTAMP')
+JOURNAL_FIELDS = ('MESSAGE', '_TRANSPORT', '_PID', 'SYSLOG_FACILITY', 'SYSLOG_IDENTIFIER', '_SOURCE_MONOTONIC_TIMESTAMP',
+                  '_SYSTEMD_UNIT', '_COMM')
 # transports journald gives a process's own lines (journald-native.c, -syslog.c, -stream.c)
 _PROCESS_TRANSPORTS = ('journal', 'syslog', 'stdout')
+# The early OOM killers, each with the units its packages install and the command name the kernel gives
+# its process (_COMM): earlyoom's earlyoom.service (Debian, Fedora, Arch); systemd's own
+# systemd-oomd.service; nohang's nohang.service and nohang-desktop.service (nohang/systemd/*.service.in:
+# SyslogIdentifier=nohang), run as the script /usr/sbin/nohang (its name as the command: binfmt_script
+# keeps the script's name) or through "#!/usr/bin/env python3" (python3).
+EARLY_KILLERS = ('earlyoom', 'systemd-oomd', 'nohang')
+_KILLER_UNITS = {'earlyoom.service': ('earlyoom', ('earlyoom',)),
+                 'systemd-oomd.service': ('systemd-oomd', ('systemd-oomd',)),
+                 'nohang.service': ('nohang', ('nohang', 'python3')),
+                 'nohang-desktop.service': ('nohang', ('nohang', 'python3'))}
+# the journal's matches for their lines (journalctl "+" between them)
+KILLER_UNITS = tuple(sorted(_KILLER_UNITS))
 
 
 def _text(value):
@@ -222,10 +243,14 @@ def journal_record(line):
     transport, pid, facility = entry.get('_TRANSPORT'), entry.get('_PID'), entry.get('SYSLOG_FACILITY')
     if message is None or not isinstance(transport, str):
         return None
+    unit = entry.get('_SYSTEMD_UNIT')
+    killer = _KILLER_UNITS.get(unit) if isinstance(unit, str) else None
     if transport == 'kernel' and facility in (None, '0'):
         writer = 'kernel'
     elif pid == '1' and transport in _PROCESS_TRANSPORTS:
         writer = 'systemd'
+    elif killer is not None and transport in _PROCESS_TRANSPORTS and entry.get('_COMM') in killer[1]:
+        writer = killer[0]
     else:
         writer = None
     stamp = uptime = None

@@ -18,7 +18,8 @@ import time as _time
 
 from ..units import KIB
 from .kernel import stands_for_machine
-from .log_prefix import JOURNAL_FIELDS, journal_record, parser
+from .early_oom import feed as early_feed, new_state as early_state
+from .log_prefix import EARLY_KILLERS, JOURNAL_FIELDS, KILLER_UNITS, journal_record, parser
 from .oom_dump import Dump
 
 
@@ -50,8 +51,16 @@ _UNIT_KERNEL = re.compile(r'^(?P<unit>\S+): The kernel OOM killer killed some pr
 _CONSTRAINTS = {'CONSTRAINT_NONE': 'global', 'CONSTRAINT_MEMCG': 'cgroup',
                 'CONSTRAINT_CPUSET': 'cpuset', 'CONSTRAINT_MEMORY_POLICY': 'mempolicy'}
 
-# cheap test before any regex: a line without these cannot be an OOM line
-_HINTS = ('oom', 'Out of memory', 'Killed process', 'Kill process', 'Task in ', 'OOM killer')
+# cheap test before any regex: a line without these cannot be an OOM line (an early OOM killer's line
+# carries its name in its prefix or its journal fields: earlyoom and systemd-oomd hold 'oom')
+_HINTS = ('oom', 'Out of memory', 'Killed process', 'Kill process', 'Task in ', 'OOM killer', 'nohang')
+
+
+def _hinted(text):
+    """Whether ``text`` holds one of _HINTS: spelled out, it costs a log's every line 40% less than any()
+    over the tuple (bench/bench_oom_parse.py)."""
+    return ('oom' in text or 'Out of memory' in text or 'Killed process' in text or 'Kill process' in text
+            or 'Task in ' in text or 'OOM killer' in text or 'nohang' in text)
 
 
 def _kib(text):
@@ -59,12 +68,12 @@ def _kib(text):
 
 
 def _new_event(time, uptime, trusted):
-    return {'time': time, 'uptime': uptime, 'pid': None, 'comm': None, 'uid': None,
+    return {'killer': 'kernel', 'time': time, 'uptime': uptime, 'pid': None, 'comm': None, 'uid': None,
             'total_vm': None, 'anon_rss': None, 'file_rss': None, 'shmem_rss': None,
             'pgtables': None, 'oom_score_adj': None, 'score': None, 'constraint': None,
             'memcg': None, 'task_memcg': None, 'invoked_by': None, 'gfp_mask': None,
             'order': None, 'unit': None, 'unit_result': None, 'slices': [], 'reaped': False,
-            'source_lines': 0, 'cut': False, 'postmortem': None, 'trusted': trusted}
+            'source_lines': 0, 'cut': False, 'postmortem': None, 'trusted': trusted, 'unit_failed_at': None}
 
 
 def _iter_lines(source):
@@ -103,7 +112,7 @@ def _reader(origin):
     if origin == 'journal':
         def hinted(raw):
             # a message that is not printable UTF-8 comes as an array of bytes: read it to know
-            return any(hint in raw for hint in _HINTS) or _BYTES_MESSAGE.search(raw) is not None
+            return _hinted(raw) or _BYTES_MESSAGE.search(raw) is not None
 
         def read(raw):
             return journal_record(raw) or (None, None, None, '')
@@ -125,7 +134,7 @@ def _reader(origin):
         return writer, stamp, uptime, line[end:]
 
     def hinted(raw):
-        return any(hint in raw for hint in _HINTS)
+        return _hinted(raw)
     return read, hinted
 
 
@@ -144,8 +153,12 @@ def _unit_line(events, match, time, uptime, trusted, seen, last_touched):
         events.append(target)
     else:
         target = None
+        # the kernel's kill raised the unit's memory.events oom_kill; "Failed with result 'oom-kill'"
+        # also follows systemd-oomd's kill of the unit (service.c service_notify_cgroup_oom_event)
+        killers = ('kernel', 'systemd-oomd') if match.re is _UNIT_FAILED else ('kernel',)
         for event in reversed(events[-8:]):
-            if event['unit'] == unit or (event['unit'] is None and _unit_matches(event, unit)):
+            if event['killer'] in killers and (
+                    event['unit'] == unit or (event['unit'] is None and _unit_matches(event, unit))):
                 target = event
                 break
         if target is None:
@@ -154,6 +167,7 @@ def _unit_line(events, match, time, uptime, trusted, seen, last_touched):
         target['unit'] = unit
         if match.re is _UNIT_FAILED:
             target['unit_result'] = 'oom-kill'
+            target['unit_failed_at'] = time
     target['source_lines'] += 1
     return seen
 
@@ -192,6 +206,7 @@ def parse_oom_log(source, page_size=4096, origin=None, keep=None, stats=None):
 
     seen = 0  # OOM lines so far: how close a systemd line is to the kill it reports
     last_touched = -100
+    early = early_state()
     for raw in _iter_lines(source):
         if not hinted(raw):
             if dump is not None:  # inside a report: its dump and memory lines name no OOM
@@ -207,7 +222,14 @@ def parse_oom_log(source, page_size=4096, origin=None, keep=None, stats=None):
         if keep is not None and len(events) > 2 * keep:
             dropped += len(events) - keep
             del events[:len(events) - keep]
-        if not any(hint in message for hint in _HINTS):  # the hint was in the prefix or a field
+        if writer in EARLY_KILLERS:  # an early OOM killer's own line: its words, whatever the hints
+            when = float(uptime) if uptime else None
+            # the journal's time to the microsecond tells earlyoom's lines apart from its victim's command line
+            at = stamp_epoch(stamp) if origin == 'journal' and stamp else None
+            if early_feed(events, early, writer, message, stamp or uptime, when, trusted, _new_event, at):
+                seen += 1
+            continue
+        if not _hinted(message):  # the hint was in the prefix or a field
             if dump is not None and writer == 'kernel':
                 dump.feed(message)
             continue
@@ -215,6 +237,9 @@ def parse_oom_log(source, page_size=4096, origin=None, keep=None, stats=None):
         time = stamp or uptime
         uptime = float(uptime) if uptime else None
         if writer == 'systemd':
+            if early_feed(events, early, writer, message, time, uptime, trusted, _new_event):
+                last_touched = seen
+                continue
             match = (_UNIT_KILLED.match(message) or _UNIT_KERNEL.match(message)
                      or _UNIT_FAILED.match(message))
             if match:
@@ -344,9 +369,17 @@ MAX_EVENTS = 10000
 DUMP_LINES = 65536
 
 
-# Lines the commands must keep: the kernel's kill lines and systemd's unit lines.
+# Lines the commands must keep: the kernel's kill lines and systemd's unit lines, and the early OOM
+# killers' (early_oom's forms: earlyoom's "sending SIG..", "Killing process", what follows a kill and
+# what made it act; systemd-oomd's "Killed /..", "Marked /..", 247's trigger lines and PID 1's "systemd-oomd
+# killed"; nohang's victim status and "Sending SIG.. to the victim"). The daemons' words are read only
+# from the daemons' own units (log_prefix), so anything they match elsewhere is skipped.
 OOM_PATTERN = ("invoked oom-killer|Out of memory|Killed process|oom-kill|oom_reaper|"
-               "killed as a result of limit|killed by the OOM killer|kernel OOM killer")
+               "killed as a result of limit|killed by the OOM killer|kernel OOM killer|"
+               "systemd-oomd killed|sending SIG|Killing process|escalating to SIGKILL|exited after|did not exit|kill failed|dryrun|"
+               "ow [Mm]emory! [Aa]t or below|mem avail: |Killed /|Marked /|Memory pressure for|Swap used|"
+               "Victim status|PID: +[0-9]+, name:|badness: +-?[0-9]+, oom_score:|Vm, MiB:|cgroup_v[12]:|Sending SIG|Selected process died|"
+               "Cannot send a signal")
 # journalctl without --grep prints every kernel line: keep the last ones only
 JOURNAL_LINES = 20000
 # --grep keeps a kill's own lines, not its task dump: the newest kills' reports are read again, each
@@ -378,10 +411,11 @@ def oom_log_commands(since=None):
         # user can write out (_TRANSPORT and _PID are journald's own fields); JSON carries them
         # and the facility, so that each line is judged by who wrote it, not by what it says.
         {'argv': ['journalctl', '--no-pager', '-q'] + _JSON + window
-         + ['--grep', OOM_PATTERN, '_TRANSPORT=kernel', '+', '_PID=1'],
+         + ['--grep', OOM_PATTERN, '_TRANSPORT=kernel', '+', '_PID=1']
+         + [word for unit in KILLER_UNITS for word in ('+', '_SYSTEMD_UNIT=' + unit)],
          'origin': 'journal',
-         'reason': 'persistent journal, all boots, kernel lines plus systemd unit results; '
-                   '--grep needs systemd 237+ built with pcre2'},
+         'reason': 'persistent journal, all boots, kernel lines plus systemd unit results and the early OOM '
+                   'killers\' own lines; --grep needs systemd 237+ built with pcre2'},
         # Without --output-fields, JSON would print every field of 20000 lines: the short format,
         # and the ident "kernel", which only the kernel (or root writing /dev/kmsg) has here.
         {'argv': ['journalctl', '--no-pager', '-q', '-o', 'short-iso', '-k', '-n', str(JOURNAL_LINES)]
@@ -588,6 +622,55 @@ def journal_postmortems(run, events, btime=None, page_size=4096, limit=JOURNAL_P
                 break
 
 
+# What journalctl prints when it cannot --grep, by release (its exit status is 1 in each case, as when
+# nothing matched): glibc getopt_long "journalctl: unrecognized option '--grep'" (systemd < 237; < 236
+# stops first at "--output-fields=..."); journalctl.c parse_argv() "Compiled without pattern matching
+# support" (237-251 built without PCRE2); src/journal/pcre2-dlopen.c "PCRE2 support is not installed:
+# <dlerror>" (247-251, libpcre2-8.so.0 missing); src/shared/pcre2-util.c "PCRE2 support is not compiled
+# in." (252+ built without). 252+ with the library missing says nothing at all (dlfcn-util.c
+# dlopen_many_sym_or_warn_sentinel() logs it at debug level only): exit 1, no output, exactly as a grep
+# that matched nothing, which :func:`journal_has_kernel_lines` tells apart.
+_GREP_UNSUPPORTED = ('unrecognized option', 'invalid option', 'Compiled without pattern matching',
+                     'PCRE2 support is not')
+
+
+def grep_answer(rc, error):
+    """What ``journalctl --grep`` meant by an answer with nothing on stdout: 'nothing' (exit 1, or 0, and
+    not a word on stderr: nothing matched, or one of the silent failures journal_has_kernel_lines() rules
+    out), 'unsupported' (this journalctl cannot --grep: _GREP_UNSUPPORTED) or 'failed' (anything else)."""
+    error = error or ''
+    if any(words in error for words in _GREP_UNSUPPORTED):
+        return 'unsupported'
+    if rc in (0, 1) and not error.strip():
+        return 'nothing'
+    return 'failed'
+
+
+def grep_probe_command():
+    """The newest one of the journal's kernel lines, through --grep with a pattern every line matches:
+    it prints a line only when --grep works on this journalctl and the journal (that this user can read)
+    holds the kernel's lines. journalctl with -q says nothing on stderr when it finds no journal file
+    (journal-util.c journal_access_check_and_warn: "No journal files were found." only without -q) nor
+    when the user may read only its own journal; both then exit 1 on --grep, like a search that found
+    nothing. -n 1: systemd 247 applies it before --grep (the last line, matched), 252+ searches backwards
+    until one line is printed."""
+    return ['journalctl', '--no-pager', '-q', '-o', 'json', '--output-fields=_TRANSPORT', '-n', '1',
+            '--grep', '^', '_TRANSPORT=kernel']
+
+
+def journal_has_kernel_lines(run, tried):
+    """Whether :func:`grep_probe_command` prints a kernel line (what it answered goes to ``tried``)."""
+    argv = grep_probe_command()
+    try:
+        rc, out, err = run(argv)
+    except OSError as exc:
+        rc, out, err = None, '', str(exc)
+    found = rc == 0 and '"_TRANSPORT"' in out
+    tried.append({'argv': argv, 'rc': rc, 'error': (err or '').strip()[:300], 'empty': not out.strip(),
+                  'probe': True, 'found': found})
+    return found
+
+
 def _kept(stats, source, incomplete):
     if stats.get('dropped'):
         incomplete.append('%s: %d older kill(s) not kept (only the newest %d are)' % (source, stats['dropped'], MAX_EVENTS))
@@ -634,14 +717,24 @@ def collect_oom_history(run, since=None, root='/', max_bytes=TAIL_BYTES, btime=N
 
     for command in commands[:2]:
         out = attempt(command)
+        if out is None and command is commands[0]:
+            grep = grep_answer(tried[-1]['rc'], tried[-1]['error'])
+            tried[-1]['grep'] = grep
+            if grep == 'nothing' and journal_has_kernel_lines(run, tried):
+                # --grep works on a journal that holds the kernel's lines, and none was a kill
+                del tried[-2:]
+                return {'sources': [' '.join(command['argv'])], 'events': [], 'tried': tried,
+                        'incomplete': incomplete, 'unverified': []}
+            continue
         if out is not None:
             stats = {}
             events = parse_oom_log(out, page_size, command['origin'], MAX_EVENTS, stats)
             del out
             _kept(stats, command['argv'][0], incomplete)
             if command is commands[1]:
-                incomplete.append('journalctl without --grep: only the last %d kernel lines of this boot'
-                                  % JOURNAL_LINES)
+                why = next((t['error'] for t in tried if t.get('grep') == 'unsupported'), None)
+                incomplete.append('journalctl without --grep%s: only the last %d kernel lines of this boot'
+                                  % (' (%s)' % why if why else '', JOURNAL_LINES))
             else:
                 journal_postmortems(run, events, btime, page_size)
             return {'sources': [' '.join(command['argv'])], 'events': events,

@@ -15,6 +15,12 @@ may come without a prefix), and for a memory cgroup's, ``memory: usage ..kB, lim
 ``Memory cgroup stats for <path>:`` with one ``name bytes`` per line (v1: ``rss``, ``cache``, ``shmem``,
 ``swap`` and their hierarchical ``total_*``; v2: ``anon``, ``file``, ``shmem``, ``slab``).
 
+A system-wide report also gives the machine's swap, after the per-zone lines (show_mem, then
+mm/swap_state.c show_swap_cache_info() in every kernel from 2.6 to 6.x): ``%lu pages in swap cache``,
+``Free swap  = %ldkB`` (two spaces), ``Total swap = %lukB``; until 5.x a ``Swap cache stats: add %lu, delete
+%lu, find %lu/%lu`` line between them (counters, not sizes: not read). Captured on the VM (6.1, no swap):
+``0 pages in swap cache``, ``Free swap  = 0kB``, ``Total swap = 0kB``.
+
 Pure: lines in (each already without its log prefix), one summary out. ``Dump.feed`` is called only
 for the lines of a report, so a log's other lines cost nothing here.
 """
@@ -29,6 +35,8 @@ _NUMBER = re.compile(r'^-?\d{1,20}$', re.ASCII)
 _USAGE = re.compile(r'^(?P<what>memory|memory\+swap|swap): usage (?P<usage>\d{1,20})kB, limit (?P<limit>\d{1,20})kB',
                     re.ASCII)
 _STAT = re.compile(r'^(?P<name>[a-z_]{2,40}) (?P<value>\d{1,24})$', re.ASCII)
+_SWAP_CACHE = re.compile(r'^(?P<pages>\d{1,20}) pages in swap cache$', re.ASCII)
+_SWAP_SIZE = re.compile(r'^(?P<what>Free|Total) swap +=\s*(?P<kib>\d{1,20})kB$', re.ASCII)
 _PAIR = re.compile(r'(?:^|\s)(?P<name>[a-z_]{2,40}):(?P<value>\d{1,20})(?=\s|$)', re.ASCII)
 _MEMINFO_KEYS = ('active_anon', 'inactive_anon', 'active_file', 'inactive_file', 'shmem', 'slab_reclaimable',
                  'slab_unreclaimable', 'free')
@@ -50,6 +58,7 @@ class Dump(object):
         self.meminfo = {}
         self.stats = {}
         self.usage = {}
+        self.swap = {}  # swap_total, swap_free (KiB), swap_cache (pages) of a system-wide report
         self.block = None  # 'meminfo' or 'stats' while their lines run
         self.lines = 0
 
@@ -68,6 +77,14 @@ class Dump(object):
         usage = _USAGE.match(text)
         if usage:
             self.usage[usage.group('what')] = (int(usage.group('usage')) * KIB, int(usage.group('limit')) * KIB)
+            return True
+        swap = _SWAP_SIZE.match(text) or _SWAP_CACHE.match(text)
+        if swap:
+            if swap.re is _SWAP_CACHE:
+                self.swap['swap_cache'] = int(swap.group('pages')) * self.page
+            else:
+                self.swap['swap_' + swap.group('what').lower()] = int(swap.group('kib')) * KIB
+            self.block = None
             return True
         if text.startswith('Mem-Info:'):
             self.block = 'meminfo'
@@ -136,8 +153,9 @@ class Dump(object):
         }
 
     def _memory(self):
-        """anon, file, shmem, slab (disjoint: shmem is counted once, apart), usage and limit, in bytes."""
-        memory = {}
+        """anon, file, shmem, slab (disjoint: shmem is counted once, apart), usage and limit, and for a
+        system-wide report the machine's swap_total, swap_free and swap_cache, in bytes."""
+        memory = dict(self.swap)
         if 'memory' in self.usage:
             memory['usage'], memory['limit'] = self.usage['memory']
         if 'swap' in self.usage:

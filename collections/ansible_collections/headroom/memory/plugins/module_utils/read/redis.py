@@ -132,6 +132,35 @@ def memory_summary(info):
     }
 
 
+# What tells a restart and what it lost, from INFO's Server and Persistence sections (src/server.c
+# genRedisInfoString(), Redis 7.0; captured from Debian's 7.0.15 in tests/fixtures/redis/oom-restart/):
+# uptime_in_seconds and process_id say which process answers and since when (server_time_usec, 6.2+, its
+# clock); rdb_last_save_time is the last successful save, and at startup the start itself ("At startup we
+# consider the DB saved", server.lastsave in initServer()); rdb_saves (7.0+) counts the saves since the
+# start; rdb_last_load_keys_loaded (7.0+) the keys the start loaded from the snapshot or AOF;
+# rdb_changes_since_last_save the writes not yet saved; aof_enabled whether writes also go to the
+# append-only file. A field an older Redis does not print is None, never 0.
+_PERSISTENCE = ('loading', 'rdb_changes_since_last_save', 'rdb_last_save_time', 'rdb_saves', 'rdb_last_load_keys_loaded',
+                'aof_enabled')
+
+
+def persistence_summary(info):
+    """The figures of parsed INFO that say when Redis started, what it saved and what it loaded:
+    ``process_id uptime_in_seconds server_time`` (seconds, from server_time_usec) and ``_PERSISTENCE``,
+    ints or None; ``rdb_last_bgsave_status`` as Redis says it."""
+    server, persistence = info.get('server', {}), info.get('persistence', {})
+
+    def number(section, key):
+        value = section.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    usec = number(server, 'server_time_usec')
+    found = {'process_id': number(server, 'process_id'), 'uptime_in_seconds': number(server, 'uptime_in_seconds'),
+             'server_time': usec / 1e6 if usec is not None else None,
+             'rdb_last_bgsave_status': persistence.get('rdb_last_bgsave_status')}
+    found.update((key, number(persistence, key)) for key in _PERSISTENCE)
+    return found
+
+
 def parse_thp(text):
     """The active mode in /sys/kernel/mm/transparent_hugepage/enabled (``always [madvise] never``)."""
     match = re.search(r'\[(\w+)\]', text or '', flags=re.ASCII)

@@ -17,8 +17,8 @@ import zlib
 # The modules collect.py needs on a host (itself included), by their names under module_utils:
 # what the program carries. test_collect checks that it is every module they import. Not imported
 # from collect.py: the controller has no use for the parsers' import cost.
-SOURCES = ('parse_error', 'read.app_deaths', 'read.app_servers', 'read.collect', 'read.free', 'read.free_i18n', 'read.guard', 'read.kernel',
-           'read.log_prefix', 'read.oom', 'read.oom_dump', 'read.processes', 'read.top', 'read.watch', 'units')
+SOURCES = ('parse_error', 'read.app_deaths', 'read.app_servers', 'read.collect', 'read.early_oom', 'read.free', 'read.free_i18n', 'read.guard', 'read.kernel',
+           'read.log_prefix', 'read.oom', 'read.oom_dump', 'read.processes', 'read.top', 'read.unit_stops', 'read.watch', 'units')
 PACKAGES = tuple(sorted(set(name.rsplit('.', 1)[0] for name in SOURCES if '.' in name)))  # their subpackages
 
 PACKAGE = '_headroom'  # the name the modules import under on the host (relative imports only)

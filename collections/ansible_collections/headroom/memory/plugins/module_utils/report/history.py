@@ -17,7 +17,7 @@ import sqlite3
 from ..directory import make_parent
 from ..judge.identity import compare
 from ..judge.verdict import when
-from ..units import human
+from ..units import duration, human
 
 SCHEMA = 1
 # the newest runs of a host that the trend is fitted on and the report carries (with CHART_COMMANDS
@@ -65,7 +65,10 @@ def compact(record):
     for group in (record.get('groups') or [])[:_TOP_COMMANDS]:
         largest = group.get('largest') or {}
         top.append({'command': group.get('command'), 'memory': group.get('memory'), 'count': group.get('count'),
-                    'pid': largest.get('pid'), 'started': largest.get('started')})
+                    'pid': largest.get('pid'), 'started': largest.get('started'),
+                    # its biggest process's size, by the group's measure (pss, else rss): what one process of
+                    # the command reached, for a worker budget at its peak
+                    'largest': largest.get('memory'), 'measure': group.get('measure')})
     identity = record.get('identity')
     return {'at': record.get('read_at'),  # when the host was read: the time its figures are of
             'verdict': record.get('verdict'), 'usable': record.get('usable'), 'total': record.get('effective_total'),
@@ -73,7 +76,27 @@ def compact(record):
             'kills': oom.get('kills'), 'counted': oom.get('counted'), 'last_kill': oom.get('last'), 'top': top,
             # which machine and boot the figures are of: the next run compares its counters only within one
             'identity': dict((key, value) for key, value in identity.items() if key != 'previous')
-            if isinstance(identity, dict) else None}
+            if isinstance(identity, dict) else None,
+            # what its Redis held and saved (headroom_redis): the next run tells what a kill of it lost
+            'redis': redis_compact(record.get('redis'))}
+
+
+# what a run keeps of its Redis (read/redis.py persistence_summary() and the report's redis): enough to
+# tell the next run's Redis a restart and what it lost
+_REDIS_KEPT = ('process_id', 'uptime_in_seconds', 'rdb_last_save_time', 'rdb_saves', 'rdb_changes_since_last_save',
+               'rdb_last_load_keys_loaded', 'aof_enabled')
+
+
+def redis_compact(redis):
+    """``{'at', 'endpoint', 'keys', 'used_memory', process_id ... aof_enabled}`` of a record's ``redis`` (what
+    redis_memory_facts read), or None without one."""
+    if not isinstance(redis, dict) or not redis.get('endpoint'):
+        return None
+    persistence = redis.get('persistence') if isinstance(redis.get('persistence'), dict) else {}
+    found = dict((key, persistence.get(key)) for key in _REDIS_KEPT)
+    found.update(at=redis.get('read_at'), endpoint=redis.get('endpoint'), keys=redis.get('keys_total'),
+                 used_memory=(redis.get('memory') or {}).get('used_memory'))
+    return found
 
 
 def _connect(path, timeout):
@@ -136,9 +159,29 @@ def load_runs(path, hosts, limit=REPORT_RUNS, timeout=60.0):
 
 
 def previous_run(path, host, timeout=60.0):
-    """The host's newest run in the history, or {} (no file, or no run of that host yet)."""
-    runs = load_runs(path, [host], limit=1, timeout=timeout)[host]
-    return runs[-1] if runs else {}
+    """The host's newest run in the history, or {} (no file, or no run of that host yet), with ``peaks``:
+    per command, the biggest process it had in the newest REPORT_RUNS runs of the machine that run read
+    (:func:`peaks`)."""
+    runs = load_runs(path, [host], limit=REPORT_RUNS, timeout=timeout)[host]
+    if not runs:
+        return {}
+    return dict(runs[-1], peaks=peaks(runs))
+
+
+def peaks(runs):
+    """``{command: {'memory', 'measure', 'pid', 'at'}}``: the biggest single process of each command seen in
+    ``runs`` (their ``top``, oldest first), of the machine the newest run read (stretch(): a run of another
+    machine under the name says nothing of this one's processes); the newest of equal sizes."""
+    found = {}
+    for run in stretch(runs)[0]:
+        for item in run.get('top') or []:
+            size, command = item.get('largest'), item.get('command')
+            if not command or isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+                continue
+            if command not in found or size >= found[command]['memory']:
+                found[command] = {'memory': size, 'measure': item.get('measure'), 'pid': item.get('pid'),
+                                  'at': when_read(run)}
+    return found
 
 
 def when_read(run):
@@ -162,17 +205,6 @@ def fit(points):
     slope = sxy / sxx
     r2 = 1.0 if syy == 0 else (sxy * sxy) / (sxx * syy)
     return slope, mean_y - slope * mean_x, r2
-
-
-def duration(seconds):
-    """A span of time for a person: '4 s', '12 min', '3.0 h', '2.5 days'."""
-    if seconds < 60:
-        return '%s s' % ('%.2g' % seconds if seconds < 10 else '%d' % round(seconds))
-    if seconds < 3600:
-        return '%d min' % round(seconds / 60.0)
-    if seconds < _DAY:
-        return '%.1f h' % (seconds / 3600.0)
-    return '%.1f days' % (seconds / _DAY)
 
 
 def rate(bytes_per_day, span):

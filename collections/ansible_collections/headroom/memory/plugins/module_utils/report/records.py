@@ -18,7 +18,7 @@ VERDICTS = ('ok', 'warning', 'critical', 'failed')
 # schedule does not read an empty inventory, a mistyped host pattern or a --limit that matched nothing as health.
 NO_HOSTS = 'no host was diagnosed: the inventory, the host pattern (headroom_hosts) or --limit matched none'
 _KEEP = ('memory', 'cgroup', 'pressure', 'rates', 'oom', 'postmortem', 'app_deaths', 'groups', 'growth', 'top', 'gaps',
-         'redis', 'read_at', 'watch', 'app_servers', 'guard', 'identity')
+         'redis', 'read_at', 'watch', 'app_servers', 'guard', 'identity', 'data_stores')
 
 
 def host_record(host, facts, error=None):

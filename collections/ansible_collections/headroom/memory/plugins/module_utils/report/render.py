@@ -13,7 +13,7 @@ JSON it came from.
 
 from html import escape
 
-from ..judge.verdict import when
+from ..judge.verdict import swap_words, when
 from ..units import human
 from .history import duration, rate, when_read
 from .records import NO_HOSTS, VERDICTS
@@ -449,6 +449,41 @@ def _processes(record):
             % (min(len(processes), _PROCESS_ROWS), rows))
 
 
+def _victim_size(event):
+    """(what, bytes) of a victim: the kernel's anon-rss, or the RSS an early OOM killer printed."""
+    if (event.get('killer') or 'kernel') == 'kernel':
+        return 'anon-rss', event.get('anon_rss')
+    return 'RSS (as %s printed it)' % event['killer'], event.get('rss')
+
+
+def _unit_stops(stops):
+    """The units systemd stopped after an OOM kill: when, which kill, how long they were down, or still are."""
+    if not stops:
+        return ''
+    rows = []
+    for stop in stops:
+        state = stop.get('state') or {}
+        victim = stop.get('victim') or {}
+        if stop.get('still_down'):
+            after = '<span class="status status-denied">still down</span>'
+        elif stop.get('restarted_at') is not None:
+            after = 'restarted at %s' % _e(when(stop['restarted_at']))
+        else:
+            after = 'not known'
+        rows.append('<tr data-unit="%s" data-down-seconds="%s"><td><code>%s</code></td><td class="mono">%s</td><td>%s</td>'
+                    '<td class="num">%s</td><td>%s</td><td>%s</td></tr>'
+                    % (_e(stop.get('unit')), _num(stop.get('down_seconds')), _e(stop.get('unit')), _e(when(stop['at'])),
+                       _e('%s took %s%s' % (stop.get('killer') or 'kernel', 'its main process' if stop.get('main_killed')
+                                            else 'a process', ' (%s, pid %s)' % (victim.get('command'), victim.get('pid'))
+                                            if victim.get('pid') else '')),
+                       _e('%s s' % stop['down_seconds'] if stop.get('down_seconds') is not None else ''), after,
+                       _e(', '.join('%s=%s' % (key, state[key]) for key in ('OOMPolicy', 'Restart', 'NRestarts') if key in state))))
+    return ('<h4>Units systemd stopped after an OOM kill</h4><p class="note">their cgroup, with its memory.events, went '
+            'with them: their kills are counted from the log</p><table class="oom"><thead><tr><th>unit</th><th>stopped</th>'
+            '<th>after</th><th class="num">down</th><th>since</th><th>policy</th></tr></thead><tbody>%s</tbody></table>'
+            % ''.join(rows))
+
+
 def _oom(record):
     oom = record.get('oom')
     if not oom:
@@ -467,6 +502,11 @@ def _oom(record):
     head = ('<h3>OOM kills</h3><p class="note" data-oom-kills="%s"><b>%s</b> kill(s) known%s; %s</p>'
             % (_num(kills), _e(kills), when_text, 'history from %s' % _e(sources) if sources else
                'no kernel log could be read to say which processes'))
+    early = [(killer, count) for killer, count in sorted((oom.get('by_killer') or {}).items()) if killer != 'kernel' and count]
+    if early:  # the early OOM killers' own kills, which the kernel's counter never counts
+        head += '<p class="note" data-oom-killers="%s">by killer: the kernel %s, %s</p>' % (
+            _e(','.join(killer for killer, _count in early)), _e((oom.get('by_killer') or {}).get('kernel') or 0),
+            ', '.join('%s %s' % (_e(killer), _e(count)) for killer, count in early))
     if oom.get('by_cgroup'):
         head += '<p class="note">counted by cgroup: %s</p>' % ', '.join(
             '<code>%s</code> %s' % (_e(item['cgroup']), _e(item['oom_kill'])) for item in oom['by_cgroup'])
@@ -477,18 +517,20 @@ def _oom(record):
         head += ''.join('<p class="note warn" data-oom-unconfirmed="%s">%s kill line(s) not judged: %s</p>'
                         % (_num(unconfirmed['count']), _e(unconfirmed['count']), _e(source.get('note')))
                         for source in unconfirmed.get('sources') or [{'note': 'their source cannot tell who wrote them'}])
+    head += _unit_stops(oom.get('unit_stops') or [])
     if not events:
         return head
-    rows = ''.join('<tr><td class="mono">%s</td><td class="num">%s</td><td><code>%s</code></td><td class="num" '
-                   'title="%s">%s</td><td>%s</td><td class="mono">%s</td></tr>'
-                   % (_e(when(ev['epoch']) if ev.get('epoch') else ev.get('time') or ev.get('uptime')), _e(ev.get('pid')), _e(ev.get('comm')),
-                      _e(_bytes_title('anon-rss', ev.get('anon_rss'))),
-                      human(ev.get('anon_rss')) if ev.get('anon_rss') is not None else '',
-                      _e(ev.get('constraint')), _e(ev.get('task_memcg') or ev.get('memcg') or ev.get('unit')))
+    rows = ''.join('<tr data-killer="%s"><td class="mono">%s</td><td>%s</td><td class="num">%s</td><td><code>%s</code></td>'
+                   '<td class="num" title="%s">%s</td><td>%s</td><td class="mono">%s</td></tr>'
+                   % (_e(ev.get('killer') or 'kernel'),
+                      _e(when(ev['epoch']) if ev.get('epoch') else ev.get('time') or ev.get('uptime')),
+                      _e(ev.get('killer') or 'kernel'), _e(ev.get('pid')), _e(ev.get('comm')),
+                      _e(_bytes_title(*_victim_size(ev))), human(_victim_size(ev)[1]) if _victim_size(ev)[1] is not None else '',
+                      _e(ev.get('constraint') or ev.get('signal')), _e(ev.get('task_memcg') or ev.get('memcg') or ev.get('unit')))
                    for ev in events[:_OOM_ROWS])
     more = len(events) - _OOM_ROWS
-    return (head + '<table class="oom"><thead><tr><th>when</th><th class="num">pid</th><th>killed</th>'
-            '<th class="num">anon RSS</th><th>constraint</th><th>cgroup / unit</th></tr></thead><tbody>%s</tbody>'
+    return (head + '<table class="oom"><thead><tr><th>when</th><th>killer</th><th class="num">pid</th><th>killed</th>'
+            '<th class="num">size</th><th>constraint / signal</th><th>cgroup / unit</th></tr></thead><tbody>%s</tbody>'
             '</table>%s' % (rows, '<p class="note">%d older in the JSON report</p>' % more if more > 0 else ''))
 
 
@@ -510,6 +552,8 @@ def _postmortem(record):
         where = entry.get('cgroup') if entry.get('scope') == 'cgroup' else entry.get('scope')
         parts = ', '.join('%s %s' % (name, human(memory[name])) for name in ('anon', 'file', 'shmem', 'slab', 'swap')
                           if memory.get(name) is not None)
+        swapped = swap_words(memory)
+        parts = '; '.join(part for part in (parts, swapped) if part)
         limit = ('; the limit <span data-bytes="%s">%s</span>' % (_num(memory['limit']), human(memory['limit']))
                  if memory.get('limit') else '')
         rows = ''.join(
@@ -833,6 +877,9 @@ def render_markdown(report, limit=MARKDOWN_HOSTS, link=None):
                 step += ' (role %s)' % _md_code(recs[0]['role'])
             if len(recs) > 1:
                 step += ', +%d more step(s)' % (len(recs) - 1)
+        down = [stop['unit'] for stop in ((record.get('oom') or {}).get('unit_stops') or []) if stop.get('still_down')]
+        if down:  # the site is gone: said beside the verdict, not only in the page
+            step += '; still down after an OOM kill: %s' % ', '.join(_md_code(unit) for unit in down[:3])
         fixed = record.get('remediation') or {}
         if fixed.get('status') in ('refused', 'failed', 'stopped'):
             step += '; remediation %s: %s' % (fixed['status'], _md(fixed.get('why'), cap=160))
