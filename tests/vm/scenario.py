@@ -212,7 +212,7 @@ class Traffic(object):
                 'heavy_ok': heavy_ok, 'heavy_failed': heavy_failed}
 
 
-def run_traffic(vm, label, until_kill=True, after_kill=15.0, longest=600.0, least=30.0, **shape):
+def run_traffic(vm, label, until_kill=True, after_kill=15.0, longest=600.0, least=0.0, **shape):
     """The same traffic every time: runs at least ``least`` s; with ``until_kill``, until the kernel's oom_kill counter
     moved (seen from here) and ``after_kill`` s more, at most ``longest`` s. Returns (traffic, figures): figures has
     the kills seen, when (this machine's clock, an upper bound of the kill's time), and the light requests answered
