@@ -24,6 +24,7 @@ import urllib.request
 from scenario import step, ansible_playbook, capture, cursor, health, journal, measured, show, url, vmstat, wait_for, workers
 
 HOG_UNIT = 'headroom-hog2.service'
+HOG_STOPPER = 'headroom-hog2-stopper.service'
 # Grows 8 MiB at a time (each page written) until MemAvailable is below 6% of the machine, then holds: earlyoom's
 # SIGTERM line (10% available and 10% swap free) is crossed, the kernel's is not.
 HOG = r'''
@@ -87,16 +88,23 @@ def earlyoom_kill(vm, guarded):
     ahead = workers(vm, 4)
     pinger = Pinger(vm).start()
     vm.ssh('cat >/usr/local/bin/headroom-hog2', input=HOG)
+    # The hog is stopped in the guest the moment earlyoom says it acted (its journal followed there): polled from
+    # here over SSH, on a machine out of memory, the hog held on for seconds more and earlyoom went on killing
+    # (every worker, then their master, whose SIGTERM is a clean exit that Restart=on-failure does not restart)
+    vm.ssh('systemd-run --unit=%s -p OOMScoreAdjust=-1000 /bin/sh -c %s' % (HOG_STOPPER, shlex.quote(
+        'journalctl -f -n 0 -o cat -u earlyoom.service | { grep -m 1 "sending SIG"; systemctl stop %s; }' % HOG_UNIT)))
     vm.ssh('systemd-run --unit=%s --description="headroom test: a hog earlyoom must not take" '
            '/usr/bin/python3 /usr/local/bin/headroom-hog2' % HOG_UNIT)
+    hog_pid = int(show(vm, HOG_UNIT, 'MainPID')['MainPID'])
     try:
+        assert hog_pid > 0
+
         def acted():
             return [e for e in journal(vm, '-u', 'earlyoom.service', '--after-cursor', start_cursor)
                     if 'sending SIG' in e.get('MESSAGE', '')]
         lines = wait_for('earlyoom to act', acted, timeout=900, interval=2)
-        hog_pid = int(show(vm, HOG_UNIT, 'MainPID')['MainPID'])
     finally:
-        vm.ssh('systemctl stop %s' % HOG_UNIT, check=False)
+        vm.ssh('systemctl stop %s %s' % (HOG_UNIT, HOG_STOPPER), check=False)
     answers = pinger.stop()
     wait_for('the site', lambda: workers(vm, 4) and health(vm), timeout=300)
     entries = journal(vm, '-u', 'earlyoom.service', '--after-cursor', start_cursor)
