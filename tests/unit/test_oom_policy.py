@@ -319,3 +319,21 @@ def test_the_module_takes_the_diagnosis_s_stopped_units_and_skips_those_that_are
     assert not result.get('failed') and result['changed'], result
     assert [unit['unit'] for unit in result['units']] == ['gunicorn.service']
     assert any(line.startswith('redis-server.service: runs') for line in result['left_alone']), result['left_alone']
+
+
+@pytest.mark.parametrize('candidate', ['session-3.scope', 'run-r1234.scope', 'user.slice', 'docker-1f2e.scope'])
+def test_a_stopped_unit_from_the_diagnosis_that_is_no_service_is_left_alone_not_refused(tmp_path, candidate):
+    """oom.unit_stops names any unit systemd stopped after an OOM kill (read/unit_stops.py: services and scopes, as
+    valid_unit allows); OOMPolicy= is a service's setting, so such a candidate is left alone with the reason, and the
+    rest of the run goes on (before: the whole role failed, 'candidates: ... is not a service')."""
+    from ansible_collections.headroom.memory.plugins.module_utils.read import unit_stops
+    assert unit_stops.valid_unit(candidate) or candidate.endswith('.slice')
+    result, _systemd = run_module(tmp_path, {'candidates': [candidate, 'gunicorn.service']}, GUNICORN)
+    assert not result.get('failed') and result['changed'], result
+    assert [unit['unit'] for unit in result['units']] == ['gunicorn.service']
+    assert any(line.startswith(candidate + ': ') and 'not a service' in line for line in result['left_alone']), result['left_alone']
+
+
+def test_a_unit_the_user_names_that_is_no_service_is_still_refused(tmp_path):
+    result, _systemd = run_module(tmp_path, {'units': ['session-3.scope']}, GUNICORN)
+    assert result.get('failed') and 'is not a service' in result['msg'] and 'nothing changed' in result['msg'], result

@@ -44,8 +44,9 @@ options:
     default: []
   candidates:
     description:
-      - Services the diagnosis proposes (those systemd stopped after an OOM kill). Unlike I(units), one that runs
-        none of I(kinds) is left alone and named in RV(left_alone), not refused.
+      - Units the diagnosis proposes (those systemd stopped after an OOM kill, C(oom.unit_stops)). Unlike I(units), one
+        that runs none of I(kinds), or that is no service (a scope has no C(OOMPolicy=) to set), is left alone and
+        named in RV(left_alone), not refused.
     type: list
     elements: str
     default: []
@@ -228,7 +229,13 @@ def main():
         named = set(names)
         if p['state'] == 'present':
             for value in p['candidates']:
-                unit = plan.service_name(value, 'candidates')
+                # the diagnosis's stopped units (oom.unit_stops) may be scopes: OOMPolicy= is a service's setting, so
+                # such a unit is left alone with the reason, where a unit the user names is refused
+                try:
+                    unit = plan.service_name(value, 'candidates')
+                except ParseError as exc:
+                    left_alone.append('%s: %s' % (value, str(exc).split(': ', 2)[-1]))
+                    continue
                 if unit not in names:
                     names.append(unit)
             plan.check_systemd(host['systemd'], host['cgroup2'])
