@@ -5,11 +5,13 @@ MGLRU's min_ttl_ms is written again. A second remediate.yml changes nothing. The
 swap guard first refuses the swapoff while a service with MemoryMax= has its pages in swap: issue 21, part 6), and
 after another reboot nothing of headroom is left: no file it wrote, no
 value it set, the guard it enabled disabled again."""
+import json
 import os
+import shlex
 import time
 
 from conftest import STATS
-from scenario import step, ansible_playbook, health, measured, show, wait_for, workers
+from scenario import step, ansible_playbook, health, measured, wait_for, workers
 from test_i_guards import OOMD_SETTINGS, PRESSURE_LIMIT_PCT
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks')
@@ -29,27 +31,43 @@ FIND_HEADROOM = ("grep -rls 'Managed by headroom' /etc /var/lib 2>/dev/null; ls 
                  "/etc/sysctl.d/60-headroom-swap.conf 2>/dev/null; true")
 
 
+# What state() reads, in the guest at once (one SSH round trip rather than some forty under QEMU's emulation):
+# systemctl show of the units, each unit's processes' oom_score_adj, the files headroom writes
+STATE = r"""
+import glob, json, subprocess, sys
+def run(argv):
+    return subprocess.run(argv, capture_output=True, text=True).stdout
+def read(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError:
+        return ''
+units, guards, props = sys.argv[1].split(','), sys.argv[2].split(','), sys.argv[3]
+found = {'swaps': [line.split() for line in read('/proc/swaps').splitlines()[1:]],
+         'sysctl': dict((name, read('/proc/sys/vm/' + name).strip()) for name in ('swappiness', 'vfs_cache_pressure')),
+         'mglru': dict((name, read('/sys/kernel/mm/lru_gen/' + name).strip()) for name in ('enabled', 'min_ttl_ms')),
+         'units': {}, 'processes': {}}
+for unit in units + guards:
+    shown = run(['systemctl', 'show', '-p', props if unit in units else 'ActiveState,UnitFileState', '--', unit])
+    found['units'][unit] = dict(line.split('=', 1) for line in shown.splitlines() if '=' in line)
+for unit in units:
+    group = found['units'][unit].get('ControlGroup') or '/none'
+    pids = read('/sys/fs/cgroup%s/cgroup.procs' % group).split()
+    found['processes'][unit] = dict((pid, read('/proc/%s/oom_score_adj' % pid).strip()) for pid in pids)
+found['oomctl'] = ''.join(run(['oomctl', 'dump']).splitlines(True)[:5]) if glob.glob('/usr/bin/oomctl') else ''
+found['files'] = sorted(run(['sh', '-c', sys.argv[4]]).split())
+found['fstab'] = read('/etc/fstab')
+print(json.dumps(found))
+"""
+
+
 def state(vm):
     """What the remediation set, as the machine has it now."""
-    found = {'swaps': [line.split() for line in vm.ssh('cat /proc/swaps').stdout.splitlines()[1:]],
-             'sysctl': dict((name, vm.ssh('cat /proc/sys/vm/%s' % name).stdout.strip())
-                            for name in ('swappiness', 'vfs_cache_pressure')),
-             'mglru': dict((name, vm.ssh('cat /sys/kernel/mm/lru_gen/%s' % name).stdout.strip())
-                           for name in ('enabled', 'min_ttl_ms')),
-             'units': {}, 'processes': {}}
-    for unit in UNITS:
-        props = show(vm, unit, 'OOMScoreAdjust', 'OOMPolicy', 'Restart', 'ManagedOOMMemoryPressure', 'ControlGroup',
-                     'ActiveState')
-        found['units'][unit] = props
-        pids = vm.ssh('cat /sys/fs/cgroup%s/cgroup.procs 2>/dev/null || true' % props.get('ControlGroup', '/none')).stdout.split()
-        found['processes'][unit] = dict((pid, vm.ssh('cat /proc/%s/oom_score_adj 2>/dev/null || true' % pid).stdout.strip())
-                                        for pid in pids)
-    for guard in ('earlyoom.service', 'systemd-oomd.service'):
-        found['units'][guard] = show(vm, guard, 'ActiveState', 'UnitFileState')
-    found['oomctl'] = vm.ssh('oomctl dump 2>/dev/null | head -n 5', check=False).stdout
-    found['files'] = sorted(vm.ssh(FIND_HEADROOM).stdout.split())
-    found['fstab'] = vm.ssh('cat /etc/fstab').stdout
-    return found
+    props = 'OOMScoreAdjust,OOMPolicy,Restart,ManagedOOMMemoryPressure,ControlGroup,ActiveState'
+    done = vm.ssh('python3 - %s' % ' '.join(shlex.quote(arg) for arg in (
+        ','.join(UNITS), 'earlyoom.service,systemd-oomd.service', props, FIND_HEADROOM)), input=STATE)
+    return json.loads(done.stdout)
 
 
 @step
