@@ -117,6 +117,28 @@ def workers(vm, count=None):
     return found if count is None or len(found['workers']) == count else None
 
 
+def site_back(vm, what, timeout=300):
+    """Wait for the site (4 workers, /health answering); fail at once, with the unit's state and log, when
+    gunicorn.service has stopped for good (failed or inactive, seen twice: a unit systemd restarts is
+    'activating' in between), rather than wait out the timeout for workers that cannot come back."""
+    gone = []
+
+    def check():
+        found = workers(vm, 4)
+        if found and health(vm):
+            return found
+        state = show(vm, 'gunicorn.service', 'ActiveState', 'SubState', 'Result', 'MainPID')
+        if state['ActiveState'] not in ('failed', 'inactive'):
+            del gone[:]
+            return None
+        gone.append(state)
+        if len(gone) >= 2:
+            log = vm.ssh('journalctl -b -o short-iso --no-pager -n 40 -u gunicorn.service').stdout
+            raise AssertionError('%s: gunicorn.service stopped for good: %s\n%s' % (what, state, log))
+        return None
+    return wait_for(what, check, timeout=timeout, interval=2)
+
+
 def seed(vm, report_mib, sessions):
     """The site's Redis as traffic filled it (seed.py, run as the app's user); returns its counts."""
     done = vm.ssh('cd %s && runuser -u www-data -- python3 seed.py %d %d' % (APP_DIR, report_mib, sessions), timeout=900)

@@ -5,8 +5,7 @@ kept, the guard only where the diagnosis calls for it, the unit policy as it is.
 kill of Redis or sshd, the site answers, and the next diagnosis shows the improvement."""
 import time
 
-from scenario import (step, cursor, health, kernel_kills, measured, meminfo, redis_keys, run_traffic, vmstat, wait_for,
-                      workers)
+from scenario import step, cursor, kernel_kills, measured, meminfo, redis_keys, run_traffic, site_back, vmstat
 from test_e_seed import TRAFFIC
 
 FIXES = ['cache_flush', 'swap_setup', 'oom_guard', 'unit_policy']
@@ -17,7 +16,7 @@ ORDER = ('ok', 'warning', 'critical')
 @step
 def remediated(vm, second_kill, remediate):
     started = time.monotonic()
-    wait_for('the site', lambda: workers(vm, 4) and health(vm), timeout=300)
+    site_back(vm, 'the site')
     keys_before = redis_keys(vm)
     # headroom_history=false as in test_f: the kills diagnose.yml already judged would otherwise call for no swap
     rc, record, report, recap, output = remediate('remediate-all', FIXES, {'cache_flush_redis_patterns': DISPOSABLE},

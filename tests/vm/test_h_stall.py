@@ -44,7 +44,7 @@ def stall(vm, third_traffic, diagnose):
     try:
         # the diagnosis calls a stall PSI full of 5% or more over the last minute (psi_full_stall_pct): wait until it is
         peak = wait_for('PSI full avg60 above 6%', lambda: (lambda p: p if p['full']['avg60'] >= 6 else None)(pressure(vm)),
-                        timeout=600, interval=2)
+                        timeout=300, interval=2)
         record, _report = diagnose('stall', 'process_audit_watch_seconds=%d' % WATCH_SECONDS)
         during = pressure(vm)
         thrash_pid = int(show(vm, UNIT, 'MainPID')['MainPID'])

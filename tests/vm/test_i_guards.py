@@ -21,7 +21,7 @@ import threading
 import time
 import urllib.request
 
-from scenario import step, ansible_playbook, capture, cursor, health, journal, measured, show, url, vmstat, wait_for, workers
+from scenario import step, ansible_playbook, capture, cursor, journal, measured, show, site_back, url, vmstat, wait_for, workers
 
 HOG_UNIT = 'headroom-hog2.service'
 HOG_STOPPER = 'headroom-hog2-stopper.service'
@@ -102,11 +102,11 @@ def earlyoom_kill(vm, guarded):
         def acted():
             return [e for e in journal(vm, '-u', 'earlyoom.service', '--after-cursor', start_cursor)
                     if 'sending SIG' in e.get('MESSAGE', '')]
-        lines = wait_for('earlyoom to act', acted, timeout=900, interval=2)
+        lines = wait_for('earlyoom to act', acted, timeout=300, interval=2)
     finally:
         vm.ssh('systemctl stop %s %s' % (HOG_UNIT, HOG_STOPPER), check=False)
     answers = pinger.stop()
-    wait_for('the site', lambda: workers(vm, 4) and health(vm), timeout=300)
+    site_back(vm, 'the site after earlyoom\'s kill')
     entries = journal(vm, '-u', 'earlyoom.service', '--after-cursor', start_cursor)
     capture(vm, 'guards', {'earlyoom.journal.json': ''.join(json.dumps(e) + '\n' for e in entries),
                            'earlyoom.journal.short-iso.txt': vm.ssh('journalctl -b -o short-iso --no-pager -u earlyoom.service '
@@ -162,12 +162,11 @@ def oomd_kill(vm, earlyoom_kill, history_dir, diagnose):
     try:
         killed = wait_for('systemd-oomd to kill in gunicorn.service',
                           lambda: [e for e in journal(vm, '-u', 'systemd-oomd.service', '--after-cursor', start_cursor)
-                                   if e.get('MESSAGE', '').startswith('Killed ')], timeout=600, interval=2)
+                                   if e.get('MESSAGE', '').startswith('Killed ')], timeout=300, interval=2)
     finally:
         vm.ssh('systemctl set-property --runtime gunicorn.service MemoryHigh=infinity', check=False)
     thread.join(60)
-    back = wait_for('gunicorn.service back (Restart=on-failure)', lambda: workers(vm, 4) and health(vm) and workers(vm, 4),
-                    timeout=300)
+    back = site_back(vm, 'gunicorn.service back (Restart=on-failure)')
     unit_log = vm.ssh('journalctl -b -o short-iso --no-pager -u gunicorn.service --after-cursor %s' % shlex.quote(start_cursor)).stdout
     oomd_entries = journal(vm, '-u', 'systemd-oomd.service', '--after-cursor', start_cursor)
     capture(vm, 'guards', {'systemd-oomd.journal.json': ''.join(json.dumps(e) + '\n' for e in oomd_entries),
