@@ -5,7 +5,7 @@ oom_memcg=/system.slice/<unit>), the unit's memory.events counts it (max, oom, o
 and names the unit.
 
 The unit's cgroup files and the kernel's report are kept in reports/vm/captures/unit-limit-<kernel>/ (the unit
-tests read the copy in tests/fixtures/vm/)."""
+tests read the copy in tests/fixtures/vm/bookworm-6.1.0-57-amd64/unit-limit/: tests/unit/test_vm_unit_limit.py)."""
 import re
 import time
 

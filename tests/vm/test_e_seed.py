@@ -9,7 +9,8 @@ with the kernel's Mem-Info parsed and its task dump per command held against ps 
 app's death linked to the kill.
 
 The kernel's report, systemd's and gunicorn's lines and the unit's state are kept in
-reports/vm/captures/seed-kill-<kernel>/ (tests/fixtures/vm/ holds a copy the unit tests read)."""
+reports/vm/captures/seed-kill-<kernel>/ on every run (not copied to tests/fixtures/vm/: its global-oom/ and unit-stop/
+hold the same kinds of report and unit lines, which the unit tests read)."""
 import json
 import re
 import shlex
