@@ -127,6 +127,10 @@ echo >>"$tree/etc/machine-id"
     # would act on the memory tests (ManagedOOMSwap=kill on -.slice) before the kernel does.
     systemctl --root="$tree" disable systemd-oomd.service systemd-oomd.socket
     systemctl --root="$tree" mask systemd-oomd.service systemd-oomd.socket
+    # earlyoom is installed (its package enables it) but not running: the oom_guard role enables it with
+    # headroom's settings (tests/vm), and its state=absent disables it again. Running from the first boot, it
+    # would act on the memory tests before the kernel does.
+    systemctl --root="$tree" disable earlyoom.service
 } >>"$log" 2>&1
 passwd_root=$(grep '^root:' "$tree/etc/shadow" | cut -d: -f2)
 case "$passwd_root" in
@@ -143,7 +147,8 @@ cp "$tree/etc/ssh/ssh_host_ed25519_key.pub" "$out/"
 {
     printf 'key %s\nsuite %s\nkernel %s\n' "$key" "$suite" "$release"
     chroot "$tree" dpkg-query -W -f='${Package} ${Version}\n' \
-        linux-image-amd64 "linux-image-$release" systemd openssh-server python3 procps util-linux libc6
+        linux-image-amd64 "linux-image-$release" systemd openssh-server python3 procps util-linux libc6 \
+        python3-django gunicorn redis-server python3-redis python3-django-redis earlyoom
     printf 'built %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 } >"$out/versions"
 

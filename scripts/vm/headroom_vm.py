@@ -296,8 +296,11 @@ class VM(object):
     """One boot of the image on a throw-away overlay. ``start()`` returns when SSH answers; ``stop()``
     powers it off and removes everything of the run (the console log is copied to ``keep_dir``)."""
 
-    def __init__(self, image, memory_mib=1024, cpus=2, keep_dir=None, append=''):
+    def __init__(self, image, memory_mib=1024, cpus=2, keep_dir=None, append='', forwards=()):
         self.image = image
+        # guest TCP ports reached from this machine: QEMU forwards 127.0.0.1:<a free port> to each
+        self.forwards = tuple(forwards)
+        self.forwarded = {}
         self.memory_mib = memory_mib
         self.cpus = cpus
         self.keep_dir = keep_dir
@@ -357,15 +360,18 @@ class VM(object):
         started = time.monotonic()
         for attempt in range(3):  # the port chosen may be taken by someone else before QEMU binds it
             self.port = free_port()
+            self.forwarded = dict((guest, free_port()) for guest in self.forwards)
             with open(self._path('known_hosts'), 'w') as handle:
                 handle.write('[127.0.0.1]:%d %s\n' % (self.port, host_key))
+            netdev = 'user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22' % self.port + ''.join(
+                ',hostfwd=tcp:127.0.0.1:%d-:%d' % (host, guest) for guest, host in sorted(self.forwarded.items()))
             argv = [QEMU, '-name', '%s:%s' % (MARK, self.id), '-nodefaults', '-no-user-config', '-display', 'none']
             argv += accel_args + [
                 '-m', str(self.memory_mib), '-smp', str(self.cpus),
                 '-kernel', os.path.join(self.image, KERNEL), '-initrd', os.path.join(self.image, 'initrd.img'),
                 '-append', append,
                 '-drive', 'file=%s,if=virtio,format=qcow2,cache=unsafe' % self._path('overlay.qcow2'),
-                '-netdev', 'user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22' % self.port,
+                '-netdev', netdev,
                 '-device', 'virtio-net-pci,netdev=n0',
                 '-device', 'virtio-rng-pci',
                 '-serial', 'file:' + self.console_log]
@@ -460,6 +466,40 @@ class VM(object):
             raise VMError('in the VM, %r exited with %d:\n%s%s' % (command, done.returncode, done.stdout[-2000:],
                                                                    done.stderr[-2000:]))
         return done
+
+    def boot_id(self):
+        return self.ssh('cat /proc/sys/kernel/random/boot_id', timeout=120).stdout.strip()
+
+    def reboot(self, timeout=None):
+        """A real reboot of the guest (systemctl reboot: its shutdown, its kernel booted again; QEMU keeps running
+        and keeps the disk), waited for by condition: SSH answers with another boot id. Returns the seconds taken."""
+        timeout = float(os.environ.get('HEADROOM_VM_BOOT_TIMEOUT', 900)) if timeout is None else timeout
+        before = self.boot_id()
+        started = time.monotonic()
+        self.ssh('systemctl reboot --no-block', timeout=60)
+        # the SSH master's connection dies with the guest's sshd: close it here rather than wait for its timeout
+        with contextlib.suppress(Exception):
+            subprocess.run(['ssh'] + self.ssh_options() + ['-O', 'exit', 'root@127.0.0.1'],
+                           capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+        deadline = started + timeout
+        last = ''
+        while True:
+            if self.proc.poll() is not None:
+                raise VMError('QEMU exited with %s during the reboot\n--- console:\n%s' % (
+                    self.proc.returncode, self._read('console.log', 4000)))
+            try:
+                argv = ['ssh'] + self.ssh_options() + ['-o', 'ConnectTimeout=10', 'root@127.0.0.1',
+                                                       'cat /proc/sys/kernel/random/boot_id']
+                done = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+                if done.returncode == 0 and done.stdout.strip() and done.stdout.strip() != before:
+                    return time.monotonic() - started
+                last = (done.stderr.strip() or done.stdout.strip())[-300:]
+            except subprocess.TimeoutExpired:
+                last = 'ssh took over 60 s'
+            if time.monotonic() > deadline:
+                raise VMError('the guest did not come back from its reboot within %.0f s (last ssh: %s)\n--- console:\n%s'
+                              % (timeout, last, self._read('console.log', 4000)))
+            time.sleep(1)
 
     def cpu_seconds(self):
         """QEMU's CPU time so far (user + system), from /proc."""

@@ -51,9 +51,12 @@ def load(name):
     return module
 
 
-def run_glue(name, args, runner):
-    """The result of library/NAME.py's main() with ``args``, its commands answered by ``runner``."""
+def run_glue(name, args, runner, setup=None):
+    """The result of library/NAME.py's main() with ``args``, its commands answered by ``runner``;
+    ``setup(module)``, when given, runs on the loaded module first (to point its paths elsewhere)."""
     module = load(name)
+    if setup is not None:
+        setup(module)
 
     def leave(self, **result):
         raise Exit(result)

@@ -188,3 +188,119 @@ def test_a_kernel_knob_is_written_in_place(tmp_path):
     module._write_knob(str(knob), '1000\n')
     assert knob.read_text() == '1000\n' and knob.stat().st_ino == inode
     assert sorted(p.name for p in tmp_path.iterdir()) == ['min_ttl_ms']
+
+
+class _Systemctl(object):
+    def run_command(self, module, args, **kwargs):
+        return 0, '', ''
+
+    def get_bin_path(self, module, name, required=False, opt_dirs=None):
+        return '/usr/bin/' + name
+
+
+def _guard_with_fake_sysfs(tmp_path, min_ttl_text, kept=None):
+    """The oom_guard module (backend kernel, no unit) on a stand-in host whose MGLRU files are in ``tmp_path``:
+    min_ttl_ms starts as ``min_ttl_text``; ``kept``, when given, is what the kernel shows after the first write.
+    Returns (result, the directory, min_ttl_ms's inode before the run)."""
+    from module_glue import run_glue
+    from ansible_collections.headroom.memory.plugins.module_utils.fix import lock
+    sysfs = tmp_path / 'lru_gen'
+    sysfs.mkdir()
+    (sysfs / 'min_ttl_ms').write_text(min_ttl_text)
+    (sysfs / 'enabled').write_text('0x0000\n')
+    inode = (sysfs / 'min_ttl_ms').stat().st_ino
+    saved = dict((name, getattr(plan, name)) for name in ('MIN_TTL', 'LRU_GEN_ENABLED', 'TMPFILES', 'OOMD_CONF'))
+
+    def setup(module):
+        plan.MIN_TTL = str(sysfs / 'min_ttl_ms')
+        plan.LRU_GEN_ENABLED = str(sysfs / 'enabled')
+        plan.TMPFILES = str(tmp_path / 'tmpfiles.d' / '50-headroom-mglru.conf')
+        plan.OOMD_CONF = str(tmp_path / 'oomd.conf.d' / '50-headroom.conf')
+        module.UNITS_DIR = str(tmp_path / 'system')
+        real_host = module.Guard.host
+
+        def host(self):
+            found = dict(real_host(self), systemd=252, cgroup2=True, container=False, limit=None, running=[])
+            return found
+        module.Guard.host = host
+        if kept is not None:
+            real_write = module._write_knob
+
+            first = []
+
+            def write(path, text):
+                real_write(path, text)
+                if path == plan.MIN_TTL and not first:  # the kernel ignores the change, not the way back
+                    first.append(text)
+                    real_write(path, kept)
+            module._write_knob = write
+    try:
+        return run_glue('oom_guard', {'backend': 'kernel', 'protect_units': [], 'min_ttl_ms': 1000}, _Systemctl(),
+                        setup), sysfs, inode
+    finally:
+        for name, value in saved.items():
+            setattr(plan, name, value)
+        while lock._HELD:
+            lock._HELD.pop().close()
+
+
+def test_min_ttl_is_written_in_place_as_sysfs_needs(tmp_path):
+    """sysfs has no room for a temporary file beside an attribute: the value is written into the file itself (the
+    same inode), and no other file appears in its directory. (Before: a temporary file renamed over it, which the
+    VM's kernel refused with EACCES and which crashed the module in its own rollback.)"""
+    path = tmp_path / 'lru_gen' / 'min_ttl_ms'
+    result, sysfs, inode = _guard_with_fake_sysfs(tmp_path, '0\n')
+    assert result.get('failed') is not True, result
+    assert path.read_text() == '1000\n' and path.stat().st_ino == inode
+    assert result['undo']['min_ttl_ms'] == 0
+    assert sorted(p.name for p in sysfs.iterdir()) == ['enabled', 'min_ttl_ms']
+    assert any('MGLRU is off' in line for line in result['left_alone']), result['left_alone']
+
+
+def test_a_min_ttl_the_kernel_did_not_keep_is_put_back_in_place(tmp_path):
+    path = tmp_path / 'lru_gen' / 'min_ttl_ms'
+    result, sysfs, inode = _guard_with_fake_sysfs(tmp_path, '0\n', kept='7\n')
+    assert result['failed'] and 'kept 7 after writing 1000' in result['msg'] and 'rolled back' in result['msg'], result
+    assert path.read_text() == '0\n' and path.stat().st_ino == inode
+    assert sorted(p.name for p in sysfs.iterdir()) == ['enabled', 'min_ttl_ms']
+    assert not (tmp_path / 'tmpfiles.d' / '50-headroom-mglru.conf').exists()
+
+
+@pytest.mark.parametrize('role, current, value, wanted', [
+    ('protect', '-1000', -900, None),  # sshd's listener protects itself more: kept (it was set to -900 before)
+    ('protect', '0', -900, -900), ('protect', '-900', -900, None), ('protect', '-500', -900, -900),
+    ('prefer', '0', 500, 500), ('prefer', '800', 500, 500), ('prefer', '500', 500, None),
+    (None, '-1000', 0, 0),  # a unit whose drop-in went: its own value back, whatever the process had
+    ('protect', '', -900, None), ('protect', 'garbage', -900, None)])
+def test_a_running_process_keeps_a_stronger_protection_of_its_own(role, current, value, wanted):
+    assert plan.live_value(role, current, value) == wanted
+
+
+def test_apply_live_leaves_sshd_s_own_minus_1000_and_sets_the_rest(monkeypatch):
+    """The module's live step on a stand-in host: ssh.service's listener at -1000 (as OpenSSH sets itself) keeps
+    it; Redis goes from 0 to -900; gunicorn's processes to 500. (Before: the listener was written -900.)"""
+    from module_glue import load
+    module = load('oom_guard')
+    adj = {101: '-1000', 202: '0', 303: '0', 304: '0'}
+    written = {}
+
+    class Guard(object):
+        def show(self, unit, *props):
+            value = {'ssh.service': -900, 'redis-server.service': -900, 'gunicorn.service': 500}[unit]
+            return {'OOMScoreAdjust': str(value), 'ControlGroup': '/system.slice/' + unit, 'DropInPaths': ''}
+
+        def pids(self, group):
+            return {'/system.slice/ssh.service': [101], '/system.slice/redis-server.service': [202],
+                    '/system.slice/gunicorn.service': [303, 304]}[group]
+
+        def adjust(self, pid, value):
+            written[pid] = value
+            adj[pid] = str(value)
+            return value
+    monkeypatch.setattr(module, 'read_text', lambda path, *a: adj.get(int(path.split('/')[2])) if path.startswith('/proc/') else None)
+    live = {'ssh.service': -900, 'redis-server.service': -900, 'gunicorn.service': 500}
+    roles = {'ssh.service': 'protect', 'redis-server.service': 'protect', 'gunicorn.service': 'prefer'}
+    result = {'units': [{'unit': unit, 'pids': []} for unit in live]}
+    assert module._apply_live(Guard(), live, [], result, roles) is True
+    assert written == {202: -900, 303: 500, 304: 500}
+    assert adj[101] == '-1000'

@@ -25,6 +25,13 @@ CACHE_PLAN = {'redis': {'keyspace': {'0': 22600}}, 'redis_limit': None, 'page_ca
               'redis_flush': {'changed': True, 'keys': 22000, 'bytes': 22576000, 'check_mode': True,
                               'targets': [{'db': 0, 'match': ':1:views.decorators.cache.*', 'keys': 22000}]}}
 
+# unit_policy's result (the oom_policy module's) in check mode, then applied, as the VM stage saw them
+DROPIN = '/etc/systemd/system/gunicorn.service.d/50-headroom-oom-policy.conf'
+POLICY_PLAN = {'changed': True, 'files': [DROPIN], 'left_alone': [], 'host': {'systemd': 252, 'cgroup2': True},
+               'units': [{'unit': 'gunicorn.service', 'kind': 'gunicorn', 'dropin': DROPIN, 'restart_added': True,
+                          'before': {'OOMPolicy': 'stop', 'Restart': 'no'}, 'after': {'OOMPolicy': 'stop', 'Restart': 'no'}}]}
+POLICY_DONE = dict(POLICY_PLAN, units=[dict(POLICY_PLAN['units'][0], after={'OOMPolicy': 'continue', 'Restart': 'on-failure'})])
+
 
 def step(role, phase, status='ok', result=None, why=None):
     return {'role': role, 'phase': phase, 'status': status, 'why': why, 'result': result}
@@ -157,13 +164,14 @@ def test_host_text_in_a_refusal_cannot_inject_markup():
 
 
 STATUS = st.sampled_from(['ok', 'refused', 'failed', 'stopped'])
-RESULT = st.one_of(st.none(), st.just(SWAP_PLAN), st.just(CACHE_PLAN), st.just({'unreachable': True, 'msg': 'gone'}),
+RESULT = st.one_of(st.none(), st.just(SWAP_PLAN), st.just(CACHE_PLAN), st.just(POLICY_PLAN), st.just(POLICY_DONE),
+                   st.just({'unreachable': True, 'msg': 'gone'}),
                    st.dictionaries(st.text(max_size=8), st.one_of(st.none(), st.integers(), st.text(max_size=8)),
                                    max_size=3))
-STEP = st.builds(step, st.sampled_from(['cache_flush', 'swap_setup', 'oom_guard']), st.sampled_from(['plan', 'apply']),
+STEP = st.builds(step, st.sampled_from(['cache_flush', 'swap_setup', 'oom_guard', 'unit_policy']), st.sampled_from(['plan', 'apply']),
                  STATUS, RESULT, st.one_of(st.none(), st.text(max_size=20)))
 HOST = st.builds(recorded, st.lists(STEP, max_size=6),
-                 st.lists(st.sampled_from(['cache_flush', 'swap_setup', 'oom_guard']), unique=True, max_size=3),
+                 st.lists(st.sampled_from(['cache_flush', 'swap_setup', 'oom_guard', 'unit_policy']), unique=True, max_size=4),
                  st.booleans())
 
 
@@ -188,3 +196,23 @@ def test_any_record_of_steps_gives_one_status_per_host_and_a_refused_host_never_
     fleet = fleet_remediation(records)
     assert sum(fleet['counts'].values()) == len(records)
     assert sorted(fleet['failed']) == sorted(r['host'] for r in records if r['remediation']['status'] in FAILED)
+
+
+def test_unit_policy_says_each_unit_s_policy_before_and_after_and_comes_last():
+    planned = host_remediation(recorded([step('unit_policy', 'plan', result=POLICY_PLAN),
+                                         step('swap_setup', 'plan', result=SWAP_PLAN)],
+                                        fixes=['unit_policy', 'swap_setup'], dry_run=True))
+    assert [fix['role'] for fix in planned['steps']] == ['swap_setup', 'unit_policy']
+    assert by_role(planned)['unit_policy']['status'] == 'would change'
+    assert by_role(planned)['unit_policy']['done'] == [
+        'gunicorn.service: OOMPolicy=stop, Restart=no; the drop-in %s changes them' % DROPIN, 'files: %s' % DROPIN]
+    applied = host_remediation(recorded([step('unit_policy', 'plan', result=POLICY_PLAN),
+                                         step('unit_policy', 'apply', result=POLICY_DONE)], fixes=['unit_policy']))
+    assert applied['status'] == 'applied'
+    assert by_role(applied)['unit_policy']['done'][0] == 'gunicorn.service: OOMPolicy=stop -> continue, Restart=no -> on-failure'
+    again = dict(POLICY_DONE, changed=False, files=[], units=[dict(POLICY_DONE['units'][0],
+                                                                   before=POLICY_DONE['units'][0]['after'])])
+    unchanged = host_remediation(recorded([step('unit_policy', 'plan', result=again),
+                                           step('unit_policy', 'apply', result=again)], fixes=['unit_policy']))
+    assert unchanged['status'] == 'unchanged'
+    assert by_role(unchanged)['unit_policy']['done'] == ['gunicorn.service: OOMPolicy=continue, Restart=on-failure already']

@@ -78,7 +78,7 @@ def test_the_readme_defaults_are_the_roles_defaults(role):
 
 
 def test_every_role_is_covered():
-    assert NAMES == ['cache_flush', 'oom_guard', 'process_audit', 'report', 'swap_setup']
+    assert NAMES == ['cache_flush', 'oom_guard', 'process_audit', 'report', 'swap_setup', 'unit_policy']
     for role in NAMES:
         assert readme_table(role), role
 

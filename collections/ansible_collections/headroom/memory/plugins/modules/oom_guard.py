@@ -506,7 +506,7 @@ def main():
         if 'CAP_SYS_RESOURCE' in line:
             module.warn(line)
     if module.check_mode:
-        pending = [unit for unit, value in live.items() if _stale(guard, unit, value)]
+        pending = [unit for unit, value in live.items() if _stale(guard, unit, value, units[unit][0])]
         module.exit_json(changed=bool(changes or ttl_change or lru_change or pending), undo={}, **result)
 
     try:
@@ -516,7 +516,7 @@ def main():
             rc, out, err = guard.systemctl('daemon-reload')
             if rc != 0:
                 raise RuntimeError('systemctl daemon-reload failed: %s' % (err or out).strip())
-        changed_live = _apply_live(guard, live, removed, result)
+        changed_live = _apply_live(guard, live, removed, result, dict((unit, role) for unit, (role, value) in units.items()))
         if lru_change:  # before min_ttl_ms, which acts only while MGLRU is on
             guard.undo['lru_gen_enabled'] = current_enabled
             _write_knob(plan.LRU_GEN_ENABLED, '%s\n' % enabled)
@@ -536,18 +536,20 @@ def main():
     module.exit_json(changed=bool(changes or ttl_change or lru_change or changed_live), undo=guard.undo, **result)
 
 
-def _stale(guard, unit, value):
-    """Whether the unit or one of its running processes does not have ``value`` yet."""
+def _stale(guard, unit, value, role):
+    """Whether the unit or one of its running processes does not have ``value`` yet (a protected process that
+    protects itself more already, as sshd does, has it)."""
     props = guard.show(unit, 'OOMScoreAdjust', 'ControlGroup')
     if props.get('OOMScoreAdjust') != str(value):
         return True
-    return any((read_text('/proc/%d/oom_score_adj' % pid) or '').strip() not in ('', str(value))
+    return any(plan.live_value(role, (read_text('/proc/%d/oom_score_adj' % pid) or '').strip(), value) is not None
                for pid in guard.pids(props.get('ControlGroup')))
 
 
-def _apply_live(guard, live, removed, result):
+def _apply_live(guard, live, removed, result, roles=None):
     """Checks systemd took each unit's value, writes it to the unit's running processes and reads it back;
-    for the units whose drop-in went, writes back the unit's own value. Returns whether a process changed."""
+    for the units whose drop-in went, writes back the unit's own value. A protected unit's process that protects
+    itself more already (sshd sets its listener to -1000) keeps its own value. Returns whether a process changed."""
     changed = False
     wanted = dict(live)
     for unit in removed:
@@ -560,9 +562,10 @@ def _apply_live(guard, live, removed, result):
             raise RuntimeError('%s: systemd says OOMScoreAdjust=%s after the drop-in set %d: a later drop-in overrides '
                                'it (%s)' % (unit, props.get('OOMScoreAdjust'), value, props.get('DropInPaths')))
         adjusted = []
+        role = (roles or {}).get(unit)
         for pid in guard.pids(props.get('ControlGroup')):
             before = (read_text('/proc/%d/oom_score_adj' % pid) or '').strip()
-            if before == str(value):
+            if plan.live_value(role, before, value) is None:
                 continue
             kept = guard.adjust(pid, value)
             if kept is None:

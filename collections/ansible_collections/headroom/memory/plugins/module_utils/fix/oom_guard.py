@@ -171,6 +171,20 @@ def previous_min_ttl(text):
     return int(match.group(1)) if match else None
 
 
+def live_value(role, current, value):
+    """The oom_score_adj to write to a running process of a ranked unit (``current``: its /proc/PID/oom_score_adj
+    text), or None to leave it. A protected unit's process that protects itself more already keeps its value:
+    OpenSSH's sshd sets its listener to -1000 (OOM_SCORE_ADJ_MIN) itself at start (openbsd-compat/port-linux.c,
+    oom_adjust_setup; seen in the test VM, Debian 12), below systemd's OOMScoreAdjust=, and writing the unit's -900
+    over it would make sshd easier to kill. A process gone (empty text) is left too."""
+    text = (current or '').strip()
+    if not text or not re.match(r'^-?\d{1,5}$', text):
+        return None
+    if int(text) == value or (role == 'protect' and int(text) < value):
+        return None
+    return value
+
+
 def previous_enabled(text):
     """The ``previous enabled`` value (MGLRU's mask before headroom turned it on) a tmpfiles() text
     recorded, or None when headroom did not turn it on."""

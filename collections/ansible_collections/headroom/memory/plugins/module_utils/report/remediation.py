@@ -5,7 +5,8 @@ step per fix and phase (``steps``): the ``plan`` phase ran the role's validate e
 nothing changed), the ``apply`` phase the role itself (not on a dry run, which is its plan). A step is
 ``{role, phase, status, why, result}`` with ``status`` ``ok``, ``refused`` (plan), ``failed`` (apply) or
 ``stopped`` (the rollout stopped before it), and ``result`` the role's exported result
-(``swap_setup_plan``/``_result``, ``cache_flush_plan``/``cache_flush_report``, ``oom_guard_plan``/``_result``).
+(``swap_setup_plan``/``_result``, ``cache_flush_plan``/``cache_flush_report``, ``oom_guard_plan``/``_result``,
+``unit_policy_plan``/``_result``).
 
 Pure functions: ``host_remediation()`` turns that into what a person reads per fix and per host,
 ``fleet_remediation()`` counts it over the fleet. A host's ``status``, best to worst: nothing to fix,
@@ -17,7 +18,7 @@ from ..units import human
 HOST_STATUSES = ('nothing to fix', 'unchanged', 'planned', 'applied', 'stopped', 'refused', 'failed')
 # the statuses that make the run fail at its end (stopped: another host's failure stopped the rollout)
 FAILED = ('refused', 'failed')
-_ROLES = ('cache_flush', 'swap_setup', 'oom_guard')
+_ROLES = ('cache_flush', 'swap_setup', 'oom_guard', 'unit_policy')
 _SEVERITY = {'ok': 0, 'stopped': 1, 'failed': 2, 'refused': 3}
 # a refusal's or failure's message as the task gave it (a module's traceback can be long): the report keeps this much
 WHY_CHARS = 2000
@@ -107,7 +108,30 @@ def _oom_guard(result):
     return bool(files or result.get('restart') or result.get('changed')), done
 
 
-_DONE = {'swap_setup': _swap_setup, 'cache_flush': _cache_flush, 'oom_guard': _oom_guard}
+def _unit_policy(result):
+    """(changed, done) of unit_policy's module result (oom_policy): each unit's OOMPolicy= and Restart= before
+    and after; in a plan (check mode: nothing changed yet), the drop-in it would write."""
+    files = [f for f in result.get('files') or [] if isinstance(f, str)]
+    done = []
+    for unit in result.get('units') or []:
+        if not isinstance(unit, dict) or not isinstance(unit.get('unit'), str):
+            continue
+        before = unit.get('before') if isinstance(unit.get('before'), dict) else {}
+        after = unit.get('after') if isinstance(unit.get('after'), dict) else {}
+        if unit.get('dropin') not in files:
+            done.append('%s: OOMPolicy=%s, Restart=%s already' % (unit['unit'], after.get('OOMPolicy'), after.get('Restart')))
+        elif after != before:
+            done.append('%s: OOMPolicy=%s -> %s, Restart=%s -> %s' % (
+                unit['unit'], before.get('OOMPolicy'), after.get('OOMPolicy'), before.get('Restart'), after.get('Restart')))
+        else:
+            done.append('%s: OOMPolicy=%s, Restart=%s; the drop-in %s changes them' % (
+                unit['unit'], before.get('OOMPolicy'), before.get('Restart'), unit['dropin']))
+    if files:
+        done.append('files: %s' % ', '.join(files))
+    return bool(files), done
+
+
+_DONE = {'swap_setup': _swap_setup, 'cache_flush': _cache_flush, 'oom_guard': _oom_guard, 'unit_policy': _unit_policy}
 
 
 def _left_alone(result):
