@@ -426,6 +426,28 @@ def test_in_the_journal_a_daemons_words_count_only_from_its_own_unit_and_command
         assert events == [], (unit, comm, transport)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(['app.service', 'worker.service']), st.booleans(), st.integers(0, 200000),
+                          st.one_of(st.none(), st.integers(1, 99))), min_size=1, max_size=6))
+def test_each_systemd_oomd_kill_is_one_kill_whichever_of_its_two_lines_comes_first(kills):
+    """systemd-oomd's own line and PID 1's about the same kill (systemd 252), in either order and up to 0.2 s apart
+    (the VM had PID 1's first, by 70 ms): one kill each, with its cgroup and PID 1's count, never two."""
+    lines, at = [], EPOCH * 1000000
+    for unit, pid1_first, apart, count in kills:
+        oomd = ('Killed /system.slice/%s due to memory pressure for /system.slice/%s being 72.14%% > 60.00%% for > 30s '
+                'with reclaim activity' % (unit, unit))
+        said = '%s: systemd-oomd killed %s process(es) in this unit.' % (unit, count if count is not None else 'some')
+        pair = [_entry(oomd, __REALTIME_TIMESTAMP=str(at), _TRANSPORT='stdout', _PID='434',
+                       _SYSTEMD_UNIT='systemd-oomd.service', _COMM='systemd-oomd'),
+                _entry(said, __REALTIME_TIMESTAMP=str(at + apart), _TRANSPORT='journal', _PID='1', _SYSTEMD_UNIT='init.scope',
+                       _COMM='systemd', UNIT=unit)]
+        lines += pair[::-1] if pid1_first else pair
+        at += 30000000
+    events = oom.parse_oom_log('\n'.join(lines), origin='journal')
+    assert [(e['killer'], e['unit'], e['task_memcg'], e['processes']) for e in events] == [
+        ('systemd-oomd', unit, '/system.slice/' + unit, count) for unit, _first, _apart, count in kills], events
+
+
 # ------------------------------------------------------------------ what journalctl's answers mean (issue 21)
 
 GREP_WORDS = st.sampled_from(['', '\n', "journalctl: unrecognized option '--grep'", 'Compiled without pattern matching support',
