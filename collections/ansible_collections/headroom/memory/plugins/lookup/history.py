@@ -30,9 +30,9 @@ options:
     default: reports/headroom.sqlite
   since:
     description:
-      - C(run) - the host's newest run, of either playbook (C(diagnose.yml)).
+      - C(run) - the host's newest run, of either playbook (C(diagnose.yml) asks for it).
       - C(remediation) - the host's newest C(remediate.yml) run whose fixes are in place (applied, found in place, or
-        none to make; not a dry run, a refusal, a failure or a stopped rollout): C(remediate.yml) judges the kills
+        none to make; not a dry run, a refusal, a failure or a stopped rollout). C(remediate.yml) judges the kills
         since then, so that a kill C(diagnose.yml) reported still gets its fix, and one a remediation dealt with
         does not get it again.
     type: str
