@@ -129,7 +129,7 @@ options:
         C(diagnose.yml) passes it). Its C(at) (when it read the host; else C(epoch)), C(counted) and C(identity)
         are read. With it, only the kills since that run (and within the C(oom_window_hours) threshold) are
         judged, so a host that was fixed is ok at the next run; the older ones are reported with their time.
-        Empty, the window alone decides. Its C(since) (C(run) or C(remediation), as the lookup's O(since) chose
+        Empty, the window alone decides. Its C(since) (C(run) or C(remediation), as the lookup's C(since) option chose
         it) is how the verdict names that run.
       - Its kill counter is compared with this run's only when both runs read the same boot of the same machine
         (see RV(ansible_facts.headroom.identity)). After a reboot (or a container's restart) its time still bounds
