@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 
+import waiting
 from conftest import REPORTS, ROOT, STATS, VENV_BIN
 
 APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'app')
@@ -24,15 +25,8 @@ PAGE = 4096
 
 
 def wait_for(what, check, timeout, interval=1.0):
-    """Poll ``check()`` until it returns something true, and return that; fail naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError('%s: not within %.0f s' % (what, timeout))
-        time.sleep(interval)
+    """waiting.wait_for, once a second by default: each check is an SSH round trip into an emulated machine."""
+    return waiting.wait_for(what, check, timeout, interval)
 
 
 def vmstat(vm):

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from conftest import REPORTS, STATS
+from scenario import wait_for
 from ansible_collections.headroom.memory.plugins.module_utils.read import oom
 
 PAGE = 4096
@@ -38,18 +39,6 @@ def vmstat_oom_kill(vm):
         if name == 'oom_kill':
             return int(value)
     raise AssertionError('no oom_kill in the VM\'s /proc/vmstat')
-
-
-def wait_for(what, check, timeout, interval=1.0):
-    """Poll ``check()`` until it returns something true; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError('%s: not within %.0f s' % (what, timeout))
-        time.sleep(interval)
 
 
 def mem_info_pages(kernel_log):
