@@ -51,7 +51,8 @@ def sweep_leftovers():
     """What dead runs left (see OWNER_LABEL); returns what was swept, for the session's header."""
     swept = []
     try:
-        listed = subprocess.run(['docker', 'ps', '-aq', '--filter', 'label=' + OWNER_LABEL, '--format',
+        # (not -q: with it docker ignores --format and prints the ids alone)
+        listed = subprocess.run(['docker', 'ps', '-a', '--filter', 'label=' + OWNER_LABEL, '--format',
                                  '{{.ID}} {{.Label "%s"}}' % OWNER_LABEL], capture_output=True, text=True,
                                 timeout=60).stdout.split('\n')
     except (OSError, subprocess.TimeoutExpired):

@@ -8,7 +8,7 @@ import tempfile
 
 import pytest
 
-from conftest import run_dir, sweep_leftovers
+from conftest import OWNER_LABEL, debian_image, run_dir, sweep_leftovers
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='swapon needs root')
 
@@ -44,3 +44,22 @@ def test_a_dead_runs_swap_is_switched_off_and_its_directory_removed_a_live_runs_
             for path in [p for p in swaps() if p.startswith(directory + '/')]:
                 subprocess.run(['swapoff', path], check=False)
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_a_dead_runs_container_is_removed_a_live_runs_kept():
+    dead = subprocess.Popen(['true'])
+    dead.wait()
+    image = debian_image('bookworm')
+    started = {}
+    try:
+        for name, owner in (('dead', dead.pid), ('live', os.getpid())):
+            started[name] = subprocess.run(['docker', 'run', '-d', '--rm', '--label', '%s=%d' % (OWNER_LABEL, owner), image,
+                                            'sleep', 'infinity'], capture_output=True, text=True, check=True).stdout.strip()
+        swept = sweep_leftovers()
+        assert [what for what in swept if what.startswith('container ')] == [
+            'container %s of run %d' % (started['dead'][:12], dead.pid)]
+        running = subprocess.run(['docker', 'ps', '-q', '--no-trunc'], capture_output=True, text=True, check=True).stdout.split()
+        assert started['live'] in running and started['dead'] not in running
+    finally:
+        for cid in started.values():
+            subprocess.run(['docker', 'rm', '-f', cid], capture_output=True)

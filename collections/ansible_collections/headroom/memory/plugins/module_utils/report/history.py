@@ -81,8 +81,7 @@ def compact(record):
             'redis': redis_compact(record.get('redis')),
             # remediate.yml's outcome on the host (report/remediation.py), None for a diagnosis: the next
             # remediation judges the kills since the last one that put its fixes in place
-            'remediation': (record.get('remediation') or {}).get('status') if isinstance(record.get('remediation'), dict)
-            else None}
+            'remediation': record['remediation'].get('status') if isinstance(record.get('remediation'), dict) else None}
 
 
 # what a run keeps of its Redis (read/redis.py persistence_summary() and the report's redis): enough to
