@@ -192,30 +192,26 @@ def test_a_second_container_under_one_name_has_its_own_kills_judged(tmp_path, bo
     assert 'its PID 1 started anew' in restarted['why']
 
 
-def test_remediate_judges_the_kills_since_the_last_remediation_and_is_a_run_itself(tmp_path, boxes):
-    """diagnose.yml reports a kill; remediate.yml then still judges it (before and after its fixes), since no
-    remediation has dealt with it: diagnose-then-remediate is how a user fixes what the report showed. Its run is
-    recorded, so the next diagnose.yml judges only what came after it, and the next remediate.yml only the kills
-    since this remediation."""
+def test_remediate_judges_the_kills_since_the_last_run_and_is_a_run_itself(tmp_path, boxes):
+    """A kill that diagnose.yml already judged is not judged again by remediate.yml's own diagnosis (before
+    and after its fixes): both compare with the history's newest run, as diagnose.yml does. remediate.yml's
+    run is recorded too, so the next diagnose.yml does not judge again the kill that remediation reported."""
     box = boxes[0]
     kill(box, 1)
     first = diagnose(tmp_path, box, 'web')
     assert (first['oom']['kills'], first['oom']['recent']) == (1, 1), first['oom']
-    none = ('-e', '{"headroom_fixes": []}')  # the remediation's verdict, with no fix to make: 'nothing to fix'
-    fixed = diagnose(tmp_path, box, 'web', 'remediate.yml', none)
-    assert fixed['remediation']['status'] == 'nothing to fix', fixed['remediation']
+    dry = ('-e', '{"headroom_fixes": []}')
+    fixed = diagnose(tmp_path, box, 'web', 'remediate.yml', dry)
     for record in (fixed['before'], fixed):
         oom = record['oom']
-        assert (oom['kills'], oom['recent'], oom['judged_since_run'], oom['previous_run_kind']) == (1, 1, False, None), oom
+        assert (oom['kills'], oom['recent'], oom['judged_since_run']) == (1, 0, True), oom
+        assert oom['since_previous_run'] == first['read_at']
+        assert [r for r in record['reasons'] if r['message'].startswith('no OOM kill since the last run (')], record['reasons']
     assert [run['at'] for run in fixed['history']['runs']] == [first['read_at'], fixed['read_at']]
     kill(box, 1)  # after remediation: this one is new
     again = diagnose(tmp_path, box, 'web')
-    assert (again['oom']['since_previous_run'], again['oom']['previous_run_kind']) == (fixed['read_at'], 'run')
+    assert again['oom']['since_previous_run'] == fixed['read_at']
     assert (again['oom']['kills'], again['oom']['recent']) == (2, 1), again['oom']
-    second = diagnose(tmp_path, box, 'web', 'remediate.yml', none)
-    oom = second['before']['oom']
-    assert (oom['kills'], oom['recent'], oom['since_previous_run'], oom['previous_run_kind']) == (2, 1, fixed['read_at'], 'remediation'), oom
-    assert [r for r in second['before']['reasons'] if 'since the last remediation (' in r['message']], second['before']['reasons']
 
 
 LOOKUP = '''

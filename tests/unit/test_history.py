@@ -603,36 +603,3 @@ def test_the_diagnosis_counts_the_history_s_peak_only_for_the_same_machine():
     assert budget['peak']['source'] == 'history' and budget['workers_that_fit_at_peak'] == 3
     other = judge(collected, {'at': NOW - 3600, 'counted': 0, 'identity': dict(HOST, machine='c' * 32), 'peaks': peaks})
     assert other['app_servers'][0]['peak'] is None
-
-
-def test_remediate_judges_the_kills_since_the_last_remediation_in_place(tmp_path):
-    """diagnose.yml judges since the newest run of either playbook; remediate.yml (since='remediation') since the
-    newest remediation whose fixes are in place. Diagnose then remediate: the kill diagnose reported still gets its
-    fix. A dry run, a refusal, a failure or a stopped rollout put nothing in place: the kills stay to be fixed."""
-    path = str(tmp_path / 'h.sqlite')
-    diagnosed = dict(record('web', 1), read_at=NOW - 600)
-    history.record_runs(path, NOW - 7200, [dict(record('web', 1), read_at=NOW - 7200, remediation={'status': 'applied'})])
-    for offset, status in ((5400, 'planned'), (4800, 'refused'), (4200, 'failed'), (3600, 'stopped')):
-        history.record_runs(path, NOW - offset, [dict(record('web', 1), read_at=NOW - offset, remediation={'status': status})])
-    history.record_runs(path, NOW - 600, [diagnosed])
-    assert history.previous_run(path, 'web')['at'] == NOW - 600
-    assert history.previous_run(path, 'web')['since'] == 'run'
-    fixed = history.previous_run(path, 'web', since='remediation')
-    assert (fixed['at'], fixed['remediation'], fixed['since']) == (NOW - 7200, 'applied', 'remediation')
-    assert fixed['peaks'] == history.previous_run(path, 'web')['peaks']  # the budgets' peaks from every run
-    facts = judge(host_collected(HOST, 0, epochs=[NOW - 1200], sources=('journalctl',)), fixed)
-    assert (facts['oom']['recent'], facts['oom']['judged_since_run'], facts['oom']['previous_run_kind']) == (1, True, 'remediation')
-    assert said(facts, 'oom_kills')[0].startswith('the OOM killer has killed 1 process(es) since the last remediation (')
-    for status in ('unchanged', 'nothing to fix'):
-        history.record_runs(path, NOW - 300, [dict(record('web', 1), read_at=NOW - 300, remediation={'status': status})])
-        assert history.previous_run(path, 'web', since='remediation')['at'] == NOW - 300
-    assert history.previous_run(path, 'other', since='remediation') == {}
-    with pytest.raises(history.HistoryError, match='since must be one of run, remediation'):
-        history.previous_run(path, 'web', since='diagnosis')
-
-
-def test_a_host_never_remediated_is_judged_by_the_window():
-    """No remediation in place yet: remediate.yml judges every kill of the window, as a first run does."""
-    facts = judge(host_collected(HOST, 0, epochs=[NOW - 1200], sources=('journalctl',)), {})
-    assert (facts['oom']['recent'], facts['oom']['judged_since_run'], facts['oom']['previous_run_kind']) == (1, False, None)
-    assert said(facts, 'oom_kills')[0].startswith('the OOM killer has killed 1 process(es) in the last 24 h')

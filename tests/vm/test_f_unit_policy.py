@@ -27,9 +27,9 @@ def policy(vm, first_kill, remediate, history_dir):
     rc, check_output, check_recap = ansible_playbook(
         vm, history_dir, 'unit-policy-check', PLAYBOOK, [{'unit_policy_units': ['gunicorn']}], check=True, diff=True)
     check_left = vm.ssh('test -e %s' % DROPIN, check=False).returncode
-    # headroom_history=false: remediate.yml's diagnosis judges every kill of the OOM window. With the history it
-    # judges the kills since the last remediation in place, which here is none either (the history's playbook
-    # semantics are tests/integration/test_history_live's; this stage's runs have not been run with it)
+    # headroom_history=false: remediate.yml's diagnosis judges every kill of the OOM window, as it did before main's
+    # history; with the history it judges only the kills since the last run, and diagnose.yml just judged the first
+    # kill and its stop (the unit is up again): it would then recommend nothing (see the stage's README)
     rc_remediate, record, report, recap, output = remediate('remediate-unit-policy', ['unit_policy'], 'headroom_history=false')
     after = show(vm, 'gunicorn.service', 'OOMPolicy', 'Restart', 'DropInPaths', 'MainPID', 'ActiveState')
     dropin = vm.ssh('cat %s' % DROPIN, check=False).stdout

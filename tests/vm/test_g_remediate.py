@@ -18,7 +18,7 @@ def remediated(vm, second_kill, remediate):
     started = time.monotonic()
     site_back(vm, 'the site')
     keys_before = redis_keys(vm)
-    # headroom_history=false as in test_f: every kill of the OOM window is judged
+    # headroom_history=false as in test_f: the kills diagnose.yml already judged would otherwise call for no swap
     rc, record, report, recap, output = remediate('remediate-all', FIXES, {'cache_flush_redis_patterns': DISPOSABLE},
                                                   'headroom_history=false')
     keys_after = redis_keys(vm)

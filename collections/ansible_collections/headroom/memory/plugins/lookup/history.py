@@ -28,16 +28,6 @@ options:
     description: The history file, relative to the directory the run starts from.
     type: path
     default: reports/headroom.sqlite
-  since:
-    description:
-      - C(run) - the host's newest run, of either playbook (C(diagnose.yml) asks for it).
-      - C(remediation) - the host's newest C(remediate.yml) run whose fixes are in place (applied, found in place, or
-        none to make; not a dry run, a refusal, a failure or a stopped rollout). C(remediate.yml) judges the kills
-        since then, so that a kill C(diagnose.yml) reported still gets its fix, and one a remediation dealt with
-        does not get it again.
-    type: str
-    choices: [run, remediation]
-    default: run
 '''
 
 EXAMPLES = r'''
@@ -72,7 +62,7 @@ class LookupModule(LookupBase):
         self.set_options(var_options=variables, direct=kwargs)
         path = self.get_option('path')
         try:
-            return [previous_run(path, str(host), since=self.get_option('since')) for host in terms]
+            return [previous_run(path, str(host)) for host in terms]
         except (HistoryError, IOError, OSError) as err:
             Display().warning('headroom history not read, the OOM window alone judges: %s' % err)
             return [{} for _host in terms]

@@ -129,8 +129,7 @@ options:
         C(diagnose.yml) passes it). Its C(at) (when it read the host; else C(epoch)), C(counted) and C(identity)
         are read. With it, only the kills since that run (and within the C(oom_window_hours) threshold) are
         judged, so a host that was fixed is ok at the next run; the older ones are reported with their time.
-        Empty, the window alone decides. Its C(since) (C(run) or C(remediation), as the lookup's C(since) option chose
-        it) is how the verdict names that run.
+        Empty, the window alone decides.
       - Its kill counter is compared with this run's only when both runs read the same boot of the same machine
         (see RV(ansible_facts.headroom.identity)). After a reboot (or a container's restart) its time still bounds
         the kills judged but every kill the counter has is new; from another machine under the same name, or when
@@ -269,9 +268,7 @@ ansible_facts:
               cgroup lies in the container.
             - C(kills) (all known, the larger of the counter and the log; null when neither could be
               read), C(recent) (in the last C(oom_window_hours) threshold, 24 by default; a kill with no
-              time counts as recent), C(undated), C(window_hours), C(since_previous_run) and
-              C(judged_since_run) (the previous run's time, and whether it bounded C(recent)),
-              C(previous_run_kind) (C(run), C(remediation) - which run that was - or null), C(last) (epoch of the last kill),
+              time counts as recent), C(undated), C(window_hours), C(last) (epoch of the last kill),
               C(counted) and C(counted_by) (the counter and where it was read), C(logged) (kills in the
               log), C(victims) (commands, and units whose cgroup counted kills), C(by_cgroup)
               (C(cgroup oom_kill) below a container's root), C(scope) (the container's cgroup as the

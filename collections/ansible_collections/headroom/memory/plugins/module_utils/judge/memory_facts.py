@@ -175,8 +175,6 @@ def oom_facts(collected, policy, previous=None):
         'window_hours': policy['oom_window_hours'],
         'since_previous_run': since,
         'judged_since_run': by_run,
-        # which run that is: the last run (diagnose.yml), or the last remediation in place (remediate.yml)
-        'previous_run_kind': (previous or {}).get('since') or 'run' if by_run else None,
         'last': last,
         'by_killer': dict(early_count, kernel=max(counted or 0, logged) if counted is not None or logged else 0),
         'counted': counted,

@@ -240,8 +240,8 @@ def audit(facts, policy=None):
     victims = ' (%s)' % ', '.join(oom['victims']) if oom['victims'] else ''
     last = ', the last at %s' % when(oom['last']) if oom['last'] else ''
     # kills since the previous run when the history has one within the window, else in the window
-    judged = ('since the last %s (%s)' % (oom.get('previous_run_kind') or 'run', when(oom['since_previous_run']))
-              if oom.get('judged_since_run') else 'in the last %s h' % _num(oom['window_hours']))
+    judged = ('since the last run (%s)' % when(oom['since_previous_run']) if oom.get('judged_since_run')
+              else 'in the last %s h' % _num(oom['window_hours']))
     # the early OOM killers' kills beside the kernel's: who killed, since the fix differs (a guard too eager)
     early = sorted((killer, count) for killer, count in (oom.get('by_killer') or {}).items() if killer != 'kernel' and count)
     killers = ('; by killer: %s' % ', '.join(['the kernel %d' % (oom['by_killer'].get('kernel') or 0)]

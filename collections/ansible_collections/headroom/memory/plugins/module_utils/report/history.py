@@ -78,10 +78,7 @@ def compact(record):
             'identity': dict((key, value) for key, value in identity.items() if key != 'previous')
             if isinstance(identity, dict) else None,
             # what its Redis held and saved (headroom_redis): the next run tells what a kill of it lost
-            'redis': redis_compact(record.get('redis')),
-            # remediate.yml's outcome on the host (report/remediation.py), None for a diagnosis: the next
-            # remediation judges the kills since the last one that put its fixes in place
-            'remediation': record['remediation'].get('status') if isinstance(record.get('remediation'), dict) else None}
+            'redis': redis_compact(record.get('redis'))}
 
 
 # what a run keeps of its Redis (read/redis.py persistence_summary() and the report's redis): enough to
@@ -161,25 +158,14 @@ def load_runs(path, hosts, limit=REPORT_RUNS, timeout=60.0):
         db.close()
 
 
-# A remediation whose fixes are in place: it applied them, found them in place, or found none to make. A dry
-# run, a refusal, a failure or a stopped rollout put nothing in place, so its kills still call for a fix.
-REMEDIATED = ('applied', 'unchanged', 'nothing to fix')
-SINCE = ('run', 'remediation')
-
-
-def previous_run(path, host, timeout=60.0, since='run'):
+def previous_run(path, host, timeout=60.0):
     """The host's newest run in the history, or {} (no file, or no run of that host yet), with ``peaks``:
     per command, the biggest process it had in the newest REPORT_RUNS runs of the machine that run read
-    (:func:`peaks`), and ``since``: which run it is. With ``since='remediation'`` (remediate.yml) it is the newest
-    remediation whose fixes are in place (REMEDIATED) instead: a kill that a diagnosis reported since still
-    calls for a fix, and one that a remediation dealt with does not call for it again."""
-    if since not in SINCE:
-        raise HistoryError('since must be one of %s, not %r' % (', '.join(SINCE), since))
+    (:func:`peaks`)."""
     runs = load_runs(path, [host], limit=REPORT_RUNS, timeout=timeout)[host]
-    chosen = runs if since == 'run' else [run for run in runs if run.get('remediation') in REMEDIATED]
-    if not chosen:
+    if not runs:
         return {}
-    return dict(chosen[-1], peaks=peaks(runs), since=since)
+    return dict(runs[-1], peaks=peaks(runs))
 
 
 def peaks(runs):

@@ -495,7 +495,7 @@ def _oom(record):
     when_text = ''
     if recent is not None:
         when_text = '; <b data-oom-recent="%s">%s</b> %s' % (
-            _num(recent), _e(recent), 'since the last %s (%s)' % (_e(oom.get('previous_run_kind') or 'run'), _e(when(oom['since_previous_run'])))
+            _num(recent), _e(recent), 'since the last run (%s)' % _e(when(oom['since_previous_run']))
             if oom.get('judged_since_run') else 'in the last %s h' % _e(oom.get('window_hours')))
     if oom.get('last'):
         when_text += ', the last at %s' % _e(when(oom['last']))
